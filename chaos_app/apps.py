@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class ChaosAppConfig(AppConfig):
+    name = "chaos_app"
+    verbose_name = "Chaos"

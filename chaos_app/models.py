@@ -1,0 +1,153 @@
+"""Chaos presets (experiments: steps plus a steady-state hypothesis) and the
+injections a run actually made, with their recovery measurements."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+
+class Kind(models.TextChoices):
+    LATENCY = "latency", "Latency"
+    ERRORS = "errors", "Errors"
+    POD_KILL = "pod_kill", "Pod kill"
+    PARTITION = "partition", "Network partition"
+    NODE_DRAIN = "node_drain", "Node drain"
+    CPU_STRESS = "cpu_stress", "CPU stress"
+    PRIMARY_KILL = "primary_kill", "Primary kill (stateful)"
+    PRIMARY_STOP = "primary_stop", "Primary stop (stateful)"
+
+
+class Severity(models.TextChoices):
+    LOW = "low", "Low"
+    MEDIUM = "medium", "Medium"
+    HIGH = "high", "High"
+
+
+# What each severity means for the kinds that have a magnitude (ARCHITECTURE.md s6).
+SEVERITY_LATENCY_MS = {"low": 50, "medium": 250, "high": 1000}
+SEVERITY_ERROR_RATE = {"low": 0.05, "medium": 0.20, "high": 0.50}
+
+HYPOTHESIS_KEYS = ("max_error_rate", "min_availability", "max_rto_s", "min_balance_score")
+
+
+def steps_problem(steps) -> str | None:
+    """Why a list of chaos steps is invalid, or None. Shared by the model, forms and API."""
+    if not isinstance(steps, list) or not steps:
+        return "Give at least one step."
+    for index, step in enumerate(steps, start=1):
+        if not isinstance(step, dict):
+            return f"Step {index} is not an object."
+        if step.get("kind") not in Kind.values:
+            return f"Step {index}: kind must be one of {', '.join(Kind.values)}."
+        if step.get("severity", "medium") not in Severity.values:
+            return f"Step {index}: severity must be low, medium or high."
+        for key in ("start_s", "duration_s"):
+            value = step.get(key, 0)
+            if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
+                return f"Step {index}: {key} must be a number of seconds, 0 or more."
+        target = step.get("target", "")
+        if not isinstance(target, str):
+            return f"Step {index}: target must be a pod or node name (empty: chosen at run time)."
+    return None
+
+
+class ChaosExperiment(models.Model):
+    """A chaos preset. Presets (owner empty) are managed in the admin."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE,
+        related_name="chaos_experiments", help_text="Empty for a shared preset.",
+    )
+    name = models.CharField(max_length=100)
+    description = models.TextField(blank=True)
+    steps = models.JSONField(
+        help_text='[{"kind": "pod_kill", "target": "", "severity": "medium", "start_s": 10, "duration_s": 0}]'
+    )
+    hypothesis = models.JSONField(
+        default=dict, blank=True,
+        help_text='Steady state that must hold, e.g. {"max_error_rate": 0.01, "max_rto_s": 10}.',
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "name"], name="chaosexperiment_unique_name_per_owner"),
+            models.UniqueConstraint(
+                fields=["name"], condition=Q(owner__isnull=True), name="chaosexperiment_unique_preset_name"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name if self.owner_id else f"{self.name} (preset)"
+
+    def clean(self) -> None:
+        errors: dict[str, str] = {}
+        problem = steps_problem(self.steps)
+        if problem:
+            errors["steps"] = problem
+        if not isinstance(self.hypothesis, dict) or not set(self.hypothesis) <= set(HYPOTHESIS_KEYS):
+            errors["hypothesis"] = f"An object with keys among: {', '.join(HYPOTHESIS_KEYS)}."
+        elif any(
+            not isinstance(v, int | float) or isinstance(v, bool) or v < 0 for v in self.hypothesis.values()
+        ):
+            errors["hypothesis"] = "Hypothesis values must be numbers, 0 or more."
+        if errors:
+            raise ValidationError(errors)
+
+
+class Rollback(models.TextChoices):
+    PENDING = "pending", "Pending"
+    ROLLED_BACK = "rolled_back", "Rolled back"
+    FAILED = "failed", "Rollback failed"
+
+
+class ChaosInjection(models.Model):
+    """One fault a run injected: when, what, how it was undone, how the service recovered."""
+
+    Rollback = Rollback
+
+    run = models.ForeignKey("tests_app.LoadTestRun", on_delete=models.CASCADE, related_name="chaos_injections")
+    step = models.PositiveSmallIntegerField(help_text="Index of the step in the run's chaos list.")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    target = models.CharField(max_length=253, blank=True)
+    severity = models.CharField(max_length=8, choices=Severity.choices, default=Severity.MEDIUM)
+    started_at_s = models.FloatField()
+    ended_at_s = models.FloatField(null=True, blank=True)
+    recovered_at_s = models.FloatField(null=True, blank=True)
+    rto_s = models.FloatField(null=True, blank=True)
+    availability = models.FloatField(
+        null=True, blank=True, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)]
+    )
+    rollback = models.CharField(max_length=16, choices=Rollback.choices, default=Rollback.PENDING)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["run", "started_at_s"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "step"], name="chaosinjection_unique_step"),
+            models.CheckConstraint(condition=Q(kind__in=Kind.values), name="chaosinjection_kind_valid"),
+            models.CheckConstraint(condition=Q(severity__in=Severity.values), name="chaosinjection_severity_valid"),
+            models.CheckConstraint(condition=Q(started_at_s__gte=0), name="chaosinjection_start_nonnegative"),
+            models.CheckConstraint(
+                condition=Q(ended_at_s__isnull=True) | Q(ended_at_s__gte=models.F("started_at_s")),
+                name="chaosinjection_ends_after_start",
+            ),
+            models.CheckConstraint(condition=Q(rto_s__isnull=True) | Q(rto_s__gte=0), name="chaosinjection_rto_nonnegative"),
+            models.CheckConstraint(
+                condition=Q(availability__isnull=True) | Q(availability__gte=0, availability__lte=1),
+                name="chaosinjection_availability_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"run {self.run_id} step {self.step}: {self.kind}"
+
+    @property
+    def rolled_back(self) -> bool:
+        return self.rollback == self.Rollback.ROLLED_BACK

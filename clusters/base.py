@@ -1,0 +1,131 @@
+"""The cluster adapter interface (ARCHITECTURE.md section 5).
+
+Runs, chaos and tuning only ever talk to a `Cluster`. Every fault takes a duration
+and clears itself after it; `restore()` undoes whatever is still applied, so a run
+that dies half-way leaves nothing behind. Django-free on purpose.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+# The balancing algorithms every adapter names the same way. `l4_connection` picks a
+# pod per TCP connection and keeps it, as kube-proxy does.
+ALGORITHMS: tuple[str, ...] = (
+    "round_robin",
+    "weighted_round_robin",
+    "least_conn",
+    "random",
+    "p2c",
+    "ewma",
+    "consistent_hash",
+    "l4_connection",
+)
+
+
+class ClusterError(ValueError):
+    """Bad input or an impossible operation, with the field that is wrong.
+
+    `field` lets the CLI name the flag and the API answer 400 with field errors.
+    """
+
+    def __init__(self, message: str, *, field: str | None = None):
+        super().__init__(message)
+        self.field = field
+
+    def __str__(self) -> str:
+        message = super().__str__()
+        return f"{self.field}: {message}" if self.field else message
+
+
+@dataclass(frozen=True)
+class Pod:
+    name: str
+    node: str
+    address: str  # host:port the pod listens on
+    ready: bool = True
+    weight: float = 1.0
+
+
+@dataclass(frozen=True)
+class PodMetrics:
+    """One reading of a pod's counters; counters are cumulative since the pod started."""
+
+    pod: str
+    requests: int = 0
+    failures: int = 0
+    in_flight: int = 0
+    cpu_seconds: float = 0.0
+    memory_bytes: int = 0
+    ready: bool = True
+
+
+@dataclass(frozen=True)
+class Fault:
+    """A fault that was applied; `restore()` or its own timer clears it."""
+
+    kind: str
+    pods: tuple[str, ...]
+    duration_s: float
+    params: dict = field(default_factory=dict)
+
+
+class Cluster(abc.ABC):
+    """What LB Lab can ask of a cluster. Implementations: sandbox, kubernetes."""
+
+    @property
+    @abc.abstractmethod
+    def endpoint(self) -> str:
+        """Base URL load is sent to (the balancer / service), no trailing slash."""
+
+    @abc.abstractmethod
+    def pods(self) -> list[Pod]: ...
+
+    @abc.abstractmethod
+    def pod_metrics(self) -> dict[str, PodMetrics]: ...
+
+    @abc.abstractmethod
+    def kill_pod(self, pod: str) -> None: ...
+
+    @abc.abstractmethod
+    def add_latency(
+        self, pods: Sequence[str], ms: float, jitter: float = 0.0, duration: float = 30.0
+    ) -> Fault: ...
+
+    @abc.abstractmethod
+    def add_errors(
+        self, pods: Sequence[str], rate: float, status: int = 500, duration: float = 30.0
+    ) -> Fault: ...
+
+    @abc.abstractmethod
+    def partition(self, pods: Sequence[str], duration: float = 30.0) -> Fault: ...
+
+    @abc.abstractmethod
+    def stress_cpu(self, pods: Sequence[str], workers: int = 1, duration: float = 30.0) -> Fault: ...
+
+    @abc.abstractmethod
+    def drain(self, node: str) -> None: ...
+
+    @abc.abstractmethod
+    def scale(self, replicas: int) -> None: ...
+
+    @abc.abstractmethod
+    def set_algorithm(self, name: str, options: dict | None = None) -> None: ...
+
+    @abc.abstractmethod
+    def restore(self) -> None:
+        """Undo every fault still applied. Safe to call twice, or with nothing applied."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook, adapters with processes override
+        """Release what the adapter started (sandbox processes); default: nothing."""
+
+    def __enter__(self) -> Cluster:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        try:
+            self.restore()
+        finally:
+            self.close()

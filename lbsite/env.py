@@ -1,0 +1,60 @@
+"""Reading settings from the environment, failing loudly on bad values.
+
+Kept apart from settings.py so each parser can be tested on its own. Django-free
+apart from ImproperlyConfigured, which is what Django shows for a bad setting.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+SUPPORTED_DATABASE_SCHEMES = ("sqlite", "postgres", "postgresql", "pgsql", "psql")
+
+
+def database_config(raw: str | None, *, default_sqlite_path: str) -> dict:
+    """Django DATABASES entry for DATABASE_URL, or the SQLite file when unset.
+
+    dj-database-url / django-environ quietly return {} or guess when the variable is
+    set but empty or malformed; this says what is wrong instead.
+    """
+    if raw is None:
+        return {"ENGINE": "django.db.backends.sqlite3", "NAME": default_sqlite_path}
+    raw = raw.strip()
+    if not raw:
+        raise ImproperlyConfigured(
+            "DATABASE_URL is set but empty: unset it for the SQLite default or give a URL "
+            "such as postgres://user@127.0.0.1:5432/lblab"
+        )
+    scheme = urlsplit(raw).scheme
+    if scheme not in SUPPORTED_DATABASE_SCHEMES:
+        raise ImproperlyConfigured(
+            f"DATABASE_URL has an unsupported scheme {scheme!r}: use postgres:// or sqlite:///"
+        )
+    config = environ.Env.db_url_config(raw)
+    if not config.get("NAME"):
+        raise ImproperlyConfigured(f"DATABASE_URL names no database: {raw!r}")
+    # Connections live across requests of one worker; health checks drop dead ones.
+    if config["ENGINE"] != "django.db.backends.sqlite3":
+        config.setdefault("CONN_MAX_AGE", 60)
+        config.setdefault("CONN_HEALTH_CHECKS", True)
+    return config
+
+
+def redis_url(raw: str | None) -> str | None:
+    """REDIS_URL, validated; None when unset or empty (the embedded defaults apply)."""
+    if raw is None or not raw.strip():
+        return None
+    raw = raw.strip()
+    if urlsplit(raw).scheme not in ("redis", "rediss", "unix"):
+        raise ImproperlyConfigured(f"REDIS_URL must start with redis://, rediss:// or unix://: {raw!r}")
+    return raw
+
+
+def split_list(raw: str | None, *, default: list[str]) -> list[str]:
+    """Comma-separated list, blanks dropped; the default when unset."""
+    if raw is None:
+        return list(default)
+    return [item.strip() for item in raw.split(",") if item.strip()]

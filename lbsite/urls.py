@@ -1,0 +1,28 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.authtoken.views import obtain_auth_token
+
+from lbsite.views import favicon
+
+api_patterns = [
+    path("auth/token/", obtain_auth_token, name="token"),
+    path("", include("tests_app.api.urls")),
+    path("chaos/", include("chaos_app.api.urls")),
+    path("", include("metrics_app.api.urls")),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+]
+
+urlpatterns = [
+    path("", include("tests_app.urls")),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("admin/", admin.site.urls),
+    path("api/", include((api_patterns, "api"))),
+    path("favicon.ico", favicon, name="favicon"),
+]
+
+admin.site.site_header = "LB Lab administration"
+admin.site.site_title = "LB Lab"

@@ -1,0 +1,168 @@
+"""Per-second history of a run, and auto-tuning policies and their decisions.
+
+Counts are per second of the run; a run's totals are exact sums of its seconds.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+from clusters.base import ALGORITHMS
+
+
+class MetricSample(models.Model):
+    run = models.ForeignKey("tests_app.LoadTestRun", on_delete=models.CASCADE, related_name="samples")
+    t = models.FloatField(help_text="Seconds since the run started.")
+    users = models.PositiveIntegerField(default=0)
+    requests = models.PositiveIntegerField(default=0, help_text="Requests completed in this second.")
+    failures = models.PositiveIntegerField(default=0)
+    rps = models.FloatField(default=0.0)
+    failures_per_s = models.FloatField(default=0.0)
+    p50_ms = models.FloatField(null=True, blank=True)
+    p95_ms = models.FloatField(null=True, blank=True)
+    p99_ms = models.FloatField(null=True, blank=True)
+    max_ms = models.FloatField(null=True, blank=True)
+    active_connections = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["run", "t"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "t"], name="metricsample_unique_second"),
+            models.CheckConstraint(condition=Q(t__gte=0), name="metricsample_t_nonnegative"),
+            models.CheckConstraint(condition=Q(failures__lte=models.F("requests")), name="metricsample_failures_le_requests"),
+            models.CheckConstraint(condition=Q(rps__gte=0, failures_per_s__gte=0), name="metricsample_rates_nonnegative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"run {self.run_id} t={self.t:g}s"
+
+
+class PodSample(models.Model):
+    run = models.ForeignKey("tests_app.LoadTestRun", on_delete=models.CASCADE, related_name="pod_samples")
+    t = models.FloatField()
+    pod = models.CharField(max_length=253, help_text="Pod name, or 'unattributed'.")
+    requests = models.PositiveIntegerField(default=0)
+    failures = models.PositiveIntegerField(default=0)
+    p95_ms = models.FloatField(null=True, blank=True)
+    cpu = models.FloatField(null=True, blank=True, help_text="CPU use, cores (1.0 = one full core).")
+    memory_bytes = models.BigIntegerField(null=True, blank=True)
+    ready = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["run", "t", "pod"]
+        indexes = [models.Index(fields=["run", "t"], name="podsample_run_t")]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "t", "pod"], name="podsample_unique_pod_second"),
+            models.CheckConstraint(condition=Q(t__gte=0), name="podsample_t_nonnegative"),
+            models.CheckConstraint(condition=Q(failures__lte=models.F("requests")), name="podsample_failures_le_requests"),
+            models.CheckConstraint(condition=Q(cpu__isnull=True) | Q(cpu__gte=0), name="podsample_cpu_nonnegative"),
+            models.CheckConstraint(
+                condition=Q(memory_bytes__isnull=True) | Q(memory_bytes__gte=0), name="podsample_memory_nonnegative"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"run {self.run_id} t={self.t:g}s {self.pod}"
+
+
+class TuningAction(models.TextChoices):
+    SET_ALGORITHM = "set_algorithm", "Change algorithm"
+    SET_WEIGHTS = "set_weights", "Change weights"
+    SCALE = "scale", "Change replicas"
+
+
+class TuningOutcome(models.TextChoices):
+    APPLIED = "applied", "Applied"
+    IMPROVED = "improved", "Improved the score"
+    REVERTED = "reverted", "Reverted"
+    FAILED = "failed", "Failed"
+
+
+class TuningPolicy(models.Model):
+    """How the auto-tuner may act to keep the balance score above target (admin-managed)."""
+
+    Action = TuningAction
+
+    name = models.CharField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+    enabled = models.BooleanField(default=True)
+    target_score = models.FloatField(default=95.0, validators=[MinValueValidator(0.0), MaxValueValidator(100.0)])
+    window_s = models.PositiveIntegerField(
+        default=10, validators=[MinValueValidator(1), MaxValueValidator(3600)],
+        help_text="Seconds of samples the score is judged over.",
+    )
+    cooldown_s = models.PositiveIntegerField(
+        default=15, validators=[MaxValueValidator(3600)], help_text="Seconds to wait after a change before the next."
+    )
+    allowed_actions = models.JSONField(default=list, help_text="Subset of set_algorithm, set_weights, scale.")
+    algorithms = models.JSONField(default=list, blank=True, help_text="Algorithms the tuner may switch to.")
+    min_replicas = models.PositiveSmallIntegerField(default=1, validators=[MinValueValidator(1)])
+    max_replicas = models.PositiveSmallIntegerField(default=10, validators=[MinValueValidator(1)])
+    max_weight = models.FloatField(
+        default=10.0, validators=[MinValueValidator(1.0)], help_text="Largest weight ratio between two pods."
+    )
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "tuning policies"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(target_score__gte=0, target_score__lte=100), name="tuningpolicy_target_score_range"
+            ),
+            models.CheckConstraint(condition=Q(window_s__gte=1), name="tuningpolicy_window_min"),
+            models.CheckConstraint(condition=Q(min_replicas__gte=1), name="tuningpolicy_min_replicas_min"),
+            models.CheckConstraint(
+                condition=Q(max_replicas__gte=models.F("min_replicas")), name="tuningpolicy_replicas_ordered"
+            ),
+            models.CheckConstraint(condition=Q(max_weight__gte=1), name="tuningpolicy_max_weight_min"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        errors: dict[str, str] = {}
+        actions = self.allowed_actions
+        if not isinstance(actions, list) or not actions or not set(actions) <= set(self.Action.values):
+            errors["allowed_actions"] = f"Choose one or more of: {', '.join(self.Action.values)}."
+        if not isinstance(self.algorithms, list) or not set(self.algorithms) <= set(ALGORITHMS):
+            errors["algorithms"] = f"Algorithms must be among: {', '.join(ALGORITHMS)}."
+        elif isinstance(actions, list) and self.Action.SET_ALGORITHM in actions and not self.algorithms:
+            errors["algorithms"] = "Name the algorithms the tuner may switch to."
+        if self.max_replicas < self.min_replicas:
+            errors["max_replicas"] = "Must be at least the minimum replicas."
+        if errors:
+            raise ValidationError(errors)
+
+
+class TuningDecision(models.Model):
+    Outcome = TuningOutcome
+
+    run = models.ForeignKey("tests_app.LoadTestRun", on_delete=models.CASCADE, related_name="tuning_decisions")
+    t = models.FloatField()
+    action = models.CharField(max_length=16, choices=TuningAction.choices)
+    before = models.JSONField(default=dict)
+    after = models.JSONField(default=dict)
+    reason = models.TextField()
+    score_before = models.FloatField(validators=[MinValueValidator(0.0), MaxValueValidator(100.0)])
+    score_after = models.FloatField(null=True, blank=True, validators=[MinValueValidator(0.0), MaxValueValidator(100.0)])
+    outcome = models.CharField(max_length=16, choices=TuningOutcome.choices, default=TuningOutcome.APPLIED)
+
+    class Meta:
+        ordering = ["run", "t"]
+        constraints = [
+            models.CheckConstraint(condition=Q(t__gte=0), name="tuningdecision_t_nonnegative"),
+            models.CheckConstraint(
+                condition=Q(action__in=TuningAction.values), name="tuningdecision_action_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(outcome__in=TuningOutcome.values),
+                name="tuningdecision_outcome_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"run {self.run_id} t={self.t:g}s {self.action}"

@@ -1,0 +1,110 @@
+from django.contrib import admin, messages
+from django.template.loader import render_to_string
+
+from chaos_app.models import ChaosInjection
+from lbsite.admin import PresetListFilter, ReadOnlyAdminMixin, ReadOnlyTabularInline
+from metrics_app.models import TuningDecision
+from metrics_app.services import samples_overview
+from tests_app.models import LoadTestRun, Scenario, Target
+from tests_app.services import request_stop
+
+
+@admin.register(Target)
+class TargetAdmin(admin.ModelAdmin):
+    list_display = ["name", "owner", "kind", "where", "attribution", "updated_at"]
+    list_filter = ["kind", "algorithm", "attribution"]
+    search_fields = ["name", "base_url", "namespace", "service", "owner__username"]
+    raw_id_fields = ["owner"]
+    fieldsets = [
+        (None, {"fields": ["owner", "name", "kind"]}),
+        ("Sandbox", {"fields": ["pods", "nodes", "algorithm", "service_time_ms"]}),
+        ("URL", {"fields": ["base_url"]}),
+        ("Kubernetes", {"fields": ["context", "namespace", "service", "label_selector"]}),
+        ("Pod attribution", {"fields": ["attribution", "pod_header", "pod_json_field", "prometheus_url",
+                                        "prometheus_query", "expected_pods", "weights"]}),
+    ]
+
+    @admin.display(description="Where")
+    def where(self, obj):
+        if obj.kind == Target.Kind.SANDBOX:
+            return f"{obj.pods} pods, {obj.get_algorithm_display()}"
+        if obj.kind == Target.Kind.URL:
+            return obj.base_url
+        return f"{obj.namespace}/{obj.service}"
+
+
+@admin.register(Scenario)
+class ScenarioAdmin(admin.ModelAdmin):
+    list_display = ["name", "owner", "shape", "users", "spawn_rate", "duration_s", "threshold_balance", "keep_alive"]
+    list_filter = [PresetListFilter, "shape", "keep_alive"]
+    search_fields = ["name", "description", "owner__username"]
+    raw_id_fields = ["owner"]
+    fieldsets = [
+        (None, {"fields": ["owner", "name", "description"]}),
+        ("Shape", {"fields": ["shape", "users", "spawn_rate", "duration_s", "spike_factor", "spike_at_s",
+                              "spike_length_s", "stages"]}),
+        ("Requests", {"fields": ["request_mix", "think_time_min_ms", "think_time_max_ms", "keep_alive"]}),
+        ("Thresholds", {"fields": ["threshold_balance", "threshold_p95_ms", "threshold_error_rate"]}),
+    ]
+
+
+class ChaosInjectionInline(ReadOnlyTabularInline):
+    model = ChaosInjection
+    fields = ["step", "kind", "target", "severity", "started_at_s", "ended_at_s", "recovered_at_s", "rto_s",
+              "availability", "rollback", "error"]
+    readonly_fields = fields
+
+
+class TuningDecisionInline(ReadOnlyTabularInline):
+    model = TuningDecision
+    fields = ["t", "action", "before", "after", "score_before", "score_after", "outcome", "reason"]
+    readonly_fields = fields
+
+
+@admin.register(LoadTestRun)
+class LoadTestRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["id", "owner", "target", "scenario_name", "status", "balance_score", "created_at", "duration"]
+    list_filter = ["status", "target__kind", "created_at"]
+    search_fields = ["id", "owner__username", "target__name", "error"]
+    date_hierarchy = "created_at"
+    list_select_related = ["owner", "target"]
+    inlines = [ChaosInjectionInline, TuningDecisionInline]
+    actions = ["stop_runs"]
+    fieldsets = [
+        (None, {"fields": ["owner", "target", "scenario", "autotune", "workers", "status", "error"]}),
+        ("Timing", {"fields": ["created_at", "started_at", "ended_at", "heartbeat_at", "attempt", "stop_requested"]}),
+        ("Results", {"fields": ["samples_summary", "verdict_passed", "verdict_reasons", "summary"]}),
+        ("Configuration", {"classes": ["collapse"], "fields": ["scenario_config", "chaos"]}),
+    ]
+    readonly_fields = [f for _, options in fieldsets for f in options["fields"]]
+
+    @admin.display(description="Scenario")
+    def scenario_name(self, obj):
+        return obj.scenario_config.get("name", "custom")
+
+    @admin.display(description="Balance")
+    def balance_score(self, obj):
+        balance = obj.summary.get("balance") or {}
+        return f"{balance['score']:.1f} % ({balance.get('grade', '?')})" if "score" in balance else "–"
+
+    @admin.display(description="Duration")
+    def duration(self, obj):
+        if obj.started_at and obj.ended_at:
+            return f"{(obj.ended_at - obj.started_at).total_seconds():.0f} s"
+        return "–"
+
+    @admin.display(description="Samples")
+    def samples_summary(self, obj):
+        return render_to_string("admin/tests_app/samples_summary.html", {"overview": samples_overview(obj.pk)})
+
+    @admin.action(description="Stop selected runs")
+    def stop_runs(self, request, queryset):
+        stopped = 0
+        for run in queryset:
+            if not run.is_finished:
+                request_stop(run=run)
+                stopped += 1
+        self.message_user(request, f"Stop requested for {stopped} run(s).", messages.SUCCESS)
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class TestsAppConfig(AppConfig):
+    name = "tests_app"
+    verbose_name = "Load tests"

@@ -1,0 +1,355 @@
+"""Load tests: what is tested (Target), how (Scenario), and each run (LoadTestRun).
+
+Field bounds live on the fields (validators) and again as database constraints, so
+a bad value is a field error in a form or the API and can never reach a table.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+from clusters.base import ALGORITHMS
+
+MAX_PODS = 64
+MAX_USERS = 100_000
+HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
+
+
+class Algorithm(models.TextChoices):
+    ROUND_ROBIN = "round_robin", "Round robin"
+    WEIGHTED_ROUND_ROBIN = "weighted_round_robin", "Weighted round robin"
+    LEAST_CONN = "least_conn", "Least connections"
+    RANDOM = "random", "Random"
+    P2C = "p2c", "Power of two choices"
+    EWMA = "ewma", "Peak EWMA latency"
+    CONSISTENT_HASH = "consistent_hash", "Consistent hash"
+    L4_CONNECTION = "l4_connection", "L4 per connection (kube-proxy)"
+
+
+assert tuple(Algorithm.values) == ALGORITHMS, "Algorithm choices must match clusters.base.ALGORITHMS"
+
+
+class TargetKind(models.TextChoices):
+    SANDBOX = "sandbox", "Sandbox cluster"
+    URL = "url", "URL"
+    KUBERNETES = "kubernetes", "Kubernetes service"
+
+
+class Attribution(models.TextChoices):
+    HEADER = "header", "Response header"
+    JSON_FIELD = "json_field", "JSON body field"
+    PROMETHEUS = "prometheus", "Prometheus query"
+
+
+class Shape(models.TextChoices):
+    STEADY = "steady", "Steady"
+    SPIKE = "spike", "Spike"
+    RAMP = "ramp", "Ramp"
+    SUSTAINED = "sustained", "Sustained"
+    STAGES = "stages", "Custom stages"
+
+
+class RunStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    STOPPING = "stopping", "Stopping"
+    PASSED = "passed", "Passed"
+    FAILED = "failed", "Failed"
+    ERROR = "error", "Error"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class Target(models.Model):
+    Kind = TargetKind
+    Attribution = Attribution
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="targets")
+    name = models.CharField(max_length=100)
+    kind = models.CharField(max_length=16, choices=TargetKind.choices, default=TargetKind.SANDBOX)
+
+    # sandbox
+    pods = models.PositiveSmallIntegerField(
+        default=4, validators=[MinValueValidator(1), MaxValueValidator(MAX_PODS)],
+        help_text="Sandbox pods (replicas).",
+    )
+    nodes = models.PositiveSmallIntegerField(default=2, validators=[MinValueValidator(1), MaxValueValidator(16)])
+    algorithm = models.CharField(max_length=32, choices=Algorithm.choices, default=Algorithm.ROUND_ROBIN)
+    service_time_ms = models.FloatField(
+        default=1.0, validators=[MinValueValidator(0.0)], help_text="Mean service time of a sandbox pod."
+    )
+
+    # url
+    base_url = models.URLField(blank=True, help_text="Base URL load is sent to, e.g. http://127.0.0.1:8080")
+
+    # kubernetes
+    context = models.CharField(max_length=200, blank=True, help_text="kubeconfig context; empty: current.")
+    namespace = models.CharField(max_length=63, blank=True)
+    service = models.CharField(max_length=253, blank=True, help_text="Service or ingress name.")
+    label_selector = models.CharField(max_length=500, blank=True)
+
+    # pod attribution
+    attribution = models.CharField(max_length=16, choices=Attribution.choices, default=Attribution.HEADER)
+    pod_header = models.CharField(max_length=100, default="X-Pod", help_text="Matched case-insensitively.")
+    pod_json_field = models.CharField(max_length=100, blank=True, help_text="e.g. podinfo's `hostname`.")
+    prometheus_url = models.URLField(blank=True)
+    prometheus_query = models.CharField(max_length=1000, blank=True)
+    expected_pods = models.JSONField(
+        default=list, blank=True,
+        help_text="Pod names expected to receive traffic, so a pod that gets nothing counts as zero.",
+    )
+    weights = models.JSONField(
+        default=dict, blank=True, help_text="Expected share per pod, e.g. {\"pod-0\": 2, \"pod-1\": 1}."
+    )
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "name"], name="target_unique_name_per_owner"),
+            models.CheckConstraint(condition=Q(pods__gte=1, pods__lte=MAX_PODS), name="target_pods_range"),
+            models.CheckConstraint(condition=Q(nodes__gte=1), name="target_nodes_min"),
+            models.CheckConstraint(condition=Q(service_time_ms__gte=0), name="target_service_time_nonnegative"),
+            models.CheckConstraint(condition=Q(kind__in=TargetKind.values), name="target_kind_valid"),
+            models.CheckConstraint(condition=Q(algorithm__in=Algorithm.values), name="target_algorithm_valid"),
+            models.CheckConstraint(condition=~Q(kind="url") | ~Q(base_url=""), name="target_url_needs_base_url"),
+            models.CheckConstraint(
+                condition=~Q(kind="kubernetes") | (~Q(namespace="") & ~Q(service="")),
+                name="target_kubernetes_needs_namespace_and_service",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        errors: dict[str, str] = {}
+        if self.kind == self.Kind.URL and not self.base_url:
+            errors["base_url"] = "A URL target needs a base URL."
+        if self.base_url.endswith("/") and self.kind == self.Kind.URL:
+            # Locust doubles the slash of every path after a trailing one (ARCHITECTURE.md s9).
+            self.base_url = self.base_url.rstrip("/")
+        if self.kind == self.Kind.KUBERNETES:
+            if not self.namespace:
+                errors["namespace"] = "A Kubernetes target needs a namespace."
+            if not self.service:
+                errors["service"] = "A Kubernetes target needs a service or ingress name."
+        if self.attribution == self.Attribution.HEADER and not self.pod_header.strip():
+            errors["pod_header"] = "Name the response header that carries the pod."
+        if self.attribution == self.Attribution.JSON_FIELD and not self.pod_json_field:
+            errors["pod_json_field"] = "Name the JSON field that carries the pod."
+        if self.attribution == self.Attribution.PROMETHEUS and not (self.prometheus_url and self.prometheus_query):
+            errors["prometheus_query"] = "Prometheus attribution needs a URL and a query."
+        if not isinstance(self.expected_pods, list) or not all(
+            isinstance(p, str) and p for p in self.expected_pods
+        ):
+            errors["expected_pods"] = "A list of pod names."
+        if not isinstance(self.weights, dict) or not all(
+            isinstance(k, str) and isinstance(v, int | float) and not isinstance(v, bool) and v > 0
+            for k, v in self.weights.items()
+        ):
+            errors["weights"] = "A mapping of pod name to a positive number."
+        if errors:
+            raise ValidationError(errors)
+        # Allow-listing is checked by the service that starts load (tests_app.services),
+        # because it depends on settings, not on the row alone.
+
+
+class Scenario(models.Model):
+    """A load shape preset. Presets (owner empty) are managed in the admin."""
+
+    Shape = Shape
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="scenarios",
+        help_text="Empty for a shared preset.",
+    )
+    name = models.CharField(max_length=100)
+    description = models.TextField(blank=True)
+    shape = models.CharField(max_length=16, choices=Shape.choices, default=Shape.STEADY)
+    users = models.PositiveIntegerField(
+        default=10, validators=[MinValueValidator(1), MaxValueValidator(MAX_USERS)]
+    )
+    spawn_rate = models.FloatField(default=10.0, validators=[MinValueValidator(0.1)])
+    duration_s = models.PositiveIntegerField(
+        default=30, validators=[MinValueValidator(1), MaxValueValidator(24 * 3600)]
+    )
+    spike_factor = models.FloatField(default=3.0, validators=[MinValueValidator(1.0)])
+    spike_at_s = models.PositiveIntegerField(default=0, help_text="Spike start, seconds into the run.")
+    spike_length_s = models.PositiveIntegerField(default=0)
+    stages = models.JSONField(
+        default=list, blank=True, help_text='For "stages": [{"duration_s": 10, "users": 50, "spawn_rate": 10}, ...]'
+    )
+    request_mix = models.JSONField(
+        default=list, blank=True,
+        help_text='[{"path": "/", "method": "GET", "weight": 1}]; empty means GET / only.',
+    )
+    think_time_min_ms = models.PositiveIntegerField(default=0)
+    think_time_max_ms = models.PositiveIntegerField(default=0)
+    keep_alive = models.BooleanField(default=True, help_text="Reuse connections (matters to L4 balancers).")
+    threshold_balance = models.FloatField(
+        default=95.0, validators=[MinValueValidator(0.0), MaxValueValidator(100.0)],
+        help_text="Minimum balance score, percent.",
+    )
+    threshold_p95_ms = models.FloatField(
+        null=True, blank=True, validators=[MinValueValidator(0.0)], help_text="Maximum p95 latency; empty: none."
+    )
+    threshold_error_rate = models.FloatField(
+        default=0.01, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="Maximum share of failed requests (0.01 = 1 %).",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "name"], name="scenario_unique_name_per_owner"),
+            models.UniqueConstraint(
+                fields=["name"], condition=Q(owner__isnull=True), name="scenario_unique_preset_name"
+            ),
+            models.CheckConstraint(condition=Q(shape__in=Shape.values), name="scenario_shape_valid"),
+            models.CheckConstraint(condition=Q(users__gte=1, users__lte=MAX_USERS), name="scenario_users_range"),
+            models.CheckConstraint(condition=Q(spawn_rate__gt=0), name="scenario_spawn_rate_positive"),
+            models.CheckConstraint(condition=Q(duration_s__gte=1), name="scenario_duration_positive"),
+            models.CheckConstraint(condition=Q(spike_factor__gte=1), name="scenario_spike_factor_min"),
+            models.CheckConstraint(
+                condition=Q(think_time_max_ms__gte=models.F("think_time_min_ms")),
+                name="scenario_think_time_ordered",
+            ),
+            models.CheckConstraint(
+                condition=Q(threshold_balance__gte=0, threshold_balance__lte=100),
+                name="scenario_threshold_balance_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(threshold_error_rate__gte=0, threshold_error_rate__lte=1),
+                name="scenario_threshold_error_rate_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name if self.owner_id else f"{self.name} (preset)"
+
+    @property
+    def is_preset(self) -> bool:
+        return self.owner_id is None
+
+    def clean(self) -> None:
+        errors: dict[str, str] = {}
+        if self.think_time_max_ms < self.think_time_min_ms:
+            errors["think_time_max_ms"] = "Must be at least the minimum think time."
+        if self.shape == self.Shape.SPIKE:
+            if self.spike_length_s < 1:
+                errors["spike_length_s"] = "A spike lasts at least one second."
+            elif self.spike_at_s + self.spike_length_s > self.duration_s:
+                errors["spike_length_s"] = "The spike must end within the duration."
+        if self.shape == self.Shape.STAGES:
+            problem = _stages_problem(self.stages)
+            if problem:
+                errors["stages"] = problem
+        problem = _request_mix_problem(self.request_mix)
+        if problem:
+            errors["request_mix"] = problem
+        if errors:
+            raise ValidationError(errors)
+
+    def frozen(self) -> dict:
+        """The scenario as a plain dict, copied into a run so later edits don't change history."""
+        fields = [
+            "name", "shape", "users", "spawn_rate", "duration_s", "spike_factor", "spike_at_s",
+            "spike_length_s", "stages", "request_mix", "think_time_min_ms", "think_time_max_ms",
+            "keep_alive", "threshold_balance", "threshold_p95_ms", "threshold_error_rate",
+        ]
+        return {"id": self.pk, **{name: getattr(self, name) for name in fields}}
+
+
+def _stages_problem(stages) -> str | None:
+    if not isinstance(stages, list) or not stages:
+        return "Give at least one stage: [{\"duration_s\": 10, \"users\": 50, \"spawn_rate\": 10}]."
+    for index, stage in enumerate(stages, start=1):
+        if not isinstance(stage, dict):
+            return f"Stage {index} is not an object."
+        duration, users = stage.get("duration_s"), stage.get("users")
+        if not isinstance(duration, int | float) or isinstance(duration, bool) or duration <= 0:
+            return f"Stage {index}: duration_s must be a positive number."
+        if not isinstance(users, int) or isinstance(users, bool) or not 0 <= users <= MAX_USERS:
+            return f"Stage {index}: users must be a whole number from 0 to {MAX_USERS}."
+        rate = stage.get("spawn_rate", 1)
+        if not isinstance(rate, int | float) or isinstance(rate, bool) or rate <= 0:
+            return f"Stage {index}: spawn_rate must be a positive number."
+    return None
+
+
+def _request_mix_problem(mix) -> str | None:
+    if not isinstance(mix, list):
+        return "A list of requests."
+    for index, entry in enumerate(mix, start=1):
+        if not isinstance(entry, dict):
+            return f"Request {index} is not an object."
+        path = entry.get("path")
+        if not isinstance(path, str) or not path.startswith("/"):
+            return f"Request {index}: path must start with '/'."
+        if str(entry.get("method", "GET")).upper() not in HTTP_METHODS:
+            return f"Request {index}: method must be one of {', '.join(HTTP_METHODS)}."
+        weight = entry.get("weight", 1)
+        if not isinstance(weight, int | float) or isinstance(weight, bool) or weight <= 0:
+            return f"Request {index}: weight must be a positive number."
+    return None
+
+
+class LoadTestRun(models.Model):
+    Status = RunStatus
+
+    FINISHED = (RunStatus.PASSED, RunStatus.FAILED, RunStatus.ERROR, RunStatus.CANCELLED)
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="runs")
+    # PROTECT: a target with runs can't vanish from under their history.
+    target = models.ForeignKey(Target, on_delete=models.PROTECT, related_name="runs")
+    scenario = models.ForeignKey(
+        Scenario, null=True, blank=True, on_delete=models.SET_NULL, related_name="runs",
+        help_text="The preset the run came from; the run keeps its own frozen copy.",
+    )
+    scenario_config = models.JSONField(help_text="Frozen copy of the scenario as it was at start.")
+    chaos = models.JSONField(default=list, blank=True, help_text="Chaos steps of this run.")
+    autotune = models.ForeignKey(
+        "metrics_app.TuningPolicy", null=True, blank=True, on_delete=models.SET_NULL, related_name="runs"
+    )
+    workers = models.PositiveSmallIntegerField(default=1, validators=[MinValueValidator(1), MaxValueValidator(64)])
+    status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.QUEUED, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    attempt = models.PositiveSmallIntegerField(default=0, help_text="Times a worker has claimed this run.")
+    stop_requested = models.BooleanField(default=False)
+    summary = models.JSONField(default=dict, blank=True)
+    verdict_passed = models.BooleanField(null=True, blank=True)
+    verdict_reasons = models.JSONField(default=list, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["owner", "-created_at"], name="run_owner_created"),
+            models.Index(fields=["status", "heartbeat_at"], name="run_status_heartbeat"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=RunStatus.values), name="run_status_valid"),
+            models.CheckConstraint(condition=Q(workers__gte=1), name="run_workers_min"),
+            models.CheckConstraint(
+                condition=Q(ended_at__isnull=True) | Q(started_at__isnull=True) | Q(ended_at__gte=models.F("started_at")),
+                name="run_ends_after_start",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Run {self.pk} on {self.target} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINISHED

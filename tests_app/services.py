@@ -1,0 +1,176 @@
+"""Load test logic: views, the API, tasks and commands call these and nothing else.
+
+The run lifecycle (ARCHITECTURE.md s1): `start_run` creates a queued run and queues
+the task after commit; the task claims the run exactly once (`attempt`), keeps its
+heartbeat, and `finish_run` ends it. `reap_stale_runs` ends runs whose worker died.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django_q.tasks import async_task
+
+from tests_app.allowlist import host_allowed
+from tests_app.models import LoadTestRun, Scenario, Target
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_STALE_AFTER = timedelta(seconds=30)
+NO_LOAD_ENGINE = "This build has no load engine yet: the run was queued and claimed, but no load was sent."
+
+
+def validate_target_allowed(target: Target) -> None:
+    """Raise ValidationError (with the field) unless load may be sent to the target."""
+    if target.kind == Target.Kind.URL:
+        parts = urlsplit(target.base_url)
+        if parts.scheme not in ("http", "https"):
+            raise ValidationError({"base_url": f"Unknown scheme {parts.scheme!r}: use http:// or https://."})
+        if not parts.hostname:
+            raise ValidationError({"base_url": "The URL names no host."})
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        if not host_allowed(parts.hostname, port, settings.LBLAB_ALLOWED_TARGETS):
+            raise ValidationError(
+                {"base_url": f"{parts.hostname} is not allow-listed (LBLAB_ALLOWED_TARGETS)."}
+            )
+    elif target.kind == Target.Kind.KUBERNETES and target.namespace not in settings.LBLAB_ALLOWED_NAMESPACES:
+        raise ValidationError({"namespace": f"Namespace {target.namespace!r} is not allow-listed (LBLAB_ALLOWED_NAMESPACES)."})
+
+
+def save_target(*, target: Target) -> Target:
+    """Validate (fields, then allow-list) and save; nothing is saved when anything is wrong."""
+    target.full_clean()
+    validate_target_allowed(target)
+    target.save()
+    return target
+
+
+@transaction.atomic
+def start_run(
+    *, owner, target: Target, scenario: Scenario, chaos: list | tuple = (), autotune=None, workers: int = 1
+) -> LoadTestRun:
+    """Validate, freeze the scenario, create the run, queue its task after commit."""
+    if target.owner_id != owner.pk:
+        raise ValidationError({"target": "No such target."})
+    if scenario.owner_id not in (None, owner.pk):
+        raise ValidationError({"scenario": "No such scenario."})
+    validate_target_allowed(target)
+    run = LoadTestRun(
+        owner=owner, target=target, scenario=scenario, scenario_config=scenario.frozen(),
+        chaos=list(chaos), autotune=autotune, workers=workers,
+    )
+    run.full_clean()
+    run.save()
+    transaction.on_commit(lambda: async_task("tests_app.tasks.run_load_test", run.pk, task_name=f"run-{run.pk}"))
+    return run
+
+
+def claim_run(run_id: int) -> LoadTestRun | None:
+    """Take a queued run for this worker, once. None when there is nothing to do.
+
+    django-q2 can hand a task out again after its worker died; the second delivery
+    finds `attempt` already taken and ends the run as lost instead of loading twice.
+    """
+    with transaction.atomic():
+        run = LoadTestRun.objects.select_for_update().filter(pk=run_id).first()
+        if run is None or run.is_finished:
+            return None
+        now = timezone.now()
+        if run.attempt > 0:
+            _finish(run, status=LoadTestRun.Status.ERROR, error="worker lost: the task was delivered again")
+            return None
+        run.attempt = 1
+        run.status = LoadTestRun.Status.RUNNING
+        run.started_at = run.heartbeat_at = now
+        run.save(update_fields=["attempt", "status", "started_at", "heartbeat_at"])
+        return run
+
+
+def beat(run: LoadTestRun) -> bool:
+    """Record the worker is alive; returns whether a stop was requested."""
+    run.heartbeat_at = timezone.now()
+    LoadTestRun.objects.filter(pk=run.pk).update(heartbeat_at=run.heartbeat_at)
+    return LoadTestRun.objects.filter(pk=run.pk, stop_requested=True).exists()
+
+
+def request_stop(*, run: LoadTestRun) -> LoadTestRun:
+    """Ask the worker to stop the run; a run not yet claimed is cancelled at once."""
+    with transaction.atomic():
+        run = LoadTestRun.objects.select_for_update().get(pk=run.pk)
+        if run.is_finished:
+            return run
+        run.stop_requested = True
+        if run.status == LoadTestRun.Status.QUEUED:
+            _finish(run, status=LoadTestRun.Status.CANCELLED, error="", save_stop=True)
+        else:
+            run.status = LoadTestRun.Status.STOPPING
+            run.save(update_fields=["stop_requested", "status"])
+    return run
+
+
+def finish_run(
+    run: LoadTestRun, *, status: str, summary: dict | None = None, passed: bool | None = None,
+    reasons: list[str] = (), error: str = "",
+) -> LoadTestRun:
+    with transaction.atomic():
+        run = LoadTestRun.objects.select_for_update().get(pk=run.pk)
+        if run.is_finished:
+            return run
+        if summary is not None:
+            run.summary = summary
+        run.verdict_passed = passed
+        run.verdict_reasons = list(reasons)
+        _finish(run, status=status, error=error, extra=["summary", "verdict_passed", "verdict_reasons"])
+    return run
+
+
+def _finish(run: LoadTestRun, *, status: str, error: str, extra=(), save_stop: bool = False) -> None:
+    run.status = status
+    run.error = error
+    run.ended_at = timezone.now()
+    if run.started_at is None and status != LoadTestRun.Status.CANCELLED:
+        run.started_at = run.ended_at
+    fields = ["status", "error", "ended_at", "started_at", *extra]
+    if save_stop:
+        fields.append("stop_requested")
+    run.save(update_fields=fields)
+
+
+def execute_run(run_id: int) -> None:
+    """The work of the run task: claim the run, drive it, end it in the right status."""
+    run = claim_run(run_id)
+    if run is None:
+        return
+    # Load generation arrives with the load engine (issue 5). Until then a claimed run
+    # ends at once and says why, rather than pretending to have run.
+    finish_run(run, status=LoadTestRun.Status.ERROR, error=NO_LOAD_ENGINE)
+
+
+def reap_stale_runs() -> int:
+    """End runs whose worker stopped beating (killed, machine lost). Returns how many."""
+    cutoff = timezone.now() - HEARTBEAT_STALE_AFTER
+    stale = LoadTestRun.objects.filter(
+        status__in=[LoadTestRun.Status.RUNNING, LoadTestRun.Status.STOPPING], heartbeat_at__lt=cutoff
+    ).values_list("pk", flat=True)
+    reaped = 0
+    for run_id in list(stale):
+        with transaction.atomic():
+            run = LoadTestRun.objects.select_for_update().get(pk=run_id)
+            if run.is_finished or (run.heartbeat_at and run.heartbeat_at >= cutoff):
+                continue
+            _finish(run, status=LoadTestRun.Status.ERROR, error="worker lost: no heartbeat for 30 s")
+            reaped += 1
+    if reaped:
+        log.warning("reaped %d run(s) whose worker was lost", reaped)
+    return reaped
+
+
+def queue_reaper() -> None:
+    """Queue one reaper pass after the current transaction commits."""
+    transaction.on_commit(lambda: async_task("tests_app.tasks.reap_stale_runs"))
