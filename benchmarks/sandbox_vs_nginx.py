@@ -1,0 +1,192 @@
+"""Throughput of the sandbox balancer against nginx in front of the same pods, in one run.
+
+    .venv/bin/python benchmarks/sandbox_vs_nginx.py [--pods 4] [--duration 8] [--connections 64]
+
+Starts a sandbox (N pods, instant service time, round robin), then nginx (Debian
+package; installed with apt-get if missing, as is wrk) with its own config in a temp
+dir: 127.0.0.1 on a free port, upstream = the sandbox's pods, round robin (nginx's
+default), keep-alive to the upstreams. wrk drives each balancer for the same duration
+and connections, alternating rounds so drift on the machine hits both alike; the
+median requests/s of each is reported with the ratio sandbox / nginx. Only loopback
+traffic; every process started here is stopped by PID / process group, and gets a
+parent-death signal so nothing outlives the script.
+
+nginx is measured with one worker process (the sandbox balancer is one process) and,
+for reference, with `worker_processes auto`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from clusters.sandbox import SandboxCluster, SandboxConfig, ServiceTime  # noqa: E402
+
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent(sig: int):
+    def preexec():
+        os.setpgid(0, 0)
+        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
+
+    return preexec
+
+
+def ensure_installed(binary: str, package: str) -> str:
+    found = shutil.which(binary) or (f"/usr/sbin/{binary}" if os.path.exists(f"/usr/sbin/{binary}") else None)
+    if found:
+        return found
+    print(f"installing {package} (apt-get)...", flush=True)
+    if subprocess.run(["apt-get", "install", "-y", package], capture_output=True).returncode != 0:
+        subprocess.run(["apt-get", "update"], capture_output=True, check=True)
+        subprocess.run(["apt-get", "install", "-y", package], capture_output=True, check=True)
+    found = shutil.which(binary) or f"/usr/sbin/{binary}"
+    if not os.path.exists(found):
+        sys.exit(f"{binary} not found after installing {package}")
+    return found
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+NGINX_CONF = """
+worker_processes {workers};
+daemon off;
+pid {tmp}/nginx.pid;
+error_log {tmp}/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    client_body_temp_path {tmp}/body;
+    proxy_temp_path {tmp}/proxy;
+    fastcgi_temp_path {tmp}/fastcgi;
+    uwsgi_temp_path {tmp}/uwsgi;
+    scgi_temp_path {tmp}/scgi;
+    upstream pods {{
+{servers}
+        keepalive 256;
+    }}
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{
+            proxy_pass http://pods;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }}
+    }}
+}}
+"""
+
+
+class Nginx:
+    def __init__(self, binary: str, pods: list[str], workers: str):
+        self.tmp = tempfile.mkdtemp(prefix="lblab-nginx-")
+        os.chmod(self.tmp, 0o755)
+        self.port = free_port()
+        servers = "\n".join(f"        server {address};" for address in pods)
+        conf = Path(self.tmp) / "nginx.conf"
+        conf.write_text(NGINX_CONF.format(workers=workers, tmp=self.tmp, servers=servers, port=self.port))
+        self.proc = subprocess.Popen([binary, "-p", self.tmp, "-c", str(conf)],
+                                     preexec_fn=_die_with_parent(signal.SIGTERM),
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                break
+            except OSError:
+                if self.proc.poll() is not None:
+                    sys.exit(f"nginx failed: {self.proc.stderr.read().decode()}")
+                time.sleep(0.05)
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        # nginx is its own process group (setpgid in preexec): master and workers go together.
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(10)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.proc.wait()
+        self.proc.stderr.close()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def wrk(binary: str, url: str, *, duration: float, connections: int, threads: int) -> float:
+    done = subprocess.run(
+        [binary, f"-t{threads}", f"-c{connections}", f"-d{duration:g}s", url + "/"],
+        capture_output=True, text=True, timeout=duration + 30, preexec_fn=_die_with_parent(signal.SIGKILL))
+    match = re.search(r"Requests/sec:\s+([\d.]+)", done.stdout)
+    if not match:
+        sys.exit(f"wrk output not understood:\n{done.stdout}\n{done.stderr}")
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)|Socket errors: .*", done.stdout)
+    if errors:
+        print(f"  note: {errors.group(0)} ({url})", flush=True)
+    return float(match.group(1))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pods", type=int, default=4)
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds per wrk run")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per balancer")
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads")
+    args = parser.parse_args()
+
+    nginx_bin = ensure_installed("nginx", "nginx")
+    wrk_bin = ensure_installed("wrk", "wrk")
+    config = SandboxConfig(pods=args.pods, algorithm="round_robin", capacity=1000,
+                           service_time=ServiceTime(distribution="fixed", mean_ms=0.0))
+    with SandboxCluster(config) as cluster:
+        pods = [p.address for p in cluster.pods()]
+        nginx_one = Nginx(nginx_bin, pods, "1")
+        nginx_auto = Nginx(nginx_bin, pods, "auto")
+        try:
+            targets = {"sandbox": cluster.endpoint, "nginx(1 worker)": nginx_one.url,
+                       "nginx(auto workers)": nginx_auto.url}
+            print(f"{args.pods} pods, wrk -t{args.threads} -c{args.connections} -d{args.duration:g}s, "
+                  f"{args.rounds} alternating rounds, cores: {os.cpu_count()}", flush=True)
+            for url in targets.values():  # warm-up: connection pools, caches
+                wrk(wrk_bin, url, duration=1, connections=args.connections, threads=args.threads)
+            results: dict[str, list[float]] = {name: [] for name in targets}
+            for round_ in range(args.rounds):
+                for name, url in targets.items():
+                    rps = wrk(wrk_bin, url, duration=args.duration, connections=args.connections,
+                              threads=args.threads)
+                    results[name].append(rps)
+                    print(f"  round {round_ + 1}  {name:<20} {rps:>10.0f} req/s", flush=True)
+        finally:
+            nginx_one.stop()
+            nginx_auto.stop()
+    medians = {name: statistics.median(values) for name, values in results.items()}
+    print()
+    for name, value in medians.items():
+        print(f"{name:<20} {value:>10.0f} req/s (median)")
+    sandbox = medians["sandbox"]
+    print(f"ratio sandbox / nginx(1 worker):    {sandbox / medians['nginx(1 worker)']:.2f}  (goal >= 0.85)")
+    print(f"ratio sandbox / nginx(auto workers): {sandbox / medians['nginx(auto workers)']:.2f}")
+
+
+if __name__ == "__main__":
+    main()

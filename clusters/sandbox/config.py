@@ -1,0 +1,221 @@
+"""The sandbox's configuration and the validation shared by the CLI, the control API
+and the Python client: every bad value raises `ClusterError(field=...)`, so a command
+can name the flag and the API can answer 400 with the field.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import asdict, dataclass, field, fields
+
+from clusters.base import ALGORITHMS, ClusterError
+
+SERVICE_TIME_DISTRIBUTIONS = ("fixed", "exponential", "lognormal")
+FAULT_KINDS = ("latency", "errors", "partition", "cpu_stress", "not_ready")
+MAX_PODS = 64
+MAX_DURATION_S = 7 * 24 * 3600.0
+# Ports taken by this machine's services (ARCHITECTURE.md section 9): refuse them early.
+RESERVED_PORTS = frozenset({5432, 6379, 3306, 5672, 1883, 4222})
+
+
+def _number(value, name: str, *, minimum: float | None = None, maximum: float | None = None,
+            strict_minimum: bool = False, integer: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ClusterError("must be a number", field=name)
+    if integer and int(value) != value:
+        raise ClusterError("must be a whole number", field=name)
+    if minimum is not None and (value <= minimum if strict_minimum else value < minimum):
+        raise ClusterError(f"must be {'>' if strict_minimum else '>='} {minimum:g}", field=name)
+    if maximum is not None and value > maximum:
+        raise ClusterError(f"must be <= {maximum:g}", field=name)
+    return int(value) if integer else float(value)
+
+
+def validate_port(value, name: str) -> int:
+    port = int(_number(value, name, minimum=0, maximum=65535, integer=True))
+    if port in RESERVED_PORTS:
+        raise ClusterError(f"port {port} is used by a service on this machine", field=name)
+    return port
+
+
+def validate_duration(value, name: str = "duration") -> float:
+    return _number(value, name, minimum=0, strict_minimum=True, maximum=MAX_DURATION_S)
+
+
+def validate_replicas(value, name: str = "replicas") -> int:
+    return int(_number(value, name, minimum=1, maximum=MAX_PODS, integer=True))
+
+
+def validate_algorithm(name, options: dict | None, *, pod_names=None) -> tuple[str, dict]:
+    """Check an algorithm name and its options; returns them normalised."""
+    if name not in ALGORITHMS:
+        raise ClusterError(f"unknown algorithm {name!r}; one of {', '.join(ALGORITHMS)}", field="algorithm")
+    if options is None:
+        options = {}
+    if not isinstance(options, dict):
+        raise ClusterError("must be an object", field="options")
+    options = dict(options)
+    allowed = {"weights"} | {
+        "consistent_hash": {"header", "vnodes"},
+        "ewma": {"decay_s"},
+        "l4_connection": {"pick"},
+    }.get(name, set())
+    for key in options:
+        if key not in allowed:
+            raise ClusterError(f"not an option of {name}", field=f"options.{key}")
+    if "weights" in options:
+        weights = options["weights"]
+        if not isinstance(weights, dict):
+            raise ClusterError("must map pod names to weights", field="options.weights")
+        for pod, weight in weights.items():
+            if pod_names is not None and pod not in pod_names:
+                raise ClusterError(f"unknown pod {pod!r}", field="options.weights")
+            _number(weight, "options.weights", minimum=0, strict_minimum=True, maximum=1000)
+        options["weights"] = {pod: float(w) for pod, w in weights.items()}
+    if "header" in options and (not isinstance(options["header"], str) or not options["header"].strip()):
+        raise ClusterError("must be a header name", field="options.header")
+    if "vnodes" in options:
+        options["vnodes"] = int(_number(options["vnodes"], "options.vnodes", minimum=1, maximum=1000,
+                                        integer=True))
+    if "decay_s" in options:
+        options["decay_s"] = _number(options["decay_s"], "options.decay_s", minimum=0, strict_minimum=True)
+    if "pick" in options and options["pick"] not in ("random", "round_robin"):
+        raise ClusterError("must be 'random' or 'round_robin'", field="options.pick")
+    return name, options
+
+
+def validate_fault(kind, params: dict) -> dict:
+    """Check a fault's parameters (not its pods: those need the live pod list)."""
+    if kind not in FAULT_KINDS:
+        raise ClusterError(f"unknown fault {kind!r}; one of {', '.join(FAULT_KINDS)}", field="kind")
+    out = {"duration": validate_duration(params.get("duration", 30.0))}
+    if kind == "latency":
+        out["ms"] = _number(params.get("ms"), "ms", minimum=0, maximum=600_000)
+        out["jitter"] = _number(params.get("jitter", 0.0), "jitter", minimum=0, maximum=600_000)
+    elif kind == "errors":
+        out["rate"] = _number(params.get("rate"), "rate", minimum=0, maximum=1)
+        out["status"] = int(_number(params.get("status", 500), "status", minimum=400, maximum=599,
+                                    integer=True))
+    elif kind == "cpu_stress":
+        out["workers"] = int(_number(params.get("workers", 1), "workers", minimum=1, maximum=16,
+                                     integer=True))
+    return out
+
+
+@dataclass(frozen=True)
+class ServiceTime:
+    """How long a pod works on one request: `mean_ms` from a distribution, divided by the
+    pod's speed factor. `sigma` shapes the lognormal (the mean stays `mean_ms`)."""
+
+    distribution: str = "exponential"
+    mean_ms: float = 1.0
+    sigma: float = 0.5
+
+    def __post_init__(self):
+        if self.distribution not in SERVICE_TIME_DISTRIBUTIONS:
+            raise ClusterError(f"one of {', '.join(SERVICE_TIME_DISTRIBUTIONS)}", field="service_time")
+        _number(self.mean_ms, "service_time_ms", minimum=0, maximum=600_000)
+        _number(self.sigma, "service_time_sigma", minimum=0, maximum=10)
+
+
+@dataclass(frozen=True)
+class AutoscalerConfig:
+    """HorizontalPodAutoscaler-like: desired = ceil(replicas * utilisation / target), where
+    utilisation is the mean number of requests a pod holds (queued or served) divided
+    by its capacity; recommendations are stabilised over windows as the HPA does."""
+
+    min_replicas: int = 1
+    max_replicas: int = 4
+    target_utilisation: float = 0.6
+    sync_period_s: float = 1.0
+    scale_up_window_s: float = 0.0
+    scale_down_window_s: float = 30.0
+    tolerance: float = 0.1
+
+    def __post_init__(self):
+        validate_replicas(self.min_replicas, "autoscaler.min_replicas")
+        validate_replicas(self.max_replicas, "autoscaler.max_replicas")
+        if self.max_replicas < self.min_replicas:
+            raise ClusterError("must be >= min_replicas", field="autoscaler.max_replicas")
+        _number(self.target_utilisation, "autoscaler.target_utilisation", minimum=0, strict_minimum=True,
+                maximum=10)
+        _number(self.sync_period_s, "autoscaler.sync_period_s", minimum=0.05, maximum=3600)
+        _number(self.scale_up_window_s, "autoscaler.scale_up_window_s", minimum=0, maximum=3600)
+        _number(self.scale_down_window_s, "autoscaler.scale_down_window_s", minimum=0, maximum=3600)
+        _number(self.tolerance, "autoscaler.tolerance", minimum=0, maximum=1)
+
+
+@dataclass(frozen=True)
+class SandboxConfig:
+    """Everything a sandbox needs to start; invalid values raise ClusterError(field=...).
+
+    `port`/`control_port` 0 let the kernel pick (the real ports are reported once
+    started). `speeds` gives per-slot speed factors (slot i gets speeds[i % len]).
+    Weights in `algorithm_options` name slots (`{"weights": {"pod-0": 3}}`).
+    """
+
+    pods: int = 3
+    nodes: int = 2
+    algorithm: str = "round_robin"
+    algorithm_options: dict = field(default_factory=dict)
+    host: str = "127.0.0.1"
+    port: int = 0
+    control_port: int = 0
+    service_time: ServiceTime = field(default_factory=ServiceTime)
+    capacity: int = 8
+    speeds: tuple[float, ...] = ()
+    restart_delay_s: float = 1.0
+    health_interval_s: float = 0.5
+    unhealthy_threshold: int = 2
+    upstream_timeout_s: float = 10.0
+    drain_grace_s: float = 5.0
+    autoscaler: AutoscalerConfig | None = None
+
+    def __post_init__(self):
+        validate_replicas(self.pods, "pods")
+        _number(self.nodes, "nodes", minimum=1, maximum=16, integer=True)
+        _, options = validate_algorithm(self.algorithm, self.algorithm_options)
+        for pod in options.get("weights", {}):
+            if not re.fullmatch(r"pod-\d+", pod):
+                raise ClusterError("name slots (pod-0, pod-1, ...): pod names are not known yet",
+                                   field="algorithm_options.weights")
+        if not isinstance(self.host, str) or not self.host:
+            raise ClusterError("must be a host name or address", field="host")
+        validate_port(self.port, "port")
+        validate_port(self.control_port, "control_port")
+        if self.port and self.port == self.control_port:
+            raise ClusterError("must differ from port", field="control_port")
+        if not isinstance(self.service_time, ServiceTime):
+            raise ClusterError("must be a ServiceTime", field="service_time")
+        _number(self.capacity, "capacity", minimum=1, maximum=10_000, integer=True)
+        for speed in self.speeds:
+            _number(speed, "speeds", minimum=0, strict_minimum=True, maximum=1000)
+        _number(self.restart_delay_s, "restart_delay_s", minimum=0, maximum=3600)
+        _number(self.health_interval_s, "health_interval_s", minimum=0.02, maximum=60)
+        _number(self.unhealthy_threshold, "unhealthy_threshold", minimum=1, maximum=100, integer=True)
+        _number(self.upstream_timeout_s, "upstream_timeout_s", minimum=0.1, maximum=3600)
+        _number(self.drain_grace_s, "drain_grace_s", minimum=0, maximum=3600)
+        if self.autoscaler is not None and not isinstance(self.autoscaler, AutoscalerConfig):
+            raise ClusterError("must be an AutoscalerConfig", field="autoscaler")
+
+    def speed_of(self, slot: int) -> float:
+        return float(self.speeds[slot % len(self.speeds)]) if self.speeds else 1.0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> SandboxConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ClusterError("unknown setting", field=sorted(unknown)[0])
+        data = dict(data)
+        if isinstance(data.get("service_time"), dict):
+            data["service_time"] = ServiceTime(**data["service_time"])
+        if isinstance(data.get("autoscaler"), dict):
+            data["autoscaler"] = AutoscalerConfig(**data["autoscaler"])
+        if "speeds" in data:
+            data["speeds"] = tuple(data["speeds"])
+        return cls(**data)
