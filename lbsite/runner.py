@@ -8,26 +8,25 @@ Django-free: it only starts processes.
 
 from __future__ import annotations
 
-import ctypes
 import os
 import signal
 import subprocess
 import sys
 import time
 
+from clusters.sandbox.procs import die_with_parent
+
 GRACE_S = 10.0
-PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent() -> None:
-    """In the child, before exec: own process group, SIGTERM when the runner dies."""
+def _own_group_dying_with_parent() -> None:
+    """In the child, before exec: its own process group, SIGTERM when the runner dies."""
     os.setpgrp()
-    libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    die_with_parent(signal.SIGTERM)
 
 
 def start(argv: list[str]) -> subprocess.Popen:
-    return subprocess.Popen(argv, preexec_fn=_die_with_parent)  # noqa: PLW1509 - single-threaded here
+    return subprocess.Popen(argv, preexec_fn=_own_group_dying_with_parent)  # single-threaded here: preexec is safe
 
 
 def stop_all(children: list[subprocess.Popen], grace_s: float = GRACE_S) -> None:
