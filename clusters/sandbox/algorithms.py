@@ -155,7 +155,8 @@ def observe_latency(upstream: Upstream, seconds: float, now: float, decay_s: flo
     upstream.ewma_at = now
 
 
-def _hash64(data: bytes) -> int:
+def hash64(data: bytes) -> int:
+    """The ring's hash; the what-if simulator uses this same function so both rings agree."""
     return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "big")
 
 
@@ -177,7 +178,7 @@ class ConsistentHash(Picker):
     def update(self, upstreams):
         super().update(upstreams)
         ring = sorted(
-            (_hash64(f"{u.name}#{i}".encode()), u) for u in upstreams for i in range(self.vnodes)
+            (hash64(f"{u.name}#{i}".encode()), u) for u in upstreams for i in range(self.vnodes)
         )
         self.points = [point for point, _ in ring]
         self.owners = [owner for _, owner in ring]
@@ -190,7 +191,7 @@ class ConsistentHash(Picker):
             key = client.header_value(self.header)
         if key is None:
             key = client.address_key
-        index = bisect_left(self.points, _hash64(key))
+        index = bisect_left(self.points, hash64(key))
         return self.owners[index % len(self.owners)]
 
 
