@@ -18,7 +18,6 @@ for reference, with `worker_processes auto`.
 from __future__ import annotations
 
 import argparse
-import ctypes
 import os
 import re
 import shutil
@@ -34,14 +33,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from clusters.sandbox import SandboxCluster, SandboxConfig, ServiceTime  # noqa: E402
-
-PR_SET_PDEATHSIG = 1
+from clusters.sandbox.procs import die_with_parent  # noqa: E402
 
 
 def _die_with_parent(sig: int):
+    """preexec_fn: the child in its own process group, `sig` when this script dies."""
+
     def preexec():
         os.setpgid(0, 0)
-        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
+        die_with_parent(sig)
 
     return preexec
 

@@ -53,6 +53,7 @@ import numpy as np
 from clusters import _simkernels as k
 from clusters.base import ALGORITHMS, ClusterError
 from clusters.sandbox.algorithms import hash64
+from metrics_app.balance import analyse
 
 DISTRIBUTIONS: tuple[str, ...] = ("fixed", "exponential", "lognormal")
 STATELESS: frozenset[str] = frozenset(
@@ -145,58 +146,6 @@ class Prediction:
 
 
 # --------------------------------------------------------------------------- balance score
-
-
-def balance_cv(counts: Sequence[float] | Mapping[str, float],
-               shares: Sequence[float] | Mapping[str, float] | None = None) -> float:
-    """CV of the normalised loads x_i = n_i / (w_i * sum n), population std (ddof=0).
-
-    Must match ARCHITECTURE.md section 4 and metrics_app/balance.py, which owns the
-    canonical analysis; this copy will become an import of it. Shares must be > 0
-    (weights are relative). No pods or no traffic: 0.0 (nothing was measured).
-    """
-    n, w = _counts_and_shares(counts, shares)
-    total = n.sum()
-    if n.size == 0 or total <= 0:
-        return 0.0
-    x = n / (w / w.sum() * total)
-    return float(x.std() / x.mean())
-
-
-def balance_score(counts: Sequence[float] | Mapping[str, float],
-                  shares: Sequence[float] | Mapping[str, float] | None = None) -> float:
-    """Balance score in percent: max(0, 1 - CV / 0.5) * 100 (ARCHITECTURE.md section 4).
-
-    One pod scores 100 (it got its fair share). No pods or no traffic score 0, as in
-    metrics_app/balance.py: there is nothing to judge and an empty run must not pass."""
-    n, _ = _counts_and_shares(counts, shares)
-    if n.size == 0 or n.sum() <= 0:
-        return 0.0
-    return _score_of(balance_cv(counts, shares))
-
-
-def _counts_and_shares(counts, shares) -> tuple[np.ndarray, np.ndarray]:
-    names = list(counts) if isinstance(counts, Mapping) else None
-    n = np.asarray(list(counts.values()) if names is not None else list(counts), dtype=float)
-    if n.ndim != 1 or not np.all(np.isfinite(n)) or np.any(n < 0):
-        raise ClusterError("request counts must be finite and >= 0", field="counts")
-    if shares is None:
-        return n, np.ones_like(n)
-    if isinstance(shares, Mapping):
-        if names is None or set(shares) != set(names):
-            raise ClusterError("shares must name the same pods as counts", field="shares")
-        w = np.asarray([shares[name] for name in names], dtype=float)
-    else:
-        w = np.asarray(list(shares), dtype=float)
-    if w.shape != n.shape:
-        raise ClusterError("one share per pod", field="shares")
-    if not np.all(np.isfinite(w)) or np.any(w <= 0):
-        raise ClusterError("shares must be finite and > 0", field="shares")
-    return n, w
-
-
-def _score_of(cv: float) -> float:
-    return max(0.0, 1.0 - cv / 0.5) * 100.0
 
 
 # --------------------------------------------------------------------------- validation
@@ -607,7 +556,10 @@ def _prediction(algorithm, pods, weights, capacity, n, horizon_ms, counts, busy,
             wait_mean_ms=float(wait_sum[p] / c) if c else 0.0,
         ))
     overall = hist.sum(axis=0)
-    cv = balance_cv(counts, weights)
+    # The balance definitions are metrics_app/balance.py's (ARCHITECTURE.md s4), the same the runs use.
+    names = [pod.name for pod in pods]
+    balance = analyse(dict(zip(names, (int(c) for c in counts), strict=True)),
+                      dict(zip(names, (float(w) for w in weights), strict=True)), expected_pods=names)
     return Prediction(
         algorithm=algorithm,
         requests=n,
@@ -617,8 +569,8 @@ def _prediction(algorithm, pods, weights, capacity, n, horizon_ms, counts, busy,
         latency_p50_ms=_percentile(overall, 0.50),
         latency_p95_ms=_percentile(overall, 0.95),
         latency_p99_ms=_percentile(overall, 0.99),
-        score=balance_score(counts, weights),
-        cv=cv,
+        score=balance.score,
+        cv=balance.cv,
         pods=tuple(pod_rows),
         connections=int(connections),
     )
