@@ -31,6 +31,8 @@ class FullCleanSerializerMixin:
         instance = model(**{**self._current_values(), **attrs})
         if self.instance is not None:
             instance.pk = self.instance.pk
+            instance._state.adding = False  # an update: uniqueness checks must not count the row itself
+            instance._state.db = self.instance._state.db
         owner = self.context["request"].user if "owner" in {f.name for f in model._meta.fields} else None
         if owner is not None and getattr(instance, "owner_id", None) is None:
             instance.owner = owner

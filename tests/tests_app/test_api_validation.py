@@ -45,6 +45,14 @@ def test_duplicate_target_name_is_400(alice, api_for):
     assert Target.objects.filter(owner=alice, name="shop").count() == 1
 
 
+def test_valid_update_is_saved(alice, api_for):
+    target = TargetFactory(owner=alice, name="shop", pods=4)
+    response = api_for(alice).patch(reverse("api:target-detail", args=[target.pk]), {"pods": 6}, format="json")
+    assert response.status_code == 200, response.content
+    target.refresh_from_db()
+    assert (target.name, target.pods) == ("shop", 6)
+
+
 def test_update_keeps_the_row_when_invalid(alice, api_for):
     target = TargetFactory(owner=alice, pods=4)
     response = api_for(alice).patch(reverse("api:target-detail", args=[target.pk]), {"pods": 500}, format="json")
