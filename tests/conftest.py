@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 from urllib.parse import quote
 
@@ -68,3 +71,33 @@ def child_env(transactional_db):
     env["LBLAB_WORKERS"] = "1"
     env["PYTHONUNBUFFERED"] = "1"
     return env
+
+
+def wait_for(predicate, what: str, deadline_s: float = 90.0):
+    """Poll until `predicate()` is true; fail naming `what` after a generous deadline."""
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        if predicate():
+            return
+        time.sleep(0.3)
+    raise AssertionError(f"gave up waiting for {what}")
+
+
+@pytest.fixture
+def qcluster(child_env):
+    """A real `manage.py qcluster` on the test database, in its own process group."""
+    process = subprocess.Popen(
+        [PYTHON, "manage.py", "qcluster"], cwd=REPO, env=child_env, start_new_session=True,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        yield process
+    finally:
+        try:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=20)
+        except ProcessLookupError:
+            pass
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()

@@ -21,7 +21,7 @@ class TargetAdmin(admin.ModelAdmin):
         ("URL", {"fields": ["base_url"]}),
         ("Kubernetes", {"fields": ["context", "namespace", "service", "label_selector"]}),
         ("Pod attribution", {"fields": ["attribution", "pod_header", "pod_json_field", "prometheus_url",
-                                        "prometheus_query", "expected_pods", "weights"]}),
+                                        "prometheus_query", "expected_pods", "expected_pod_count", "weights"]}),
     ]
 
     @admin.display(description="Where")
@@ -43,7 +43,7 @@ class ScenarioAdmin(admin.ModelAdmin):
         (None, {"fields": ["owner", "name", "description"]}),
         ("Shape", {"fields": ["shape", "users", "spawn_rate", "duration_s", "spike_factor", "spike_at_s",
                               "spike_length_s", "stages"]}),
-        ("Requests", {"fields": ["request_mix", "think_time_min_ms", "think_time_max_ms", "keep_alive"]}),
+        ("Requests", {"fields": ["request_mix", "think_time_min_ms", "think_time_max_ms", "keep_alive", "arrival_rate"]}),
         ("Thresholds", {"fields": ["threshold_balance", "threshold_p95_ms", "threshold_error_rate"]}),
     ]
 

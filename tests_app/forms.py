@@ -11,7 +11,7 @@ class TargetForm(forms.ModelForm):
         fields = [
             "name", "kind", "pods", "nodes", "algorithm", "service_time_ms", "base_url", "context", "namespace",
             "service", "label_selector", "attribution", "pod_header", "pod_json_field", "prometheus_url",
-            "prometheus_query", "expected_pods", "weights",
+            "prometheus_query", "expected_pods", "expected_pod_count", "weights",
         ]
 
     def __init__(self, *args, owner, **kwargs):

@@ -101,6 +101,10 @@ class Target(models.Model):
         default=list, blank=True,
         help_text="Pod names expected to receive traffic, so a pod that gets nothing counts as zero.",
     )
+    expected_pod_count = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(1000)],
+        help_text="How many pods should get traffic when their names are not known; missing ones count as zero.",
+    )
     weights = models.JSONField(
         default=dict, blank=True, help_text="Expected share per pod, e.g. {\"pod-0\": 2, \"pod-1\": 1}."
     )
@@ -192,6 +196,11 @@ class Scenario(models.Model):
     think_time_min_ms = models.PositiveIntegerField(default=0)
     think_time_max_ms = models.PositiveIntegerField(default=0)
     keep_alive = models.BooleanField(default=True, help_text="Reuse connections (matters to L4 balancers).")
+    arrival_rate = models.FloatField(
+        null=True, blank=True, validators=[MinValueValidator(0.1)],
+        help_text="Open model: requests/s arriving at a fixed Poisson rate whatever the answers, so overload shows "
+                  "in latency (no coordinated omission); users then cap concurrency. Empty: closed model.",
+    )
     threshold_balance = models.FloatField(
         default=95.0, validators=[MinValueValidator(0.0), MaxValueValidator(100.0)],
         help_text="Minimum balance score, percent.",
@@ -218,6 +227,9 @@ class Scenario(models.Model):
             models.CheckConstraint(condition=Q(spawn_rate__gt=0), name="scenario_spawn_rate_positive"),
             models.CheckConstraint(condition=Q(duration_s__gte=1), name="scenario_duration_positive"),
             models.CheckConstraint(condition=Q(spike_factor__gte=1), name="scenario_spike_factor_min"),
+            models.CheckConstraint(
+                condition=Q(arrival_rate__isnull=True) | Q(arrival_rate__gt=0), name="scenario_arrival_rate_positive"
+            ),
             models.CheckConstraint(
                 condition=Q(think_time_max_ms__gte=models.F("think_time_min_ms")),
                 name="scenario_think_time_ordered",
@@ -263,7 +275,7 @@ class Scenario(models.Model):
         fields = [
             "name", "shape", "users", "spawn_rate", "duration_s", "spike_factor", "spike_at_s",
             "spike_length_s", "stages", "request_mix", "think_time_min_ms", "think_time_max_ms",
-            "keep_alive", "threshold_balance", "threshold_p95_ms", "threshold_error_rate",
+            "keep_alive", "arrival_rate", "threshold_balance", "threshold_p95_ms", "threshold_error_rate",
         ]
         return {"id": self.pk, **{name: getattr(self, name) for name in fields}}
 

@@ -8,7 +8,9 @@ heartbeat, and `finish_run` ends it. `reap_stale_runs` ends runs whose worker di
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import timedelta
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -17,13 +19,16 @@ from django.db import transaction
 from django.utils import timezone
 from django_q.tasks import async_task
 
+from metrics_app.services import samples_overview
 from tests_app.allowlist import host_allowed
 from tests_app.models import LoadTestRun, Scenario, Target
+
+if TYPE_CHECKING:
+    from tests_app.execution import ProgressCallback
 
 log = logging.getLogger(__name__)
 
 HEARTBEAT_STALE_AFTER = timedelta(seconds=30)
-NO_LOAD_ENGINE = "This build has no load engine yet: the run was queued and claimed, but no load was sent."
 
 
 def validate_target_allowed(target: Target) -> None:
@@ -51,22 +56,55 @@ def save_target(*, target: Target) -> Target:
     return target
 
 
-@transaction.atomic
-def start_run(
+def target_for(*, owner, fields: dict) -> Target:
+    """The owner's target named `fields["name"]`, set to `fields` (created when new), validated and saved.
+
+    How the command line and inline API objects name a target: the name says what it is
+    (`sandbox 4 pods round_robin`, a URL), so asking for the same thing twice reuses it.
+    """
+    target = Target.objects.filter(owner=owner, name=fields["name"]).first() or Target(owner=owner)
+    for key, value in fields.items():
+        setattr(target, key, value)
+    return save_target(target=target)
+
+
+def describe_target(fields: dict) -> str:
+    """The name `target_for` gives a target described only by its fields."""
+    if fields.get("kind", Target.Kind.SANDBOX) == Target.Kind.SANDBOX:
+        return f"sandbox {fields.get('pods', 4)} pods {fields.get('algorithm', 'round_robin')}"
+    if fields.get("kind") == Target.Kind.URL:
+        return str(fields.get("base_url", "")).rstrip("/")[:100]
+    return f"{fields.get('namespace', '')}/{fields.get('service', '')}"[:100]
+
+
+def create_run(
     *, owner, target: Target, scenario: Scenario, chaos: list | tuple = (), autotune=None, workers: int = 1
 ) -> LoadTestRun:
-    """Validate, freeze the scenario, create the run, queue its task after commit."""
+    """Validate and create a queued run with a frozen copy of the scenario.
+
+    `scenario` may be unsaved (a scenario described by command-line flags): the run then
+    keeps only its frozen copy.
+    """
     if target.owner_id != owner.pk:
         raise ValidationError({"target": "No such target."})
     if scenario.owner_id not in (None, owner.pk):
         raise ValidationError({"scenario": "No such scenario."})
     validate_target_allowed(target)
     run = LoadTestRun(
-        owner=owner, target=target, scenario=scenario, scenario_config=scenario.frozen(),
+        owner=owner, target=target, scenario=scenario if scenario.pk else None, scenario_config=scenario.frozen(),
         chaos=list(chaos), autotune=autotune, workers=workers,
     )
     run.full_clean()
     run.save()
+    return run
+
+
+@transaction.atomic
+def start_run(
+    *, owner, target: Target, scenario: Scenario, chaos: list | tuple = (), autotune=None, workers: int = 1
+) -> LoadTestRun:
+    """Create the run and queue its task once the transaction commits (a qcluster worker runs it)."""
+    run = create_run(owner=owner, target=target, scenario=scenario, chaos=chaos, autotune=autotune, workers=workers)
     transaction.on_commit(lambda: async_task("tests_app.tasks.run_load_test", run.pk, task_name=f"run-{run.pk}"))
     return run
 
@@ -142,14 +180,41 @@ def _finish(run: LoadTestRun, *, status: str, error: str, extra=(), save_stop: b
     run.save(update_fields=fields)
 
 
-def execute_run(run_id: int) -> None:
-    """The work of the run task: claim the run, drive it, end it in the right status."""
+def execute_run(
+    run_id: int, *, progress: ProgressCallback | None = None, should_stop: Callable[[], bool] = lambda: False
+) -> LoadTestRun:
+    """The work of the run task (and of `manage.py loadtest`): claim, drive, end in the right status.
+
+    Idempotent on `attempt`: a second delivery of the same task ends nothing twice and
+    sends no load. Every way out finishes the run; Locust and the sandbox are stopped.
+    """
+    # Imported here: the driver pulls in Locust's launcher and the cluster adapters, which
+    # the web process (admin, API) never needs.
+    from tests_app import execution
+
     run = claim_run(run_id)
     if run is None:
-        return
-    # Load generation arrives with the load engine (issue 5). Until then a claimed run
-    # ends at once and says why, rather than pretending to have run.
-    finish_run(run, status=LoadTestRun.Status.ERROR, error=NO_LOAD_ENGINE)
+        return LoadTestRun.objects.get(pk=run_id)
+    try:
+        status, summary, passed, reasons = execution.drive(run, beat=beat, progress=progress, should_stop=should_stop)
+    except execution.RunFailed as error:
+        return finish_run(run, status=LoadTestRun.Status.ERROR, error=str(error), summary=_partial_summary(run))
+    except BaseException as error:
+        log.exception("run %s failed", run.pk)
+        finish_run(run, status=LoadTestRun.Status.ERROR, error=f"{type(error).__name__}: {error}",
+                   summary=_partial_summary(run))
+        if not isinstance(error, Exception):
+            raise  # Ctrl-C, SystemExit: the run is ended; let the caller see it too
+        return LoadTestRun.objects.get(pk=run.pk)
+    summary = {**summary, "status": status, "verdict": {"passed": passed, "reasons": reasons}}
+    return finish_run(run, status=status, summary=summary, passed=passed, reasons=reasons)
+
+
+def _partial_summary(run: LoadTestRun) -> dict:
+    """What the samples recorded before a failure add up to, so nothing measured is lost."""
+    overview = samples_overview(run.pk)
+    return {"run_id": run.pk, "requests": overview["requests"] or 0, "failures": overview["failures"] or 0,
+            "pods": {p["pod"]: {"requests": p["requests"], "failures": p["failures"]} for p in overview["pods"]}}
 
 
 def reap_stale_runs() -> int:

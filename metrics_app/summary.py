@@ -1,0 +1,51 @@
+"""A run's summary (ARCHITECTURE.md s6) from Locust's final report and the per-second pod
+counts. Pure: no Django, so the CLI's --json, the API and tests share one shape."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from metrics_app import balance
+
+WINDOW_S = 10
+
+
+def summarise(
+    *, run_id: int, final: Mapping, per_second_pods: Sequence[Mapping[str, int]], expected_pods: Sequence[str],
+    shares: Mapping[str, float] | None, threshold: float, window_s: int = WINDOW_S,
+    cpu_by_pod: Mapping[str, float] | None = None, keep_alive: bool = True, algorithm: str | None = None,
+    users: int = 0,
+) -> dict:
+    """`cpu_by_pod` (mean cores each pod used) gives the utilisation balance, kept apart from
+    the request balance; `keep_alive`, `algorithm` and `users` let the diagnosis tell an
+    imbalance of connections (kube-proxy-like pinning) from one of requests."""
+    pods = {name: dict(figures) for name, figures in (final.get("pods") or {}).items()}
+    for name in expected_pods:  # a pod that got nothing is a zero, not a gap
+        pods.setdefault(name, {"requests": 0, "failures": 0, "p95_ms": None})
+    counts = {name: figures["requests"] for name, figures in pods.items()}
+    overall = balance.analyse(counts, shares, expected_pods=expected_pods, threshold=threshold)
+    windows = balance.windowed_scores(per_second_pods, window_s=window_s, shares=shares, expected_pods=expected_pods)
+    alerts = balance.alerts(per_second_pods, window_s=window_s, threshold=threshold, shares=shares,
+                            expected_pods=expected_pods)
+    diagnosis = balance.diagnose(counts, connections_per_pod=None, keep_alive=keep_alive, algorithm=algorithm,
+                                 users=users, pods=len(counts), threshold=threshold)
+    utilisation = balance.utilisation_balance(cpu_by_pod, threshold=threshold) if cpu_by_pod else None
+    duration = float(final.get("duration_s") or 0.0)
+    requests = int(final.get("requests", 0))
+    return {
+        "run_id": run_id,
+        "duration_s": round(duration, 3),
+        "requests": requests,
+        "failures": int(final.get("failures", 0)),
+        "rps": round(requests / duration, 3) if duration > 0 else 0.0,
+        "latency_ms": dict(final.get("latency_ms") or {"p50": None, "p95": None, "p99": None, "max": None}),
+        "pods": dict(sorted(pods.items())),
+        "unattributed": int(final.get("unattributed", 0)),
+        "balance": overall.with_windows([round(w, 2) for w in windows], window_s).to_dict(),
+        "alerts": [alert.to_dict() for alert in alerts],
+        "diagnosis": diagnosis.to_dict() if diagnosis else None,
+        "utilisation": utilisation.to_dict() if utilisation else None,
+        "chaos": [],
+        "tuning": [],
+        "durability": None,
+    }

@@ -1,0 +1,50 @@
+"""The run summary built from Locust's final report: the shape of ARCHITECTURE.md s6,
+idle pods as zeros, utilisation apart from requests, connection skew diagnosed."""
+
+import pytest
+
+from metrics_app.summary import summarise
+
+FINAL = {"duration_s": 10.0, "requests": 400, "failures": 4, "unattributed": 2,
+         "latency_ms": {"p50": 1.0, "p95": 3.0, "p99": 5.0, "max": 9.0},
+         "pods": {"pod-a": {"requests": 200, "failures": 2, "p95_ms": 3.0},
+                  "pod-b": {"requests": 198, "failures": 2, "p95_ms": 3.1}}}
+
+
+def per_second(a, b, seconds=10):
+    return [{"pod-a": a, "pod-b": b}] * seconds
+
+
+def test_shape_and_totals():
+    summary = summarise(run_id=7, final=FINAL, per_second_pods=per_second(20, 20), expected_pods=["pod-a", "pod-b"],
+                        shares=None, threshold=95.0)
+    assert summary["run_id"] == 7 and summary["requests"] == 400 and summary["rps"] == 40.0
+    assert set(summary["balance"]) == {"score", "cv", "jain", "max_over_mean", "p_value", "grade", "threshold",
+                                       "balanced", "window_s", "windows"}
+    assert summary["balance"]["windows"] == [100.0]
+    assert summary["unattributed"] == 2 and summary["diagnosis"] is None and summary["utilisation"] is None
+
+
+def test_expected_pod_with_nothing_is_a_zero_that_lowers_the_score():
+    summary = summarise(run_id=1, final=FINAL, per_second_pods=per_second(20, 20), shares=None, threshold=95.0,
+                        expected_pods=["pod-a", "pod-b", "pod-c"])
+    assert summary["pods"]["pod-c"] == {"requests": 0, "failures": 0, "p95_ms": None}
+    assert summary["balance"]["score"] == 0.0  # CV of (200, 198, 0) is ~0.7: floored at 0
+
+
+def test_utilisation_balance_is_reported_apart():
+    summary = summarise(run_id=1, final=FINAL, per_second_pods=per_second(20, 20), expected_pods=["pod-a", "pod-b"],
+                        shares=None, threshold=95.0, cpu_by_pod={"pod-a": 0.5, "pod-b": 0.1})
+    assert summary["balance"]["score"] > 95
+    assert summary["utilisation"]["score"] == pytest.approx(0.0)  # CV 2/3: far apart in CPU
+
+
+def test_pinned_connections_are_diagnosed():
+    final = {**FINAL, "requests": 300, "pods": {"pod-a": {"requests": 200, "failures": 0, "p95_ms": 1.0},
+                                                "pod-b": {"requests": 100, "failures": 0, "p95_ms": 1.0},
+                                                "pod-c": {"requests": 0, "failures": 0, "p95_ms": None}}}
+    summary = summarise(run_id=1, final=final, per_second_pods=[{"pod-a": 20, "pod-b": 10, "pod-c": 0}] * 10,
+                        expected_pods=["pod-a", "pod-b", "pod-c"], shares=None, threshold=95.0,
+                        keep_alive=True, algorithm="l4_connection", users=3)
+    assert summary["diagnosis"]["cause"] == "connection_skew"
+    assert summary["diagnosis"]["advice"]

@@ -1,0 +1,113 @@
+"""What `manage.py loadtest` shows: a live panel each second, a results table at the end.
+
+Rendering only (rich); the figures come from the sample lines and the run's summary.
+"""
+
+from __future__ import annotations
+
+from typing import IO
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from metrics_app import balance
+
+BAR_WIDTH = 30
+
+
+def _bar(value: int, largest: int) -> str:
+    filled = round(BAR_WIDTH * value / largest) if largest else 0
+    return "█" * filled + "·" * (BAR_WIDTH - filled)
+
+
+class LiveDisplay:
+    """Context manager; `update(line, run)` is the run service's progress callback."""
+
+    def __init__(self, run, *, console_file: IO | None = None):
+        self.run = run
+        self.console = Console(file=console_file)
+        self.pod_totals: dict[str, int] = {}
+        self.requests = self.failures = 0
+        self.live = Live(self._render(None), console=self.console, refresh_per_second=2, transient=False)
+
+    def __enter__(self):
+        self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        result = self.live.__exit__(*exc)
+        self.console.print()
+        return result
+
+    def update(self, line: dict, run) -> None:
+        self.requests += line.get("requests", 0)
+        self.failures += line.get("failures", 0)
+        for pod, figures in (line.get("pods") or {}).items():
+            self.pod_totals[pod] = self.pod_totals.get(pod, 0) + figures.get("requests", 0)
+        self.live.update(self._render(line))
+
+    def _render(self, line: dict | None):
+        scenario = self.run.scenario_config
+        header = Text(f"Run {self.run.pk} · {self.run.target.name} · {scenario['shape']} · ", style="bold")
+        if line is None:
+            return Group(header + Text("starting…"))
+        score = balance.analyse(self.pod_totals, expected_pods=list(self.pod_totals)).score if self.pod_totals else None
+        p95 = line.get("p95_ms")
+        header.append(
+            f"{line['t']:.0f}/{scenario['duration_s']} s · {line.get('users', 0)} users · {line.get('rps', 0):.0f} req/s"
+            f" · p95 {'–' if p95 is None else f'{p95:.1f} ms'} · errors {self.failures}/{self.requests}"
+            f" · balance {'–' if score is None else f'{score:.1f} %'}"
+        )
+        pods = Table.grid(padding=(0, 1))
+        largest = max(self.pod_totals.values(), default=0)
+        for pod, total in sorted(self.pod_totals.items()):
+            pods.add_row(pod, _bar(total, largest), str(total))
+        return Group(header, pods)
+
+
+def print_results(run, *, console_file: IO | None = None) -> None:
+    console = Console(file=console_file)
+    summary = run.summary or {}
+    pods = summary.get("pods") or {}
+    total = sum(figures.get("requests", 0) for figures in pods.values()) or 1
+    table = Table(title=f"Run {run.pk}: {run.status}")
+    for column in ("pod", "requests", "share", "failures", "p95 ms"):
+        table.add_column(column, justify="left" if column == "pod" else "right")
+    for pod, figures in pods.items():
+        p95 = figures.get("p95_ms")
+        table.add_row(pod, str(figures.get("requests", 0)), f"{figures.get('requests', 0) / total:.1%}",
+                      str(figures.get("failures", 0)), "–" if p95 is None else f"{p95:.1f}")
+    if summary.get("unattributed"):
+        table.add_row("unattributed", str(summary["unattributed"]), "", "", "")
+    console.print(table)
+    latency = summary.get("latency_ms") or {}
+    figures = summary.get("balance") or {}
+    if summary.get("requests") is not None:
+        console.print(
+            f"{summary.get('requests', 0)} requests, {summary.get('failures', 0)} failed, "
+            f"{summary.get('rps', 0):.1f} req/s; p50 {latency.get('p50')} ms, p95 {latency.get('p95')} ms, "
+            f"p99 {latency.get('p99')} ms"
+        )
+    if figures:
+        console.print(
+            f"balance {figures['score']:.1f} % (grade {figures['grade']}, threshold {figures['threshold']:.0f} %): "
+            f"CV {figures['cv']:.4f}, Jain {figures['jain']:.5f}, max/mean {figures['max_over_mean']:.3f}, "
+            f"p-value {figures['p_value']:.3g}"
+        )
+    utilisation = summary.get("utilisation")
+    if utilisation:
+        console.print(f"utilisation (CPU) balance {utilisation['score']:.1f} % (grade {utilisation['grade']})")
+    diagnosis = summary.get("diagnosis")
+    if diagnosis:
+        console.print(f"[yellow]why:[/yellow] {diagnosis['explanation']}")
+        console.print(f"[yellow]advice:[/yellow] {diagnosis['advice']}")
+    for alert in summary.get("alerts") or []:
+        console.print(f"[yellow]alert:[/yellow] {alert['message']}")
+    for reason in run.verdict_reasons or []:
+        console.print(f"[red]✗[/red] {reason}")
+    if run.error:
+        console.print(f"[red]error:[/red] {run.error}")
+    if run.verdict_passed:
+        console.print("[green]✓ passed[/green]")

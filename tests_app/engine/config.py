@@ -1,0 +1,220 @@
+"""The run config: what the launcher writes to a JSON file and the locustfile reads back.
+
+    {"host": "http://127.0.0.1:8800", "shape": {"kind": "steady", "users": 10, ...},
+     "arrival_rate": null, "request_mix": [{"path": "/", "method": "GET", "weight": 1}],
+     "think_time_ms": [0, 0], "keep_alive": true,
+     "attribution": {"method": "header", "header": "X-Pod"}, "expected_pods": [],
+     "timeout_s": 10.0}
+
+`parse_config` checks every field and raises `ConfigError(field=...)` naming the wrong
+one, so the launcher refuses bad input before any process starts. Pure: no Locust.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from tests_app.engine.shapes import KINDS, Shape, Stage
+
+CONFIG_ENV = "LBLAB_LOCUST_CONFIG"
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+ATTRIBUTION_METHODS = ("header", "json_field", "prometheus")
+
+
+class ConfigError(ValueError):
+    def __init__(self, message: str, *, field: str | None = None):
+        super().__init__(message)
+        self.field = field
+
+    def __str__(self) -> str:
+        message = super().__str__()
+        return f"{self.field}: {message}" if self.field else message
+
+
+@dataclass(frozen=True)
+class Request:
+    path: str = "/"
+    method: str = "GET"
+    weight: float = 1.0
+    body: object = None  # str: sent as is; dict/list: sent as JSON
+
+
+@dataclass(frozen=True)
+class Attribution:
+    method: str = "header"
+    header: str = "X-Pod"
+    field: str = "hostname"
+    url: str = ""
+    query: str = ""
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    host: str
+    shape: Shape
+    arrival_rate: float | None = None
+    request_mix: tuple[Request, ...] = (Request(),)
+    think_time_ms: tuple[float, float] = (0.0, 0.0)
+    keep_alive: bool = True
+    attribution: Attribution = field(default_factory=Attribution)
+    expected_pods: tuple[str, ...] = ()
+    timeout_s: float = 10.0
+
+    @property
+    def open_model(self) -> bool:
+        return self.arrival_rate is not None
+
+
+def _number(value, name: str, *, minimum: float = 0.0, strict: bool = False, integer: bool = False,
+            maximum: float | None = None) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ConfigError("must be a number", field=name)
+    if integer and int(value) != value:
+        raise ConfigError("must be a whole number", field=name)
+    if value < minimum or (strict and value == minimum):
+        raise ConfigError(f"must be {'>' if strict else '>='} {minimum:g}", field=name)
+    if maximum is not None and value > maximum:
+        raise ConfigError(f"must be <= {maximum:g}", field=name)
+    return int(value) if integer else float(value)
+
+
+def _present(data: dict) -> dict:
+    """The keys that have a value: null means "not set" (callers pass scenario.get(key))."""
+    return {key: value for key, value in data.items() if value is not None}
+
+
+def _shape(data) -> Shape:
+    if not isinstance(data, dict):
+        raise ConfigError("must be an object", field="shape")
+    data = _present(data)
+    kind = data.get("kind", "steady")
+    if kind not in KINDS:
+        raise ConfigError(f"one of {', '.join(KINDS)}", field="shape.kind")
+    stages = []
+    raw_stages = data.get("stages") or []
+    if not isinstance(raw_stages, list):
+        raise ConfigError("must be a list", field="shape.stages")
+    for i, stage in enumerate(raw_stages):
+        if not isinstance(stage, dict):
+            raise ConfigError("must be an object", field=f"shape.stages[{i}]")
+        stage = _present(stage)
+        stages.append(Stage(
+            duration_s=_number(stage.get("duration_s"), f"shape.stages[{i}].duration_s", strict=True),
+            users=_number(stage.get("users"), f"shape.stages[{i}].users", integer=True),
+            spawn_rate=_number(stage.get("spawn_rate", 1.0), f"shape.stages[{i}].spawn_rate", strict=True),
+        ))
+    if kind == "stages" and not stages:
+        raise ConfigError("a stages shape needs at least one stage", field="shape.stages")
+    duration = data.get("duration_s")
+    if duration is None and kind == "stages":
+        duration = sum(stage.duration_s for stage in stages)
+    shape = Shape(
+        kind=kind,
+        users=_number(data.get("users", 1), "shape.users", integer=True, minimum=0 if kind == "stages" else 1),
+        spawn_rate=_number(data.get("spawn_rate", 1.0), "shape.spawn_rate", strict=True),
+        duration_s=_number(duration, "shape.duration_s", strict=True, maximum=7 * 24 * 3600),
+        spike_factor=_number(data.get("spike_factor", 2.0), "shape.spike_factor"),
+        spike_at_s=_number(data.get("spike_at_s", 0), "shape.spike_at_s"),
+        spike_length_s=_number(data.get("spike_length_s", 0), "shape.spike_length_s"),
+        stages=tuple(stages),
+    )
+    return shape
+
+
+def _request_mix(data) -> tuple[Request, ...]:
+    if not data:
+        return (Request(),)
+    if not isinstance(data, list):
+        raise ConfigError("must be a list", field="request_mix")
+    mix = []
+    for i, item in enumerate(data):
+        name = f"request_mix[{i}]"
+        if not isinstance(item, dict):
+            raise ConfigError("must be an object", field=name)
+        item = _present(item)
+        path = item.get("path", "/")
+        if not isinstance(path, str) or not path.startswith("/"):
+            raise ConfigError("must start with /", field=f"{name}.path")
+        method = str(item.get("method", "GET")).upper()
+        if method not in METHODS:
+            raise ConfigError(f"one of {', '.join(METHODS)}", field=f"{name}.method")
+        body = item.get("body")
+        if body is not None and not isinstance(body, (str, dict, list)):
+            raise ConfigError("must be a string or JSON", field=f"{name}.body")
+        mix.append(Request(path=path, method=method, body=body,
+                           weight=_number(item.get("weight", 1), f"{name}.weight", strict=True)))
+    return tuple(mix)
+
+
+def _attribution(data) -> Attribution:
+    data = data or {"method": "header"}
+    if not isinstance(data, dict):
+        raise ConfigError("must be an object", field="attribution")
+    method = data.get("method", "header")
+    if method not in ATTRIBUTION_METHODS:
+        raise ConfigError(f"one of {', '.join(ATTRIBUTION_METHODS)}", field="attribution.method")
+    if method == "header":
+        header = data.get("header") or "X-Pod"
+        if not isinstance(header, str) or not header.strip():
+            raise ConfigError("must be a header name", field="attribution.header")
+        return Attribution(method=method, header=header.strip())
+    if method == "json_field":
+        name = data.get("field") or "hostname"
+        if not isinstance(name, str):
+            raise ConfigError("must be a field name (dots for nested fields)", field="attribution.field")
+        return Attribution(method=method, field=name)
+    url, query = data.get("url"), data.get("query")
+    if not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https"):
+        raise ConfigError("must be the Prometheus base URL (http or https)", field="attribution.url")
+    if not isinstance(query, str) or not query.strip():
+        raise ConfigError("must be a PromQL query returning a vector with a pod label", field="attribution.query")
+    return Attribution(method=method, url=url.rstrip("/"), query=query)
+
+
+def parse_config(data: dict) -> RunConfig:
+    """Validate a config dict; raises ConfigError(field=...)."""
+    if not isinstance(data, dict):
+        raise ConfigError("must be an object")
+    host = data.get("host")
+    parts = urlsplit(host) if isinstance(host, str) else None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError("must be an http(s) URL", field="host")
+    if host.endswith("/"):
+        # Locust joins host + path: a trailing slash doubles every path's slash.
+        raise ConfigError("must not end with a slash", field="host")
+    arrival = data.get("arrival_rate")
+    if arrival is not None:
+        arrival = _number(arrival, "arrival_rate", strict=True, maximum=1_000_000)
+    think = data.get("think_time_ms") or [0, 0]
+    if not isinstance(think, (list, tuple)) or len(think) != 2:
+        raise ConfigError("must be [min, max]", field="think_time_ms")
+    low = _number(0 if think[0] is None else think[0], "think_time_ms")
+    high = _number(low if think[1] is None else think[1], "think_time_ms")
+    if high < low:
+        raise ConfigError("max must be >= min", field="think_time_ms")
+    keep_alive = True if data.get("keep_alive") is None else data["keep_alive"]
+    if not isinstance(keep_alive, bool):
+        raise ConfigError("must be true or false", field="keep_alive")
+    pods = data.get("expected_pods") or []
+    if not isinstance(pods, list) or not all(isinstance(p, str) and p for p in pods):
+        raise ConfigError("must be a list of pod names", field="expected_pods")
+    return RunConfig(
+        host=host,
+        shape=_shape(data.get("shape") or {}),
+        arrival_rate=arrival,
+        request_mix=_request_mix(data.get("request_mix")),
+        think_time_ms=(low, high),
+        keep_alive=keep_alive,
+        attribution=_attribution(data.get("attribution")),
+        expected_pods=tuple(dict.fromkeys(pods)),
+        timeout_s=_number(10.0 if data.get("timeout_s") is None else data["timeout_s"], "timeout_s", strict=True,
+                          maximum=3600),
+    )
+
+
+def load_config(path: str) -> RunConfig:
+    with open(path, encoding="utf-8") as handle:
+        return parse_config(json.load(handle))

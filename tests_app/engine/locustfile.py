@@ -1,0 +1,407 @@
+"""The LB Lab Locust plugin: the file passed to `locust -f`. Runs only in Locust's own
+processes (never import it from Django or the launcher: gevent monkey-patches).
+
+Config: the JSON file named by env `LBLAB_LOCUST_CONFIG` (tests_app/engine/config.py).
+Output: one JSON line per second on the file descriptor in env `LBLAB_RESULTS_FD`
+(default 1, stdout), written only by the master (or the single local process):
+
+    {"type": "sample", "t": 1.0, "users": 5, "requests": 812, ..., "pods": {...}, "unattributed": 0}
+    ...
+    {"type": "sample", "t": 5.0, ...}      last one: after the users stopped, in-flight requests finished
+    {"type": "final", "duration_s": 5.0, "requests": ..., "pods": {...}, ...}
+
+How a run goes (all of it in the shape greenlet, so Locust's own shutdown cannot race
+the flush): `LBShape.tick()` is called once and drives the whole run: it starts users
+as the shape asks, emits a sample at every whole second, and when the duration is
+reached or SIGTERM arrived, stops the users gracefully (`--stop-timeout` lets
+requests in flight finish), collects what is left (from the workers too: each sends
+its remainder in an `lblab_final` message *before* Locust's `client_stopped`, and the
+master's stop waits for those), emits the last sample and the final line, then
+returns None so Locust quits.
+
+Workers report per-pod counts and HDR histograms every second (WORKER_REPORT_INTERVAL
+= 1 s) through `report_to_master`; the master merges them (`worker_report`). So that
+each sample holds its own second, the master also asks every worker for its counts at
+each whole second (`lblab_collect` -> `lblab_window`, waiting up to 0.5 s).
+
+SIGTERM: Locust installs its own handler only after a headless shape run, so this file
+installs one at `init` (and touches `LBLAB_ARMED_FILE` to tell the launcher); before
+the shape starts it writes an empty last sample and final line and exits.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import signal
+import time
+from bisect import bisect_right
+from itertools import accumulate
+
+import gevent
+import locust.runners
+from gevent.event import Event
+from gevent.queue import Empty, Queue
+from locust import FastHttpUser, LoadTestShape, between, constant, events, task
+from locust.runners import MasterRunner, WorkerRunner
+
+from tests_app.engine import shapes
+from tests_app.engine.attribution import CounterDeltas, query_prometheus, response_attributor
+from tests_app.engine.config import CONFIG_ENV, load_config
+from tests_app.engine.stats import Aggregator, Window, dumps, nothing_sent_lines
+
+PROCESSES_ENV = "LBLAB_LOCUST_PROCESSES"  # processes that run users (workers, or 1)
+RESULTS_FD_ENV = "LBLAB_RESULTS_FD"
+ARMED_ENV = "LBLAB_ARMED_FILE"  # touched once SIGTERM is handled gracefully
+FINAL_MESSAGE = "lblab_final"
+COLLECT_MESSAGE = "lblab_collect"  # master -> workers at each whole second: send your counts now
+WINDOW_MESSAGE = "lblab_window"  # worker -> master: the counts, its users and connections
+COLLECT_WAIT_S = 0.5
+
+logger = logging.getLogger("lblab")
+
+# Workers report to the master every second (Locust's default is 3 s).
+locust.runners.WORKER_REPORT_INTERVAL = 1.0
+
+CONFIG = load_config(os.environ[CONFIG_ENV])
+PROCESSES = max(1, int(os.environ.get(PROCESSES_ENV, "1")))
+ATTRIBUTE = response_attributor(CONFIG.attribution)
+MIX = CONFIG.request_mix
+MIX_CUMULATIVE = list(accumulate(r.weight for r in MIX))
+REQUEST_HEADERS = {} if CONFIG.keep_alive else {"Connection": "close"}
+
+# What this process counted since its counts were last taken (a report, or a sample).
+WINDOW = Window()
+STOP = Event()  # SIGTERM: end the run now
+STATE = {"started": False, "finished": False, "stopping_users": False, "socket_baseline": None}
+
+
+def take_window() -> Window:
+    global WINDOW
+    window, WINDOW = WINDOW, Window()
+    return window
+
+
+def count_sockets() -> int:
+    """Sockets this process holds open (the load's TCP connections, plus a few of Locust's)."""
+    count = 0
+    try:
+        names = os.listdir("/proc/self/fd")
+    except OSError:
+        return 0
+    for name in names:
+        try:
+            if os.readlink(f"/proc/self/fd/{name}").startswith("socket:"):
+                count += 1
+        except OSError:
+            pass
+    return count
+
+
+def active_connections() -> int:
+    baseline = STATE["socket_baseline"]
+    if baseline is None:
+        return 0
+    return max(0, count_sockets() - baseline)
+
+
+def pick_request():
+    if len(MIX) == 1:
+        return MIX[0]
+    return MIX[bisect_right(MIX_CUMULATIVE, random.random() * MIX_CUMULATIVE[-1])]
+
+
+def send(client, scheduled: float | None = None) -> None:
+    """One request from the mix, counted with its pod. `scheduled`: the open model's
+    intended start, so the latency includes the time it waited for a free slot."""
+    request = pick_request()
+    kwargs = {"headers": REQUEST_HEADERS, "name": request.path}
+    if isinstance(request.body, str):
+        kwargs["data"] = request.body
+    elif request.body is not None:
+        kwargs["json"] = request.body
+    start = time.perf_counter()
+    response = client.request(request.method, request.path, **kwargs)
+    latency = time.perf_counter() - (scheduled if scheduled is not None else start)
+    pod = None
+    try:
+        status = response.status_code or 0
+        failed = getattr(response, "error", None) is not None or status == 0 or status >= 400
+        if response.headers is not None:
+            pod = ATTRIBUTE(response.headers, lambda: response.content)
+    except Exception:  # noqa: BLE001 - a strange response is an unattributed failure, never a lost count
+        failed = True
+    WINDOW.record(pod, latency, failed)
+
+
+def _wait_time():
+    low, high = CONFIG.think_time_ms
+    if high <= 0:
+        return constant(0)
+    return between(low / 1000.0, high / 1000.0)
+
+
+class LBUser(FastHttpUser):
+    """Closed model: each user sends a request, waits for it, thinks, and again."""
+
+    abstract = CONFIG.open_model
+    host = CONFIG.host
+    wait_time = _wait_time()
+    network_timeout = CONFIG.timeout_s
+    connection_timeout = CONFIG.timeout_s
+
+    @task
+    def hit(self):
+        send(self.client)
+
+
+# Open model: arrivals at a fixed Poisson rate, each taken by a free user (users = max
+# concurrency). A backlog beyond this many arrivals is dropped and counted as failures.
+ARRIVALS: Queue = Queue()
+BACKLOG_CAP = max(1000, int(10 * (CONFIG.arrival_rate or 0) / PROCESSES))
+ARRIVAL_STATE = {"greenlet": None, "stop": False}
+
+
+def generate_arrivals(rate: float) -> None:
+    next_at = time.perf_counter()
+    while not ARRIVAL_STATE["stop"]:
+        next_at += random.expovariate(rate)
+        delay = next_at - time.perf_counter()
+        if delay > 0:
+            gevent.sleep(delay)
+        if ARRIVAL_STATE["stop"]:
+            return
+        if ARRIVALS.qsize() >= BACKLOG_CAP:
+            WINDOW.record(None, None, True)
+            continue
+        ARRIVALS.put_nowait(next_at)
+
+
+class LBOpenUser(FastHttpUser):
+    """Open model: takes the next arrival; never sends on its own schedule."""
+
+    abstract = not CONFIG.open_model
+    host = CONFIG.host
+    wait_time = constant(0)
+    network_timeout = CONFIG.timeout_s
+    connection_timeout = CONFIG.timeout_s
+
+    def on_start(self):
+        if ARRIVAL_STATE["greenlet"] is None and not ARRIVAL_STATE["stop"]:
+            ARRIVAL_STATE["greenlet"] = gevent.spawn(generate_arrivals, CONFIG.arrival_rate / PROCESSES)
+
+    @task
+    def hit(self):
+        try:
+            scheduled = ARRIVALS.get(timeout=0.2)
+        except Empty:
+            return  # lets a stopping user notice it should stop
+        send(self.client, scheduled)
+
+
+def _stop_arrivals(**_kwargs) -> None:
+    ARRIVAL_STATE["stop"] = True
+    while True:
+        try:
+            ARRIVALS.get_nowait()
+        except Empty:
+            break
+
+
+# Output (master / local process only).
+def emit(line: dict) -> None:
+    data = dumps(line)
+    fd = int(os.environ.get(RESULTS_FD_ENV, "1"))
+    while data:
+        written = os.write(fd, data)
+        data = data[written:]
+
+
+class Driver:
+    """Runs the shape, the per-second samples and the final flush (master or local)."""
+
+    def __init__(self, environment):
+        self.environment = environment
+        self.prometheus = CONFIG.attribution.method == "prometheus"
+        self.aggregator = Aggregator(CONFIG.expected_pods, counted_by_counters=self.prometheus)
+        self.deltas: CounterDeltas | None = None
+        self.worker_sockets: dict[str, int] = {}
+        self.worker_users: dict[str, int] = {}
+        self.finals: set[str] = set()
+        self.seq = 0
+        self.replies: set[str] = set()
+        self._warned = False
+
+    # Workers' data, merged in the master.
+    def on_worker_report(self, client_id, data):
+        if "lblab" in data:
+            WINDOW.merge_wire(data["lblab"])
+            self.worker_sockets[client_id] = int(data.get("lblab_sockets", 0))
+
+    def on_window_message(self, environment, msg, **_kwargs):
+        WINDOW.merge_wire(msg.data["window"])
+        self.worker_sockets[msg.node_id] = int(msg.data.get("sockets", 0))
+        self.worker_users[msg.node_id] = int(msg.data.get("users", 0))
+        if msg.data.get("seq") == self.seq:
+            self.replies.add(msg.node_id)
+
+    def collect(self) -> int:
+        """Master: have every worker send its counts now, so each second's sample holds that
+        second's requests (the 1 s periodic reports alone lag by up to a second). Returns users."""
+        runner = self.environment.runner
+        if not isinstance(runner, MasterRunner):
+            return runner.user_count
+        self.seq += 1
+        self.replies = set()
+        expected = runner.worker_count
+        runner.send_message(COLLECT_MESSAGE, {"seq": self.seq})
+        deadline = time.perf_counter() + COLLECT_WAIT_S
+        while len(self.replies) < expected and time.perf_counter() < deadline:
+            gevent.sleep(0.002)
+        return sum(self.worker_users.values()) if self.worker_users else runner.user_count
+
+    def on_final_message(self, environment, msg, **_kwargs):
+        WINDOW.merge_wire(msg.data["window"])
+        self.worker_sockets[msg.node_id] = 0
+        self.finals.add(msg.node_id)
+
+    def read_counters(self) -> dict[str, float] | None:
+        try:
+            return query_prometheus(CONFIG.attribution.url, CONFIG.attribution.query,
+                                    timeout=min(2.0, CONFIG.timeout_s))
+        except Exception as exc:  # noqa: BLE001 - a missed reading is carried into the next window
+            if not self._warned:
+                logger.warning("prometheus query failed: %s", exc)
+                self._warned = True
+            return None
+
+    def connections(self) -> int:
+        if isinstance(self.environment.runner, MasterRunner):
+            return sum(self.worker_sockets.values())
+        return active_connections()
+
+    def sample(self, t: float, users: int, *, last: bool = False) -> dict:
+        window = take_window()
+        if self.prometheus:
+            window.pod_counts = self.deltas.update(self.read_counters())
+        return self.aggregator.sample(window, t=t, users=users, active_connections=self.connections(), last=last)
+
+    def run(self) -> None:
+        """The whole run; returns when the final line is out."""
+        runner = self.environment.runner
+        shape = CONFIG.shape
+        if self.prometheus:
+            self.deltas = CounterDeltas(self.read_counters())
+        STATE["socket_baseline"] = count_sockets()
+        t0 = time.perf_counter()
+        starter = None
+        last_target = None
+        next_sample = 1.0
+        reason = "duration"
+        try:
+            while True:
+                now = time.perf_counter() - t0
+                if STOP.is_set():
+                    reason = "stopped"
+                    break
+                if now >= shape.duration_s:
+                    break
+                if now >= next_sample:
+                    users = self.collect()
+                    emit(self.sample(next_sample, users))
+                    next_sample += 1.0
+                    continue
+                goal = shapes.target(shape, now)
+                if goal is not None and goal != last_target and (goal[0] > 0 or last_target is not None):
+                    if starter is not None:
+                        starter.kill(block=True)
+                    starter = gevent.spawn(runner.start, goal[0], goal[1])
+                    last_target = goal
+                wake = min(next_sample, shape.duration_s, now + 0.2)
+                STOP.wait(max(0.0, wake - (time.perf_counter() - t0)))
+            end = shape.duration_s if reason == "duration" else round(time.perf_counter() - t0, 3)
+            # The last sample covers the rest; it never shares its t with the one before it.
+            end = max(end, round(self.aggregator.last_t + 0.001, 3))
+            users = self.collect()
+            if starter is not None:
+                starter.kill(block=True)
+            # Stop users gracefully: requests in flight finish (--stop-timeout) and are counted.
+            runner.stop()
+            if isinstance(runner, MasterRunner):
+                # Each worker's remainder arrives before its client_stopped; be safe anyway.
+                deadline = time.perf_counter() + 2.0
+                while runner.clients.all and len(self.finals) < len(self.worker_sockets) \
+                        and time.perf_counter() < deadline:
+                    gevent.sleep(0.05)
+            emit(self.sample(end, users, last=True))
+            emit(self.aggregator.final(duration_s=end, reason=reason))
+        except Exception as exc:
+            logger.exception("lblab driver failed")
+            emit({"type": "error", "message": f"load driver failed: {exc!r}"})
+        finally:
+            STATE["finished"] = True
+
+
+DRIVER: Driver | None = None
+
+
+class LBShape(LoadTestShape):
+    """Drives the whole run from its first tick (see the module docstring)."""
+
+    def tick(self):
+        if STATE["finished"] or DRIVER is None:
+            return None
+        if not STATE["started"]:
+            STATE["started"] = True
+            DRIVER.run()
+        return None
+
+
+def _on_sigterm() -> None:
+    STOP.set()
+    if not STATE["started"]:
+        # Still waiting for workers: nothing ran, say so and leave (the launcher kills the workers).
+        STATE["started"] = STATE["finished"] = True
+        for line in nothing_sent_lines(CONFIG.expected_pods):
+            emit(line)
+        os._exit(0)
+
+
+@events.init.add_listener
+def on_init(environment, **_kwargs):
+    global DRIVER
+    runner = environment.runner
+    environment.events.test_stopping.add_listener(_stop_arrivals)
+    if isinstance(runner, WorkerRunner):
+        STATE["socket_baseline"] = count_sockets()  # connected to the master already, no users yet
+
+        def on_report(client_id, data):
+            data["lblab"] = take_window().to_wire()
+            data["lblab_sockets"] = active_connections()
+
+        def on_collect(environment, msg, **_kw):
+            runner.send_message(WINDOW_MESSAGE, {"seq": msg.data["seq"], "window": take_window().to_wire(),
+                                                 "sockets": active_connections(), "users": runner.user_count})
+
+        def on_worker_stop(environment, **_kw):
+            # Users have stopped (gracefully): ship the remainder before Locust's client_stopped.
+            runner.send_message(FINAL_MESSAGE, {"window": take_window().to_wire()})
+
+        environment.events.report_to_master.add_listener(on_report)
+        environment.events.test_stop.add_listener(on_worker_stop)
+        runner.register_message(COLLECT_MESSAGE, on_collect)
+        return
+    DRIVER = Driver(environment)
+    if isinstance(runner, MasterRunner):
+        environment.events.worker_report.add_listener(DRIVER.on_worker_report)
+        runner.register_message(FINAL_MESSAGE, DRIVER.on_final_message)
+        runner.register_message(WINDOW_MESSAGE, DRIVER.on_window_message)
+    # Locust installs its own SIGTERM handler only after a headless shape run ends, so
+    # until then this one makes SIGTERM a graceful stop with the last sample and final line.
+    gevent.signal_handler(signal.SIGTERM, _on_sigterm)
+    armed = os.environ.get(ARMED_ENV)
+    if armed:
+        # Tells the launcher SIGTERM is handled now (before, it kills: nothing was sent yet).
+        with open(armed, "w"):
+            pass

@@ -1,0 +1,231 @@
+"""`manage.py loadtest`: one load test in the foreground, recorded like any other run.
+
+Every flag is checked before anything starts (exit 2 with one line naming the flag);
+then the run goes through the same service as the run task, with a live display, and
+whatever it started (sandbox, Locust) is stopped however it ends, Ctrl-C included.
+Exit 0 when the run passes its thresholds, 1 when it does not.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import threading
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+from django.db.models import F, Q
+
+from clusters.base import ALGORITHMS
+from tests_app import services
+from tests_app.allowlist import host_allowed
+from tests_app.cli_display import LiveDisplay, print_results
+from tests_app.models import MAX_PODS, Scenario, Target
+from tests_app.specs import SpecError, parse_chaos, parse_duration
+
+CLI_USER = "lblab-cli"
+SHAPES = ("steady", "spike", "ramp", "sustained")
+
+
+def bad(flag: str, reason: str) -> CommandError:
+    return CommandError(f"{flag}: {reason}", returncode=2)
+
+
+class Command(BaseCommand):
+    help = "Run a load test against the sandbox or a URL and judge how evenly it was balanced."
+
+    def add_arguments(self, parser):
+        where = parser.add_mutually_exclusive_group()
+        where.add_argument("--sandbox", action="store_true", help="start a sandbox cluster for this run")
+        where.add_argument("--target", metavar="URL", help="base URL to load (must be allow-listed)")
+        parser.add_argument("--pods", type=int, default=4, help="sandbox pods (default 4)")
+        parser.add_argument("--algorithm", default="round_robin", help=f"sandbox balancer: {', '.join(ALGORITHMS)}")
+        parser.add_argument("--pod-header", default="X-Pod", help="response header naming the pod (default X-Pod)")
+        parser.add_argument("--expect-pods", metavar="N|NAMES",
+                            help="pods that should get traffic: a count, or names separated by commas")
+        parser.add_argument("--scenario", help="a saved scenario or preset, by name")
+        parser.add_argument("--shape", choices=SHAPES, default="steady")
+        parser.add_argument("--users", type=int, default=10)
+        parser.add_argument("--spawn-rate", type=float, help="users started per second (default: all in 1 s)")
+        parser.add_argument("--duration", default="30s", help="30s, 2m, or seconds (default 30s)")
+        parser.add_argument("--no-keep-alive", action="store_true", help="a new connection per request")
+        parser.add_argument("--arrival-rate", type=float, metavar="RPS",
+                            help="open model: requests/s at a fixed Poisson rate (users cap concurrency)")
+        parser.add_argument("--workers", type=int, default=1, help="Locust worker processes (default 1)")
+        parser.add_argument("--chaos", action="append", default=[], metavar="KIND@START:DURATION[:SEVERITY][:POD]")
+        parser.add_argument("--threshold", type=float, help="balance score threshold, percent (default 95)")
+        parser.add_argument("--autotune", metavar="POLICY")
+        parser.add_argument("--stateful", choices=("redis", "postgres"))
+        parser.add_argument("--json", metavar="PATH", help="write the summary here (the API's `summary`)")
+        parser.add_argument("--user", help=f"record the run as this user (default {CLI_USER})")
+
+    def handle(self, *args, **options):
+        # Everything is checked before anything is written or started.
+        self._refuse_what_this_build_cannot_do(options)
+        json_path = self._json_path(options["json"])
+        owner = self._owner(options["user"])
+        scenario = self._scenario(options, owner)
+        target_fields = self._target_fields(options)
+        with transaction.atomic():
+            if owner is None:
+                owner = self._cli_user()
+            if scenario.pk is None:
+                scenario.owner = owner
+            target = self._save_target(owner, target_fields)
+            try:
+                run = services.create_run(owner=owner, target=target, scenario=scenario, workers=options["workers"])
+            except ValidationError as error:
+                field, messages = next(iter(error.message_dict.items()))
+                raise bad(f"--{field.replace('_', '-')}", messages[0]) from error
+
+        stop = threading.Event()
+
+        def on_interrupt(signum, frame):
+            if stop.is_set():
+                raise KeyboardInterrupt  # a second Ctrl-C: stop waiting for a clean end
+            stop.set()
+            self.stderr.write("stopping… (Ctrl-C again to abort)")
+
+        previous = signal.signal(signal.SIGINT, on_interrupt)
+        try:
+            with LiveDisplay(run, console_file=self.stdout._out) as display:
+                run = services.execute_run(run.pk, progress=display.update, should_stop=stop.is_set)
+        finally:
+            signal.signal(signal.SIGINT, previous)
+        print_results(run, console_file=self.stdout._out)
+        if json_path:
+            json_path.write_text(json.dumps(run.summary, indent=2) + "\n")
+        if not run.verdict_passed:
+            raise CommandError(f"run {run.pk} {run.status}" + (f": {run.error}" if run.error else ""), returncode=1)
+
+    # Each check below raises `bad(flag, reason)`; nothing has been created when one does.
+
+    def _owner(self, username):
+        """The named user, or the CLI user if it exists already (None: create it when the run starts)."""
+        if username:
+            user = get_user_model().objects.filter(username=username).first()
+            if user is None:
+                raise bad("--user", f"no user named {username!r}")
+            return user
+        return get_user_model().objects.filter(username=CLI_USER).first()
+
+    def _cli_user(self):
+        user = get_user_model()(username=CLI_USER)
+        user.set_unusable_password()  # it records runs; nobody logs in as it
+        user.save()
+        return user
+
+    def _scenario(self, options, owner) -> Scenario:
+        if options["scenario"]:
+            mine = Q(owner=owner) if owner is not None else Q(pk__in=[])
+            found = Scenario.objects.filter(mine | Q(owner__isnull=True), name=options["scenario"])
+            scenario = found.order_by(F("owner_id").asc(nulls_last=True)).first()  # own before the preset
+            if scenario is None:
+                names = ", ".join(Scenario.objects.filter(owner__isnull=True).values_list("name", flat=True))
+                raise bad("--scenario", f"no scenario named {options['scenario']!r} (presets: {names})")
+            if options["threshold"] is not None:
+                scenario.threshold_balance = options["threshold"]
+            return scenario
+        if options["users"] < 1:
+            raise bad("--users", "must be at least 1")
+        try:
+            duration = parse_duration(options["duration"])
+        except SpecError as error:
+            raise bad("--duration", str(error)) from error
+        if duration < 1:
+            raise bad("--duration", "must be at least 1 second")
+        spawn_rate = options["spawn_rate"] if options["spawn_rate"] is not None else float(options["users"])
+        scenario = Scenario(
+            name="command line", shape=options["shape"], users=options["users"], spawn_rate=spawn_rate,
+            duration_s=round(duration), keep_alive=not options["no_keep_alive"], arrival_rate=options["arrival_rate"],
+            spike_at_s=round(duration / 3), spike_length_s=max(1, round(duration / 3)),
+            threshold_balance=95.0 if options["threshold"] is None else options["threshold"],
+            request_mix=[{"path": "/", "method": "GET", "weight": 1}],
+        )
+        try:
+            scenario.full_clean(exclude=["owner"], validate_unique=False, validate_constraints=False)
+        except ValidationError as error:
+            field, messages = next(iter(error.message_dict.items()))
+            flag = {"threshold_balance": "--threshold", "duration_s": "--duration"}.get(field, f"--{field.replace('_', '-')}")
+            raise bad(flag, messages[0]) from error
+        return scenario
+
+    def _target_fields(self, options) -> dict:
+        expected_names, expected_count = self._expected_pods(options["expect_pods"])
+        if options["sandbox"]:
+            if options["algorithm"] not in ALGORITHMS:
+                raise bad("--algorithm", f"unknown algorithm {options['algorithm']!r}; one of {', '.join(ALGORITHMS)}")
+            if not 1 <= options["pods"] <= MAX_PODS:
+                raise bad("--pods", f"must be from 1 to {MAX_PODS}")
+            fields = {"kind": Target.Kind.SANDBOX, "pods": options["pods"], "algorithm": options["algorithm"]}
+        elif options["target"]:
+            url = options["target"].rstrip("/")
+            self._check_reachable(url)
+            fields = {"kind": Target.Kind.URL, "base_url": url, "pod_header": options["pod_header"]}
+        else:
+            raise bad("--sandbox/--target", "say what to load: --sandbox or --target URL")
+        return fields | {"name": services.describe_target(fields), "expected_pods": expected_names,
+                         "expected_pod_count": expected_count}
+
+    def _save_target(self, owner, fields: dict) -> Target:
+        try:
+            return services.target_for(owner=owner, fields=fields)
+        except ValidationError as error:
+            field, messages = next(iter(error.message_dict.items()))
+            raise bad("--target" if field == "base_url" else f"--{field.replace('_', '-')}", messages[0]) from error
+
+    def _expected_pods(self, value) -> tuple[list[str], int | None]:
+        if not value:
+            return [], None
+        if value.isdigit():
+            if int(value) < 1:
+                raise bad("--expect-pods", "must be at least 1")
+            return [], int(value)
+        names = [name.strip() for name in value.split(",") if name.strip()]
+        return names, len(names)
+
+    def _check_reachable(self, url: str) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https"):
+            raise bad("--target", f"unknown scheme {parts.scheme or url!r}: use http:// or https://")
+        if not parts.hostname:
+            raise bad("--target", "the URL names no host")
+        try:
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+        except ValueError as error:
+            raise bad("--target", str(error)) from error
+        if not host_allowed(parts.hostname, port, settings.LBLAB_ALLOWED_TARGETS):
+            raise bad("--target", f"{parts.hostname} is not allow-listed (LBLAB_ALLOWED_TARGETS)")
+        try:
+            socket.create_connection((parts.hostname, port), timeout=3).close()
+        except OSError as error:
+            raise bad("--target", f"cannot connect to {parts.hostname}:{port}: {error.strerror or error}") from error
+
+    def _refuse_what_this_build_cannot_do(self, options) -> None:
+        for spec in options["chaos"]:
+            try:
+                parse_chaos(spec)
+            except SpecError as error:
+                raise bad("--chaos", str(error)) from error
+        if options["chaos"]:
+            raise bad("--chaos", "fault injection arrives with the chaos engine; this build cannot inject faults yet")
+        if options["autotune"]:
+            raise bad("--autotune", "the auto-tuner is not part of this build yet")
+        if options["stateful"]:
+            raise bad("--stateful", "stateful services are not part of this build yet")
+        if options["workers"] < 1:
+            raise bad("--workers", "must be at least 1")
+
+    def _json_path(self, value) -> Path | None:
+        if not value:
+            return None
+        path = Path(value)
+        if not path.parent.is_dir():
+            raise bad("--json", f"no such directory: {path.parent}")
+        return path
