@@ -8,6 +8,8 @@ that dies half-way leaves nothing behind. Django-free on purpose.
 from __future__ import annotations
 
 import abc
+import math
+import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -38,6 +40,24 @@ class ClusterError(ValueError):
     def __str__(self) -> str:
         message = super().__str__()
         return f"{self.field}: {message}" if self.field else message
+
+
+def check_number(value, field: str, *, minimum: float | None = None, maximum: float | None = None,
+                 strict: bool = False, integer: bool = False, error: type[ClusterError] = ClusterError) -> float:
+    """`value` as a float (an int with `integer`), or `error(field=...)` saying what is wrong.
+
+    The one number check of the sandbox, the simulator and the Locust plugin's config;
+    `strict` makes `minimum` exclusive. numpy numbers count (they register as numbers.Real).
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        raise error("must be a finite number", field=field)
+    if integer and int(value) != value:
+        raise error("must be a whole number", field=field)
+    if minimum is not None and (value <= minimum if strict else value < minimum):
+        raise error(f"must be {'>' if strict else '>='} {minimum:g}", field=field)
+    if maximum is not None and value > maximum:
+        raise error(f"must be <= {maximum:g}", field=field)
+    return int(value) if integer else float(value)
 
 
 @dataclass(frozen=True)

@@ -47,11 +47,12 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import partial
 
 import numpy as np
 
 from clusters import _simkernels as k
-from clusters.base import ALGORITHMS, ClusterError
+from clusters.base import ALGORITHMS, ClusterError, check_number
 from clusters.sandbox.algorithms import hash64
 from metrics_app.balance import analyse
 
@@ -151,19 +152,8 @@ class Prediction:
 # --------------------------------------------------------------------------- validation
 
 
-def _number(value, field: str, *, minimum: float = 0.0, strict: bool = False,
-            integer: bool = False, maximum: float | None = None) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise ClusterError("must be a number", field=field)
-    if not math.isfinite(value):
-        raise ClusterError("must be finite", field=field)
-    if integer and int(value) != value:
-        raise ClusterError("must be a whole number", field=field)
-    if value < minimum or (strict and value == minimum):
-        raise ClusterError(f"must be {'>' if strict else '>='} {minimum:g}", field=field)
-    if maximum is not None and value > maximum:
-        raise ClusterError(f"must be <= {maximum:g}", field=field)
-    return int(value) if integer else float(value)
+# Simulator quantities are never negative unless a call says otherwise.
+_number = partial(check_number, minimum=0.0)
 
 
 def _check_pods(pods) -> tuple[PodSpec, ...]:

@@ -5,11 +5,10 @@ can name the flag and the API can answer 400 with the field.
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import asdict, dataclass, field, fields
 
-from clusters.base import ALGORITHMS, ClusterError
+from clusters.base import ALGORITHMS, ClusterError, check_number
 
 SERVICE_TIME_DISTRIBUTIONS = ("fixed", "exponential", "lognormal")
 FAULT_KINDS = ("latency", "errors", "partition", "cpu_stress", "not_ready")
@@ -19,17 +18,7 @@ MAX_DURATION_S = 7 * 24 * 3600.0
 RESERVED_PORTS = frozenset({5432, 6379, 3306, 5672, 1883, 4222})
 
 
-def _number(value, name: str, *, minimum: float | None = None, maximum: float | None = None,
-            strict_minimum: bool = False, integer: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ClusterError("must be a number", field=name)
-    if integer and int(value) != value:
-        raise ClusterError("must be a whole number", field=name)
-    if minimum is not None and (value <= minimum if strict_minimum else value < minimum):
-        raise ClusterError(f"must be {'>' if strict_minimum else '>='} {minimum:g}", field=name)
-    if maximum is not None and value > maximum:
-        raise ClusterError(f"must be <= {maximum:g}", field=name)
-    return int(value) if integer else float(value)
+_number = check_number
 
 
 def validate_port(value, name: str) -> int:
@@ -40,7 +29,7 @@ def validate_port(value, name: str) -> int:
 
 
 def validate_duration(value, name: str = "duration") -> float:
-    return _number(value, name, minimum=0, strict_minimum=True, maximum=MAX_DURATION_S)
+    return _number(value, name, minimum=0, strict=True, maximum=MAX_DURATION_S)
 
 
 def validate_replicas(value, name: str = "replicas") -> int:
@@ -71,7 +60,7 @@ def validate_algorithm(name, options: dict | None, *, pod_names=None) -> tuple[s
         for pod, weight in weights.items():
             if pod_names is not None and pod not in pod_names:
                 raise ClusterError(f"unknown pod {pod!r}", field="options.weights")
-            _number(weight, "options.weights", minimum=0, strict_minimum=True, maximum=1000)
+            _number(weight, "options.weights", minimum=0, strict=True, maximum=1000)
         options["weights"] = {pod: float(w) for pod, w in weights.items()}
     if "header" in options and (not isinstance(options["header"], str) or not options["header"].strip()):
         raise ClusterError("must be a header name", field="options.header")
@@ -79,7 +68,7 @@ def validate_algorithm(name, options: dict | None, *, pod_names=None) -> tuple[s
         options["vnodes"] = int(_number(options["vnodes"], "options.vnodes", minimum=1, maximum=1000,
                                         integer=True))
     if "decay_s" in options:
-        options["decay_s"] = _number(options["decay_s"], "options.decay_s", minimum=0, strict_minimum=True)
+        options["decay_s"] = _number(options["decay_s"], "options.decay_s", minimum=0, strict=True)
     if "pick" in options and options["pick"] not in ("random", "round_robin"):
         raise ClusterError("must be 'random' or 'round_robin'", field="options.pick")
     return name, options
@@ -138,7 +127,7 @@ class AutoscalerConfig:
         validate_replicas(self.max_replicas, "autoscaler.max_replicas")
         if self.max_replicas < self.min_replicas:
             raise ClusterError("must be >= min_replicas", field="autoscaler.max_replicas")
-        _number(self.target_utilisation, "autoscaler.target_utilisation", minimum=0, strict_minimum=True,
+        _number(self.target_utilisation, "autoscaler.target_utilisation", minimum=0, strict=True,
                 maximum=10)
         _number(self.sync_period_s, "autoscaler.sync_period_s", minimum=0.05, maximum=3600)
         _number(self.scale_up_window_s, "autoscaler.scale_up_window_s", minimum=0, maximum=3600)
@@ -190,7 +179,7 @@ class SandboxConfig:
             raise ClusterError("must be a ServiceTime", field="service_time")
         _number(self.capacity, "capacity", minimum=1, maximum=10_000, integer=True)
         for speed in self.speeds:
-            _number(speed, "speeds", minimum=0, strict_minimum=True, maximum=1000)
+            _number(speed, "speeds", minimum=0, strict=True, maximum=1000)
         _number(self.restart_delay_s, "restart_delay_s", minimum=0, maximum=3600)
         _number(self.health_interval_s, "health_interval_s", minimum=0.02, maximum=60)
         _number(self.unhealthy_threshold, "unhealthy_threshold", minimum=1, maximum=100, integer=True)

@@ -13,10 +13,11 @@ one, so the launcher refuses bad input before any process starts. Pure: no Locus
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
+from functools import partial
 from urllib.parse import urlsplit
 
+from clusters.base import ClusterError, check_number
 from tests_app.engine.shapes import KINDS, Shape, Stage
 
 CONFIG_ENV = "LBLAB_LOCUST_CONFIG"
@@ -24,14 +25,8 @@ METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 ATTRIBUTION_METHODS = ("header", "json_field", "prometheus")
 
 
-class ConfigError(ValueError):
-    def __init__(self, message: str, *, field: str | None = None):
-        super().__init__(message)
-        self.field = field
-
-    def __str__(self) -> str:
-        message = super().__str__()
-        return f"{self.field}: {message}" if self.field else message
+class ConfigError(ClusterError):
+    """A bad plugin configuration, naming the field (the same shape as the cluster adapters' errors)."""
 
 
 @dataclass(frozen=True)
@@ -68,17 +63,7 @@ class RunConfig:
         return self.arrival_rate is not None
 
 
-def _number(value, name: str, *, minimum: float = 0.0, strict: bool = False, integer: bool = False,
-            maximum: float | None = None) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ConfigError("must be a number", field=name)
-    if integer and int(value) != value:
-        raise ConfigError("must be a whole number", field=name)
-    if value < minimum or (strict and value == minimum):
-        raise ConfigError(f"must be {'>' if strict else '>='} {minimum:g}", field=name)
-    if maximum is not None and value > maximum:
-        raise ConfigError(f"must be <= {maximum:g}", field=name)
-    return int(value) if integer else float(value)
+_number = partial(check_number, minimum=0.0, error=ConfigError)
 
 
 def _present(data: dict) -> dict:
