@@ -31,21 +31,28 @@ log = logging.getLogger(__name__)
 HEARTBEAT_STALE_AFTER = timedelta(seconds=30)
 
 
+def url_host_port(base_url: str) -> tuple[str, int]:
+    """Host and port load to `base_url` goes to; ValidationError on `base_url` when there are none."""
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https"):
+        raise ValidationError({"base_url": f"unknown scheme {parts.scheme or base_url!r}: use http:// or https://"})
+    if not parts.hostname:
+        raise ValidationError({"base_url": "the URL names no host"})
+    try:
+        port = parts.port  # raises for a port out of range, which URLField lets through
+    except ValueError as error:
+        raise ValidationError({"base_url": f"bad port: {error}"}) from error
+    return parts.hostname, port or (443 if parts.scheme == "https" else 80)
+
+
 def validate_target_allowed(target: Target) -> None:
     """Raise ValidationError (with the field) unless load may be sent to the target."""
     if target.kind == Target.Kind.URL:
-        parts = urlsplit(target.base_url)
-        if parts.scheme not in ("http", "https"):
-            raise ValidationError({"base_url": f"Unknown scheme {parts.scheme!r}: use http:// or https://."})
-        if not parts.hostname:
-            raise ValidationError({"base_url": "The URL names no host."})
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        if not host_allowed(parts.hostname, port, settings.LBLAB_ALLOWED_TARGETS):
-            raise ValidationError(
-                {"base_url": f"{parts.hostname} is not allow-listed (LBLAB_ALLOWED_TARGETS)."}
-            )
+        host, port = url_host_port(target.base_url)
+        if not host_allowed(host, port, settings.LBLAB_ALLOWED_TARGETS):
+            raise ValidationError({"base_url": f"{host} is not allow-listed (LBLAB_ALLOWED_TARGETS)"})
     elif target.kind == Target.Kind.KUBERNETES and target.namespace not in settings.LBLAB_ALLOWED_NAMESPACES:
-        raise ValidationError({"namespace": f"Namespace {target.namespace!r} is not allow-listed (LBLAB_ALLOWED_NAMESPACES)."})
+        raise ValidationError({"namespace": f"namespace {target.namespace!r} is not allow-listed (LBLAB_ALLOWED_NAMESPACES)"})
 
 
 def save_target(*, target: Target) -> Target:

@@ -18,6 +18,7 @@ pytestmark = pytest.mark.django_db
         ({"name": "t", "kind": "url"}, "base_url"),
         ({"name": "t", "kind": "url", "base_url": "ftp://127.0.0.1/"}, "base_url"),
         ({"name": "t", "kind": "url", "base_url": "http://203.0.113.7:8080"}, "base_url"),
+        ({"name": "t", "kind": "url", "base_url": "http://127.0.0.1:99999"}, "base_url"),
         ({"name": "t", "kind": "kubernetes", "namespace": "shop", "service": "web"}, "namespace"),
         ({"name": "t", "kind": "sandbox", "weights": {"pod-0": "heavy"}}, "weights"),
         ({"kind": "sandbox"}, "name"),

@@ -13,9 +13,7 @@ import signal
 import socket
 import threading
 from pathlib import Path
-from urllib.parse import urlsplit
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
@@ -24,7 +22,6 @@ from django.db.models import F, Q
 
 from clusters.base import ALGORITHMS
 from tests_app import services
-from tests_app.allowlist import host_allowed
 from tests_app.cli_display import LiveDisplay, print_results
 from tests_app.models import MAX_PODS, Scenario, Target
 from tests_app.specs import SpecError, parse_chaos, parse_duration
@@ -191,21 +188,16 @@ class Command(BaseCommand):
         return names, len(names)
 
     def _check_reachable(self, url: str) -> None:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https"):
-            raise bad("--target", f"unknown scheme {parts.scheme or url!r}: use http:// or https://")
-        if not parts.hostname:
-            raise bad("--target", "the URL names no host")
+        """Allow-listed (the same check as every target) and accepting connections now."""
         try:
-            port = parts.port or (443 if parts.scheme == "https" else 80)
-        except ValueError as error:
-            raise bad("--target", str(error)) from error
-        if not host_allowed(parts.hostname, port, settings.LBLAB_ALLOWED_TARGETS):
-            raise bad("--target", f"{parts.hostname} is not allow-listed (LBLAB_ALLOWED_TARGETS)")
+            services.validate_target_allowed(Target(kind=Target.Kind.URL, base_url=url))
+            host, port = services.url_host_port(url)
+        except ValidationError as error:
+            raise bad("--target", error.message_dict["base_url"][0]) from error
         try:
-            socket.create_connection((parts.hostname, port), timeout=3).close()
+            socket.create_connection((host, port), timeout=3).close()
         except OSError as error:
-            raise bad("--target", f"cannot connect to {parts.hostname}:{port}: {error.strerror or error}") from error
+            raise bad("--target", f"cannot connect to {host}:{port}: {error.strerror or error}") from error
 
     def _refuse_what_this_build_cannot_do(self, options) -> None:
         for spec in options["chaos"]:
