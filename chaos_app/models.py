@@ -9,6 +9,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
+from tests_app.specs import CHAOS_KINDS, SEVERITIES
+
 
 class Kind(models.TextChoices):
     LATENCY = "latency", "Latency"
@@ -26,6 +28,10 @@ class Severity(models.TextChoices):
     MEDIUM = "medium", "Medium"
     HIGH = "high", "High"
 
+
+# The command line's and the API's spec parser (tests_app.specs) names the same kinds and severities.
+assert tuple(Kind.values) == CHAOS_KINDS, "chaos Kind choices must match tests_app.specs.CHAOS_KINDS"
+assert tuple(Severity.values) == SEVERITIES, "chaos Severity choices must match tests_app.specs.SEVERITIES"
 
 # What each severity means for the kinds that have a magnitude (ARCHITECTURE.md s6).
 SEVERITY_LATENCY_MS = {"low": 50, "medium": 250, "high": 1000}

@@ -22,6 +22,7 @@ from django_q.tasks import async_task
 from metrics_app.services import samples_overview
 from tests_app.allowlist import host_allowed
 from tests_app.models import LoadTestRun, Scenario, Target
+from tests_app.specs import SpecError, parse_chaos
 
 if TYPE_CHECKING:
     from tests_app.execution import ProgressCallback
@@ -82,6 +83,24 @@ def describe_target(fields: dict) -> str:
     if fields.get("kind") == Target.Kind.URL:
         return str(fields.get("base_url", "")).rstrip("/")[:100]
     return f"{fields.get('namespace', '')}/{fields.get('service', '')}"[:100]
+
+
+def check_not_in_this_build(*, chaos=(), autotune=None, stateful=None) -> None:
+    """Check chaos specs, then refuse what this build cannot do yet: never silently ignored.
+
+    ValidationError with the field (`chaos`, `autotune`, `stateful`); the API and the CLI share it.
+    """
+    for spec in chaos:
+        try:
+            parse_chaos(spec)
+        except SpecError as error:
+            raise ValidationError({"chaos": str(error)}) from error
+    if chaos:
+        raise ValidationError({"chaos": "fault injection arrives with the chaos engine; this build cannot inject faults yet"})
+    if autotune is not None:
+        raise ValidationError({"autotune": "the auto-tuner is not part of this build yet"})
+    if stateful:
+        raise ValidationError({"stateful": "stateful services are not part of this build yet"})
 
 
 def create_run(

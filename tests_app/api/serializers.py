@@ -1,12 +1,12 @@
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from lbsite.api import FullCleanSerializerMixin
 from tests_app.models import LoadTestRun, Scenario, Target
 from tests_app.selectors import scenarios_visible_to, targets_visible_to
-from tests_app.services import describe_target, validate_target_allowed
-from tests_app.specs import SpecError, parse_chaos
+from tests_app.services import check_not_in_this_build, describe_target, validate_target_allowed
 
 
 class TargetSerializer(FullCleanSerializerMixin, serializers.ModelSerializer):
@@ -90,22 +90,12 @@ class RunCreateSerializer(serializers.Serializer):
             raise serializers.ValidationError(inline.errors)
         return Scenario(owner=user, **inline.validated_data)  # kept only as the run's frozen copy
 
-    def validate_chaos(self, value):
-        for spec in value:
-            try:
-                parse_chaos(spec)
-            except SpecError as error:
-                raise serializers.ValidationError(str(error)) from error
-        if value:
-            raise serializers.ValidationError(
-                "Fault injection arrives with the chaos engine; this build cannot inject faults yet."
-            )
-        return value
-
-    def validate_autotune(self, value):
-        if value is not None:
-            raise serializers.ValidationError("The auto-tuner is not part of this build yet.")
-        return value
+    def validate(self, attrs):
+        try:
+            check_not_in_this_build(chaos=attrs.get("chaos", []), autotune=attrs.get("autotune"))
+        except DjangoValidationError as error:
+            raise serializers.ValidationError(error.message_dict) from error
+        return attrs
 
 
 class SamplesQuerySerializer(serializers.Serializer):

@@ -24,7 +24,7 @@ from clusters.base import ALGORITHMS
 from tests_app import services
 from tests_app.cli_display import LiveDisplay, print_results
 from tests_app.models import MAX_PODS, Scenario, Target
-from tests_app.specs import SpecError, parse_chaos, parse_duration
+from tests_app.specs import SpecError, parse_duration
 
 CLI_USER = "lblab-cli"
 SHAPES = ("steady", "spike", "ramp", "sustained")
@@ -200,17 +200,12 @@ class Command(BaseCommand):
             raise bad("--target", f"cannot connect to {host}:{port}: {error.strerror or error}") from error
 
     def _refuse_what_this_build_cannot_do(self, options) -> None:
-        for spec in options["chaos"]:
-            try:
-                parse_chaos(spec)
-            except SpecError as error:
-                raise bad("--chaos", str(error)) from error
-        if options["chaos"]:
-            raise bad("--chaos", "fault injection arrives with the chaos engine; this build cannot inject faults yet")
-        if options["autotune"]:
-            raise bad("--autotune", "the auto-tuner is not part of this build yet")
-        if options["stateful"]:
-            raise bad("--stateful", "stateful services are not part of this build yet")
+        try:
+            services.check_not_in_this_build(chaos=options["chaos"], autotune=options["autotune"],
+                                             stateful=options["stateful"])
+        except ValidationError as error:
+            field, messages = next(iter(error.message_dict.items()))
+            raise bad(f"--{field}", messages[0]) from error
         if options["workers"] < 1:
             raise bad("--workers", "must be at least 1")
 
