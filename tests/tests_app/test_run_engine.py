@@ -2,9 +2,7 @@
 rows on the test database. Totals are exact sums of the seconds; balance figures follow
 the definitions; a stop keeps the data; a failing target still gives a finished run."""
 
-import http.server
 import statistics
-import threading
 
 import pytest
 from django.db.models import Sum
@@ -12,6 +10,7 @@ from django.db.models import Sum
 from metrics_app.models import MetricSample, PodSample
 from tests.factories import ScenarioFactory, TargetFactory, UrlTargetFactory
 from tests_app import services
+from tests_app.engine.testing import LoopbackHTTPServer, QuietHandler
 from tests_app.models import LoadTestRun
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(240)]
@@ -58,26 +57,17 @@ def test_stop_half_way_is_cancelled_and_keeps_the_data(alice):
     assert run.ended_at is not None
 
 
-class AlwaysFailing(http.server.BaseHTTPRequestHandler):
+class AlwaysFailing(QuietHandler):
     def do_GET(self):  # noqa: N802 - http.server's naming
         self.send_response(500)
         self.send_header("Content-Length", "0")
         self.end_headers()
 
-    def log_message(self, *args):
-        pass
-
 
 @pytest.fixture
 def failing_server():
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), AlwaysFailing)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with LoopbackHTTPServer(AlwaysFailing) as server:
+        yield server.url
 
 
 def test_a_target_failing_every_request_gives_a_finished_failed_run(alice, failing_server):

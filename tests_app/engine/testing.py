@@ -93,7 +93,34 @@ def scrape_requests(address: str) -> float | None:
     return None
 
 
-class FakePrometheus:
+class QuietHandler(BaseHTTPRequestHandler):
+    def log_message(self, *args):  # tests read results, not access logs
+        pass
+
+
+class LoopbackHTTPServer:
+    """A threaded HTTP server with `handler` on 127.0.0.1, port picked by the kernel; `url`
+    is its base URL. A context manager: leaving it stops the server."""
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler]):
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class FakePrometheus(LoopbackHTTPServer):
     """A loopback Prometheus HTTP API answering every instant query with the pods' current
     `lblab_pod_requests_total`, scraped live from their own /metrics. `pods()` gives
     [(name, "host:port")]."""
@@ -102,7 +129,7 @@ class FakePrometheus:
         self.queries: list[str] = []
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_GET(self):  # noqa: N802 - http.server's name
                 parts = urlsplit(self.path)
                 if parts.path != "/api/v1/query":
@@ -122,23 +149,7 @@ class FakePrometheus:
                 self.end_headers()
                 self.wfile.write(body)
 
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self._thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-    def __enter__(self) -> FakePrometheus:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
+        super().__init__(Handler)
 
 
 def base_config(host: str, *, users: int = 4, duration_s: float = 3, spawn_rate: float = 50, **overrides) -> dict:
@@ -153,7 +164,7 @@ def base_config(host: str, *, users: int = 4, duration_s: float = 3, spawn_rate:
     return config
 
 
-class PodEchoServer:
+class PodEchoServer(LoopbackHTTPServer):
     """A loopback HTTP/1.1 server that answers each request as the next pod of `pods`
     (cycling) in header `header` spelled exactly as given (e.g. HAProxy's lower case);
     a None pod answers without the header. `served` counts answers per pod (None too)."""
@@ -166,7 +177,7 @@ class PodEchoServer:
         state = {"i": 0}
         echo = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             protocol_version = "HTTP/1.1"
             disable_nagle_algorithm = True  # head and body go in separate writes: no 40 ms delayed-ACK stalls
 
@@ -193,21 +204,4 @@ class PodEchoServer:
                 self.end_headers()
                 self.wfile.write(body)
 
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self._thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-    def __enter__(self) -> PodEchoServer:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
+        super().__init__(Handler)
