@@ -19,6 +19,7 @@ import json
 import time
 
 from clusters.sandbox.algorithms import make_picker, observe_latency
+from clusters.sandbox.httpwire import content_length
 
 MAX_REQUEST_BYTES = 16 * 1024 * 1024
 IDEMPOTENT = frozenset({b"GET", b"HEAD", b"OPTIONS", b"PUT", b"DELETE", b"TRACE"})
@@ -108,15 +109,7 @@ class UpstreamConnection(asyncio.Protocol):
             self.head = b""
             header = head[:end]
             self.status = int(head[9:12])
-            length = 0
-            cl = header.find(b"Content-Length:")
-            lower = None
-            if cl < 0:
-                lower = header.lower()
-                cl = lower.find(b"content-length:")
-            if cl >= 0:
-                stop = header.find(b"\r\n", cl)
-                length = int(header[cl + 15:stop if stop >= 0 else len(header)])
+            length, lower = content_length(header)
             if b"onnection: close" in header or (lower is not None and b"connection: close" in lower):
                 self.reusable = False
             if self.no_body or self.status < 200 or self.status in (204, 304):

@@ -31,6 +31,7 @@ import time
 from collections import deque
 
 from clusters.sandbox import procs
+from clusters.sandbox.httpwire import content_length
 
 LATENCY_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 MAX_HEADER_BYTES = 64 * 1024
@@ -283,15 +284,7 @@ class PodConnection(asyncio.Protocol):
                     self.transport.close()
                 return
             head = buffer[:end]
-            length = 0
-            lower = None
-            cl = head.find(b"Content-Length:")
-            if cl < 0:
-                lower = head.lower()
-                cl = lower.find(b"content-length:")
-            if cl >= 0:
-                stop = head.find(b"\r\n", cl)
-                length = int(head[cl + 15:stop if stop >= 0 else len(head)])
+            length, lower = content_length(head)
             total = end + 4 + length
             if len(buffer) < total:
                 return
