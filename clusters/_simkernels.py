@@ -15,11 +15,19 @@ a min-heap of server free times). The pod of each request comes from one of:
   to the current time before a pod's state is read, so responses are observed in the
   order they happen.
 
-Random numbers inside the kernel come from independent SplitMix64 streams (arrivals,
+Power of two choices in the open model with single-server pods has a kernel of its own
+(`p2c_ring`): the same draws, the same arithmetic and so the same results as `run`
+(tests/clusters/test_simulate_p2c_fast_path.py), about three times as fast
+(benchmarks/simulator_throughput.py). One loop draws and simulates a request with its
+state in registers, compares departure times as integers (the bits of positive floats
+sort like the floats) and counts requests in flight without a branch.
+
+Random numbers inside the kernels come from independent wyrand streams (arrivals,
 service work, request class, think time, balancer picks; exponentials by ziggurat):
 the i-th request has the same arrival gap and service work whatever the algorithm, so
 algorithms are compared on the same sample of the workload (common random numbers) and
-every run is reproducible.
+every run is reproducible. wyrand (from Wang Yi's wyhash; it passes BigCrush and
+PractRand, as SplitMix64 did) needs one multiply per draw where SplitMix64 needs two.
 
 Latencies go into log-spaced histograms (2**SUB_BITS buckets per octave, bucket edges
 taken from the bits of the float), so percentiles cost nothing per request.
@@ -30,7 +38,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 MODE_SEQ = 0
 MODE_CONN = 1
@@ -63,28 +74,59 @@ OCTAVES = 40
 N_BUCKETS = OCTAVES << SUB_BITS
 _BUCKET_BASE = (1023 + MIN_EXP) << SUB_BITS
 
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
-_MIX2 = np.uint64(0x94D049BB133111EB)
+_WY_ADD = np.uint64(0xA0761D6478BD642F)
+_WY_XOR = np.uint64(0xE7037ED1A0B428DB)
 _LO32 = np.uint64(0xFFFFFFFF)
 _SH11 = np.uint64(11)
-_SH27 = np.uint64(27)
-_SH30 = np.uint64(30)
-_SH31 = np.uint64(31)
 _SH32 = np.uint64(32)
-_SH_BUCKET = np.uint64(52 - SUB_BITS)
 _INV53 = 1.0 / 9007199254740992.0
 _NEVER = np.int64(1) << np.int64(62)
+_INF_BITS = np.int64(0x7FF0000000000000)  # +inf as an int64: above the bits of every finite time
+
+
+@intrinsic
+def _mum(typingctx, x, y):
+    """High xor low half of the 128-bit product x * y (wyhash's mixer: one MUL instruction)."""
+
+    def codegen(context, builder, sig, args):
+        wide = ir.IntType(128)
+        product = builder.mul(builder.zext(args[0], wide), builder.zext(args[1], wide))
+        high = builder.trunc(builder.lshr(product, ir.Constant(wide, 64)), ir.IntType(64))
+        return builder.xor(high, builder.trunc(product, ir.IntType(64)))
+
+    return types.uint64(types.uint64, types.uint64), codegen
+
+
+@intrinsic
+def _unlikely(typingctx, condition):
+    """`condition`, telling LLVM it is almost always false: the rare branch (a ziggurat
+    rejection that calls exp and log, a ring to widen) then costs the common path no
+    registers and no spills."""
+
+    def codegen(context, builder, sig, args):
+        expect = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(ir.IntType(1), [ir.IntType(1), ir.IntType(1)]), "llvm.expect.i1")
+        return builder.call(expect, [args[0], ir.Constant(ir.IntType(1), 0)])
+
+    return types.boolean(types.boolean), codegen
+
+
+@intrinsic
+def _bits(typingctx, x):
+    """The IEEE-754 bits of a float64 as an int64 (a register move). For x >= 0 they sort
+    like x, and give the latency histogram's bucket directly."""
+
+    def codegen(context, builder, sig, args):
+        return builder.bitcast(args[0], ir.IntType(64))
+
+    return types.int64(types.float64), codegen
 
 
 @njit(cache=True, inline="always")
 def _next(state):
-    """SplitMix64: advance a stream, return (new state, 64 random bits)."""
-    state = state + _GOLDEN
-    z = state
-    z = (z ^ (z >> _SH30)) * _MIX1
-    z = (z ^ (z >> _SH27)) * _MIX2
-    return state, z ^ (z >> _SH31)
+    """wyrand: advance a stream, return (new state, 64 random bits)."""
+    state = state + _WY_ADD
+    return state, _mum(state, state ^ _WY_XOR)
 
 
 @njit(cache=True, inline="always")
@@ -131,7 +173,7 @@ def _exp1(state):
         i = np.int64(z & _LO8)
         j = np.int64(z >> _SH8)
         x = j * _ZWE[i]
-        if j < _ZKE[i]:
+        if not _unlikely(j >= _ZKE[i]):
             return state, x
         if i == 0:  # the tail beyond r
             state, z = _next(state)
@@ -145,6 +187,41 @@ def _exp1(state):
 def _below(z, n):
     """Integer in [0, n) from the low 32 bits of z (multiply-shift, bias < 2**-32 * n)."""
     return np.int64(((z & _LO32) * np.uint64(n)) >> _SH32)
+
+
+@njit(cache=True, inline="always")
+def _base_work(s_svc, dist, svc_mean, svc_mu, svc_sigma):
+    """A request's work (ms at speed 1) before its class: (service stream, work)."""
+    if dist == DIST_FIXED:
+        return s_svc, svc_mean
+    if dist == DIST_EXPONENTIAL:
+        s_svc, x = _exp1(s_svc)
+        return s_svc, x * svc_mean
+    s_svc, z = _next(s_svc)
+    s_svc, z2 = _next(s_svc)
+    normal = math.sqrt(-2.0 * math.log(_open_unit(z))) * math.cos(2.0 * math.pi * _open_unit(z2))
+    return s_svc, math.exp(svc_mu + svc_sigma * normal)
+
+
+@njit(cache=True, inline="always")
+def _class(s_cls, mix_cdf):
+    """The request's class (index into the mix): (class stream, index)."""
+    s_cls, z = _next(s_cls)
+    x = _open_unit(z)
+    k = 0
+    while k < mix_cdf.shape[0] - 1 and x > mix_cdf[k]:
+        k += 1
+    return s_cls, k
+
+
+_LAT_LOW = 2.0**MIN_EXP  # latencies outside [_LAT_LOW, _LAT_HIGH] count in the first or last bucket
+_LAT_HIGH = float(np.nextafter(2.0 ** (MIN_EXP + OCTAVES), 0.0))
+
+
+@njit(cache=True, inline="always")
+def _bucket(lat):
+    """Histogram bucket of a latency (ms): its exponent and top SUB_BITS mantissa bits."""
+    return (_bits(min(max(lat, _LAT_LOW), _LAT_HIGH)) >> (52 - SUB_BITS)) - _BUCKET_BASE
 
 
 @njit(cache=True)
@@ -192,8 +269,6 @@ def run(
     opens = ist[IST_OPENS]
     rr = ist[IST_RR]
     k_conn = 0
-    fbuf = np.empty(1, np.float64)
-    ubuf = fbuf.view(np.uint64)
 
     done = m
     for j in range(m):
@@ -209,25 +284,10 @@ def run(
             t = t_open
 
         # --- its work (ms at speed 1)
-        if dist == DIST_FIXED:
-            work = svc_mean
-        elif dist == DIST_EXPONENTIAL:
-            s_svc, work = _exp1(s_svc)
-            work *= svc_mean
-        else:
-            s_svc, z = _next(s_svc)
-            s_svc, z2 = _next(s_svc)
-            normal = math.sqrt(-2.0 * math.log(_open_unit(z))) * math.cos(
-                2.0 * math.pi * _open_unit(z2)
-            )
-            work = math.exp(svc_mu + svc_sigma * normal)
+        s_svc, work = _base_work(s_svc, dist, svc_mean, svc_mu, svc_sigma)
         if n_cls > 1:
-            s_cls, z = _next(s_cls)
-            x = _open_unit(z)
-            k = 0
-            while k < n_cls - 1 and x > mix_cdf[k]:
-                k += 1
-            work *= mix_cost[k]
+            s_cls, c = _class(s_cls, mix_cdf)
+            work *= mix_cost[c]
 
         # --- the pod
         if mode == MODE_SEQ:
@@ -415,13 +475,7 @@ def run(
         wait_sum[p] += start - reach
         if d > max_dep:
             max_dep = d
-        fbuf[0] = lat
-        bucket = np.int64(ubuf[0] >> _SH_BUCKET) - _BUCKET_BASE
-        if bucket < 0:
-            bucket = 0
-        elif bucket >= N_BUCKETS:
-            bucket = N_BUCKETS - 1
-        hist[p, bucket] += 1
+        hist[p, _bucket(lat)] += 1
 
     rng[S_ARRIVAL] = s_arr
     rng[S_SERVICE] = s_svc
@@ -434,6 +488,190 @@ def run(
     ist[IST_OPENS] = opens
     ist[IST_RR] = rr
     return done
+
+
+# --------------------------------------------------------------------------- p2c, open model, single servers
+
+# The pods of `p2c_ring`, one record of _R_WORDS float64 words each (the int fields through an
+# int64 view); the first cache line holds everything a choice reads.
+_R_HEAD, _R_TAIL, _R_FREE, _R_INV_SPEED, _R_OVERHEAD, _R_HALF_RTT, _R_INV_WEIGHT = range(7)
+_R_COUNT, _R_BUSY, _R_LAT, _R_WAIT = range(7, 11)
+_R_WORDS = 16
+_P2C_BLOCK = 4096  # requests whose work is drawn ahead, in one pass
+_PAD = 3  # +inf slots after a pod's last departure: the in-flight count reads three at a time
+
+
+@njit(cache=True, boundscheck=False)
+def _p2c_ring_loop(pos, hi, streams, clock, work, n_pods, equal_weights, pod, podi, ring, shift, hist):
+    """Requests pos[0] .. hi-1 of the block (`work` holds theirs); stops early, with pos[1] = 1,
+    when the ring of the pod just used could not take one more request.
+
+    Pod q's departures (bits of the times) are ring[(q << shift) + (i & mask)] for i from
+    head to tail-1, in order (one server: they leave as they came), followed by _PAD times
+    +inf. Retiring those <= t is then a plain count of three slots at a time, no branch
+    (a fourth pass is rare). Indexes are unsigned so numba emits no negative-index code."""
+    u = np.uint64
+    width = np.int64(1) << shift
+    mask = width - 1
+    j = pos[0]
+    s_arr = streams[0]
+    s_pick = streams[1]
+    t = clock[0]
+    max_dep = clock[1]
+    mean_gap = clock[2]
+    while j < hi:
+        s_arr, gap = _exp1(s_arr)
+        t += gap * mean_gap
+        w = work[u(j)]
+        s_pick, z = _next(s_pick)
+        a = _below(z, n_pods)
+        b = _below(z >> _SH32, n_pods - 1)
+        b += b >= a
+        t_bits = _bits(t)
+        ra = a * _R_WORDS
+        rb = b * _R_WORDS
+        ba = a << shift
+        bb = b << shift
+        ha = podi[u(ra + _R_HEAD)]
+        while True:
+            gone = (np.int64(ring[u(ba + (ha & mask))] <= t_bits) + np.int64(ring[u(ba + ((ha + 1) & mask))] <= t_bits)
+                    + np.int64(ring[u(ba + ((ha + 2) & mask))] <= t_bits))
+            ha += gone
+            if not _unlikely(gone == _PAD):
+                break
+        hb = podi[u(rb + _R_HEAD)]
+        while True:
+            gone = (np.int64(ring[u(bb + (hb & mask))] <= t_bits) + np.int64(ring[u(bb + ((hb + 1) & mask))] <= t_bits)
+                    + np.int64(ring[u(bb + ((hb + 2) & mask))] <= t_bits))
+            hb += gone
+            if not _unlikely(gone == _PAD):
+                break
+        podi[u(ra + _R_HEAD)] = ha
+        podi[u(rb + _R_HEAD)] = hb
+        ta = podi[u(ra + _R_TAIL)]
+        tb = podi[u(rb + _R_TAIL)]
+        # the less loaded wins, `a` on a tie (as `run` and the sandbox balancer); selects by mask
+        if equal_weights:
+            to_b = np.int64(tb - hb < ta - ha)
+        else:
+            to_b = np.int64((tb - hb) * pod[u(rb + _R_INV_WEIGHT)] < (ta - ha) * pod[u(ra + _R_INV_WEIGHT)])
+        b_wins = -to_b
+        p = a ^ ((a ^ b) & b_wins)
+        tp = ta ^ ((ta ^ tb) & b_wins)
+        hp = ha ^ ((ha ^ hb) & b_wins)
+        rp = p * _R_WORDS
+        # the FIFO queue of its server, as in `run`
+        half_rtt = pod[u(rp + _R_HALF_RTT)]
+        reach = t + half_rtt
+        start = max(reach, pod[u(rp + _R_FREE)])
+        service = w * pod[u(rp + _R_INV_SPEED)] + pod[u(rp + _R_OVERHEAD)]
+        done_at = start + service
+        d = done_at + half_rtt
+        lat = d - t
+        bp = p << shift
+        ring[u(bp + (tp & mask))] = _bits(d)
+        ring[u(bp + ((tp + 1) & mask))] = _INF_BITS
+        ring[u(bp + ((tp + 2) & mask))] = _INF_BITS
+        ring[u(bp + ((tp + 3) & mask))] = _INF_BITS
+        podi[u(rp + _R_TAIL)] = tp + 1
+        pod[u(rp + _R_FREE)] = done_at
+        podi[u(rp + _R_COUNT)] += 1
+        pod[u(rp + _R_BUSY)] += service
+        pod[u(rp + _R_LAT)] += lat
+        pod[u(rp + _R_WAIT)] += start - reach
+        max_dep = max(max_dep, d)
+        hist[u(p * N_BUCKETS + _bucket(lat))] += 1
+        j += 1
+        if _unlikely(tp + 2 - hp + _PAD > width):
+            pos[1] = 1
+            break
+    pos[0] = j
+    streams[0] = s_arr
+    streams[1] = s_pick
+    clock[0] = t
+    clock[1] = max_dep
+
+
+@njit(cache=True, boundscheck=False)
+def _draw_work(work, count, s_svc, s_cls, dist, svc_mean, svc_mu, svc_sigma, mix_cdf, mix_cost):
+    """work[:count] = the next requests' work, drawn as `run` draws it: (service, class streams)."""
+    for i in range(count):
+        s_svc, work[i] = _base_work(s_svc, dist, svc_mean, svc_mu, svc_sigma)
+    if mix_cdf.shape[0] > 1:  # the class stream is separate: drawing it afterwards changes nothing
+        for i in range(count):
+            s_cls, c = _class(s_cls, mix_cdf)
+            work[i] *= mix_cost[c]
+    return s_svc, s_cls
+
+
+@njit(cache=True, boundscheck=False)
+def _wider_rings(ring, shift, podi, n_pods):
+    """Rings twice as wide, each unwrapped to start at slot 0 (and +inf after its last)."""
+    width = 1 << shift
+    wider = np.full(n_pods << (shift + 1), _INF_BITS, np.int64)
+    for q in range(n_pods):
+        r = q * _R_WORDS
+        head = podi[r + _R_HEAD]
+        size = podi[r + _R_TAIL] - head
+        for i in range(size):
+            wider[(q << (shift + 1)) + i] = ring[(q << shift) + ((head + i) & (width - 1))]
+        podi[r + _R_HEAD] = 0
+        podi[r + _R_TAIL] = size
+    return wider
+
+
+@njit(cache=True)
+def p2c_ring(m, start_width, ip, fp, fst, rng, mix_cdf, mix_cost, inv_speed, overhead, half_rtt, inv_weight,
+             counts, busy, lat_sum, wait_sum, hist):  # fmt: skip
+    """`run` for MODE_P2C in the open model when every pod (at least two) has one server, from
+    an empty system: m requests, the same draws, the same arithmetic, the same results
+    (counts, busy, lat_sum, wait_sum, hist, fst and rng as `run` leaves them). Each pod's
+    ring of departures starts `start_width` wide and doubles when it must."""
+    n_pods = inv_speed.shape[0]
+    pod = np.zeros(n_pods * _R_WORDS)
+    podi = pod.view(np.int64)
+    equal_weights = True
+    for q in range(n_pods):
+        r = q * _R_WORDS
+        pod[r + _R_INV_SPEED] = inv_speed[q]
+        pod[r + _R_OVERHEAD] = overhead[q]
+        pod[r + _R_HALF_RTT] = half_rtt[q]
+        pod[r + _R_INV_WEIGHT] = inv_weight[q]
+        equal_weights &= inv_weight[q] == inv_weight[0]
+    shift = 3  # room for a request and its _PAD slots of +inf at least
+    while (1 << shift) < start_width:
+        shift += 1
+    ring = np.full(n_pods << shift, _INF_BITS, np.int64)
+    flat_hist = hist.reshape(n_pods * N_BUCKETS)
+    work = np.empty(min(m, _P2C_BLOCK))
+    pos = np.zeros(2, np.int64)
+    streams = np.array([rng[S_ARRIVAL], rng[S_PICK]])
+    clock = np.array([fst[FST_T], fst[FST_MAX_DEP], fp[FP_MEAN_GAP]])
+    s_svc = rng[S_SERVICE]
+    s_cls = rng[S_CLASS]
+    for first in range(0, m, _P2C_BLOCK):
+        count = min(_P2C_BLOCK, m - first)
+        s_svc, s_cls = _draw_work(work, count, s_svc, s_cls, ip[IP_DIST], fp[FP_SVC_MEAN], fp[FP_SVC_MU],
+                                  fp[FP_SVC_SIGMA], mix_cdf, mix_cost)
+        pos[0] = 0
+        while pos[0] < count:
+            pos[1] = 0
+            _p2c_ring_loop(pos, count, streams, clock, work, n_pods, equal_weights, pod, podi, ring, shift, flat_hist)
+            if pos[1]:
+                ring = _wider_rings(ring, shift, podi, n_pods)
+                shift += 1
+    for q in range(n_pods):
+        r = q * _R_WORDS
+        counts[q] += podi[r + _R_COUNT]
+        busy[q] += pod[r + _R_BUSY]
+        lat_sum[q] += pod[r + _R_LAT]
+        wait_sum[q] += pod[r + _R_WAIT]
+    rng[S_ARRIVAL] = streams[0]
+    rng[S_SERVICE] = s_svc
+    rng[S_CLASS] = s_cls
+    rng[S_PICK] = streams[1]
+    fst[FST_T] = clock[0]
+    fst[FST_MAX_DEP] = clock[1]
 
 
 def bucket_edges() -> np.ndarray:
