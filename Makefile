@@ -30,9 +30,17 @@ run: migrate
 	$(PY) manage.py ensure_admin
 	$(PY) -m lbsite.runner
 
-# Everything: unit, integration (PostgreSQL when DATABASE_URL is set, a real qcluster), API.
+# Browser tests drive Debian's Chromium: Playwright's own browser download cannot work here.
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+$(CHROMIUM):
+	$(SUDO) apt-get update -q
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends chromium
+
+# Everything: unit, integration (PostgreSQL when DATABASE_URL is set, a real qcluster), API,
+# browser (Playwright on Debian's Chromium), manifests.
 # LBLAB_Q_NAME keeps the test worker's queue apart from any `make run` on the same Redis.
-test: venv-dev
+test: venv-dev $(CHROMIUM)
 	LBLAB_Q_NAME=lblab-test-$$$$ $(PY) -m pytest $(PYTEST_ARGS)
 
 lint: venv-dev

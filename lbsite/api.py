@@ -4,19 +4,45 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
-from rest_framework import permissions, viewsets
-from rest_framework.exceptions import ValidationError
+from django.db.models import ProtectedError, RestrictedError
+from rest_framework import permissions, renderers, status, viewsets
+from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from lbsite.permissions import OwnedQuerysetMixin
 
 
+class Conflict(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The object is in use."
+    default_code = "conflict"
+
+
 def exception_handler(exc, context):
-    """Model and service validation (Django's ValidationError) answers 400 with field errors."""
+    """Model and service validation (Django's ValidationError) answers 400 with field errors; deleting
+    what history still points at (a target with runs: on_delete=PROTECT) answers 409."""
     if isinstance(exc, DjangoValidationError):
         detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         exc = ValidationError(detail)
+    elif isinstance(exc, ProtectedError | RestrictedError):
+        referring = getattr(exc, "protected_objects", None) or getattr(exc, "restricted_objects", ())
+        kept = {str(obj._meta.verbose_name_plural) for obj in referring if hasattr(obj, "_meta")}
+        exc = Conflict(f"It is kept while {' and '.join(sorted(kept)) or 'other objects'} refer to it.")
     return drf_exception_handler(exc, context)
+
+
+class CSVRenderer(renderers.BaseRenderer):
+    """`?format=csv` for views that answer CSV themselves (a streamed file); their error answers
+    (a 404, a 400) are rendered as JSON text."""
+
+    media_type = "text/csv"
+    format = "csv"
+    charset = "utf-8"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        if isinstance(data, str | bytes):
+            return data
+        return renderers.JSONRenderer().render(data)
 
 
 class FullCleanSerializerMixin:

@@ -1,7 +1,8 @@
 """WebSocket routes of every app, gathered in one list for lbsite.asgi.
 
-Each app that streams adds its own `routing.websocket_urlpatterns` here; the live run
-stream (`/ws/runs/<id>/`, metrics_app) joins with the dashboards issue.
+Each app that streams adds its own `routing.websocket_urlpatterns` here.
 """
 
-websocket_urlpatterns: list = []
+from metrics_app.routing import websocket_urlpatterns as metrics_websockets
+
+websocket_urlpatterns: list = [*metrics_websockets]

@@ -162,7 +162,7 @@ def _pod_set(names_in_order: Sequence[Sequence[str]]) -> tuple[str, ...]:
     return tuple(seen)
 
 
-def _weights(pods: Sequence[str], shares: Mapping[str, float] | None) -> np.ndarray:
+def share_weights(pods: Sequence[str], shares: Mapping[str, float] | None) -> np.ndarray:
     """Raw (unnormalised) weights aligned with pods; all 1.0 for equal shares."""
     if shares is None:
         return np.ones(len(pods))
@@ -245,7 +245,7 @@ def analyse(counts: Mapping[str, int], shares: Mapping[str, float] | None = None
     pods = _pod_set([list(counts), expected_pods, list(shares or ())])
     n = np.array([counts.get(pod) or 0 for pod in pods], dtype=float)
     _check_counts(n)
-    w = _weights(pods, shares)
+    w = share_weights(pods, shares)
     return _judge(pods, n, w, threshold=float(threshold), counts_test=True,
                   unattributed=int(counts.get(UNATTRIBUTED) or 0))
 
@@ -293,7 +293,7 @@ def _cumulative(counts: np.ndarray) -> np.ndarray:
     return cumulative
 
 
-def _scores(sums: np.ndarray, w: np.ndarray) -> np.ndarray:
+def scores_of_sums(sums: np.ndarray, w: np.ndarray) -> np.ndarray:
     """Score of each row of per-pod sums; 0.0 for a row without traffic (as `analyse`)."""
     if sums.shape[1] == 0:
         return np.zeros(sums.shape[0])
@@ -326,7 +326,7 @@ def windowed_scores(per_second: Sequence[Mapping[str, int]], window_s: int = DEF
         return []
     cumulative = _cumulative(counts)
     sums = cumulative[ends] - cumulative[starts]
-    scores = _scores(sums, _weights(pods, shares))
+    scores = scores_of_sums(sums, share_weights(pods, shares))
     if partial and not sums[-1].sum() > 0:
         scores = scores[:-1]
     return scores.tolist()
@@ -358,8 +358,8 @@ def alerts(per_second: Sequence[Mapping[str, int]], window_s: int = DEFAULT_WIND
         return []
     cumulative = _cumulative(counts)
     sums = cumulative[ends] - cumulative[starts]
-    w = _weights(pods, shares)
-    scores = _scores(sums, w)
+    w = share_weights(pods, shares)
+    scores = scores_of_sums(sums, w)
     if partial and not sums[-1].sum() > 0:
         starts, ends, scores = starts[:-1], ends[:-1], scores[:-1]
     under = scores < threshold

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
+import psutil
 import pytest
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
@@ -101,3 +106,118 @@ def qcluster(child_env):
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
         process.wait()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+def fetch(url: str) -> tuple[int, dict, bytes]:
+    """GET without following redirects: (status, headers, body)."""
+    opener = urllib.request.build_opener(_NoRedirect)
+    try:
+        with opener.open(url, timeout=10) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read()
+
+
+@dataclass
+class Site:
+    process: subprocess.Popen
+    url: str
+    children: list
+
+
+@pytest.fixture
+def start_site(child_env):
+    """Start what `make run` starts (`python -m lbsite.runner`: daphne and a qcluster) on the test
+    database. `start_site(REDIS_URL=None)` drops a variable, e.g. for the embedded default."""
+    sites: list[Site] = []
+
+    def start(**env_changes) -> Site:
+        port = free_port()
+        env = {**child_env, "PORT": str(port)}
+        for key, value in env_changes.items():
+            if value is None:
+                env.pop(key, None)
+            else:
+                env[key] = value
+        process = subprocess.Popen(
+            [PYTHON, "-m", "lbsite.runner"], cwd=REPO, env=env, start_new_session=True,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        site = Site(process=process, url=f"http://127.0.0.1:{port}", children=[])
+        sites.append(site)
+
+        def answers() -> bool:
+            try:
+                return fetch(site.url + "/accounts/login/")[0] == 200
+            except OSError:
+                return process.poll() is not None  # it died: stop waiting, the test will see it
+
+        wait_for(answers, "the site to answer", deadline_s=60)
+        assert process.poll() is None, f"the runner exited with {process.returncode}"
+        site.children = psutil.Process(process.pid).children(recursive=True)
+        return site
+
+    yield start
+    for site in sites:
+        if site.process.poll() is None:  # as Ctrl-C would: the children close their database sessions
+            site.process.send_signal(signal.SIGINT)
+            try:
+                site.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(site.process.pid, signal.SIGKILL)
+        site.process.wait()
+        for child in site.children:  # never leave anything behind, even if the test failed
+            try:
+                child.kill()
+            except psutil.NoSuchProcess:
+                pass
+        psutil.wait_procs(site.children, timeout=10)
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [  # ARCHITECTURE.md s9: Debian's Chromium on a machine without internet
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--no-first-run", "--disable-sync",
+]
+
+
+@dataclass
+class Browser:
+    page: object
+    console_problems: list  # console errors and warnings, and uncaught page errors
+
+
+@pytest.fixture
+def browser(monkeypatch):
+    """A headless Debian Chromium driven by Playwright (`make test` installs it; no downloads)."""
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's Chromium is not installed (make test installs it)")
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; the test's own ORM calls are
+    # still plain synchronous code, so Django's async-safety guard would refuse them.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            context = chromium.new_context()
+            context.set_default_timeout(30_000)
+            page = context.new_page()
+            problems: list[str] = []
+            page.on("console", lambda message: message.type in ("error", "warning")
+                    and problems.append(f"{message.type}: {message.text} ({page.url})"))
+            page.on("pageerror", lambda error: problems.append(f"page error: {error} ({page.url})"))
+            yield Browser(page=page, console_problems=problems)
+        finally:
+            chromium.close()

@@ -18,7 +18,10 @@ from dataclasses import dataclass, field
 from django.db import transaction
 
 from clusters.base import Cluster
+from metrics_app import balance
+from metrics_app.live import LiveSeries
 from metrics_app.models import MetricSample, PodSample
+from metrics_app.services import layer_is_cross_process, live_series_for, publish_to_run, recorded_second
 from metrics_app.summary import summarise
 from tests_app.engine.launcher import LocustProcess
 from tests_app.models import LoadTestRun, Target
@@ -26,7 +29,7 @@ from tests_app.verdict import judge
 
 log = logging.getLogger(__name__)
 
-UNATTRIBUTED = "unattributed"
+UNATTRIBUTED = balance.UNATTRIBUTED  # the pseudo-pod of requests no pod was named for
 # Above Locust's own --stop-timeout (the plugin's timeout_s + 1 = 11 s), so a hung request
 # cannot make us kill it before it flushes its last sample and final line.
 STOP_GRACE_S = 15.0
@@ -113,6 +116,7 @@ class Recorder:
     cpu_totals: dict = field(default_factory=dict)  # pod -> [sum of cores, seconds measured]
     _cpu_seconds: dict = field(default_factory=dict)
     _cpu_at: float | None = None
+    live: LiveSeries | None = None  # the live view's messages, when they can be pushed to the consumers
 
     def record(self, line: dict) -> dict:
         """Write one second; returns the line with every known pod in it (idle ones as zeros)."""
@@ -133,13 +137,14 @@ class Recorder:
         if line.get("unattributed"):
             rows.append(PodSample(run=self.run, t=t, pod=UNATTRIBUTED, requests=line["unattributed"]))
         with transaction.atomic():
-            MetricSample.objects.create(
+            sample = MetricSample.objects.create(
                 run=self.run, t=t, users=line.get("users", 0), requests=line.get("requests", 0),
                 failures=line.get("failures", 0), rps=line.get("rps", 0.0), failures_per_s=line.get("failures_per_s", 0.0),
                 p50_ms=line.get("p50_ms"), p95_ms=line.get("p95_ms"), p99_ms=line.get("p99_ms"), max_ms=line.get("max_ms"),
                 active_connections=line.get("active_connections", 0),
             )
             PodSample.objects.bulk_create(rows)
+        self._publish(sample, rows)
         self.per_second_pods.append({name: figures.get("requests", 0) for name, figures in pods.items()})
         for name, reading in resources.items():
             if reading["cpu"] is not None:
@@ -147,6 +152,16 @@ class Recorder:
                 total[0] += reading["cpu"]
                 total[1] += 1
         return {**line, "pods": pods}
+
+    def _publish(self, sample: MetricSample, rows: list[PodSample]) -> None:
+        """Push the second to the run's live viewers once it is committed (push mode only: without a
+        cross-process channel layer the consumers read it from the database themselves)."""
+        if self.live is None and not layer_is_cross_process():
+            return
+        second = recorded_second(sample, rows)
+        self.live = self.live or live_series_for(self.run, second)
+        messages = self.live.feed(second)
+        transaction.on_commit(lambda: publish_to_run(self.run.pk, messages))
 
     def mean_cpu(self) -> dict[str, float]:
         """Mean cores each pod used over the seconds it was measured (the utilisation view)."""

@@ -11,6 +11,8 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.db.models.fields.json import KeyTextTransform, KeyTransform
+from django.db.models.functions import Cast
 
 from clusters.base import ALGORITHMS
 
@@ -314,6 +316,10 @@ def _request_mix_problem(mix) -> str | None:
     return None
 
 
+# summary -> balance -> score as a number, on PostgreSQL (->> then a cast) and SQLite (JSON_EXTRACT) alike.
+BALANCE_SCORE = Cast(KeyTextTransform("score", KeyTransform("balance", "summary")), models.FloatField())
+
+
 class LoadTestRun(models.Model):
     Status = RunStatus
 
@@ -349,6 +355,9 @@ class LoadTestRun(models.Model):
         indexes = [
             models.Index(fields=["owner", "-created_at"], name="run_owner_created"),
             models.Index(fields=["status", "heartbeat_at"], name="run_status_heartbeat"),
+            # the runs list sorted best score first (ORDER BY the same expression as the index)
+            models.Index(models.F("owner"), BALANCE_SCORE.desc(nulls_last=True), models.F("created_at").desc(),
+                         models.F("id").desc(), name="run_owner_score"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(status__in=RunStatus.values), name="run_status_valid"),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import timedelta
+from functools import partial
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -19,7 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_q.tasks import async_task
 
-from metrics_app.services import samples_overview
+from metrics_app.services import publish_status, samples_overview
 from tests_app.allowlist import host_allowed
 from tests_app.models import LoadTestRun, Scenario, Target
 from tests_app.specs import SpecError, parse_chaos
@@ -153,6 +154,7 @@ def claim_run(run_id: int) -> LoadTestRun | None:
         run.status = LoadTestRun.Status.RUNNING
         run.started_at = run.heartbeat_at = now
         run.save(update_fields=["attempt", "status", "started_at", "heartbeat_at"])
+        transaction.on_commit(partial(publish_status, run))  # live viewers see it start (push mode)
         return run
 
 
@@ -204,6 +206,8 @@ def _finish(run: LoadTestRun, *, status: str, error: str, extra=(), save_stop: b
     if save_stop:
         fields.append("stop_requested")
     run.save(update_fields=fields)
+    # Every way a run ends comes through here; live viewers get the finished status (push mode).
+    transaction.on_commit(partial(publish_status, run))
 
 
 def execute_run(

@@ -1,28 +1,153 @@
 from django.contrib.auth.mixins import LoginRequiredMixin
-from django.urls import reverse_lazy
-from django.views.generic import CreateView, DetailView, ListView
+from django.db import transaction
+from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse, reverse_lazy
+from django.views import View
+from django.views.generic import CreateView, DetailView, FormView, ListView
 
 from lbsite.permissions import OwnedQuerysetMixin
-from tests_app.forms import TargetForm
+from lbsite.staticfiles import static_text
+from metrics_app.exports import filename, samples_csv_lines, samples_json_chunks, summary_json
+from metrics_app.figures import PLOTLY_CONFIG, chart_specs, compare_figures, figure_payload
+from metrics_app.services import compare_runs, iter_run_seconds, report_figures
+from tests_app import services
+from tests_app.api.filters import RunFilterSet
+from tests_app.api.serializers import CompareQuerySerializer
+from tests_app.forms import RunForm, TargetForm
 from tests_app.models import LoadTestRun, Target
-from tests_app.services import save_target
+from tests_app.selectors import runs_in_order, runs_visible_to
 
 
 class RunListView(LoginRequiredMixin, OwnedQuerysetMixin, ListView):
+    """The user's runs, filtered and sorted with the API's own FilterSet (one set of rules)."""
+
     model = LoadTestRun
     paginate_by = 25
     context_object_name = "runs"
+    sort_columns = (("id", "#"), ("created_at", "Created"), ("status", "Status"), ("balance_score", "Balance"))
 
     def get_queryset(self):
-        return super().get_queryset().select_related("target")
+        runs = super().get_queryset().select_related("target").order_by("-created_at", "-id")
+        self.filterset = RunFilterSet(self.request.GET or None, queryset=runs, request=self.request)
+        if not self.filterset.is_bound:
+            return runs
+        return self.filterset.qs if self.filterset.is_valid() else runs.none()
+
+    def get_context_data(self, **kwargs):
+        filtering = {key for key in self.request.GET if key not in ("page", "ordering")}
+        return super().get_context_data(
+            **kwargs, filter=self.filterset, filtered=bool(filtering), sort_columns=self.sort_columns,
+            ordering=self.request.GET.get("ordering", ""),
+        )
 
 
 class RunDetailView(LoginRequiredMixin, OwnedQuerysetMixin, DetailView):
+    """The live run page: the charts fill from `/ws/runs/<id>/` (static/js/live_run.js)."""
+
     model = LoadTestRun
     context_object_name = "run"
 
     def get_queryset(self):
         return super().get_queryset().select_related("target", "scenario", "autotune")
+
+    def get_context_data(self, **kwargs):
+        threshold = self.object.scenario_config.get("threshold_balance", 95.0)
+        return super().get_context_data(
+            **kwargs, chart_specs=chart_specs(threshold=threshold), plotly_config=PLOTLY_CONFIG,
+        )
+
+
+class RunResultsView(LoginRequiredMixin, OwnedQuerysetMixin, DetailView):
+    """The results of a run as an HTML fragment: the live page swaps it in when the run ends."""
+
+    model = LoadTestRun
+    context_object_name = "run"
+    template_name = "tests_app/_run_results.html"
+
+
+class RunCreateView(LoginRequiredMixin, FormView):
+    form_class = RunForm
+    template_name = "tests_app/run_form.html"
+
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "owner": self.request.user}
+
+    def form_valid(self, form):
+        data = form.cleaned_data
+        with transaction.atomic():  # a new sandbox target is kept only if the run is created too
+            target = data["target"] or services.target_for(owner=self.request.user, fields=form.sandbox_fields())
+            run = services.start_run(owner=self.request.user, target=target, scenario=form.chosen_scenario(),
+                                     chaos=data["chaos"], autotune=data["autotune"], workers=data["workers"])
+        return redirect("run-detail", pk=run.pk)
+
+
+class RunCompareView(LoginRequiredMixin, View):
+    """2 to 6 runs side by side: `?ids=1,2` as in the API, or `ids=1&ids=2` from the runs list."""
+
+    def get(self, request):
+        query = CompareQuerySerializer(data={"ids": ",".join(request.GET.getlist("ids"))})
+        if not query.is_valid():
+            return render(request, "tests_app/run_compare.html", {"error": query.errors["ids"][0]}, status=400)
+        ids = query.validated_data["ids"]
+        runs = runs_in_order(request.user, ids)
+        if runs is None:
+            raise Http404("No such run.")
+        comparison = compare_runs(runs)
+        labels = {str(run["id"]): run["label"] for run in comparison["runs"]}
+        figures = compare_figures(comparison["series"], labels, threshold=comparison["threshold"])
+        return render(request, "tests_app/run_compare.html", {
+            "comparison": comparison,
+            "rows": [{**figure, "cells": list(zip(figure["values"], figure["deltas"], figure["delta_pct"],
+                                                  figure["verdicts"], strict=True))}
+                     for figure in comparison["figures"]],
+            "figures": [figure_payload(figure) for figure in figures.values()],
+            "api_url": reverse("api:run-compare") + "?ids=" + ",".join(map(str, ids)),
+        })
+
+
+class RunReportView(LoginRequiredMixin, OwnedQuerysetMixin, DetailView):
+    """The run as one standalone HTML file (plotly.js inlined): it opens anywhere, offline."""
+
+    model = LoadTestRun
+    context_object_name = "run"
+    template_name = "tests_app/run_report.html"
+
+    def get_context_data(self, **kwargs):
+        figures = report_figures(self.object)
+        return super().get_context_data(
+            **kwargs, figures=[figure_payload(figure) for figure in figures.values()],
+            plotly_js=static_text("plotly/plotly.min.js"), figures_js=static_text("js/plotly_figures.js"),
+        )
+
+    def render_to_response(self, context, **kwargs):
+        response = super().render_to_response(context, **kwargs)
+        response["Content-Disposition"] = f'attachment; filename="{filename(self.object.pk, "report.html")}"'
+        return response
+
+
+class RunExportView(LoginRequiredMixin, View):
+    """A run's seconds as CSV or JSON, or its summary as JSON, streamed as a download."""
+
+    def get(self, request, pk, name):
+        run = get_object_or_404(runs_visible_to(request.user), pk=pk)
+        if name == "samples.csv":
+            response = StreamingHttpResponse(samples_csv_lines(iter_run_seconds(run.pk)), content_type="text/csv")
+        elif name == "samples.json":
+            response = StreamingHttpResponse(samples_json_chunks(iter_run_seconds(run.pk), run_id=run.pk),
+                                             content_type="application/json")
+        elif name == "summary.json":
+            response = HttpResponse(summary_json(run.summary or {}), content_type="application/json")
+        else:
+            raise Http404("No such export.")
+        response["Content-Disposition"] = f'attachment; filename="{filename(run.pk, name)}"'
+        return response
+
+
+class RunStopView(LoginRequiredMixin, View):
+    def post(self, request, pk):
+        services.request_stop(run=get_object_or_404(runs_visible_to(request.user), pk=pk))
+        return redirect(reverse("run-detail", args=[pk]))
 
 
 class TargetListView(LoginRequiredMixin, OwnedQuerysetMixin, ListView):
@@ -40,5 +165,5 @@ class TargetCreateView(LoginRequiredMixin, CreateView):
         return {**super().get_form_kwargs(), "owner": self.request.user}
 
     def form_valid(self, form):
-        self.object = save_target(target=form.instance)
+        self.object = services.save_target(target=form.instance)
         return super(CreateView, self).form_valid(form)

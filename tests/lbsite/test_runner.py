@@ -1,67 +1,18 @@
 """`make run`'s runner: daphne serves pages, the API schema and static files; Ctrl-C or
 a SIGKILL of the runner leaves no process behind."""
 
-import os
 import signal
-import socket
-import subprocess
-import time
-import urllib.error
-import urllib.request
 
 import psutil
 import pytest
 
-from tests.conftest import PYTHON, REPO
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):
-        return None
-
-
-def fetch(url: str) -> tuple[int, dict, bytes]:
-    opener = urllib.request.build_opener(NoRedirect)
-    try:
-        with opener.open(url, timeout=10) as response:
-            return response.status, dict(response.headers), response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, dict(error.headers), error.read()
+from tests.conftest import fetch
 
 
 @pytest.fixture
-def runner(child_env):
-    port = free_port()
-    process = subprocess.Popen(
-        [PYTHON, "-m", "lbsite.runner"], cwd=REPO, env={**child_env, "PORT": str(port)},
-        start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    end = time.monotonic() + 60
-    while time.monotonic() < end:
-        try:
-            fetch(base + "/accounts/login/")
-            break
-        except OSError:
-            time.sleep(0.3)
-    children = psutil.Process(process.pid).children(recursive=True)
-    try:
-        yield process, base, children
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-        for child in children:  # never leave anything behind, even if the test failed
-            try:
-                child.kill()
-            except psutil.NoSuchProcess:
-                pass
+def runner(start_site):
+    site = start_site()
+    return site.process, site.url, site.children
 
 
 def gone(processes, deadline_s=30.0) -> bool:
@@ -81,6 +32,8 @@ def test_serves_pages_schema_and_static_then_ctrl_c_stops_everything(runner):
     status, headers, body = fetch(base + "/static/favicon.svg")
     assert status == 200 and body.startswith(b"<svg")
     assert fetch(base + "/favicon.ico")[0] == 301
+    status, _, body = fetch(base + "/static/plotly/plotly.min.js")  # served locally: no CDN
+    assert status == 200 and b"plotly.js" in body[:2000]
 
     process.send_signal(signal.SIGINT)
     assert process.wait(timeout=60) == 0

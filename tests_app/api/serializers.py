@@ -1,9 +1,14 @@
 from __future__ import annotations
 
+import re
+
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models.fields.json import KeyTransform
+from django.db.models.functions import JSONObject
 from rest_framework import serializers
 
 from lbsite.api import FullCleanSerializerMixin
+from metrics_app.services import COMPARE_MAX_RUNS, COMPARE_MIN_RUNS
 from tests_app.models import LoadTestRun, Scenario, Target
 from tests_app.selectors import scenarios_visible_to, targets_visible_to
 from tests_app.services import check_not_in_this_build, describe_target, validate_target_allowed
@@ -46,6 +51,34 @@ class LoadTestRunSerializer(serializers.ModelSerializer):
             "status", "created_at", "started_at", "ended_at", "heartbeat_at", "attempt", "stop_requested",
             "summary", "verdict", "error",
         ]
+        read_only_fields = fields
+
+
+def _summary_at(*path: str) -> KeyTransform:
+    expression = "summary"
+    for key in path:
+        expression = KeyTransform(key, expression)
+    return expression
+
+
+# The list's few figures of each run, picked out by the database: a whole summary (per pod, per
+# window) is kilobytes per run, so the list leaves it to the run's own page. On PostgreSQL and SQLite.
+RUN_HEADLINE = JSONObject(
+    duration_s=_summary_at("duration_s"), requests=_summary_at("requests"), failures=_summary_at("failures"),
+    rps=_summary_at("rps"), p95_ms=_summary_at("latency_ms", "p95"), balance_score=_summary_at("balance", "score"),
+    grade=_summary_at("balance", "grade"),
+)
+
+
+class LoadTestRunListSerializer(LoadTestRunSerializer):
+    """A run in the list: as `GET /api/runs/<id>/`, with `headline` (duration_s, requests, failures,
+    rps, p95_ms, balance_score, grade: null until the run has a summary) for `summary`.
+    Each run's `headline` attribute is set from RUN_HEADLINE by the list view."""
+
+    headline = serializers.JSONField(read_only=True)
+
+    class Meta(LoadTestRunSerializer.Meta):
+        fields = [name if name != "summary" else "headline" for name in LoadTestRunSerializer.Meta.fields]
         read_only_fields = fields
 
 
@@ -100,3 +133,33 @@ class RunCreateSerializer(serializers.Serializer):
 
 class SamplesQuerySerializer(serializers.Serializer):
     since = serializers.FloatField(required=False, default=-1.0, help_text="Only seconds after this t.")
+
+
+class CompareQuerySerializer(serializers.Serializer):
+    """`?ids=12,15`: 2 to 6 run ids, comma-separated, each once; the first is the reference."""
+
+    ids = serializers.CharField(help_text="2 to 6 run ids, comma-separated (e.g. 12,15); the first is the reference.")
+
+    def validate_ids(self, value: str) -> list[int]:
+        parts = [part.strip() for part in value.split(",") if part.strip()]
+        if not all(re.fullmatch(r"[0-9]{1,18}", part) for part in parts):
+            raise serializers.ValidationError("Run ids are whole numbers separated by commas, e.g. ids=12,15.")
+        ids = [int(part) for part in parts]
+        if len(set(ids)) != len(ids):
+            raise serializers.ValidationError("Name each run once.")
+        if not COMPARE_MIN_RUNS <= len(ids) <= COMPARE_MAX_RUNS:
+            raise serializers.ValidationError(f"Compare {COMPARE_MIN_RUNS} to {COMPARE_MAX_RUNS} runs; got {len(ids)}.")
+        return ids
+
+
+class CompareSerializer(serializers.Serializer):
+    """The shape of `GET /api/runs/compare/` (documentation: the view returns the service's dict)."""
+
+    runs = serializers.ListField(child=serializers.DictField(), help_text="id, label, status, created_at, target, "
+                                 "scenario, summary of each run, in the order asked.")
+    figures = serializers.ListField(child=serializers.DictField(), help_text="key, label, unit, better, values, "
+                                    "deltas, delta_pct, verdicts: one value per run, compared with the first.")
+    notes = serializers.ListField(child=serializers.CharField())
+    series = serializers.DictField(child=serializers.DictField(), help_text="Per run id: t, rps, p95_ms, score, "
+                                   "pod_spread, one value per recorded second.")
+    threshold = serializers.FloatField(help_text="Balance threshold of the first run, percent.")

@@ -1,0 +1,316 @@
+"""Plotly figures of runs, as plain dicts ``{"data": [...], "layout": {...}}`` that ``json.dumps`` takes.
+
+Pure: no Django, and no plotly Python package either (the browser draws them with plotly.js).
+
+The live run page and the standalone report draw the same charts from one declaration,
+`chart_specs`: the page ships the specs as JSON (Django's json_script) and
+static/js/live_run.js builds the charts from them sample by sample, while `run_figures` builds
+the finished figures from the same specs in Python. The two builders follow the same rules
+(documented on each helper below and mirrored function by function in live_run.js), so a
+chart drawn live and the same chart in the report hold the same traces and shapes.
+
+Spec keys (every spec): ``id``, ``title``, ``kind``, ``x_title``, ``y_title``, ``layout`` (the
+base Plotly layout) and ``marks`` (how chaos injections and tuning decisions are drawn; None
+for a chart without a time axis). By kind:
+
+- ``time``: one line per entry of ``series`` (``field`` of the `sample` message, ``name``, ``color``);
+- ``time_per_pod``: one line per pod, ``pods[pod][pod_field] * scale``, coloured from ``palette``
+  in the order pods first appear (pods new in the same sample in name order); x is every
+  sample's t, so a pod that appears later has leading nulls;
+- ``pod_bar``: one bar per pod: the sum of ``pods[pod][pod_field]`` over every sample so far.
+
+The ``balance`` spec also has ``threshold`` (a horizontal line) and ``alerts`` (how the spans of
+`alert` messages are shaded).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+from collections.abc import Mapping, Sequence
+
+PLOTLY_CONFIG = {"displaylogo": False, "responsive": True}
+
+# Plotly's own qualitative palette (D3 category10): distinct, and familiar to Plotly users.
+PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
+INK = "#1b2733"  # the colours of static/css/lblab.css
+ACCENT = "#1f4e79"
+BAD = "#cf222e"
+WARN = "#9a6700"
+
+X_TITLE = "seconds since start"
+CHART_HEIGHT_PX = 320
+MIB = 1024 * 1024
+
+MARKS = {
+    # A fault without a duration (a pod kill) or still open is drawn as a band this wide, so it shows.
+    "chaos": {"fillcolor": WARN, "opacity": 0.18, "min_width_s": 0.5, "label_color": WARN},
+    # What a tuning action changes, for its label when before/after are plain values, not objects.
+    "tuning": {"color": ACCENT, "label_max_chars": 48,
+               "subjects": {"set_algorithm": "algorithm", "set_weights": "weights", "scale": "replicas"}},
+}
+ALERT_STYLE = {"fillcolor": BAD, "opacity": 0.12, "min_width_s": 0.5}
+THRESHOLD_COLOR = BAD
+
+
+def _layout(*, chart_id: str, title: str, x_title: str, y_title: str, hovermode: str = "x unified") -> dict:
+    return {
+        "title": {"text": title, "x": 0.01, "xanchor": "left", "font": {"size": 15}},
+        "xaxis": {"title": {"text": x_title}, "zeroline": False},
+        "yaxis": {"title": {"text": y_title}, "rangemode": "tozero"},
+        "height": CHART_HEIGHT_PX,
+        "margin": {"l": 60, "r": 20, "t": 45, "b": 45},
+        "legend": {"orientation": "h", "x": 1, "xanchor": "right", "y": 1.02, "yanchor": "bottom"},
+        "hovermode": hovermode,
+        "font": {"family": "system-ui, -apple-system, 'Segoe UI', sans-serif", "size": 12, "color": INK},
+        "paper_bgcolor": "#ffffff",
+        "plot_bgcolor": "#ffffff",
+        # A constant uirevision: live updates keep the zoom and hidden traces the user chose.
+        "uirevision": chart_id,
+        "shapes": [],
+        "annotations": [],
+    }
+
+
+def _spec(chart_id: str, title: str, kind: str, y_title: str, *, x_title: str = X_TITLE, **extra) -> dict:
+    hovermode = "closest" if kind == "pod_bar" else "x unified"
+    layout = _layout(chart_id=chart_id, title=title, x_title=x_title, y_title=y_title, hovermode=hovermode)
+    if kind == "time_per_pod":  # a pod per line: a legend on the side, scrolling, not over the title
+        layout["legend"] = {"orientation": "v", "x": 1.02, "xanchor": "left", "y": 1, "yanchor": "top"}
+    return {
+        "id": chart_id, "title": title, "kind": kind, "x_title": x_title, "y_title": y_title,
+        "layout": layout,
+        "marks": None if kind == "pod_bar" else copy.deepcopy(MARKS),
+        **extra,
+    }
+
+
+def chart_specs(*, threshold: float) -> list[dict]:
+    """The charts of the live run page, in page order (see the module docstring for the keys)."""
+    per_pod = {"palette": list(PALETTE)}
+    balance = _spec(
+        "balance", "Balance score", "time", "score (%)",
+        series=[{"field": "score", "name": "balance score", "color": ACCENT}],
+        threshold={"value": float(threshold), "color": THRESHOLD_COLOR},
+        alerts=dict(ALERT_STYLE),
+    )
+    balance["layout"]["yaxis"]["range"] = [0, 102]  # a score is a percentage: a steady 99 % must not look jagged
+    return [
+        _spec("throughput", "Throughput", "time", "per second", series=[
+            {"field": "rps", "name": "requests/s", "color": ACCENT},
+            {"field": "failures_per_s", "name": "failures/s", "color": BAD},
+        ]),
+        _spec("latency", "Latency", "time", "ms", series=[
+            {"field": "p50_ms", "name": "p50", "color": PALETTE[2]},
+            {"field": "p95_ms", "name": "p95", "color": PALETTE[1]},
+            {"field": "p99_ms", "name": "p99", "color": PALETTE[3]},
+        ]),
+        _spec("pod_requests", "Requests per pod", "pod_bar", "requests (total)", x_title="pod",
+              pod_field="requests", scale=1, **per_pod),
+        _spec("pod_throughput", "Requests per second per pod", "time_per_pod", "requests/s",
+              pod_field="requests", scale=1, **per_pod),
+        balance,
+        _spec("cpu", "CPU per pod", "time_per_pod", "cores", pod_field="cpu", scale=1, **per_pod),
+        _spec("memory", "Memory per pod", "time_per_pod", "MiB", pod_field="memory_bytes", scale=1 / MIB, **per_pod),
+        _spec("connections", "Active connections", "time", "connections", series=[
+            {"field": "active_connections", "name": "active connections", "color": ACCENT},
+        ]),
+    ]
+
+
+def _number(value):
+    """A plotted value: None stays a gap, and so does anything JSON (and so the browser) can't carry."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _scaled(value, scale):
+    value = _number(value)
+    return value if value is None or scale == 1 else value * scale
+
+
+def _line(name: str, color: str, x: list, y: list) -> dict:
+    return {"type": "scatter", "mode": "lines", "name": name, "line": {"color": color, "width": 2}, "x": x, "y": y}
+
+
+def _pods_in_order(samples: Sequence[Mapping]) -> list[str]:
+    """Pods in the order they first appear; pods new in the same sample in name order."""
+    seen: dict[str, None] = {}
+    for sample in samples:
+        for pod in sorted(set(sample.get("pods") or {}) - seen.keys()):
+            seen[pod] = None
+    return list(seen)
+
+
+def _short(value) -> str:
+    """A before/after value as the label shows it: numbers as JavaScript's String() writes them."""
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, int | float | str):
+        return str(value)
+    return json.dumps(_js_numbers(value), separators=(",", ":"), ensure_ascii=False)
+
+
+def _js_numbers(value):
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, Mapping):
+        return {key: _js_numbers(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_js_numbers(item) for item in value]
+    return value
+
+
+def tuning_label(decision: Mapping, style: Mapping = MARKS["tuning"]) -> str:
+    """ "algorithm: l4_connection -> least_conn". When before and after are objects, one part per
+    key whose value changed (every key of `to` when none did); otherwise the action's subject."""
+    before, after = decision.get("from"), decision.get("to")
+    if isinstance(before, Mapping) and isinstance(after, Mapping):
+        keys = [key for key in after if before.get(key) != after.get(key)] or list(after)
+        label = ", ".join(f"{key}: {_short(before.get(key))} -> {_short(after.get(key))}" for key in keys)
+    else:
+        action = str(decision.get("action") or "")
+        label = f"{style['subjects'].get(action, action)}: {_short(before)} -> {_short(after)}"
+    limit = style["label_max_chars"]
+    return label if len(label) <= limit else label[: limit - 1] + "…"
+
+
+def _band(x0, x1, style: Mapping) -> dict:
+    """A shaded span over the full height. An instant (no end, or an end not after the start) gets
+    the minimum width and an outline, so it stays visible however long the run is."""
+    outline = {"width": 0}
+    if x1 is None or x1 <= x0:
+        x1 = x0 + style["min_width_s"]
+        outline = {"width": 1, "color": style["fillcolor"]}
+    return {"type": "rect", "xref": "x", "yref": "paper", "x0": x0, "x1": x1, "y0": 0, "y1": 1,
+            "fillcolor": style["fillcolor"], "opacity": style["opacity"], "line": outline, "layer": "below"}
+
+
+def marks_for(spec: Mapping, *, events: Mapping | None, alerts: Sequence[Mapping], last_t) -> tuple[list, list]:
+    """The (shapes, annotations) of a chart: threshold line, alert spans (an open one reaches the
+    last t), chaos bands, tuning lines, in that order. live_run.js's marksFor mirrors this."""
+    shapes: list[dict] = []
+    annotations: list[dict] = []
+    threshold = spec.get("threshold")
+    if threshold:
+        shapes.append({"type": "line", "xref": "paper", "yref": "y", "x0": 0, "x1": 1, "y0": threshold["value"],
+                       "y1": threshold["value"], "line": {"color": threshold["color"], "width": 1.5, "dash": "dash"}})
+        annotations.append({"xref": "paper", "yref": "y", "x": 1, "y": threshold["value"], "xanchor": "right",
+                            "yanchor": "bottom", "showarrow": False, "text": f"threshold {_short(threshold['value'])} %",
+                            "font": {"size": 10, "color": threshold["color"]}})
+    if spec.get("alerts"):
+        for alert in alerts:
+            end = alert.get("end_t")
+            shapes.append(_band(alert["start_t"], end if end is not None else last_t, spec["alerts"]))
+    marks = spec.get("marks")
+    if marks and events:
+        chaos_style = marks["chaos"]
+        for injection in events.get("chaos") or ():
+            if injection.get("started_at_s") is None:
+                continue  # scheduled, not injected yet
+            shapes.append(_band(injection["started_at_s"], injection.get("ended_at_s"), chaos_style))
+            target = injection.get("target")
+            annotations.append({"xref": "x", "yref": "paper", "x": injection["started_at_s"], "y": 1, "xanchor": "left",
+                                "yanchor": "top", "showarrow": False,
+                                "text": f"{injection.get('kind')} {target}" if target else str(injection.get("kind")),
+                                "font": {"size": 10, "color": chaos_style["label_color"]}})
+        tuning_style = marks["tuning"]
+        for decision in events.get("tuning") or ():
+            shapes.append({"type": "line", "xref": "x", "yref": "paper", "x0": decision["t"], "x1": decision["t"],
+                           "y0": 0, "y1": 1, "line": {"color": tuning_style["color"], "width": 1.5, "dash": "dot"}})
+            annotations.append({"xref": "x", "yref": "paper", "x": decision["t"], "y": 0, "xanchor": "left",
+                                "yanchor": "bottom", "showarrow": False,
+                                "text": tuning_label(decision, tuning_style),
+                                "hovertext": str(decision.get("reason") or ""),
+                                "font": {"size": 10, "color": tuning_style["color"]}})
+    return shapes, annotations
+
+
+def _latest_alerts(alerts: Sequence[Mapping]) -> list[Mapping]:
+    """One alert per start_t, the last message wins (its end_t closes the span), as the page keeps them."""
+    latest: dict = {}
+    for alert in alerts:
+        latest[alert["start_t"]] = alert
+    return list(latest.values())
+
+
+def run_figures(specs: Sequence[Mapping], samples: Sequence[Mapping], *, events: Mapping | None = None,
+                alerts: Sequence[Mapping] = ()) -> dict[str, dict]:
+    """Every chart of `specs` (id -> figure) from `sample` messages (oldest first), with the
+    run's `events` message (chaos and tuning) and its `alert` messages."""
+    ts = [sample["t"] for sample in samples]
+    last_t = ts[-1] if ts else None
+    pods = _pods_in_order(samples)
+    spans = _latest_alerts(alerts)
+    figures = {}
+    for spec in specs:
+        kind = spec["kind"]
+        if kind == "time":
+            data = [_line(series["name"], series["color"], list(ts), [_number(sample.get(series["field"])) for sample in samples])
+                    for series in spec["series"]]
+        elif kind == "time_per_pod":
+            palette, field, scale = spec["palette"], spec["pod_field"], spec["scale"]
+            data = [_line(pod, palette[index % len(palette)], list(ts),
+                          [_scaled((sample.get("pods") or {}).get(pod, {}).get(field), scale) for sample in samples])
+                    for index, pod in enumerate(pods)]
+        elif kind == "pod_bar":
+            palette, field = spec["palette"], spec["pod_field"]
+            totals = dict.fromkeys(pods, 0)
+            for sample in samples:
+                for pod, figures_of_pod in (sample.get("pods") or {}).items():
+                    totals[pod] += _number(figures_of_pod.get(field)) or 0
+            data = [{"type": "bar", "name": spec["y_title"], "x": list(pods), "y": [totals[pod] * spec["scale"] for pod in pods],
+                     "marker": {"color": [palette[index % len(palette)] for index in range(len(pods))]}}]
+        else:
+            raise ValueError(f"unknown chart kind {kind!r} in spec {spec['id']!r}")
+        layout = copy.deepcopy(spec["layout"])
+        layout["shapes"], layout["annotations"] = marks_for(spec, events=events, alerts=spans, last_t=last_t)
+        figures[spec["id"]] = {"data": data, "layout": layout}
+    return figures
+
+
+COMPARE_CHARTS = (
+    # id, field of the series, title, y axis title
+    ("throughput", "rps", "Throughput", "requests/s"),
+    ("p95", "p95_ms", "Latency p95", "ms"),
+    ("score", "score", "Balance score", "score (%)"),
+    ("pod_spread", "pod_spread", "Spread of requests per second across pods", "requests/s"),
+)
+
+
+def compare_figures(series: Mapping[str, Mapping], labels: Mapping[str, str], *, threshold: float) -> dict[str, dict]:
+    """Runs overlaid on one time axis (seconds since each run's start): one figure per entry of
+    COMPARE_CHARTS, a line per run, each run in the same colour in every figure (its position in
+    `series`). `series[key]` holds lists of equal length under "t" and each plotted field."""
+    if len(series) > len(PALETTE):
+        raise ValueError(f"at most {len(PALETTE)} runs can be told apart by colour, got {len(series)}")
+    for key, run in series.items():
+        lengths = {name: len(run.get(name) or ()) for name in ("t", *(field for _, field, _, _ in COMPARE_CHARTS))}
+        if len(set(lengths.values())) > 1:
+            raise ValueError(f"run {key}: the series differ in length {lengths}")
+    colours = {key: PALETTE[index] for index, key in enumerate(series)}
+    figures = {}
+    for chart_id, field, title, y_title in COMPARE_CHARTS:
+        layout = _layout(chart_id=f"compare-{chart_id}", title=title, x_title=X_TITLE, y_title=y_title)
+        data = [{**_line(str(labels.get(key, key)), colours[key], list(run.get("t") or ()),
+                         [_number(value) for value in run.get(field) or ()]), "legendgroup": str(key)}
+                for key, run in series.items()]
+        if chart_id == "score":
+            layout["yaxis"]["range"] = [0, 102]
+            spec = {"threshold": {"value": float(threshold), "color": THRESHOLD_COLOR}}
+            layout["shapes"], layout["annotations"] = marks_for(spec, events=None, alerts=(), last_t=None)
+        figures[chart_id] = {"data": data, "layout": layout}
+    return figures
+
+
+def figure_payload(figure: Mapping) -> dict:
+    """What static/js/plotly_figures.js draws from a json_script element: the figure and the config."""
+    return {"figure": figure, "config": PLOTLY_CONFIG}

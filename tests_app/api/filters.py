@@ -1,0 +1,143 @@
+"""Filtering and ordering the runs list: one FilterSet for `GET /api/runs/` and the runs page.
+
+`RunFilterSet(data, queryset=runs_visible_to(user), request=request)` works with DRF's
+`request.query_params` and with a plain Django `request.GET` (a QueryDict) alike: `.qs` is the
+filtered and ordered runs, `.form` the form to render, `.is_valid()` / `.errors` say what is wrong
+(the API answers 400 with those field errors). Pass `request` so the target and scenario choices
+are the user's own (and the shared scenario presets); without it they are empty.
+
+Query parameters:
+
+- `status`: one of the run statuses; `target`, `scenario`: an id;
+- `created_after`, `created_before`: a date (YYYY-MM-DD, the whole day in the site's time zone,
+  both ends included) or an ISO 8601 date-time (a bound itself, included; without an offset it is
+  in the site's time zone);
+- `verdict`: `true` (passed) or `false` (failed); runs without a verdict match neither;
+- `ordering`: comma-separated among `id`, `created_at`, `started_at`, `status`, `balance_score`
+  (the summary's balance score), each optionally with `-` for descending. Runs without a value
+  sort last either way; ties keep the newest first.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import django_filters
+from django import forms
+from django.core.exceptions import ValidationError
+from django.db.models import F
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+
+from tests_app.models import BALANCE_SCORE, LoadTestRun, RunStatus, Scenario, Target
+from tests_app.selectors import scenarios_visible_to, targets_visible_to
+
+VERDICTS = (("true", "Passed"), ("false", "Failed"))
+
+
+class DateOrDateTimeField(forms.Field):
+    """A date (YYYY-MM-DD) or an ISO 8601 date-time. Cleans to a `date`, or to an aware `datetime`
+    (a naive one is taken in the current time zone)."""
+
+    widget = forms.DateInput(attrs={"type": "date"})
+    default_error_messages = {
+        "invalid": "Enter a date (YYYY-MM-DD) or a date and time (ISO 8601, e.g. 2025-01-31T14:00:00Z).",
+        "range": "That date is out of range.",
+    }
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        if isinstance(value, dt.date):
+            return value
+        text = str(value).strip()
+        try:
+            day = parse_date(text)
+            if day is not None:
+                return day
+            moment = parse_datetime(text)
+        except ValueError as error:  # well formed, but no such day or time (2025-02-30)
+            raise ValidationError(self.error_messages["invalid"], code="invalid") from error
+        if moment is None:
+            raise ValidationError(self.error_messages["invalid"], code="invalid")
+        try:
+            if timezone.is_naive(moment):
+                moment = timezone.make_aware(moment)
+            # The database compares in UTC: the moment must be representable there, and is sent so
+            # (an offset like -18:35 is valid in Python and out of range for PostgreSQL).
+            moment = moment.astimezone(dt.UTC)
+        except (OverflowError, ValueError) as error:
+            raise ValidationError(self.error_messages["range"], code="range") from error
+        return moment
+
+
+class DateOrDateTimeFilter(django_filters.Filter):
+    """`created_at` from (`start=True`) or until a date-time, or a whole day for a date."""
+
+    field_class = DateOrDateTimeField
+
+    def __init__(self, *args, start: bool, **kwargs):
+        self.start = start
+        super().__init__(*args, **kwargs)
+
+    def filter(self, qs, value):
+        if value is None:
+            return qs
+        if isinstance(value, dt.datetime):
+            return qs.filter(**{f"{self.field_name}__{'gte' if self.start else 'lte'}": value})
+        try:  # a date: from the start of that day, or until the start of the next
+            if self.start:
+                return qs.filter(**{f"{self.field_name}__gte": _start_of(value)})
+            return qs.filter(**{f"{self.field_name}__lt": _start_of(value + dt.timedelta(days=1))})
+        except OverflowError:  # before year 1 or after 9999: no bound on that side
+            return qs
+
+
+def _start_of(day: dt.date) -> dt.datetime:
+    moment = timezone.make_aware(dt.datetime.combine(day, dt.time.min))
+    return moment.astimezone(dt.UTC)  # OverflowError at the ends of the calendar
+
+
+class RunOrderingFilter(django_filters.OrderingFilter):
+    """Order by the chosen fields, missing values last in both directions, newest first on ties."""
+
+    def filter(self, qs, value):
+        if not value:
+            return qs
+        orderings = []
+        for param in value:
+            descending = param.startswith("-")
+            name = self.param_map[param.lstrip("-")]
+            if name == "balance_score" and "balance_score" not in qs.query.annotations:
+                qs = qs.annotate(balance_score=BALANCE_SCORE)
+            orderings.append(F(name).desc(nulls_last=True) if descending else F(name).asc(nulls_last=True))
+        return qs.order_by(*orderings, "-created_at", "-id")
+
+
+def _targets(request):
+    return targets_visible_to(request.user) if request is not None else Target.objects.none()
+
+
+def _scenarios(request):
+    return scenarios_visible_to(request.user) if request is not None else Scenario.objects.none()
+
+
+class RunFilterSet(django_filters.FilterSet):
+    status = django_filters.ChoiceFilter(choices=RunStatus.choices)
+    target = django_filters.ModelChoiceFilter(queryset=_targets)
+    scenario = django_filters.ModelChoiceFilter(queryset=_scenarios)
+    created_after = DateOrDateTimeFilter(field_name="created_at", start=True, label="Created from",
+                                         help_text="A date (the whole day) or an ISO 8601 date-time.")
+    created_before = DateOrDateTimeFilter(field_name="created_at", start=False, label="Created until",
+                                          help_text="A date (the whole day) or an ISO 8601 date-time.")
+    verdict = django_filters.TypedChoiceFilter(field_name="verdict_passed", choices=VERDICTS,
+                                               coerce=lambda value: value == "true", label="Verdict")
+    ordering = RunOrderingFilter(
+        fields=(("id", "id"), ("created_at", "created_at"), ("started_at", "started_at"), ("status", "status"),
+                ("balance_score", "balance_score")),
+        field_labels={"balance_score": "Balance score"},
+    )
+
+    class Meta:
+        model = LoadTestRun
+        fields = ["status", "target", "scenario", "created_after", "created_before", "verdict"]
