@@ -68,6 +68,21 @@ class PodSample(models.Model):
         return f"run {self.run_id} t={self.t:g}s {self.pod}"
 
 
+class CompareSeries(models.Model):
+    """A finished run's per-second series for comparisons (metrics_app.comparison.run_series),
+    stored once: a finished run's seconds never change, and reading them back from PodSample
+    rows costs far more than reading this (kept apart from the run so its lists stay light)."""
+
+    run = models.OneToOneField("tests_app.LoadTestRun", on_delete=models.CASCADE, primary_key=True,
+                               related_name="compare_series")
+    version = models.PositiveSmallIntegerField(help_text="Of the computation: older ones are computed again.")
+    window_s = models.PositiveIntegerField()
+    series = models.JSONField(help_text='{"t", "rps", "p95_ms", "score", "pod_spread"}: a value per second.')
+
+    def __str__(self) -> str:
+        return f"compare series of run {self.run_id}"
+
+
 class TuningAction(models.TextChoices):
     SET_ALGORITHM = "set_algorithm", "Change algorithm"
     SET_WEIGHTS = "set_weights", "Change weights"

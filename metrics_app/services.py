@@ -153,7 +153,6 @@ def recorded_second(sample: MetricSample, pod_rows) -> dict:
 # database for them. numpy is imported where needed so the live stream's imports stay light.
 
 COMPARE_MIN_RUNS, COMPARE_MAX_RUNS = 2, 6
-COMPARE_SERIES_CACHE_S = 24 * 3600  # how long a finished run's compare series stay cached
 _COMPARE_SERIES_VERSION = 1  # change when metrics_app.comparison.run_series computes something else
 EXPORT_CHUNK_SECONDS = 600  # seconds read per query when a run's history is streamed out
 # Joins the pod names of one second in the PostgreSQL read of a run's pods: a control character no
@@ -164,12 +163,10 @@ _POD_NAME_SEPARATOR = "\x1f"
 def compare_runs(runs: list) -> dict:
     """Compare 2 to 6 LoadTestRuns, the first being the reference (`GET /api/runs/compare/`, the
     compare page): {"runs", "figures", "notes", "series", "threshold"} as metrics_app.comparison
-    describes them. The caller checks the runs are the user's; this reads their seconds (two
-    queries per run) and scores them with numpy, or takes a finished run's series from the cache."""
+    describes them. The caller checks the runs are the user's; the series are each run's
+    `compare_series`."""
     from metrics_app import comparison
     from metrics_app.balance import DEFAULT_THRESHOLD
-    from metrics_app.summary import WINDOW_S
-    from tests_app.execution import expected_shares  # the run driver's rule; light to import (no Locust)
 
     if not COMPARE_MIN_RUNS <= len(runs) <= COMPARE_MAX_RUNS:
         raise ValueError(f"compare {COMPARE_MIN_RUNS} to {COMPARE_MAX_RUNS} runs, got {len(runs)}")
@@ -189,22 +186,7 @@ def compare_runs(runs: list) -> dict:
             "threshold": float(threshold if threshold is not None else config.get("threshold_balance", DEFAULT_THRESHOLD)),
         })
     found = comparison.figures([run["summary"] for run in described])
-    keys = {run.pk: _series_cache_key(run, WINDOW_S) for run in runs}
-    cached = _cache_call("get_many", [key for key in keys.values() if key]) or {}
-    series, fresh = {}, {}
-    for run in runs:
-        if keys[run.pk] in cached:
-            series[str(run.pk)] = cached[keys[run.pk]]
-            continue
-        seconds = run_seconds_arrays(run.pk)
-        # as the run driver and the live stream take them: from the pods of the run's first second
-        first_pods = sorted(pod for pod, first in zip(seconds.pods, seconds.first_seen.tolist(), strict=True) if first == 0)
-        shares = expected_shares(run.target, first_pods) if run.target.weights else None
-        series[str(run.pk)] = comparison.run_series(seconds, shares=shares, window_s=WINDOW_S)
-        if keys[run.pk]:
-            fresh[keys[run.pk]] = series[str(run.pk)]
-    if fresh:
-        _cache_call("set_many", fresh, COMPARE_SERIES_CACHE_S)
+    series = {str(run.pk): compare_series(run) for run in runs}
     return {
         "runs": [{key: run[key] for key in ("id", "label", "status", "created_at", "target", "scenario", "summary")}
                  for run in described],
@@ -215,32 +197,29 @@ def compare_runs(runs: list) -> dict:
     }
 
 
-def _series_cache_key(run, window_s: int) -> str | None:
-    """Where a finished run's compare series are kept in Django's cache (Redis when REDIS_URL is set):
-    its seconds never change once it has ended, and reading 100 pods x 30 minutes takes PostgreSQL
-    about 0.1 s. None for a run that may still record seconds. The key names what the series
-    depend on: the run (and its attempt and times), the window, and the target's weights."""
-    if not run.is_finished or run.ended_at is None or run.created_at is None:
-        return None
-    import hashlib
-    import json
+def compare_series(run) -> dict:
+    """A run's series for comparisons ({"t", "rps", "p95_ms", "score", "pod_spread"}, see
+    metrics_app.comparison.run_series). A finished run's seconds never change, so its series are
+    computed once (when it ends, or at its first comparison) and stored (CompareSeries): reading
+    100 pods x 30 minutes of seconds takes PostgreSQL about 0.1 s, the stored series far less."""
+    from metrics_app import comparison
+    from metrics_app.models import CompareSeries
+    from metrics_app.summary import WINDOW_S
+    from tests_app.execution import expected_shares  # the run driver's rule; light to import (no Locust)
 
-    weights = hashlib.sha256(json.dumps([run.target.kind, run.target.weights], sort_keys=True, default=str).encode())
-    return (f"lblab:compare-series:v{_COMPARE_SERIES_VERSION}:{run.pk}:{run.attempt}:{run.created_at.timestamp():.6f}:"
-            f"{run.ended_at.timestamp():.6f}:{window_s}:{weights.hexdigest()[:16]}")
-
-
-def _cache_call(method: str, *args):
-    """A cache read or write that never fails the comparison: the cache only saves time."""
-    import logging
-
-    from django.core.cache import cache
-
-    try:
-        return getattr(cache, method)(*args)
-    except Exception as error:  # a Redis that is down or full
-        logging.getLogger(__name__).warning("compare series cache %s failed: %s: %s", method, type(error).__name__, error)
-        return None
+    if run.is_finished:
+        stored = CompareSeries.objects.filter(run_id=run.pk, version=_COMPARE_SERIES_VERSION, window_s=WINDOW_S).first()
+        if stored is not None:
+            return stored.series
+    seconds = run_seconds_arrays(run.pk)
+    # as the run driver and the live stream take them: from the pods of the run's first second
+    first_pods = sorted(pod for pod, first in zip(seconds.pods, seconds.first_seen.tolist(), strict=True) if first == 0)
+    shares = expected_shares(run.target, first_pods) if run.target.weights else None
+    series = comparison.run_series(seconds, shares=shares, window_s=WINDOW_S)
+    if run.is_finished:
+        CompareSeries.objects.update_or_create(
+            run_id=run.pk, defaults={"version": _COMPARE_SERIES_VERSION, "window_s": WINDOW_S, "series": series})
+    return series
 
 
 def run_seconds_arrays(run_id: int):

@@ -20,7 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_q.tasks import async_task
 
-from metrics_app.services import publish_status, samples_overview
+from metrics_app.services import compare_series, publish_status, samples_overview
 from tests_app.allowlist import host_allowed
 from tests_app.models import LoadTestRun, Scenario, Target
 from tests_app.specs import SpecError, parse_chaos
@@ -237,7 +237,9 @@ def execute_run(
             raise  # Ctrl-C, SystemExit: the run is ended; let the caller see it too
         return LoadTestRun.objects.get(pk=run.pk)
     summary = {**summary, "status": status, "verdict": {"passed": passed, "reasons": reasons}}
-    return finish_run(run, status=status, summary=summary, passed=passed, reasons=reasons)
+    run = finish_run(run, status=status, summary=summary, passed=passed, reasons=reasons)
+    compare_series(run)  # stored now, off any request: comparisons of finished runs read it
+    return run
 
 
 def _partial_summary(run: LoadTestRun) -> dict:

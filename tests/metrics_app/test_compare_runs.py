@@ -6,7 +6,7 @@ import pytest
 
 from metrics_app.comparison import RunSeconds
 from metrics_app.live import LiveSeries
-from metrics_app.models import MetricSample, PodSample
+from metrics_app.models import CompareSeries, MetricSample, PodSample
 from metrics_app.services import compare_runs, run_seconds_arrays, samples_since
 from tests.factories import LoadTestRunFactory, TargetFactory
 
@@ -101,7 +101,7 @@ def test_compare_needs_two_to_six_runs():
         compare_runs([LoadTestRunFactory()])
 
 
-def test_a_finished_runs_series_are_cached_a_running_runs_are_read_each_time():
+def test_a_finished_runs_series_are_stored_a_running_runs_are_read_each_time():
     from django.utils import timezone
 
     finished = LoadTestRunFactory(status="passed", ended_at=timezone.now())
@@ -114,3 +114,5 @@ def test_a_finished_runs_series_are_cached_a_running_runs_are_read_each_time():
     again = compare_runs([finished, running])
     assert len(again["series"][str(finished.pk)]["t"]) == 3
     assert len(again["series"][str(running.pk)]["t"]) == 4
+    assert CompareSeries.objects.get(run=finished).series == again["series"][str(finished.pk)]
+    assert not CompareSeries.objects.filter(run=running).exists()

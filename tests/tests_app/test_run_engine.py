@@ -7,7 +7,7 @@ import statistics
 import pytest
 from django.db.models import Sum
 
-from metrics_app.models import MetricSample, PodSample
+from metrics_app.models import CompareSeries, MetricSample, PodSample
 from tests.factories import ScenarioFactory, TargetFactory, UrlTargetFactory
 from tests_app import services
 from tests_app.engine.testing import LoopbackHTTPServer, QuietHandler
@@ -39,6 +39,8 @@ def test_run_records_each_second_and_totals_are_exact(alice):
     assert summary["balance"]["score"] == pytest.approx(max(0.0, 1 - cv / 0.5) * 100, abs=1e-6)
     assert summary["verdict"] == {"passed": run.verdict_passed, "reasons": run.verdict_reasons}
     assert run.heartbeat_at is not None and run.attempt == 1
+    stored = CompareSeries.objects.get(run=run).series  # stored as the run ended
+    assert stored["t"] == list(seconds.order_by("t").values_list("t", flat=True))
 
 
 def test_stop_half_way_is_cancelled_and_keeps_the_data(alice):
