@@ -1,6 +1,6 @@
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.db import transaction
-from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse, reverse_lazy
 from django.views import View
@@ -8,9 +8,10 @@ from django.views.generic import CreateView, DetailView, FormView, ListView
 
 from lbsite.permissions import OwnedQuerysetMixin
 from lbsite.staticfiles import static_text
-from metrics_app.exports import filename, samples_csv_lines, samples_json_chunks, summary_json
+from metrics_app.exports import filename, summary_json
 from metrics_app.figures import PLOTLY_CONFIG, chart_specs, compare_figures, figure_payload
-from metrics_app.services import compare_runs, iter_run_seconds, report_figures
+from metrics_app.services import compare_runs, report_figures
+from metrics_app.views import SAMPLE_FILES, samples_download
 from tests_app import services
 from tests_app.api.filters import RunFilterSet
 from tests_app.api.serializers import CompareQuerySerializer
@@ -131,15 +132,11 @@ class RunExportView(LoginRequiredMixin, View):
 
     def get(self, request, pk, name):
         run = get_object_or_404(runs_visible_to(request.user), pk=pk)
-        if name == "samples.csv":
-            response = StreamingHttpResponse(samples_csv_lines(iter_run_seconds(run.pk)), content_type="text/csv")
-        elif name == "samples.json":
-            response = StreamingHttpResponse(samples_json_chunks(iter_run_seconds(run.pk), run_id=run.pk),
-                                             content_type="application/json")
-        elif name == "summary.json":
-            response = HttpResponse(summary_json(run.summary or {}), content_type="application/json")
-        else:
+        if name in SAMPLE_FILES:
+            return samples_download(run.pk, name)
+        if name != "summary.json":
             raise Http404("No such export.")
+        response = HttpResponse(summary_json(run.summary or {}), content_type="application/json")
         response["Content-Disposition"] = f'attachment; filename="{filename(run.pk, name)}"'
         return response
 

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from django.db import transaction
-from django.http import StreamingHttpResponse
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -13,8 +12,8 @@ from rest_framework.response import Response
 
 from lbsite.api import CSVRenderer, OwnedModelViewSet, PresetOrOwnedModelViewSet
 from lbsite.permissions import OwnedQuerysetMixin
-from metrics_app import exports
-from metrics_app.services import compare_runs, iter_run_seconds, samples_since
+from metrics_app.services import compare_runs, samples_since
+from metrics_app.views import samples_download
 from tests_app import services
 from tests_app.api.filters import RunFilterSet
 from tests_app.api.serializers import (
@@ -131,13 +130,4 @@ class LoadTestRunViewSet(
     def export(self, request, pk=None, format=None):
         """Every recorded second of the run as a file: CSV (a row per second and per pod) or JSON."""
         run = self.get_object()
-        seconds = iter_run_seconds(run.pk)
-        if request.accepted_renderer.format == "csv":
-            response = StreamingHttpResponse(exports.samples_csv_lines(seconds), content_type="text/csv; charset=utf-8")
-            name = exports.filename(run.pk, "samples.csv")
-        else:
-            response = StreamingHttpResponse(exports.samples_json_chunks(seconds, run_id=run.pk),
-                                             content_type="application/json")
-            name = exports.filename(run.pk, "samples.json")
-        response["Content-Disposition"] = f'attachment; filename="{name}"'
-        return response
+        return samples_download(run.pk, "samples.csv" if request.accepted_renderer.format == "csv" else "samples.json")
