@@ -98,13 +98,12 @@ async def _group_send(layer, group: str, message: dict) -> None:
 
 def run_status_message(run) -> dict:
     """The live protocol's `status` message of a LoadTestRun as it is now."""
-    from metrics_app.balance import DEFAULT_THRESHOLD
     from metrics_app.summary import WINDOW_S
 
     config = run.scenario_config or {}
     return {
         "type": "status", "run": run.pk, "status": run.status,
-        "threshold": float(config.get("threshold_balance", DEFAULT_THRESHOLD)), "window_s": WINDOW_S,
+        "threshold": run.balance_threshold, "window_s": WINDOW_S,
         "duration_s": float(config.get("duration_s") or 0.0),  # as planned: the span a live chart shows
         "verdict_passed": run.verdict_passed, "verdict_reasons": list(run.verdict_reasons or []),
         "finished": run.is_finished,
@@ -166,7 +165,6 @@ def compare_runs(runs: list) -> dict:
     describes them. The caller checks the runs are the user's; the series are each run's
     `compare_series`."""
     from metrics_app import comparison
-    from metrics_app.balance import DEFAULT_THRESHOLD
 
     if not COMPARE_MIN_RUNS <= len(runs) <= COMPARE_MAX_RUNS:
         raise ValueError(f"compare {COMPARE_MIN_RUNS} to {COMPARE_MAX_RUNS} runs, got {len(runs)}")
@@ -183,7 +181,7 @@ def compare_runs(runs: list) -> dict:
             "scenario": {"id": run.scenario_id, "name": config.get("name"), "shape": config.get("shape"),
                          "users": config.get("users"), "duration_s": config.get("duration_s")},
             "summary": summary,
-            "threshold": float(threshold if threshold is not None else config.get("threshold_balance", DEFAULT_THRESHOLD)),
+            "threshold": float(threshold if threshold is not None else run.balance_threshold),
         })
     found = comparison.figures([run["summary"] for run in described])
     series = {str(run.pk): compare_series(run) for run in runs}
@@ -339,20 +337,18 @@ def live_series_for(run, first_second: dict):
     """The LiveSeries that scores `run` as its driver does: the scenario's balance threshold,
     WINDOW_S, and the target's weights as shares over the pods of the first second fed (as the
     driver takes them). The driver, the consumer and the report all start theirs here."""
-    from metrics_app.balance import DEFAULT_THRESHOLD
     from metrics_app.live import UNATTRIBUTED, LiveSeries
     from metrics_app.summary import WINDOW_S
     from tests_app.execution import expected_shares  # the driver's rule; light to import (no Locust)
 
     pods = sorted(pod for pod in first_second.get("pods") or {} if pod != UNATTRIBUTED)
     shares = expected_shares(run.target, pods) if run.target.weights else None
-    return LiveSeries((run.scenario_config or {}).get("threshold_balance", DEFAULT_THRESHOLD), WINDOW_S, shares)
+    return LiveSeries(run.balance_threshold, WINDOW_S, shares)
 
 
 def report_figures(run) -> dict[str, dict]:
     """Every chart of the live run page, complete, for a run's recorded seconds: what the page
     showed, built from the same messages (the standalone report)."""
-    from metrics_app.balance import DEFAULT_THRESHOLD
     from metrics_app.figures import chart_specs, run_figures
 
     series, samples, alerts = None, [], []
@@ -360,5 +356,4 @@ def report_figures(run) -> dict[str, dict]:
         series = series or live_series_for(run, second)
         for message in series.feed(second):
             (samples if message["type"] == "sample" else alerts).append(message)
-    threshold = (run.scenario_config or {}).get("threshold_balance", DEFAULT_THRESHOLD)
-    return run_figures(chart_specs(threshold=threshold), samples, events=run_events(run.pk), alerts=alerts)
+    return run_figures(chart_specs(threshold=run.balance_threshold), samples, events=run_events(run.pk), alerts=alerts)

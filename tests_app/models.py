@@ -374,3 +374,10 @@ class LoadTestRun(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in self.FINISHED
+
+    @property
+    def balance_threshold(self) -> float:
+        """The balance threshold (percent) the run is judged by: its frozen scenario's."""
+        from metrics_app.balance import DEFAULT_THRESHOLD  # numpy and scipy: not at model import
+
+        return float((self.scenario_config or {}).get("threshold_balance", DEFAULT_THRESHOLD))

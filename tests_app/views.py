@@ -53,9 +53,8 @@ class RunDetailView(LoginRequiredMixin, OwnedQuerysetMixin, DetailView):
         return super().get_queryset().select_related("target", "scenario", "autotune")
 
     def get_context_data(self, **kwargs):
-        threshold = self.object.scenario_config.get("threshold_balance", 95.0)
         return super().get_context_data(
-            **kwargs, chart_specs=chart_specs(threshold=threshold), plotly_config=PLOTLY_CONFIG,
+            **kwargs, chart_specs=chart_specs(threshold=self.object.balance_threshold), plotly_config=PLOTLY_CONFIG,
         )
 
 
