@@ -390,7 +390,12 @@ def run(
                                 cost[q] = cost[q] * w + gone_l * (1.0 - w)
                             stamp[q] = gone_t
                     tail[q] = size
-                load = cost[q] * (size + 1) * inv_weight[q] if track_ewma else size * inv_weight[q]
+                if track_ewma:
+                    # read, the estimate decays towards 0 with the time since the pod's
+                    # last response (as the sandbox balancer, tower and ingress-nginx read it)
+                    load = cost[q] * math.exp(-(t - stamp[q]) / decay) * (size + 1) * inv_weight[q]
+                else:
+                    load = size * inv_weight[q]
                 if load < best:
                     best = load
                     p = q

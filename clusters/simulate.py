@@ -20,7 +20,8 @@ The model mirrors the sandbox (clusters/sandbox):
   of the balance score are the weights all the same (section 4): a weighted pool
   balanced by an algorithm that ignores weights scores low, as it should.
 - `least_conn`: fewest in flight, ties rotate. `p2c`: two distinct pods at random, the
-  less loaded wins. `ewma`: p2c on peak-EWMA latency x (in flight + 1), decay `decay_s`.
+  less loaded wins. `ewma`: p2c on peak-EWMA latency x (in flight + 1), decay `decay_s`;
+  read, the estimate decays towards 0 while the pod sends no response (as the balancer).
 - `l4_connection` picks a pod per TCP connection (`pick`: random as iptables
   kube-proxy, or round_robin as IPVS) and keeps it for the connection's life.
   `consistent_hash` hashes a request header when `header` is set (keys `key-0` ...

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import math
 import random
+import time
 from bisect import bisect_left
 from typing import TYPE_CHECKING
 
@@ -133,6 +134,9 @@ class PeakEwma(PowerOfTwoChoices):
     The EWMA jumps to any latency above it at once (peak) and decays towards lower
     ones with time constant `decay_s`, so a pod that turns slow is avoided quickly and
     is tried again slowly. Upstreams not yet measured cost 0, so they get measured.
+    Read, the estimate also decays towards 0 with the time since the pod's last
+    response (as tower and ingress-nginx read it): without that, a pod that answered
+    slowly once and then lost every pick would never be measured again.
     """
 
     name = "ewma"
@@ -142,7 +146,9 @@ class PeakEwma(PowerOfTwoChoices):
         self.decay_s = float(options.get("decay_s", 10.0))
 
     def cost(self, upstream):
-        return upstream.ewma_s * (upstream.in_flight + 1) / upstream.weight
+        idle_s = time.monotonic() - upstream.ewma_at
+        estimate = upstream.ewma_s * math.exp(-idle_s / self.decay_s)
+        return estimate * (upstream.in_flight + 1) / upstream.weight
 
 
 def observe_latency(upstream: Upstream, seconds: float, now: float, decay_s: float) -> None:
