@@ -20,7 +20,8 @@ Power of two choices in the open model with single-server pods has a kernel of i
 (tests/clusters/test_simulate_p2c_fast_path.py), about three times as fast
 (benchmarks/simulator_throughput.py). One loop draws and simulates a request with its
 state in registers, compares departure times as integers (the bits of positive floats
-sort like the floats) and counts requests in flight without a branch.
+sort like the floats) and counts requests in flight without a branch; the latencies of a
+block of requests go into the histograms after the block.
 
 Random numbers inside the kernels come from independent wyrand streams (arrivals,
 service work, request class, think time, balancer picks; exponentials by ziggurat):
@@ -507,9 +508,10 @@ _PAD = 3  # +inf slots after a pod's last departure: the in-flight count reads t
 
 
 @njit(cache=True, boundscheck=False)
-def _p2c_ring_loop(pos, hi, streams, clock, work, n_pods, equal_weights, pod, podi, ring, shift, hist):
+def _p2c_ring_loop(pos, hi, streams, clock, work, chosen, n_pods, equal_weights, pod, podi, ring, shift):
     """Requests pos[0] .. hi-1 of the block (`work` holds theirs); stops early, with pos[1] = 1,
-    when the ring of the pod just used could not take one more request.
+    when the ring of the pod just used could not take one more request. Leaves request j's
+    latency in work[j] and its pod in chosen[j], for `_count_requests`.
 
     Pod q's departures (bits of the times) are ring[(q << shift) + (i & mask)] for i from
     head to tail-1, in order (one server: they leave as they came), followed by _PAD times
@@ -580,12 +582,12 @@ def _p2c_ring_loop(pos, hi, streams, clock, work, n_pods, equal_weights, pod, po
         ring[u(bp + ((tp + 3) & mask))] = _INF_BITS
         podi[u(rp + _R_TAIL)] = tp + 1
         pod[u(rp + _R_FREE)] = done_at
-        podi[u(rp + _R_COUNT)] += 1
         pod[u(rp + _R_BUSY)] += service
         pod[u(rp + _R_LAT)] += lat
         pod[u(rp + _R_WAIT)] += start - reach
         max_dep = max(max_dep, d)
-        hist[u(p * N_BUCKETS + _bucket(lat))] += 1
+        work[u(j)] = lat
+        chosen[u(j)] = p
         j += 1
         if _unlikely(tp + 2 - hp + _PAD > width):
             pos[1] = 1
@@ -595,6 +597,16 @@ def _p2c_ring_loop(pos, hi, streams, clock, work, n_pods, equal_weights, pod, po
     streams[1] = s_pick
     clock[0] = t
     clock[1] = max_dep
+
+
+@njit(cache=True, boundscheck=False)
+def _count_requests(hist, podi, chosen, lat, count):
+    """Adds a block's requests to their pods' counts and latency histograms, after the block:
+    in the main loop, an increment at a data-dependent address took a tenth of the time."""
+    for i in range(count):
+        p = chosen[i]
+        podi[p * _R_WORDS + _R_COUNT] += 1
+        hist[p * N_BUCKETS + _bucket(lat[i])] += 1
 
 
 @njit(cache=True, boundscheck=False)
@@ -650,6 +662,7 @@ def p2c_ring(m, start_width, ip, fp, fst, rng, mix_cdf, mix_cost, inv_speed, ove
     flat_hist = hist.reshape(n_pods * N_BUCKETS)
     work = np.empty(min(m, _P2C_BLOCK))
     pos = np.zeros(2, np.int64)
+    chosen = np.empty(min(m, _P2C_BLOCK), np.int64)
     streams = np.array([rng[S_ARRIVAL], rng[S_PICK]])
     clock = np.array([fst[FST_T], fst[FST_MAX_DEP], fp[FP_MEAN_GAP]])
     s_svc = rng[S_SERVICE]
@@ -661,10 +674,11 @@ def p2c_ring(m, start_width, ip, fp, fst, rng, mix_cdf, mix_cost, inv_speed, ove
         pos[0] = 0
         while pos[0] < count:
             pos[1] = 0
-            _p2c_ring_loop(pos, count, streams, clock, work, n_pods, equal_weights, pod, podi, ring, shift, flat_hist)
+            _p2c_ring_loop(pos, count, streams, clock, work, chosen, n_pods, equal_weights, pod, podi, ring, shift)
             if pos[1]:
                 ring = _wider_rings(ring, shift, podi, n_pods)
                 shift += 1
+        _count_requests(flat_hist, podi, chosen, work, count)
     for q in range(n_pods):
         r = q * _R_WORDS
         counts[q] += podi[r + _R_COUNT]
