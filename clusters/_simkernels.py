@@ -508,18 +508,19 @@ _PAD = 3  # +inf slots after a pod's last departure: the in-flight count reads t
 
 
 @njit(cache=True, boundscheck=False)
-def _p2c_ring_loop(pos, hi, streams, clock, work, chosen, n_pods, equal_weights, pod, podi, ring, shift):
+def _p2c_ring_loop(pos, hi, streams, clock, work, chosen, n_pods, equal_weights, pod, podi, store, shift):
     """Requests pos[0] .. hi-1 of the block (`work` holds theirs); stops early, with pos[1] = 1,
-    when the ring of the pod just used could not take one more request. Leaves request j's
-    latency in work[j] and its pod in chosen[j], for `_count_requests`.
+    when the store of the pod just used is more than half full. Leaves request j's latency in
+    work[j] and its pod in chosen[j], for `_count_requests`.
 
-    Pod q's departures (bits of the times) are ring[(q << shift) + (i & mask)] for i from
-    head to tail-1, in order (one server: they leave as they came), followed by _PAD times
-    +inf. Retiring those <= t is then a plain count of three slots at a time, no branch
-    (a fourth pass is rare). Indexes are unsigned so numba emits no negative-index code."""
+    Pod q's departures (bits of the times) are store[(q << shift) + i] for i from head to
+    tail-1, in order (one server: they leave as they came), followed by _PAD times +inf.
+    Retiring those <= t is then a plain count of three slots at a time, no branch (a fourth
+    pass is rare). When a pod's requests reach the end of its store they move to the front,
+    so no index wraps (a ring's masks cost more than these rare moves). Indexes are unsigned
+    so numba emits no negative-index code."""
     u = np.uint64
     width = np.int64(1) << shift
-    mask = width - 1
     j = pos[0]
     s_arr = streams[0]
     s_pick = streams[1]
@@ -541,15 +542,17 @@ def _p2c_ring_loop(pos, hi, streams, clock, work, chosen, n_pods, equal_weights,
         bb = b << shift
         ha = podi[u(ra + _R_HEAD)]
         while True:
-            gone = (np.int64(ring[u(ba + (ha & mask))] <= t_bits) + np.int64(ring[u(ba + ((ha + 1) & mask))] <= t_bits)
-                    + np.int64(ring[u(ba + ((ha + 2) & mask))] <= t_bits))
+            i = ba + ha
+            gone = (np.int64(store[u(i)] <= t_bits) + np.int64(store[u(i + 1)] <= t_bits)
+                    + np.int64(store[u(i + 2)] <= t_bits))
             ha += gone
             if not _unlikely(gone == _PAD):
                 break
         hb = podi[u(rb + _R_HEAD)]
         while True:
-            gone = (np.int64(ring[u(bb + (hb & mask))] <= t_bits) + np.int64(ring[u(bb + ((hb + 1) & mask))] <= t_bits)
-                    + np.int64(ring[u(bb + ((hb + 2) & mask))] <= t_bits))
+            i = bb + hb
+            gone = (np.int64(store[u(i)] <= t_bits) + np.int64(store[u(i + 1)] <= t_bits)
+                    + np.int64(store[u(i + 2)] <= t_bits))
             hb += gone
             if not _unlikely(gone == _PAD):
                 break
@@ -575,12 +578,13 @@ def _p2c_ring_loop(pos, hi, streams, clock, work, chosen, n_pods, equal_weights,
         done_at = start + service
         d = done_at + half_rtt
         lat = d - t
-        bp = p << shift
-        ring[u(bp + (tp & mask))] = _bits(d)
-        ring[u(bp + ((tp + 1) & mask))] = _INF_BITS
-        ring[u(bp + ((tp + 2) & mask))] = _INF_BITS
-        ring[u(bp + ((tp + 3) & mask))] = _INF_BITS
-        podi[u(rp + _R_TAIL)] = tp + 1
+        i = (p << shift) + tp
+        store[u(i)] = _bits(d)
+        store[u(i + 1)] = _INF_BITS
+        store[u(i + 2)] = _INF_BITS
+        store[u(i + 3)] = _INF_BITS
+        tp += 1
+        podi[u(rp + _R_TAIL)] = tp
         pod[u(rp + _R_FREE)] = done_at
         pod[u(rp + _R_BUSY)] += service
         pod[u(rp + _R_LAT)] += lat
@@ -589,9 +593,19 @@ def _p2c_ring_loop(pos, hi, streams, clock, work, chosen, n_pods, equal_weights,
         work[u(j)] = lat
         chosen[u(j)] = p
         j += 1
-        if _unlikely(tp + 2 - hp + _PAD > width):
-            pos[1] = 1
-            break
+        if _unlikely(tp + _PAD >= width):
+            # the pod's next request would not fit after its last: move its requests in
+            # flight to the front, or have the caller double every pod's store when they
+            # would fill more than half of it
+            size = tp - hp
+            if size + 1 + _PAD > width >> 1:
+                pos[1] = 1
+                break
+            i = p << shift
+            for k in range(size + _PAD):
+                store[u(i + k)] = store[u(i + hp + k)]
+            podi[u(rp + _R_HEAD)] = 0
+            podi[u(rp + _R_TAIL)] = size
     pos[0] = j
     streams[0] = s_arr
     streams[1] = s_pick
@@ -622,16 +636,15 @@ def _draw_work(work, count, s_svc, s_cls, dist, svc_mean, svc_mu, svc_sigma, mix
 
 
 @njit(cache=True, boundscheck=False)
-def _wider_rings(ring, shift, podi, n_pods):
-    """Rings twice as wide, each unwrapped to start at slot 0 (and +inf after its last)."""
-    width = 1 << shift
+def _wider_stores(store, shift, podi, n_pods):
+    """Stores twice as wide, each pod's requests moved to slot 0 (and +inf after its last)."""
     wider = np.full(n_pods << (shift + 1), _INF_BITS, np.int64)
     for q in range(n_pods):
         r = q * _R_WORDS
         head = podi[r + _R_HEAD]
         size = podi[r + _R_TAIL] - head
         for i in range(size):
-            wider[(q << (shift + 1)) + i] = ring[(q << shift) + ((head + i) & (width - 1))]
+            wider[(q << (shift + 1)) + i] = store[(q << shift) + head + i]
         podi[r + _R_HEAD] = 0
         podi[r + _R_TAIL] = size
     return wider
@@ -643,7 +656,7 @@ def p2c_ring(m, start_width, ip, fp, fst, rng, mix_cdf, mix_cost, inv_speed, ove
     """`run` for MODE_P2C in the open model when every pod (at least two) has one server, from
     an empty system: m requests, the same draws, the same arithmetic, the same results
     (counts, busy, lat_sum, wait_sum, hist, fst and rng as `run` leaves them). Each pod's
-    ring of departures starts `start_width` wide and doubles when it must."""
+    store of departures starts `start_width` wide (256 at least) and doubles when it must."""
     n_pods = inv_speed.shape[0]
     pod = np.zeros(n_pods * _R_WORDS)
     podi = pod.view(np.int64)
@@ -655,10 +668,10 @@ def p2c_ring(m, start_width, ip, fp, fst, rng, mix_cdf, mix_cost, inv_speed, ove
         pod[r + _R_HALF_RTT] = half_rtt[q]
         pod[r + _R_INV_WEIGHT] = inv_weight[q]
         equal_weights &= inv_weight[q] == inv_weight[0]
-    shift = 3  # room for a request and its _PAD slots of +inf at least
+    shift = 8  # requests move to the front of their store when they reach its end: not too often
     while (1 << shift) < start_width:
         shift += 1
-    ring = np.full(n_pods << shift, _INF_BITS, np.int64)
+    store = np.full(n_pods << shift, _INF_BITS, np.int64)
     flat_hist = hist.reshape(n_pods * N_BUCKETS)
     work = np.empty(min(m, _P2C_BLOCK))
     pos = np.zeros(2, np.int64)
@@ -674,9 +687,9 @@ def p2c_ring(m, start_width, ip, fp, fst, rng, mix_cdf, mix_cost, inv_speed, ove
         pos[0] = 0
         while pos[0] < count:
             pos[1] = 0
-            _p2c_ring_loop(pos, count, streams, clock, work, chosen, n_pods, equal_weights, pod, podi, ring, shift)
+            _p2c_ring_loop(pos, count, streams, clock, work, chosen, n_pods, equal_weights, pod, podi, store, shift)
             if pos[1]:
-                ring = _wider_rings(ring, shift, podi, n_pods)
+                store = _wider_stores(store, shift, podi, n_pods)
                 shift += 1
         _count_requests(flat_hist, podi, chosen, work, count)
     for q in range(n_pods):
