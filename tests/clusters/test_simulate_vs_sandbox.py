@@ -5,6 +5,9 @@ think time) against the sandbox balancer, pods with fixed service times, one pod
 half speed. The sandbox's per-request overhead (HTTP handling, event-loop lateness on
 a shared 2-core machine) is not part of the configuration, so it is the one parameter
 fitted, from the run's total throughput, never from its per-pod counts.
+
+ewma is not compared: its peaks follow the latency jitter of a busy machine's event
+loop, which the simulator does not model (a run here measured 7.8 points apart).
 """
 
 import time
@@ -67,7 +70,7 @@ def score_of(counts: list[int]) -> float:
     return analyse({f"pod-{slot}": count for slot, count in enumerate(counts)}).score
 
 
-@pytest.mark.parametrize("algorithm", ["round_robin", "least_conn"])
+@pytest.mark.parametrize("algorithm", ["round_robin", "least_conn", "p2c"])
 def test_predicted_score_matches_the_sandbox(slow_pod_cluster, http, algorithm):
     per_client = 150
     counts, throughput = measure(slow_pod_cluster, http, algorithm, per_client)
