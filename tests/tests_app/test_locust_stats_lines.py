@@ -3,7 +3,7 @@ processes, memory does not grow with the number of requests."""
 
 import json
 
-from tests_app.engine.stats import Aggregator, Window, new_histogram
+from tests_app.engine.stats import PENDING_CAP, Aggregator, Window, clamp_us, new_histogram, record_latencies
 
 
 def window(records):
@@ -92,3 +92,29 @@ def test_fast_percentiles_equal_the_librarys():
     hist.record_value(59_000_000)
     wanted = (0, 1, 50, 90, 95, 99, 99.9, 100)
     assert values_at_percentiles(hist, wanted) == [hist.get_value_at_percentile(p) for p in wanted]
+
+
+def test_bulk_recording_equals_the_librarys():
+    import random
+
+    rng = random.Random(7)
+    latencies = [rng.lognormvariate(-6, 2) for _ in range(5000)]
+    latencies += [0.0, -1.0, 1e-7, 0.002047, 0.002048, 0.004096, 59.9999, 3600.0]  # edges, clamped ends
+    one_by_one = new_histogram()
+    for latency in latencies:
+        one_by_one.record_value(clamp_us(latency))
+    bulk = new_histogram()
+    record_latencies(bulk, latencies[:1000])
+    record_latencies(bulk, latencies[1000:])
+    assert bytes(bulk.counts) == bytes(one_by_one.counts)
+    assert (bulk.get_total_count(), bulk.get_min_value(), bulk.get_max_value()) == \
+        (one_by_one.get_total_count(), one_by_one.get_min_value(), one_by_one.get_max_value())
+
+
+def test_latencies_waiting_for_their_histogram_are_bounded():
+    w = Window()
+    for _ in range(3 * PENDING_CAP + 5):
+        w.record("a", 0.001, False)
+        w.record(None, 0.002, True)
+    assert len(w.pods["a"].pending) < PENDING_CAP and len(w.unattributed_slot.pending) < PENDING_CAP
+    assert w.merged_hist().get_total_count() == 2 * (3 * PENDING_CAP + 5)

@@ -106,30 +106,42 @@ def active_connections() -> int:
     return max(0, count_sockets() - baseline)
 
 
-def pick_request():
-    if len(MIX) == 1:
-        return MIX[0]
-    return MIX[bisect_right(MIX_CUMULATIVE, random.random() * MIX_CUMULATIVE[-1])]
-
-
-def send(client, scheduled: float | None = None) -> None:
-    """One request from the mix, counted with its pod. `scheduled`: the open model's
-    intended start, so the latency includes the time it waited for a free slot."""
-    request = pick_request()
+def _call(request) -> tuple[str, str, dict]:
+    """What `client.request` gets for one entry of the mix: method, path, keyword arguments."""
     kwargs = {"headers": REQUEST_HEADERS, "name": request.path}
     if isinstance(request.body, str):
         kwargs["data"] = request.body
     elif request.body is not None:
         kwargs["json"] = request.body
+    return request.method, request.path, kwargs
+
+
+# Built once: send() runs for every request, and on a fast target each µs it spends is
+# about 0.4 % of the generator's throughput (a request costs Locust ~250 µs of CPU).
+CALLS = [_call(request) for request in MIX]
+MIX_TOTAL = MIX_CUMULATIVE[-1]
+
+
+def pick_call() -> tuple[str, str, dict]:
+    if len(CALLS) == 1:
+        return CALLS[0]
+    return CALLS[bisect_right(MIX_CUMULATIVE, random.random() * MIX_TOTAL)]
+
+
+def send(client, scheduled: float | None = None) -> None:
+    """One request from the mix, counted with its pod. `scheduled`: the open model's
+    intended start, so the latency includes the time it waited for a free slot."""
+    method, path, kwargs = pick_call()
     start = time.perf_counter()
-    response = client.request(request.method, request.path, **kwargs)
-    latency = time.perf_counter() - (scheduled if scheduled is not None else start)
+    response = client.request(method, path, **kwargs)
+    latency = time.perf_counter() - (start if scheduled is None else scheduled)
     pod = None
     try:
         status = response.status_code or 0
-        failed = getattr(response, "error", None) is not None or status == 0 or status >= 400
-        if response.headers is not None:
-            pod = ATTRIBUTE(response.headers, lambda: response.content)
+        failed = status == 0 or status >= 400 or getattr(response, "error", None) is not None
+        headers = response.headers
+        if headers is not None:
+            pod = ATTRIBUTE(headers, lambda: response.content)
     except Exception:  # noqa: BLE001 - a strange response is an unattributed failure, never a lost count
         failed = True
     WINDOW.record(pod, latency, failed)
