@@ -30,6 +30,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import psutil
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from clusters.sandbox import SandboxCluster, SandboxConfig, ServiceTime  # noqa: E402
@@ -79,30 +81,81 @@ http {{
     fastcgi_temp_path {tmp}/fastcgi;
     uwsgi_temp_path {tmp}/uwsgi;
     scgi_temp_path {tmp}/scgi;
-    upstream pods {{
-{servers}
-        keepalive 256;
-    }}
+{routing}
     server {{
         listen 127.0.0.1:{port};
         location / {{
-            proxy_pass http://pods;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
+{answer}
         }}
+    }}
+    server {{
+        listen 127.0.0.1:{status_port};
+        location / {{ stub_status; }}
     }}
 }}
 """
 
+# In front of real pods: round robin (nginx's default), keep-alive to the upstreams.
+PROXY_ROUTING = """
+    upstream pods {{
+{servers}
+        keepalive 256;
+    }}
+"""
+PROXY_ANSWER = """
+            proxy_pass http://pods;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+"""
+
+# nginx's own pods: each request is given to a pod by a hash of (connection, request number
+# on it), so successive requests of one connection spread over the pods as a balancer's
+# would, and answered at once. Cheap on purpose: keep-alive connections are kept for the
+# run (nginx's default closes one every 1000 requests, a visible part of so little work).
+STATIC_ROUTING = """
+    keepalive_requests 10000000;
+    keepalive_timeout 300s;
+    split_clients "${{connection}}.${{connection_requests}}" $lblab_pod {{
+{shares}
+    }}
+"""
+STATIC_ANSWER = """
+            default_type application/json;
+            add_header X-Pod $lblab_pod always;
+            return 200 '{"pod": "$lblab_pod"}';
+"""
+
 
 class Nginx:
-    def __init__(self, binary: str, pods: list[str], workers: str):
+    """nginx with its own config in a temp dir, loopback only, its own process group.
+
+    A round-robin balancer with keep-alive in front of `pods` (host:port: the sandbox's
+    pods), or with `static_pods` (names) the pods themselves: every request answered
+    at once by nginx with `X-Pod: <one of the names>` and a tiny JSON body, the names
+    taken in equal shares. That target costs next to nothing (about half the CPU per
+    request of nginx proxying to pods of its own on other ports), so a load generator
+    is measured against it rather than against its target. `served()` is nginx's own
+    count of the requests its front answered (stub_status, on a port of its own).
+    """
+
+    def __init__(self, binary: str, pods: list[str], workers: str, *, static_pods: list[str] = ()):
         self.tmp = tempfile.mkdtemp(prefix="lblab-nginx-")
         os.chmod(self.tmp, 0o755)
         self.port = free_port()
-        servers = "\n".join(f"        server {address};" for address in pods)
+        self.status_port = free_port()
+        self.static_pods = list(static_pods)
+        self._status_reads = 0
+        if self.static_pods:
+            share = f"{100 / len(self.static_pods):.2f}%"  # the last name takes the rest: `*`
+            shares = [f"        {share} {name};" for name in self.static_pods[:-1]]
+            routing = STATIC_ROUTING.format(shares="\n".join([*shares, f"        * {self.static_pods[-1]};"]))
+            answer = STATIC_ANSWER
+        else:
+            routing = PROXY_ROUTING.format(servers="\n".join(f"        server {address};" for address in pods))
+            answer = PROXY_ANSWER
         conf = Path(self.tmp) / "nginx.conf"
-        conf.write_text(NGINX_CONF.format(workers=workers, tmp=self.tmp, servers=servers, port=self.port))
+        conf.write_text(NGINX_CONF.format(workers=workers, tmp=self.tmp, port=self.port,
+                                          status_port=self.status_port, routing=routing, answer=answer))
         self.proc = subprocess.Popen([binary, "-p", self.tmp, "-c", str(conf)],
                                      preexec_fn=_die_with_parent(signal.SIGTERM),
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -116,6 +169,26 @@ class Nginx:
                     sys.exit(f"nginx failed: {self.proc.stderr.read().decode()}")
                 time.sleep(0.05)
         self.url = f"http://127.0.0.1:{self.port}"
+
+    @property
+    def pids(self) -> list[int]:
+        """nginx's master and worker processes (for CPU accounting)."""
+        try:
+            return [self.proc.pid, *(child.pid for child in psutil.Process(self.proc.pid).children())]
+        except psutil.Error:
+            return [self.proc.pid]
+
+    def served(self) -> int:
+        """Requests the front answered so far (stub_status counts its own reads too)."""
+        with socket.create_connection(("127.0.0.1", self.status_port), timeout=5) as sock:
+            sock.sendall(b"GET / HTTP/1.0\r\nHost: status\r\n\r\n")
+            answer = b""
+            while chunk := sock.recv(4096):
+                answer += chunk
+        self._status_reads += 1
+        # "Active connections: 1\nserver accepts handled requests\n 5 5 7\n..."
+        requests = int(answer.split(b"server accepts handled requests", 1)[1].split()[2])
+        return requests - self._status_reads
 
     def stop(self) -> None:
         # nginx is its own process group (setpgid in preexec): master and workers go together.
