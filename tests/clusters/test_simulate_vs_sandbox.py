@@ -6,8 +6,13 @@ half speed. The sandbox's per-request overhead (HTTP handling, event-loop latene
 a shared 2-core machine) is not part of the configuration, so it is the one parameter
 fitted, from the run's total throughput, never from its per-pod counts.
 
-ewma is not compared: its peaks follow the latency jitter of a busy machine's event
-loop, which the simulator does not model (a run here measured 7.8 points apart).
+ewma is not compared: a peak-EWMA balancer follows the slowest answers each pod gave,
+so its spread depends on the rare late answers of a busy machine's event loops, which
+the simulator does not model. ewma scored 37.8 and 42.4 on two new sandboxes of this
+configuration, and 33.2 and 36.7 on them again after the other algorithms: the sandbox
+does not repeat itself within 3 points, so no prediction can be checked to 3 points (the
+simulator said 44.8 with the overhead fitted at the pods, 37.4-38.8 fitted as client
+think time instead).
 """
 
 import time
