@@ -66,15 +66,6 @@ def response_attributor(spec: Attribution) -> Callable[[object, Callable[[], byt
         name = spec.header
 
         def by_header(headers, _body):
-            # Once per response: the common case (a mapping that has the header under this
-            # name, e.g. geventhttpclient's case-insensitive Headers) in one lookup, the
-            # rest by header_value, which gives the same answer for that case.
-            try:
-                value = headers.get(name)
-            except Exception:  # noqa: BLE001 - no .get, or an exotic one: header_value copes
-                value = None
-            if value:
-                return str(value).strip() or None
             return header_value(headers, name)
 
         return by_header
