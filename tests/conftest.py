@@ -221,3 +221,10 @@ def browser(monkeypatch):
             yield Browser(page=page, console_problems=problems)
         finally:
             chromium.close()
+            # With Playwright's loop running in this thread, the test's ORM calls got
+            # connections of their own; close them while they can still be reached (after
+            # the loop stops, they would stay open and keep the test database from being
+            # dropped at the end of the session).
+            from django.db import connections
+
+            connections.close_all()
