@@ -507,6 +507,19 @@ _P2C_BLOCK = 4096  # requests whose work is drawn ahead, in one pass
 _PAD = 3  # +inf slots after a pod's last departure: the in-flight count reads three at a time
 
 
+@njit(cache=True, inline="always", boundscheck=False)
+def _retire(store, base, head, t_bits):
+    """The new head of a pod's departures in `store` from `base` once those <= t_bits have
+    left: counted three slots at a time, no branch per slot (a fourth pass is rare)."""
+    while True:
+        i = np.uint64(base + head)
+        gone = (np.int64(store[i] <= t_bits) + np.int64(store[i + np.uint64(1)] <= t_bits)
+                + np.int64(store[i + np.uint64(2)] <= t_bits))
+        head += gone
+        if not _unlikely(gone == _PAD):
+            return head
+
+
 @njit(cache=True, boundscheck=False)
 def _p2c_ring_loop(pos, hi, streams, clock, work, chosen, n_pods, equal_weights, pod, podi, store, shift):
     """Requests pos[0] .. hi-1 of the block (`work` holds theirs); stops early, with pos[1] = 1,
@@ -515,10 +528,9 @@ def _p2c_ring_loop(pos, hi, streams, clock, work, chosen, n_pods, equal_weights,
 
     Pod q's departures (bits of the times) are store[(q << shift) + i] for i from head to
     tail-1, in order (one server: they leave as they came), followed by _PAD times +inf.
-    Retiring those <= t is then a plain count of three slots at a time, no branch (a fourth
-    pass is rare). When a pod's requests reach the end of its store they move to the front,
-    so no index wraps (a ring's masks cost more than these rare moves). Indexes are unsigned
-    so numba emits no negative-index code."""
+    Retiring those <= t is then a plain count (`_retire`). When a pod's requests reach the
+    end of its store they move to the front, so no index wraps (a ring's masks cost more than
+    these rare moves). Indexes are unsigned so numba emits no negative-index code."""
     u = np.uint64
     width = np.int64(1) << shift
     j = pos[0]
@@ -538,24 +550,8 @@ def _p2c_ring_loop(pos, hi, streams, clock, work, chosen, n_pods, equal_weights,
         t_bits = _bits(t)
         ra = a * _R_WORDS
         rb = b * _R_WORDS
-        ba = a << shift
-        bb = b << shift
-        ha = podi[u(ra + _R_HEAD)]
-        while True:
-            i = ba + ha
-            gone = (np.int64(store[u(i)] <= t_bits) + np.int64(store[u(i + 1)] <= t_bits)
-                    + np.int64(store[u(i + 2)] <= t_bits))
-            ha += gone
-            if not _unlikely(gone == _PAD):
-                break
-        hb = podi[u(rb + _R_HEAD)]
-        while True:
-            i = bb + hb
-            gone = (np.int64(store[u(i)] <= t_bits) + np.int64(store[u(i + 1)] <= t_bits)
-                    + np.int64(store[u(i + 2)] <= t_bits))
-            hb += gone
-            if not _unlikely(gone == _PAD):
-                break
+        ha = _retire(store, a << shift, podi[u(ra + _R_HEAD)], t_bits)
+        hb = _retire(store, b << shift, podi[u(rb + _R_HEAD)], t_bits)
         podi[u(ra + _R_HEAD)] = ha
         podi[u(rb + _R_HEAD)] = hb
         ta = podi[u(ra + _R_TAIL)]
