@@ -21,7 +21,7 @@ def database_config(raw: str | None, *, default_sqlite_path: str) -> dict:
     set but empty or malformed; this says what is wrong instead.
     """
     if raw is None:
-        return {"ENGINE": "django.db.backends.sqlite3", "NAME": default_sqlite_path}
+        return with_sqlite_options({"ENGINE": "django.db.backends.sqlite3", "NAME": default_sqlite_path})
     raw = raw.strip()
     if not raw:
         raise ImproperlyConfigured(
@@ -36,10 +36,32 @@ def database_config(raw: str | None, *, default_sqlite_path: str) -> dict:
     config = environ.Env.db_url_config(raw)
     if not config.get("NAME"):
         raise ImproperlyConfigured(f"DATABASE_URL names no database: {raw!r}")
+    if config["ENGINE"] == "django.db.backends.sqlite3":
+        return with_sqlite_options(config)
     # Connections live across requests of one worker; health checks drop dead ones.
-    if config["ENGINE"] != "django.db.backends.sqlite3":
-        config.setdefault("CONN_MAX_AGE", 60)
-        config.setdefault("CONN_HEALTH_CHECKS", True)
+    config.setdefault("CONN_MAX_AGE", 60)
+    config.setdefault("CONN_HEALTH_CHECKS", True)
+    return config
+
+
+# How long a writer waits for another's lock before "database is locked" (seconds).
+SQLITE_BUSY_TIMEOUT_S = 30
+
+
+def with_sqlite_options(config: dict) -> dict:
+    """SQLite set up for several writers at once: daphne, the task worker, `loadtest` processes.
+
+    WAL lets readers go on while one writes; the busy timeout makes a writer wait its
+    turn instead of failing; IMMEDIATE takes the write lock when a transaction begins,
+    so two transactions that read then write cannot deadlock on the upgrade (SQLite
+    answers that with an immediate "database is locked", busy timeout or not). It also
+    gives `select_for_update` (a no-op on SQLite) its meaning: one writer in a
+    transaction at a time. synchronous=NORMAL is WAL's documented safe pairing.
+    """
+    options = config.setdefault("OPTIONS", {})
+    options.setdefault("timeout", SQLITE_BUSY_TIMEOUT_S)
+    options.setdefault("transaction_mode", "IMMEDIATE")
+    options.setdefault("init_command", "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")
     return config
 
 

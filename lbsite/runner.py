@@ -49,10 +49,20 @@ def stop_all(children: list[subprocess.Popen], grace_s: float = GRACE_S) -> None
         child.wait()
 
 
+def migrated(python: str) -> bool:
+    """Whether the database has every migration (Django's own `migrate --check`): a server and a
+    worker on a half-migrated database would fail on the first page or run, far from the cause."""
+    check = subprocess.run([python, "manage.py", "migrate", "--check"], capture_output=True, text=True)
+    return check.returncode == 0
+
+
 def main(argv: list[str] | None = None) -> int:
     port = int(os.environ.get("PORT", "8000"))
     bind = os.environ.get("BIND", "127.0.0.1")
     python = sys.executable
+    if not migrated(python):
+        print("the database is not fully migrated: run `make migrate` (or `python manage.py migrate`)", file=sys.stderr)
+        return 2
     commands = [
         [python, "-m", "daphne", "-b", bind, "-p", str(port), "lbsite.asgi:application"],
         [python, "manage.py", "qcluster"],

@@ -150,6 +150,8 @@ else:
 LBLAB_ALLOWED_TARGETS = split_list(
     os.environ.get("LBLAB_ALLOWED_TARGETS"), default=["127.0.0.0/8", "::1", "localhost"]
 )
+# Where LB Lab's pages are reached, for links printed outside a browser (`loadtest` prints its run's page).
+LBLAB_BASE_URL = env.str("LBLAB_BASE_URL", default=f"http://localhost:{env.int('PORT', default=8000)}")
 LBLAB_ALLOWED_NAMESPACES = split_list(os.environ.get("LBLAB_ALLOWED_NAMESPACES"), default=[])
 KUBECONFIG = os.environ.get("KUBECONFIG") or None
 

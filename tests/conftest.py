@@ -25,6 +25,22 @@ REPO = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 
 
+def pytest_collection_modifyitems(config, items):
+    """Tests that need Redis or PostgreSQL by nature run when those are configured, and are the
+    only ones skipped on the embedded default (SQLite, in-memory layer)."""
+    from django.conf import settings
+
+    missing = {
+        "needs_redis": None if settings.REDIS_URL else "needs Redis: set REDIS_URL",
+        "needs_postgresql": None if settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
+        else "needs PostgreSQL: set DATABASE_URL",
+    }
+    for item in items:
+        for marker, reason in missing.items():
+            if reason and item.get_closest_marker(marker):
+                item.add_marker(pytest.mark.skip(reason=reason))
+
+
 @pytest.fixture
 def alice(db):
     return UserFactory(username="alice")

@@ -63,7 +63,7 @@ class TuningDecisionInline(ReadOnlyTabularInline):
 
 @admin.register(LoadTestRun)
 class LoadTestRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ["id", "owner", "target", "scenario_name", "status", "balance_score", "created_at", "duration"]
+    list_display = ["id", "owner", "target", "scenario_name", "status", "balance", "created_at", "duration"]
     list_filter = ["status", "target__kind", "created_at"]
     search_fields = ["id", "owner__username", "target__name", "error"]
     date_hierarchy = "created_at"
@@ -82,8 +82,8 @@ class LoadTestRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def scenario_name(self, obj):
         return obj.scenario_config.get("name", "custom")
 
-    @admin.display(description="Balance")
-    def balance_score(self, obj):
+    @admin.display(description="Balance", ordering="balance_score")
+    def balance(self, obj):
         balance = obj.summary.get("balance") or {}
         return f"{balance['score']:.1f} % ({balance.get('grade', '?')})" if "score" in balance else "–"
 

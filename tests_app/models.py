@@ -13,8 +13,10 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.fields.json import KeyTextTransform, KeyTransform
 from django.db.models.functions import Cast
+from django.urls import reverse
 
 from clusters.base import ALGORITHMS
+from lbsite.db import NullsOrderedIndex
 
 MAX_PODS = 64
 MAX_USERS = 100_000
@@ -349,6 +351,10 @@ class LoadTestRun(models.Model):
     verdict_passed = models.BooleanField(null=True, blank=True)
     verdict_reasons = models.JSONField(default=list, blank=True)
     error = models.TextField(blank=True)
+    # summary -> balance -> score, kept by the database itself: the runs list sorts by it through a
+    # plain index that SQLite and PostgreSQL both use (an index on the JSON expression is matched by
+    # SQLite only when a query spells it with the same literals, which Django's queries do not).
+    balance_score = models.GeneratedField(expression=BALANCE_SCORE, output_field=models.FloatField(), db_persist=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -356,8 +362,8 @@ class LoadTestRun(models.Model):
             models.Index(fields=["owner", "-created_at"], name="run_owner_created"),
             models.Index(fields=["status", "heartbeat_at"], name="run_status_heartbeat"),
             # the runs list sorted best score first (ORDER BY the same expression as the index)
-            models.Index(models.F("owner"), BALANCE_SCORE.desc(nulls_last=True), models.F("created_at").desc(),
-                         models.F("id").desc(), name="run_owner_score"),
+            NullsOrderedIndex(models.F("owner"), models.F("balance_score").desc(nulls_last=True),
+                              models.F("created_at").desc(), models.F("id").desc(), name="run_owner_balance_score"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(status__in=RunStatus.values), name="run_status_valid"),
@@ -370,6 +376,14 @@ class LoadTestRun(models.Model):
 
     def __str__(self) -> str:
         return f"Run {self.pk} on {self.target} ({self.status})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("run-detail", args=[self.pk])
+
+    @property
+    def page_url(self) -> str:
+        """The run's live page as a full URL, for output read outside a browser (the CLI, CI logs)."""
+        return settings.LBLAB_BASE_URL.rstrip("/") + self.get_absolute_url()
 
     @property
     def is_finished(self) -> bool:

@@ -11,7 +11,15 @@ from tests.conftest import PYTHON, REPO
 
 def test_unset_database_url_gives_sqlite_file():
     config = database_config(None, default_sqlite_path="/tmp/x.sqlite3")
-    assert config == {"ENGINE": "django.db.backends.sqlite3", "NAME": "/tmp/x.sqlite3"}
+    assert (config["ENGINE"], config["NAME"]) == ("django.db.backends.sqlite3", "/tmp/x.sqlite3")
+
+
+@pytest.mark.parametrize("raw", [None, "sqlite:////tmp/y.sqlite3"])
+def test_sqlite_is_set_up_for_several_writers(raw):
+    options = database_config(raw, default_sqlite_path="/tmp/x.sqlite3")["OPTIONS"]
+    assert options["transaction_mode"] == "IMMEDIATE"
+    assert options["timeout"] >= 10
+    assert "journal_mode=WAL" in options["init_command"]
 
 
 def test_postgres_url_is_parsed():

@@ -29,7 +29,7 @@ from tests_app.execution import Recorder
 from tests_app.models import LoadTestRun
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("release_db_connections")]
-needs_redis = pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="push mode needs Redis (REDIS_URL)")
+needs_redis = pytest.mark.needs_redis  # push mode
 
 FAIR = {"pod-0-a": 10, "pod-1-b": 10}
 

@@ -75,6 +75,7 @@ def test_sandbox_run_passes_writes_json_and_is_recorded(child_env, tmp_path):
                             "unattributed", "balance", "chaos", "tuning", "verdict"}
     assert len(summary["pods"]) == 3 and summary["balance"]["grade"] == "A"
     assert "passed" in result.stdout
+    assert f"Run {run.pk}: {run.page_url}" in result.stdout and run.page_url.endswith(f"/runs/{run.pk}/")
 
 
 @pytest.mark.timeout(240)

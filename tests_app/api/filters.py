@@ -29,7 +29,8 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
-from tests_app.models import BALANCE_SCORE, LoadTestRun, RunStatus, Scenario, Target
+from lbsite.db import nulls_last
+from tests_app.models import LoadTestRun, RunStatus, Scenario, Target
 from tests_app.selectors import scenarios_visible_to, targets_visible_to
 
 VERDICTS = (("true", "Passed"), ("false", "Failed"))
@@ -108,9 +109,7 @@ class RunOrderingFilter(django_filters.OrderingFilter):
         for param in value:
             descending = param.startswith("-")
             name = self.param_map[param.lstrip("-")]
-            if name == "balance_score" and "balance_score" not in qs.query.annotations:
-                qs = qs.annotate(balance_score=BALANCE_SCORE)
-            orderings.append(F(name).desc(nulls_last=True) if descending else F(name).asc(nulls_last=True))
+            orderings.append(nulls_last(F(name), descending=descending))
         return qs.order_by(*orderings, "-created_at", "-id")
 
 

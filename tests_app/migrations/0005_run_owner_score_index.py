@@ -5,6 +5,8 @@ import django.db.models.functions.comparison
 from django.conf import settings
 from django.db import migrations, models
 
+import lbsite.db
+
 
 class Migration(migrations.Migration):
 
@@ -17,6 +19,6 @@ class Migration(migrations.Migration):
     operations = [
         migrations.AddIndex(
             model_name='loadtestrun',
-            index=models.Index(models.F('owner'), models.OrderBy(django.db.models.functions.comparison.Cast(django.db.models.fields.json.KeyTextTransform('score', django.db.models.fields.json.KeyTransform('balance', 'summary')), models.FloatField()), descending=True, nulls_last=True), models.OrderBy(models.F('created_at'), descending=True), models.OrderBy(models.F('id'), descending=True), name='run_owner_score'),
+            index=lbsite.db.NullsOrderedIndex(models.F('owner'), models.OrderBy(django.db.models.functions.comparison.Cast(django.db.models.fields.json.KeyTextTransform('score', django.db.models.fields.json.KeyTransform('balance', 'summary')), models.FloatField()), descending=True, nulls_last=True), models.OrderBy(models.F('created_at'), descending=True), models.OrderBy(models.F('id'), descending=True), name='run_owner_score'),
         ),
     ]

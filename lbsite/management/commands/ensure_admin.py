@@ -4,7 +4,9 @@ import os
 import secrets
 
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
+
+from lbsite.db import NotMigrated, ensure_migrated
 
 
 class Command(BaseCommand):
@@ -14,6 +16,10 @@ class Command(BaseCommand):
         parser.add_argument("--username", default=os.environ.get("DJANGO_SUPERUSER_USERNAME", "admin"))
 
     def handle(self, *args, username, **options):
+        try:
+            ensure_migrated()
+        except NotMigrated as error:
+            raise CommandError(str(error), returncode=2) from error
         User = get_user_model()
         existing = User.objects.filter(is_superuser=True).order_by("pk").first()
         if existing:

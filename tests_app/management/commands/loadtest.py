@@ -21,6 +21,7 @@ from django.db import transaction
 from django.db.models import F, Q
 
 from clusters.base import ALGORITHMS
+from lbsite.db import NotMigrated, ensure_migrated
 from tests_app import services
 from tests_app.cli_display import LiveDisplay, print_results
 from tests_app.models import MAX_PODS, Scenario, Target
@@ -64,6 +65,10 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         # Everything is checked before anything is written or started.
+        try:
+            ensure_migrated()
+        except NotMigrated as error:
+            raise CommandError(str(error), returncode=2) from error
         self._refuse_what_this_build_cannot_do(options)
         json_path = self._json_path(options["json"])
         owner = self._owner(options["user"])
@@ -89,6 +94,7 @@ class Command(BaseCommand):
             stop.set()
             self.stderr.write("stopping… (Ctrl-C again to abort)")
 
+        self.stdout.write(f"Run {run.pk}: {run.page_url}")
         previous = signal.signal(signal.SIGINT, on_interrupt)
         try:
             with LiveDisplay(run, console_file=self.stdout._out) as display:
@@ -96,6 +102,7 @@ class Command(BaseCommand):
         finally:
             signal.signal(signal.SIGINT, previous)
         print_results(run, console_file=self.stdout._out)
+        self.stdout.write(f"Run {run.pk}: {run.page_url}")
         if json_path:
             json_path.write_text(json.dumps(run.summary, indent=2) + "\n")
         if not run.verdict_passed:
