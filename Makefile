@@ -51,4 +51,4 @@ check: venv-dev
 	$(PY) manage.py makemigrations --check --dry-run
 
 clean:
-	rm -rf $(VENV) .cache staticfiles lblab.sqlite3* .test-lblab.sqlite3*
+	rm -rf $(VENV) .cache staticfiles lblab.sqlite3* .test-lblab*.sqlite3*

@@ -18,7 +18,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from metrics_app.balance import alerts, analyse, windowed_scores  # noqa: E402
+from clusters.balance import alerts, analyse, windowed_scores  # noqa: E402
 
 
 def make_run(seconds: int, pods: int, seed: int = 1) -> list[dict[str, int]]:

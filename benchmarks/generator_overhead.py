@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -55,8 +54,9 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from sandbox_vs_nginx import Nginx, ensure_installed  # noqa: E402
 
+from clusters import procs  # noqa: E402
 from clusters.sandbox import SandboxCluster, SandboxConfig, ServiceTime  # noqa: E402
-from tests_app.engine.launcher import LocustProcess, die_with_parent_preexec  # noqa: E402
+from tests_app.engine.launcher import LocustProcess  # noqa: E402
 from tests_app.engine.testing import base_config  # noqa: E402
 
 RAW_LOCUSTFILE = """
@@ -160,17 +160,12 @@ def run_raw(url: str, users: int, duration: float, workdir: Path, meter: Through
            "-t", f"{duration:g}s", "--host", url, "--only-summary", "--stop-timeout", "2", "--exit-code-on-error", "0"]
     env = {k: v for k, v in os.environ.items() if not k.startswith("LOCUST_")}
     with open(workdir / "raw.log", "ab") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=log, stdin=subprocess.DEVNULL, cwd=workdir, env=env,
-                                process_group=0, preexec_fn=die_with_parent_preexec(os.getpid()))
+        proc = procs.start(cmd, stdout=log, stderr=log, stdin=subprocess.DEVNULL, cwd=workdir, env=env)
     meter.pids = [proc.pid]
     try:
         proc.wait(duration + 60)
     finally:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        proc.wait()
+        procs.kill(proc)
 
 
 def run_plugin(url: str, users: int, duration: float, workers: int, meter: Throughput) -> dict:

@@ -4,10 +4,11 @@
         .venv/bin/python benchmarks/live_latency.py [--seconds 20] [--pods 8]
 
 For each mode, starts daphne on a free port with the project's ASGI app (its own process group,
-stopped by its PID), logs a client in (a session cookie) and opens `/ws/runs/<id>/`, then writes
-seconds from this process as the run driver does (one transaction, then the LiveSeries messages
-published to the run's group) about once a second, with jitter so the tail loop's 0.5 s phase
-varies, and measures each second's time from its commit to its `sample` message's arrival:
+stopped by group, gone with this script even if it dies), logs a client in (a session cookie)
+and opens `/ws/runs/<id>/`, then writes seconds from this process as the run driver does (one
+transaction, then the LiveSeries messages published to the run's group) about once a second,
+with jitter so the tail loop's 0.5 s phase varies, and measures each second's time from its
+commit to its `sample` message's arrival:
 
 - push: daphne and this process share channels_redis (REDIS_URL); skipped without REDIS_URL;
 - tail: daphne without REDIS_URL (the in-memory layer), so the consumer reads the database.
@@ -24,7 +25,6 @@ import json
 import math
 import os
 import random
-import signal
 import socket
 import statistics
 import subprocess
@@ -52,10 +52,9 @@ from django.core.management import call_command  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 from django.test import Client, override_settings  # noqa: E402
 
-from metrics_app.live import LiveSeries  # noqa: E402
-from metrics_app.models import MetricSample, PodSample  # noqa: E402
-from metrics_app.services import layer_is_cross_process, publish_to_run, recorded_second  # noqa: E402
-from metrics_app.summary import WINDOW_S  # noqa: E402
+from clusters import procs  # noqa: E402
+from metrics_app.services import record_second  # noqa: E402
+from tests_app.execution import SecondsFeed  # noqa: E402
 from tests_app.models import LoadTestRun, Scenario, Target  # noqa: E402
 
 START_TIMEOUT_S = 60.0
@@ -70,14 +69,14 @@ def free_port() -> int:
 
 
 class Daphne:
-    """daphne serving lbsite.asgi on a free port, in its own process group."""
+    """daphne serving lbsite.asgi on a free port, in its own process group (procs.start)."""
 
     def __init__(self, env: dict[str, str]):
         self.port = free_port()
         self.log = tempfile.TemporaryFile()  # noqa: SIM115 - open as long as daphne runs; closed in stop()
-        self.process = subprocess.Popen(
+        self.process = procs.start(
             [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "lbsite.asgi:application"],
-            cwd=REPO, env=env, start_new_session=True, stdout=self.log, stderr=subprocess.STDOUT,
+            cwd=REPO, env=env, stdout=self.log, stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
@@ -96,13 +95,7 @@ class Daphne:
         return self.log.read().decode(errors="replace")[-2000:]
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)  # by its PID: the group daphne leads
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
+        procs.stop(self.process, grace_s=10)  # the group daphne leads
         self.log.close()
 
 
@@ -139,20 +132,20 @@ class Listener:
         self.thread.join(timeout=5)
 
 
-def write_second(run: LoadTestRun, series: LiveSeries, t: float, pods: list[str]) -> float:
-    """One second written and published as Recorder.record does; returns when it committed."""
-    rows = [PodSample(run=run, t=t, pod=pod, requests=40, failures=0, p95_ms=3.0, cpu=0.2, memory_bytes=32 << 20)
-            for pod in pods]
+def write_second(feed: SecondsFeed, t: float, pods: list[str]) -> float:
+    """One second through the run driver's own path (its live messages from the run's LiveSeries,
+    then `record_second`); returns when it committed, before it was published."""
+    line = {"type": "sample", "t": t, "users": len(pods) * 4, "requests": 40 * len(pods), "failures": 0,
+            "rps": 40.0 * len(pods), "failures_per_s": 0.0, "p50_ms": 1.0, "p95_ms": 3.0, "p99_ms": 5.0,
+            "max_ms": 9.0, "active_connections": len(pods) * 4,
+            "pods": {pod: {"requests": 40, "failures": 0, "p95_ms": 3.0} for pod in pods}, "unattributed": 0}
+    second = feed.next(line)
+    committed: list[float] = []
     with transaction.atomic():
-        sample = MetricSample.objects.create(
-            run=run, t=t, users=len(pods) * 4, requests=40 * len(pods), rps=40.0 * len(pods), p50_ms=1.0,
-            p95_ms=3.0, p99_ms=5.0, max_ms=9.0, active_connections=len(pods) * 4,
-        )
-        PodSample.objects.bulk_create(rows)
-    committed = time.perf_counter()
-    if layer_is_cross_process():
-        publish_to_run(run.pk, series.feed(recorded_second(sample, rows)))
-    return committed
+        transaction.on_commit(lambda: committed.append(time.perf_counter()))  # runs before the publish's own
+        record_second(run_id=feed.run.pk, t=second.t, totals=second.totals, pods=second.pods,
+                      unattributed=second.unattributed, messages=second.messages)
+    return committed[0]
 
 
 def measure(mode: str, *, user, target: Target, cookie: str, seconds: int, pods: int, rng: random.Random,
@@ -162,7 +155,7 @@ def measure(mode: str, *, user, target: Target, cookie: str, seconds: int, pods:
     run = LoadTestRun.objects.create(owner=user, target=target, scenario_config=scenario.frozen(),
                                      status=LoadTestRun.Status.RUNNING)
     pod_names = [f"pod-{i}-bench" for i in range(pods)]
-    series = LiveSeries(run.scenario_config["threshold_balance"], WINDOW_S)
+    feed = SecondsFeed(run, None)
     daphne = Daphne(daphne_env)
     listener = None
     try:
@@ -173,7 +166,7 @@ def measure(mode: str, *, user, target: Target, cookie: str, seconds: int, pods:
         committed: dict[float, float] = {}
         for index in range(seconds + 1):  # second 0 warms up the path (connections, imports) and is not counted
             t = float(index)
-            committed[t] = write_second(run, series, t, pod_names)
+            committed[t] = write_second(feed, t, pod_names)
             time.sleep(rng.uniform(0.7, 1.3))
         deadline = time.monotonic() + ARRIVAL_TIMEOUT_S
         while len(listener.arrivals) < len(committed) and time.monotonic() < deadline:

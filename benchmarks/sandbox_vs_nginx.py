@@ -34,18 +34,8 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from clusters import procs  # noqa: E402
 from clusters.sandbox import SandboxCluster, SandboxConfig, ServiceTime  # noqa: E402
-from clusters.sandbox.procs import die_with_parent  # noqa: E402
-
-
-def _die_with_parent(sig: int):
-    """preexec_fn: the child in its own process group, `sig` when this script dies."""
-
-    def preexec():
-        os.setpgid(0, 0)
-        die_with_parent(sig)
-
-    return preexec
 
 
 def ensure_installed(binary: str, package: str) -> str:
@@ -156,9 +146,9 @@ class Nginx:
         conf = Path(self.tmp) / "nginx.conf"
         conf.write_text(NGINX_CONF.format(workers=workers, tmp=self.tmp, port=self.port,
                                           status_port=self.status_port, routing=routing, answer=answer))
-        self.proc = subprocess.Popen([binary, "-p", self.tmp, "-c", str(conf)],
-                                     preexec_fn=_die_with_parent(signal.SIGTERM),
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        # SIGTERM when this script dies: nginx's master then stops its workers.
+        self.proc = procs.start([binary, "-p", self.tmp, "-c", str(conf)], death_signal=signal.SIGTERM,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             try:
@@ -191,24 +181,15 @@ class Nginx:
         return requests - self._status_reads
 
     def stop(self) -> None:
-        # nginx is its own process group (setpgid in preexec): master and workers go together.
-        try:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            self.proc.wait(10)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            self.proc.wait()
+        # nginx is its own process group (procs.start): master and workers go together.
+        procs.stop(self.proc, grace_s=10)
         self.proc.stderr.close()
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 def wrk(binary: str, url: str, *, duration: float, connections: int, threads: int) -> float:
-    done = subprocess.run(
-        [binary, f"-t{threads}", f"-c{connections}", f"-d{duration:g}s", url + "/"],
-        capture_output=True, text=True, timeout=duration + 30, preexec_fn=_die_with_parent(signal.SIGKILL))
+    done = procs.run([binary, f"-t{threads}", f"-c{connections}", f"-d{duration:g}s", url + "/"],
+                     timeout=duration + 30)
     match = re.search(r"Requests/sec:\s+([\d.]+)", done.stdout)
     if not match:
         sys.exit(f"wrk output not understood:\n{done.stdout}\n{done.stderr}")

@@ -9,33 +9,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
-from tests_app.specs import CHAOS_KINDS, SEVERITIES
-
-
-class Kind(models.TextChoices):
-    LATENCY = "latency", "Latency"
-    ERRORS = "errors", "Errors"
-    POD_KILL = "pod_kill", "Pod kill"
-    PARTITION = "partition", "Network partition"
-    NODE_DRAIN = "node_drain", "Node drain"
-    CPU_STRESS = "cpu_stress", "CPU stress"
-    PRIMARY_KILL = "primary_kill", "Primary kill (stateful)"
-    PRIMARY_STOP = "primary_stop", "Primary stop (stateful)"
-
-
-class Severity(models.TextChoices):
-    LOW = "low", "Low"
-    MEDIUM = "medium", "Medium"
-    HIGH = "high", "High"
-
-
-# The command line's and the API's spec parser (tests_app.specs) names the same kinds and severities.
-assert tuple(Kind.values) == CHAOS_KINDS, "chaos Kind choices must match tests_app.specs.CHAOS_KINDS"
-assert tuple(Severity.values) == SEVERITIES, "chaos Severity choices must match tests_app.specs.SEVERITIES"
-
-# What each severity means for the kinds that have a magnitude (ARCHITECTURE.md s6).
-SEVERITY_LATENCY_MS = {"low": 50, "medium": 250, "high": 1000}
-SEVERITY_ERROR_RATE = {"low": 0.05, "medium": 0.20, "high": 0.50}
+from chaos_app.choices import FaultKindChoices, RollbackChoices, SeverityChoices
+from clusters.faults import SEVERITY_WORDS
 
 HYPOTHESIS_KEYS = ("max_error_rate", "min_availability", "max_rto_s", "min_balance_score")
 
@@ -47,10 +22,11 @@ def steps_problem(steps) -> str | None:
     for index, step in enumerate(steps, start=1):
         if not isinstance(step, dict):
             return f"Step {index} is not an object."
-        if step.get("kind") not in Kind.values:
-            return f"Step {index}: kind must be one of {', '.join(Kind.values)}."
-        if step.get("severity", "medium") not in Severity.values:
-            return f"Step {index}: severity must be low, medium or high."
+        kinds = FaultKindChoices.values()
+        if step.get("kind") not in kinds:
+            return f"Step {index}: kind must be one of {', '.join(kinds)}."
+        if step.get("severity", SeverityChoices.DEFAULT) not in SeverityChoices.values():
+            return f"Step {index}: severity must be {SEVERITY_WORDS}."
         for key in ("start_s", "duration_s"):
             value = step.get(key, 0)
             if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
@@ -107,22 +83,16 @@ class ChaosExperiment(models.Model):
             raise ValidationError(errors)
 
 
-class Rollback(models.TextChoices):
-    PENDING = "pending", "Pending"
-    ROLLED_BACK = "rolled_back", "Rolled back"
-    FAILED = "failed", "Rollback failed"
-
-
 class ChaosInjection(models.Model):
     """One fault a run injected: when, what, how it was undone, how the service recovered."""
 
-    Rollback = Rollback
+    Rollback = RollbackChoices
 
     run = models.ForeignKey("tests_app.LoadTestRun", on_delete=models.CASCADE, related_name="chaos_injections")
     step = models.PositiveSmallIntegerField(help_text="Index of the step in the run's chaos list.")
-    kind = models.CharField(max_length=16, choices=Kind.choices)
+    kind = models.CharField(max_length=16, choices=FaultKindChoices.choices)
     target = models.CharField(max_length=253, blank=True)
-    severity = models.CharField(max_length=8, choices=Severity.choices, default=Severity.MEDIUM)
+    severity = models.CharField(max_length=8, choices=SeverityChoices.choices, default=SeverityChoices.DEFAULT)
     started_at_s = models.FloatField()
     ended_at_s = models.FloatField(null=True, blank=True)
     recovered_at_s = models.FloatField(null=True, blank=True)
@@ -130,15 +100,17 @@ class ChaosInjection(models.Model):
     availability = models.FloatField(
         null=True, blank=True, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)]
     )
-    rollback = models.CharField(max_length=16, choices=Rollback.choices, default=Rollback.PENDING)
+    rollback = models.CharField(max_length=16, choices=RollbackChoices.choices, default=RollbackChoices.PENDING)
     error = models.TextField(blank=True)
 
     class Meta:
         ordering = ["run", "started_at_s"]
         constraints = [
             models.UniqueConstraint(fields=["run", "step"], name="chaosinjection_unique_step"),
-            models.CheckConstraint(condition=Q(kind__in=Kind.values), name="chaosinjection_kind_valid"),
-            models.CheckConstraint(condition=Q(severity__in=Severity.values), name="chaosinjection_severity_valid"),
+            models.CheckConstraint(condition=Q(kind__in=FaultKindChoices.values()), name="chaosinjection_kind_valid"),
+            models.CheckConstraint(
+                condition=Q(severity__in=SeverityChoices.values()), name="chaosinjection_severity_valid"
+            ),
             models.CheckConstraint(condition=Q(started_at_s__gte=0), name="chaosinjection_start_nonnegative"),
             models.CheckConstraint(
                 condition=Q(ended_at_s__isnull=True) | Q(ended_at_s__gte=models.F("started_at_s")),

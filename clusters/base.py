@@ -13,19 +13,6 @@ import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-# The balancing algorithms every adapter names the same way. `l4_connection` picks a
-# pod per TCP connection and keeps it, as kube-proxy does.
-ALGORITHMS: tuple[str, ...] = (
-    "round_robin",
-    "weighted_round_robin",
-    "least_conn",
-    "random",
-    "p2c",
-    "ewma",
-    "consistent_hash",
-    "l4_connection",
-)
-
 
 class ClusterError(ValueError):
     """Bad input or an impossible operation, with the field that is wrong.
@@ -126,7 +113,15 @@ class Cluster(abc.ABC):
     def stress_cpu(self, pods: Sequence[str], workers: int = 1, duration: float = 30.0) -> Fault: ...
 
     @abc.abstractmethod
+    def set_not_ready(self, pods: Sequence[str], duration: float = 30.0) -> Fault:
+        """Fail the pods' readiness probe: the balancer stops sending them traffic."""
+
+    @abc.abstractmethod
     def drain(self, node: str) -> None: ...
+
+    @abc.abstractmethod
+    def uncordon(self, node: str) -> None:
+        """Make a drained node schedulable again; its pods do not move back."""
 
     @abc.abstractmethod
     def scale(self, replicas: int) -> None: ...

@@ -3,7 +3,7 @@
 Django-free; the auto-tuner and the UI call `simulate()`. Given pods (speed factor,
 capacity, weight), a workload (closed model: U users with think time; or open model:
 Poisson arrivals at a rate), a request mix, connection reuse and an algorithm of
-`clusters.base.ALGORITHMS`, it predicts per-pod request counts, utilisation, queueing
+`clusters.algorithms.ALGORITHMS`, it predicts per-pod request counts, utilisation, queueing
 latency and the balance score of ARCHITECTURE.md section 4.
 
 The model mirrors the sandbox (clusters/sandbox):
@@ -33,9 +33,11 @@ The model mirrors the sandbox (clusters/sandbox):
   is replaced; without keep-alive every request opens one. Only the algorithms that
   pick per connection care.
 
-Stateless pod choices are computed with numpy, vectorised, in chunks; the queues and
-the stateful balancers run in a numba kernel (`clusters._simkernels`; p2c in the open
-model with single-server pods, the common case, in a kernel of its own). A run is
+Each algorithm's registry entry names its implementation here. Stateless pod choices are
+computed with numpy, vectorised, in chunks (a `Picks` class each); the queues and the
+stateful balancers run in a numba kernel (`clusters._simkernels`, in the mode a
+`KernelPicks` names; p2c in the open model with single-server pods, the common case, in
+a kernel of its own). A run is
 deterministic given its seed, and two algorithms simulated with the same seed see the
 same arrivals and service times (common random numbers), so their difference is not noise.
 
@@ -54,29 +56,19 @@ from functools import partial
 import numpy as np
 
 from clusters import _simkernels as k
-from clusters.base import ALGORITHMS, ClusterError, check_number
+from clusters.algorithms import Algorithm, algorithm_named
+from clusters.balance import analyse
+from clusters.base import ClusterError, check_number
 from clusters.sandbox.algorithms import hash64
-from metrics_app.balance import analyse
 
 DISTRIBUTIONS: tuple[str, ...] = ("fixed", "exponential", "lognormal")
-STATELESS: frozenset[str] = frozenset(
-    {"round_robin", "weighted_round_robin", "random", "consistent_hash", "l4_connection"}
-)
 MAX_PODS = 10_000
 MAX_CAPACITY = 10_000
 MAX_USERS = 10_000_000
-MAX_KEYS = 1_000_000
 _CHUNK = 1 << 16
 _WRR_MAX_PERIOD = 1 << 20
 _INFLIGHT_START = 16  # in-flight requests tracked per pod before the store grows (power of 2)
 _P2C_RING = True  # p2c in the open model with one server a pod: its own kernel (the same results, faster)
-
-# Options each algorithm accepts, with their defaults (names as clusters/sandbox/config.py).
-_OPTIONS: dict[str, dict[str, object]] = {
-    "ewma": {"decay_s": 10.0},
-    "consistent_hash": {"header": None, "vnodes": 100, "keys": 1000, "zipf": 0.0},
-    "l4_connection": {"pick": "random"},
-}
 
 
 @dataclass(frozen=True)
@@ -217,37 +209,13 @@ def _check_workload(w: Workload) -> None:
         raise ClusterError("at least one request class needs a weight > 0", field="mix")
 
 
-def _check_options(algorithm: str, options: Mapping | None, workload: Workload) -> dict:
-    if options is not None and not isinstance(options, Mapping):
-        raise ClusterError("must be an object", field="options")
-    allowed = _OPTIONS.get(algorithm, {})
-    out = dict(allowed)
-    for key, value in (options or {}).items():
-        if key not in allowed:
-            raise ClusterError(f"not an option of {algorithm}", field=f"options.{key}")
-        out[key] = value
-    if algorithm == "ewma":
-        out["decay_s"] = _number(out["decay_s"], "options.decay_s", strict=True, maximum=1e6)
-    elif algorithm == "consistent_hash":
-        header = out["header"]
-        if header is not None and (not isinstance(header, str) or not header.strip()):
-            raise ClusterError("must be a header name", field="options.header")
-        out["vnodes"] = _number(out["vnodes"], "options.vnodes", minimum=1, integer=True, maximum=1000)
-        out["keys"] = _number(out["keys"], "options.keys", minimum=1, integer=True, maximum=MAX_KEYS)
-        out["zipf"] = _number(out["zipf"], "options.zipf", maximum=10)
-        if header is None and options and ({"keys", "zipf"} & set(options)):
-            raise ClusterError("keys are drawn per request only with a header", field="options.header")
-    elif algorithm == "l4_connection" and out["pick"] not in ("random", "round_robin"):
-        raise ClusterError("must be 'random' or 'round_robin'", field="options.pick")
-    if (_per_connection(algorithm, out) and workload.rate_rps is not None and workload.keep_alive
+def _check_options(algorithm: Algorithm, options: Mapping | None, workload: Workload) -> dict:
+    out = algorithm.simulator_options(options)
+    if (algorithm.picks_per_connection(out) and workload.rate_rps is not None and workload.keep_alive
             and workload.connections is None):
-        raise ClusterError(f"{algorithm} picks per connection: give the open model's client connections",
+        raise ClusterError(f"{algorithm.name} picks per connection: give the open model's client connections",
                            field="connections")
     return out
-
-
-def _per_connection(algorithm: str, options: Mapping) -> bool:
-    return algorithm == "l4_connection" or (algorithm == "consistent_hash" and options.get("header") is None)
 
 
 # --------------------------------------------------------------------------- stateless picks
@@ -285,64 +253,39 @@ def _smooth_wrr_period(weights: Sequence[float]) -> np.ndarray:
     return k.smooth_wrr(np.asarray(ints, dtype=np.int64))
 
 
-class _Picks:
-    """Stateless pod choices, vectorised, chunk by chunk (memory stays bounded)."""
+class Picks:
+    """A stateless algorithm's pod choices, vectorised, chunk by chunk (memory stays bounded).
 
-    def __init__(self, algorithm: str, options: dict, pods: Sequence[PodSpec], workload: Workload,
-                 seed: int):
-        self.algorithm = algorithm
+    A subclass gives the picks of requests (`_per_request`). When the registry says the
+    algorithm picks per connection, a pod is picked as each connection opens (`_fresh`: a
+    uniform draw unless the subclass says otherwise) and the connection's requests follow it."""
+
+    def __init__(self, options: dict, pods: Sequence[PodSpec], workload: Workload, seed: int, *,
+                 per_connection: bool):
         self.n_pods = len(pods)
         self.rng = np.random.default_rng([seed, 0x51AB])
         self.conn_rng = np.random.default_rng([seed, 0xC0FF])
         self.window = np.zeros(0, np.int32)  # picks of connection openings window_lo ..
         self.window_lo = 0
-        self.per_connection = _per_connection(algorithm, options)
+        self.per_connection = per_connection
         self.open_model = workload.rate_rps is not None
         self.keep_alive = workload.keep_alive
         self.rpc = workload.requests_per_connection
         self.conns = workload.connections or 1
-        self.pattern = None
-        if algorithm == "round_robin":
-            self.pattern = np.arange(self.n_pods, dtype=np.int32)
-        elif algorithm == "weighted_round_robin":
-            self.pattern = _smooth_wrr_period([pod.weight for pod in pods]).astype(np.int32)
-        if self.pattern is not None:
-            period = len(self.pattern)
-            self.tiled = np.tile(self.pattern, -(-(_CHUNK + period) // period))
-        if algorithm == "consistent_hash":
-            self.points, self.owners = _ring(pods, options["vnodes"])
-            if options["header"] is not None:
-                keys = options["keys"]
-                hashes = np.fromiter((_hash64(f"key-{i}") for i in range(keys)), np.uint64, keys)
-                self.key_pod = _ring_owner(self.points, self.owners, hashes)
-                self.zipf = options["zipf"]
-                popularity = np.arange(1, keys + 1, dtype=float) ** -self.zipf
-                self.key_cdf = np.cumsum(popularity / popularity.sum())
-        self.conn_round_robin = algorithm == "l4_connection" and options["pick"] == "round_robin"
-        if algorithm == "consistent_hash" and options["header"] is None:
-            # a fresh client port is a random point on the ring: its owner, drawn by arc length
-            # (point i owns the keys after point i-1 up to it; point 0 also those past the last)
-            ends = self.points.astype(float)
-            arcs = np.diff(ends, prepend=0.0)
-            arcs[0] += 2.0**64 - ends[-1]
-            shares = np.bincount(self.owners, weights=arcs, minlength=self.n_pods)
-            self.arc_cdf = np.cumsum(shares / shares.sum())
 
     @property
     def mode(self) -> int:
         return k.MODE_CONN if self.per_connection and not self.open_model else k.MODE_SEQ
 
+    def _per_request(self, first: int, m: int) -> np.ndarray:
+        raise NotImplementedError(f"{type(self).__name__} picks per connection only")
+
     def _fresh(self, count: int) -> np.ndarray:
-        if self.algorithm == "consistent_hash":
-            owner = np.searchsorted(self.arc_cdf, self.conn_rng.random(count), side="right")
-            return np.minimum(owner, self.n_pods - 1).astype(np.int32)
         return self.conn_rng.integers(0, self.n_pods, count, dtype=np.int32)
 
     def _for_connections(self, lo: int, hi: int) -> np.ndarray:
         """Pods of the connection openings lo .. hi-1 (lo never decreases between calls).
         Random picks come from one stream in opening order, so chunking changes nothing."""
-        if self.conn_round_robin:
-            return (np.arange(lo, hi, dtype=np.int64) % self.n_pods).astype(np.int32)
         window_hi = self.window_lo + len(self.window)
         if lo > window_hi:  # openings nobody rides (cannot happen today): skip their picks
             self._fresh(lo - window_hi)
@@ -356,31 +299,20 @@ class _Picks:
     def chunk(self, first: int, m: int, opens_so_far: int) -> np.ndarray:
         """Picks for requests first .. first+m-1 (MODE_SEQ), or for the next m connection
         openings (MODE_CONN, closed model: the kernel opens them)."""
-        if self.pattern is not None:
-            offset = first % len(self.pattern)
-            return self.tiled[offset:offset + m]
-        if self.per_connection:
-            if not self.open_model:
-                return self._for_connections(opens_so_far, opens_so_far + m)
-            if not self.keep_alive:
-                return self._for_connections(first, first + m)
-            # request i rides connection i % C; its (i // C // rpc)-th incarnation is opening
-            # number generation * C + connection
-            index = np.arange(first, first + m, dtype=np.int64)
-            conn = index % self.conns
-            generation = index // self.conns // self.rpc if self.rpc else 0
-            opened = generation * self.conns + conn
-            lo = int(opened.min())
-            return self._for_connections(lo, int(opened.max()) + 1)[opened - lo]
-        if self.algorithm == "random":
-            return self.rng.integers(0, self.n_pods, m, dtype=np.int32)
-        # consistent_hash on a header: a key per request
-        if self.zipf == 0:
-            keys = self.rng.integers(0, len(self.key_pod), m)
-        else:
-            keys = np.minimum(np.searchsorted(self.key_cdf, self.rng.random(m), side="right"),
-                              len(self.key_pod) - 1)
-        return self.key_pod[keys]
+        if not self.per_connection:
+            return self._per_request(first, m)
+        if not self.open_model:
+            return self._for_connections(opens_so_far, opens_so_far + m)
+        if not self.keep_alive:
+            return self._for_connections(first, first + m)
+        # request i rides connection i % C; its (i // C // rpc)-th incarnation is opening
+        # number generation * C + connection
+        index = np.arange(first, first + m, dtype=np.int64)
+        conn = index % self.conns
+        generation = index // self.conns // self.rpc if self.rpc else 0
+        opened = generation * self.conns + conn
+        lo = int(opened.min())
+        return self._for_connections(lo, int(opened.max()) + 1)[opened - lo]
 
     def connections_opened(self, requests: int, kernel_opens: int) -> int:
         if not self.per_connection:
@@ -395,6 +327,104 @@ class _Picks:
         return rest * -(-(full + 1) // self.rpc) + (self.conns - rest) * -(-full // self.rpc)
 
 
+class RoundRobinPicks(Picks):
+    """One period of `_order` repeated: request i goes to pod order[i % period]."""
+
+    def __init__(self, options, pods, workload, seed, *, per_connection):
+        super().__init__(options, pods, workload, seed, per_connection=per_connection)
+        self.pattern = self._order(pods)
+        period = len(self.pattern)
+        self.tiled = np.tile(self.pattern, -(-(_CHUNK + period) // period))
+
+    def _order(self, pods: Sequence[PodSpec]) -> np.ndarray:
+        return np.arange(len(pods), dtype=np.int32)
+
+    def _per_request(self, first, m):
+        offset = first % len(self.pattern)
+        return self.tiled[offset:offset + m]
+
+
+class WeightedRoundRobinPicks(RoundRobinPicks):
+    def _order(self, pods):
+        return _smooth_wrr_period([pod.weight for pod in pods]).astype(np.int32)
+
+
+class RandomPicks(Picks):
+    def _per_request(self, first, m):
+        return self.rng.integers(0, self.n_pods, m, dtype=np.int32)
+
+
+class ConsistentHashPicks(Picks):
+    """The sandbox's ring: with a header, a key per request (`key-0` .. uniform or Zipf); without,
+    a fresh client port per connection, which lands on a random point of the ring."""
+
+    def __init__(self, options, pods, workload, seed, *, per_connection):
+        super().__init__(options, pods, workload, seed, per_connection=per_connection)
+        self.points, self.owners = _ring(pods, options["vnodes"])
+        if options["header"] is not None:
+            keys = options["keys"]
+            hashes = np.fromiter((_hash64(f"key-{i}") for i in range(keys)), np.uint64, keys)
+            self.key_pod = _ring_owner(self.points, self.owners, hashes)
+            self.zipf = options["zipf"]
+            popularity = np.arange(1, keys + 1, dtype=float) ** -self.zipf
+            self.key_cdf = np.cumsum(popularity / popularity.sum())
+        else:
+            # a fresh client port is a random point on the ring: its owner, drawn by arc length
+            # (point i owns the keys after point i-1 up to it; point 0 also those past the last)
+            ends = self.points.astype(float)
+            arcs = np.diff(ends, prepend=0.0)
+            arcs[0] += 2.0**64 - ends[-1]
+            shares = np.bincount(self.owners, weights=arcs, minlength=self.n_pods)
+            self.arc_cdf = np.cumsum(shares / shares.sum())
+
+    def _fresh(self, count):
+        owner = np.searchsorted(self.arc_cdf, self.conn_rng.random(count), side="right")
+        return np.minimum(owner, self.n_pods - 1).astype(np.int32)
+
+    def _per_request(self, first, m):
+        if self.zipf == 0:
+            keys = self.rng.integers(0, len(self.key_pod), m)
+        else:
+            keys = np.minimum(np.searchsorted(self.key_cdf, self.rng.random(m), side="right"),
+                              len(self.key_pod) - 1)
+        return self.key_pod[keys]
+
+
+class L4ConnectionPicks(Picks):
+    """A pod per connection: at random (iptables kube-proxy) or in turn (`pick: round_robin`, IPVS)."""
+
+    def __init__(self, options, pods, workload, seed, *, per_connection):
+        super().__init__(options, pods, workload, seed, per_connection=per_connection)
+        self.round_robin = options["pick"] == "round_robin"
+
+    def _for_connections(self, lo, hi):
+        if self.round_robin:
+            return (np.arange(lo, hi, dtype=np.int64) % self.n_pods).astype(np.int32)
+        return super()._for_connections(lo, hi)
+
+
+class KernelPicks:
+    """A stateful algorithm: the numba kernel picks request by request from the pods' live
+    state, in its `mode`."""
+
+    mode: int
+    # the open model with single-server pods has a kernel of its own (`_simkernels.p2c_ring`)
+    ring_kernel = False
+
+
+class LeastConnPicks(KernelPicks):
+    mode = k.MODE_LEAST
+
+
+class P2CPicks(KernelPicks):
+    mode = k.MODE_P2C
+    ring_kernel = True
+
+
+class EwmaPicks(KernelPicks):
+    mode = k.MODE_EWMA
+
+
 # --------------------------------------------------------------------------- simulation
 
 
@@ -403,12 +433,10 @@ def simulate(pods: Sequence[PodSpec], workload: Workload, algorithm: str, *, see
     """Predict how `algorithm` spreads `workload` over `pods`. Deterministic given `seed`.
 
     Raises ClusterError(field=...) on bad input."""
-    if algorithm not in ALGORITHMS:
-        raise ClusterError(f"unknown algorithm {algorithm!r}; one of {', '.join(ALGORITHMS)}",
-                           field="algorithm")
+    entry = algorithm_named(algorithm)
     pods = _check_pods(pods)
     _check_workload(workload)
-    opts = _check_options(algorithm, options, workload)
+    opts = _check_options(entry, options, workload)
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ClusterError("must be a whole number >= 0", field="seed")
 
@@ -485,15 +513,16 @@ def simulate(pods: Sequence[PodSpec], workload: Workload, algorithm: str, *, see
                     head[:] = 0
 
     picks = None
-    if algorithm in STATELESS:
-        picks = _Picks(algorithm, opts, pods, workload, int(seed))
+    if entry.stateless:
+        picks = entry.simulator_picks(opts, pods, workload, int(seed), per_connection=entry.picks_per_connection(opts))
         ip[k.IP_MODE] = picks.mode
         for first_req in range(0, n, _CHUNK):
             m = min(_CHUNK, n - first_req)
             run(m, np.ascontiguousarray(picks.chunk(first_req, m, int(ist[k.IST_OPENS])), dtype=np.int32))
     else:
-        ip[k.IP_MODE] = {"least_conn": k.MODE_LEAST, "p2c": k.MODE_P2C, "ewma": k.MODE_EWMA}[algorithm]
-        if algorithm == "p2c" and _P2C_RING and not closed and n_pods > 1 and int(capacity.max()) == 1:
+        kernel = entry.simulator_picks
+        ip[k.IP_MODE] = kernel.mode
+        if kernel.ring_kernel and _P2C_RING and not closed and n_pods > 1 and int(capacity.max()) == 1:
             k.p2c_ring(n, _INFLIGHT_START, ip, fp, fst, rng_state, mix_cdf, mix_cost, inv_speed, overhead, half_rtt,
                        inv_weight, counts, busy, lat_sum, wait_sum, hist)
         else:
@@ -553,7 +582,7 @@ def _prediction(algorithm, pods, weights, capacity, n, horizon_ms, counts, busy,
             wait_mean_ms=float(wait_sum[p] / c) if c else 0.0,
         ))
     overall = hist.sum(axis=0)
-    # The balance definitions are metrics_app/balance.py's (ARCHITECTURE.md s4), the same the runs use.
+    # The balance definitions are clusters/balance.py's (ARCHITECTURE.md s4), the same the runs use.
     names = [pod.name for pod in pods]
     balance = analyse(dict(zip(names, (int(c) for c in counts), strict=True)),
                       dict(zip(names, (float(w) for w in weights), strict=True)), expected_pods=names)

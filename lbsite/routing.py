@@ -3,6 +3,6 @@
 Each app that streams adds its own `routing.websocket_urlpatterns` here.
 """
 
-from metrics_app.routing import websocket_urlpatterns as metrics_websockets
+from tests_app.routing import websocket_urlpatterns as run_websockets
 
-websocket_urlpatterns: list = [*metrics_websockets]
+websocket_urlpatterns: list = [*run_websockets]

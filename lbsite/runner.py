@@ -1,8 +1,8 @@
 """Run daphne and the django-q2 worker together in one terminal (`make run`).
 
-Each child gets its own process group and a parent-death signal, so Ctrl-C, a
-SIGTERM or even a SIGKILL of this runner leaves nothing behind. Children are stopped
-by process group (SIGTERM, then SIGKILL after a grace period), never by name.
+Each child gets its own process group and a parent-death signal (clusters.procs), so
+Ctrl-C, a SIGTERM or even a SIGKILL of this runner leaves nothing behind. Children are
+stopped by process group (SIGTERM, then SIGKILL after a grace period), never by name.
 Django-free: it only starts processes.
 """
 
@@ -10,49 +10,18 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import sys
 import time
 
-from clusters.sandbox.procs import die_with_parent
+from clusters import procs
 
 GRACE_S = 10.0
-
-
-def _own_group_dying_with_parent() -> None:
-    """In the child, before exec: its own process group, SIGTERM when the runner dies."""
-    os.setpgrp()
-    die_with_parent(signal.SIGTERM)
-
-
-def start(argv: list[str]) -> subprocess.Popen:
-    return subprocess.Popen(argv, preexec_fn=_own_group_dying_with_parent)  # single-threaded here: preexec is safe
-
-
-def stop_all(children: list[subprocess.Popen], grace_s: float = GRACE_S) -> None:
-    for child in children:
-        if child.poll() is None:
-            try:
-                os.killpg(child.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-    deadline = time.monotonic() + grace_s
-    for child in children:
-        try:
-            child.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            pass
-        try:
-            os.killpg(child.pid, signal.SIGKILL)  # the group: whatever the child started too
-        except ProcessLookupError:
-            pass
-        child.wait()
 
 
 def migrated(python: str) -> bool:
     """Whether the database has every migration (Django's own `migrate --check`): a server and a
     worker on a half-migrated database would fail on the first page or run, far from the cause."""
-    check = subprocess.run([python, "manage.py", "migrate", "--check"], capture_output=True, text=True)
+    check = procs.run([python, "manage.py", "migrate", "--check"])
     return check.returncode == 0
 
 
@@ -75,7 +44,8 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    children = [start(command) for command in commands]
+    # SIGTERM when the runner dies: daphne and the worker close their database sessions.
+    children = [procs.start(command, death_signal=signal.SIGTERM) for command in commands]
     host = "localhost" if bind in ("127.0.0.1", "0.0.0.0") else bind
     print(f"\nLB Lab is running at http://{host}:{port}/  (Ctrl-C stops it)\n", flush=True)
     exit_code = 0
@@ -88,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
                     stopping = True
             time.sleep(0.3)
     finally:
-        stop_all(children)
+        procs.stop(*children, grace_s=GRACE_S)
     return exit_code
 
 

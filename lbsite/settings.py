@@ -105,8 +105,10 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # A file, not memory, so a qcluster worker started by a test sees the test database.
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / ".test-lblab.sqlite3")}
+    # A file, not memory, so a qcluster worker started by a test sees the test database; one per
+    # test session (the children are pointed at it by DATABASE_URL), so two sessions in one
+    # checkout never delete each other's.
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / f".test-lblab-{os.getpid()}.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = redis_url(os.environ.get("REDIS_URL"))

@@ -2,7 +2,7 @@
 summaries side by side with its difference from the first run and a verdict that knows about
 noise, and each run's per-second series for the charts.
 
-Pure: numpy and metrics_app.balance only, no Django. `metrics_app.services.compare_runs` reads
+Pure: numpy and clusters.balance only, no Django. `metrics_app.services.compare_runs` reads
 the runs and their seconds and calls `figures`, `notes` and `run_series`.
 
 Noise. Two runs of the same thing on these machines differ by up to 10 % (ARCHITECTURE.md s9),
@@ -25,7 +25,7 @@ live stream computes its `sample` messages (metrics_app.live), so a finished run
 what its live page showed:
 
 - `t`, `rps`, `p95_ms`: the second's totals (`p95_ms` None when the second had no requests);
-- `score`: the balance score (`metrics_app.balance`) of the per-pod requests summed over the last
+- `score`: the balance score (`clusters.balance`) of the per-pod requests summed over the last
   `window_s` recorded seconds (fewer at the start), over every pod seen so far (a pod seen earlier
   and idle now counts as 0; "unattributed" is not a pod), with the target's expected shares; None
   when that window had no traffic;
@@ -42,7 +42,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from metrics_app import balance
+from clusters import balance
 from metrics_app.summary import WINDOW_S
 
 NOISE_PCT = 10.0

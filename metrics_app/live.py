@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Mapping
 
-from metrics_app import balance
+from clusters import balance
 
 UNATTRIBUTED = balance.UNATTRIBUTED
 # What a `sample` message carries of a second and of each of its pods (the MetricSample and

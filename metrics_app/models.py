@@ -10,7 +10,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
-from clusters.base import ALGORITHMS
+from clusters.algorithms import ALGORITHMS
 
 
 class MetricSample(models.Model):

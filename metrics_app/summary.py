@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from metrics_app import balance
+from clusters import balance
 
 WINDOW_S = 10
 

@@ -29,13 +29,13 @@ class TargetFactory(factory.django.DjangoModelFactory):
 
     owner = factory.SubFactory(UserFactory)
     name = factory.Sequence(lambda n: f"target-{n}")
-    kind = Target.Kind.SANDBOX
+    kind = "sandbox"
     pods = 4
     algorithm = "round_robin"
 
 
 class UrlTargetFactory(TargetFactory):
-    kind = Target.Kind.URL
+    kind = "url"
     base_url = "http://127.0.0.1:8080"
 
 

@@ -2,9 +2,10 @@ from django.contrib import admin, messages
 from django.template.loader import render_to_string
 
 from chaos_app.models import ChaosInjection
+from clusters.targets import TARGET_KINDS, target_kind
 from lbsite.admin import PresetListFilter, ReadOnlyAdminMixin, ReadOnlyTabularInline
 from metrics_app.models import TuningDecision
-from metrics_app.services import samples_overview
+from metrics_app.selectors import samples_overview
 from tests_app.models import LoadTestRun, Scenario, Target
 from tests_app.services import request_stop
 
@@ -17,20 +18,14 @@ class TargetAdmin(admin.ModelAdmin):
     raw_id_fields = ["owner"]
     fieldsets = [
         (None, {"fields": ["owner", "name", "kind"]}),
-        ("Sandbox", {"fields": ["pods", "nodes", "algorithm", "service_time_ms"]}),
-        ("URL", {"fields": ["base_url"]}),
-        ("Kubernetes", {"fields": ["context", "namespace", "service", "label_selector"]}),
+        *((kind.label, {"fields": list(kind.fields)}) for kind in TARGET_KINDS.values()),
         ("Pod attribution", {"fields": ["attribution", "pod_header", "pod_json_field", "prometheus_url",
                                         "prometheus_query", "expected_pods", "expected_pod_count", "weights"]}),
     ]
 
     @admin.display(description="Where")
     def where(self, obj):
-        if obj.kind == Target.Kind.SANDBOX:
-            return f"{obj.pods} pods, {obj.get_algorithm_display()}"
-        if obj.kind == Target.Kind.URL:
-            return obj.base_url
-        return f"{obj.namespace}/{obj.service}"
+        return target_kind(obj.kind).describe(obj.spec())
 
 
 @admin.register(Scenario)

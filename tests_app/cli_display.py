@@ -12,8 +12,6 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from metrics_app import balance
-
 BAR_WIDTH = 30
 
 
@@ -23,10 +21,12 @@ def _bar(value: int, largest: int) -> str:
 
 
 class LiveDisplay:
-    """Context manager; `update(line, run)` is the run service's progress callback."""
+    """Context manager; `attach` is a listener of the run's events (tests_app.run_events): each
+    second it shows the live `sample` message the run page gets, so both show the same score."""
 
     def __init__(self, run, *, console_file: IO | None = None):
         self.run = run
+        self.scenario = run.scenario_spec
         self.console = Console(file=console_file)
         self.pod_totals: dict[str, int] = {}
         self.requests = self.failures = 0
@@ -41,24 +41,26 @@ class LiveDisplay:
         self.console.print()
         return result
 
-    def update(self, line: dict, run) -> None:
-        self.requests += line.get("requests", 0)
-        self.failures += line.get("failures", 0)
-        for pod, figures in (line.get("pods") or {}).items():
-            self.pod_totals[pod] = self.pod_totals.get(pod, 0) + figures.get("requests", 0)
-        self.live.update(self._render(line))
+    def attach(self, events) -> None:
+        events.second.add_listener(self.on_second)
 
-    def _render(self, line: dict | None):
-        scenario = self.run.scenario_config
-        header = Text(f"Run {self.run.pk} · {self.run.target.name} · {scenario['shape']} · ", style="bold")
-        if line is None:
+    def on_second(self, ctx, second) -> None:
+        sample = next(message for message in second.messages if message["type"] == "sample")
+        self.requests += sample["requests"] or 0
+        self.failures += sample["failures"] or 0
+        for pod, figures in sample["pods"].items():
+            self.pod_totals[pod] = self.pod_totals.get(pod, 0) + (figures["requests"] or 0)
+        self.live.update(self._render(sample))
+
+    def _render(self, sample: dict | None):
+        header = Text(f"Run {self.run.pk} · {self.run.target.name} · {self.scenario.shape} · ", style="bold")
+        if sample is None:
             return Group(header + Text("starting…"))
-        score = balance.analyse(self.pod_totals, expected_pods=list(self.pod_totals)).score if self.pod_totals else None
-        p95 = line.get("p95_ms")
+        p95, score = sample.get("p95_ms"), sample.get("score")
         header.append(
-            f"{line['t']:.0f}/{scenario['duration_s']} s · {line.get('users', 0)} users · {line.get('rps', 0):.0f} req/s"
-            f" · p95 {'–' if p95 is None else f'{p95:.1f} ms'} · errors {self.failures}/{self.requests}"
-            f" · balance {'–' if score is None else f'{score:.1f} %'}"
+            f"{sample['t']:.0f}/{self.scenario.duration_s} s · {sample.get('users', 0)} users"
+            f" · {sample.get('rps') or 0:.0f} req/s · p95 {'–' if p95 is None else f'{p95:.1f} ms'}"
+            f" · errors {self.failures}/{self.requests} · balance {'–' if score is None else f'{score:.1f} %'}"
         )
         pods = Table.grid(padding=(0, 1))
         largest = max(self.pod_totals.values(), default=0)

@@ -15,73 +15,35 @@ from django.db.models.fields.json import KeyTextTransform, KeyTransform
 from django.db.models.functions import Cast
 from django.urls import reverse
 
-from clusters.base import ALGORITHMS
+from clusters.algorithms import ALGORITHMS
+from clusters.targets import TARGET_KINDS, TargetSpec, target_kind
 from lbsite.db import NullsOrderedIndex
+from tests_app.choices import Attribution, RunStatus, Shape, algorithm_choices, target_kind_choices
+from tests_app.scenario_spec import DEFAULTS, ScenarioSpec
 
 MAX_PODS = 64
+PODS_RANGE = f"must be from 1 to {MAX_PODS}"
 MAX_USERS = 100_000
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
 
 
-class Algorithm(models.TextChoices):
-    ROUND_ROBIN = "round_robin", "Round robin"
-    WEIGHTED_ROUND_ROBIN = "weighted_round_robin", "Weighted round robin"
-    LEAST_CONN = "least_conn", "Least connections"
-    RANDOM = "random", "Random"
-    P2C = "p2c", "Power of two choices"
-    EWMA = "ewma", "Peak EWMA latency"
-    CONSISTENT_HASH = "consistent_hash", "Consistent hash"
-    L4_CONNECTION = "l4_connection", "L4 per connection (kube-proxy)"
-
-
-assert tuple(Algorithm.values) == ALGORITHMS, "Algorithm choices must match clusters.base.ALGORITHMS"
-
-
-class TargetKind(models.TextChoices):
-    SANDBOX = "sandbox", "Sandbox cluster"
-    URL = "url", "URL"
-    KUBERNETES = "kubernetes", "Kubernetes service"
-
-
-class Attribution(models.TextChoices):
-    HEADER = "header", "Response header"
-    JSON_FIELD = "json_field", "JSON body field"
-    PROMETHEUS = "prometheus", "Prometheus query"
-
-
-class Shape(models.TextChoices):
-    STEADY = "steady", "Steady"
-    SPIKE = "spike", "Spike"
-    RAMP = "ramp", "Ramp"
-    SUSTAINED = "sustained", "Sustained"
-    STAGES = "stages", "Custom stages"
-
-
-class RunStatus(models.TextChoices):
-    QUEUED = "queued", "Queued"
-    RUNNING = "running", "Running"
-    STOPPING = "stopping", "Stopping"
-    PASSED = "passed", "Passed"
-    FAILED = "failed", "Failed"
-    ERROR = "error", "Error"
-    CANCELLED = "cancelled", "Cancelled"
-
-
 class Target(models.Model):
-    Kind = TargetKind
     Attribution = Attribution
 
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="targets")
     name = models.CharField(max_length=100)
-    kind = models.CharField(max_length=16, choices=TargetKind.choices, default=TargetKind.SANDBOX)
+    kind = models.CharField(max_length=16, choices=target_kind_choices, default="sandbox")
 
     # sandbox
     pods = models.PositiveSmallIntegerField(
-        default=4, validators=[MinValueValidator(1), MaxValueValidator(MAX_PODS)],
+        default=4, validators=[MinValueValidator(1, PODS_RANGE), MaxValueValidator(MAX_PODS, PODS_RANGE)],
         help_text="Sandbox pods (replicas).",
     )
     nodes = models.PositiveSmallIntegerField(default=2, validators=[MinValueValidator(1), MaxValueValidator(16)])
-    algorithm = models.CharField(max_length=32, choices=Algorithm.choices, default=Algorithm.ROUND_ROBIN)
+    algorithm = models.CharField(
+        max_length=32, choices=algorithm_choices, default="round_robin",
+        error_messages={"invalid_choice": f"unknown algorithm %(value)r; one of {', '.join(ALGORITHMS)}"},
+    )
     service_time_ms = models.FloatField(
         default=1.0, validators=[MinValueValidator(0.0)], help_text="Mean service time of a sandbox pod."
     )
@@ -123,8 +85,8 @@ class Target(models.Model):
             models.CheckConstraint(condition=Q(pods__gte=1, pods__lte=MAX_PODS), name="target_pods_range"),
             models.CheckConstraint(condition=Q(nodes__gte=1), name="target_nodes_min"),
             models.CheckConstraint(condition=Q(service_time_ms__gte=0), name="target_service_time_nonnegative"),
-            models.CheckConstraint(condition=Q(kind__in=TargetKind.values), name="target_kind_valid"),
-            models.CheckConstraint(condition=Q(algorithm__in=Algorithm.values), name="target_algorithm_valid"),
+            models.CheckConstraint(condition=Q(kind__in=list(TARGET_KINDS)), name="target_kind_valid"),
+            models.CheckConstraint(condition=Q(algorithm__in=list(ALGORITHMS)), name="target_algorithm_valid"),
             models.CheckConstraint(condition=~Q(kind="url") | ~Q(base_url=""), name="target_url_needs_base_url"),
             models.CheckConstraint(
                 condition=~Q(kind="kubernetes") | (~Q(namespace="") & ~Q(service="")),
@@ -137,16 +99,12 @@ class Target(models.Model):
 
     def clean(self) -> None:
         errors: dict[str, str] = {}
-        if self.kind == self.Kind.URL and not self.base_url:
-            errors["base_url"] = "A URL target needs a base URL."
-        if self.base_url.endswith("/") and self.kind == self.Kind.URL:
-            # Locust doubles the slash of every path after a trailing one (ARCHITECTURE.md s9).
-            self.base_url = self.base_url.rstrip("/")
-        if self.kind == self.Kind.KUBERNETES:
-            if not self.namespace:
-                errors["namespace"] = "A Kubernetes target needs a namespace."
-            if not self.service:
-                errors["service"] = "A Kubernetes target needs a service or ingress name."
+        # Locust doubles the slash of every path after a trailing one (ARCHITECTURE.md s9).
+        self.base_url = self.base_url.rstrip("/")
+        if self.kind in TARGET_KINDS:  # an unknown kind is the field's own error
+            for name, message in TARGET_KINDS[self.kind].required.items():
+                if not getattr(self, name):
+                    errors[name] = message
         if self.attribution == self.Attribution.HEADER and not self.pod_header.strip():
             errors["pod_header"] = "Name the response header that carries the pod."
         if self.attribution == self.Attribution.JSON_FIELD and not self.pod_json_field:
@@ -167,6 +125,18 @@ class Target(models.Model):
         # Allow-listing is checked by the service that starts load (tests_app.services),
         # because it depends on settings, not on the row alone.
 
+    def spec(self) -> TargetSpec:
+        """The target as its kind's adapter (clusters.targets) reads it."""
+        values = {name: getattr(self, name) for name in TargetSpec.field_names()}
+        values["expected_pods"] = tuple(self.expected_pods or ())
+        values["weights"] = dict(self.weights or {})
+        return TargetSpec(**values)
+
+    def expected_shares(self, pods: list[str]) -> dict[str, float] | None:
+        """Expected share per pod from the target's weights (None: equal shares), with pod names
+        mapped to the slots the weights name as the target's kind maps them."""
+        return target_kind(self.kind).expected_shares(self.spec(), pods)
+
 
 class Scenario(models.Model):
     """A load shape preset. Presets (owner empty) are managed in the admin."""
@@ -179,17 +149,17 @@ class Scenario(models.Model):
     )
     name = models.CharField(max_length=100)
     description = models.TextField(blank=True)
-    shape = models.CharField(max_length=16, choices=Shape.choices, default=Shape.STEADY)
+    shape = models.CharField(max_length=16, choices=Shape.choices, default=DEFAULTS.shape)
     users = models.PositiveIntegerField(
-        default=10, validators=[MinValueValidator(1), MaxValueValidator(MAX_USERS)]
+        default=DEFAULTS.users, validators=[MinValueValidator(1, "must be at least 1"), MaxValueValidator(MAX_USERS)]
     )
-    spawn_rate = models.FloatField(default=10.0, validators=[MinValueValidator(0.1)])
+    spawn_rate = models.FloatField(default=DEFAULTS.spawn_rate, validators=[MinValueValidator(0.1)])
     duration_s = models.PositiveIntegerField(
-        default=30, validators=[MinValueValidator(1), MaxValueValidator(24 * 3600)]
+        default=DEFAULTS.duration_s, validators=[MinValueValidator(1), MaxValueValidator(24 * 3600)]
     )
-    spike_factor = models.FloatField(default=3.0, validators=[MinValueValidator(1.0)])
-    spike_at_s = models.PositiveIntegerField(default=0, help_text="Spike start, seconds into the run.")
-    spike_length_s = models.PositiveIntegerField(default=0)
+    spike_factor = models.FloatField(default=DEFAULTS.spike_factor, validators=[MinValueValidator(1.0)])
+    spike_at_s = models.PositiveIntegerField(default=DEFAULTS.spike_at_s, help_text="Spike start, seconds into the run.")
+    spike_length_s = models.PositiveIntegerField(default=DEFAULTS.spike_length_s)
     stages = models.JSONField(
         default=list, blank=True, help_text='For "stages": [{"duration_s": 10, "users": 50, "spawn_rate": 10}, ...]'
     )
@@ -197,23 +167,23 @@ class Scenario(models.Model):
         default=list, blank=True,
         help_text='[{"path": "/", "method": "GET", "weight": 1}]; empty means GET / only.',
     )
-    think_time_min_ms = models.PositiveIntegerField(default=0)
-    think_time_max_ms = models.PositiveIntegerField(default=0)
-    keep_alive = models.BooleanField(default=True, help_text="Reuse connections (matters to L4 balancers).")
+    think_time_min_ms = models.PositiveIntegerField(default=DEFAULTS.think_time_min_ms)
+    think_time_max_ms = models.PositiveIntegerField(default=DEFAULTS.think_time_max_ms)
+    keep_alive = models.BooleanField(default=DEFAULTS.keep_alive, help_text="Reuse connections (matters to L4 balancers).")
     arrival_rate = models.FloatField(
         null=True, blank=True, validators=[MinValueValidator(0.1)],
         help_text="Open model: requests/s arriving at a fixed Poisson rate whatever the answers, so overload shows "
                   "in latency (no coordinated omission); users then cap concurrency. Empty: closed model.",
     )
     threshold_balance = models.FloatField(
-        default=95.0, validators=[MinValueValidator(0.0), MaxValueValidator(100.0)],
+        default=DEFAULTS.threshold_balance, validators=[MinValueValidator(0.0), MaxValueValidator(100.0)],
         help_text="Minimum balance score, percent.",
     )
     threshold_p95_ms = models.FloatField(
         null=True, blank=True, validators=[MinValueValidator(0.0)], help_text="Maximum p95 latency; empty: none."
     )
     threshold_error_rate = models.FloatField(
-        default=0.01, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        default=DEFAULTS.threshold_error_rate, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
         help_text="Maximum share of failed requests (0.01 = 1 %).",
     )
     created_at = models.DateTimeField(auto_now_add=True)
@@ -274,14 +244,14 @@ class Scenario(models.Model):
         if errors:
             raise ValidationError(errors)
 
+    def spec(self) -> ScenarioSpec:
+        """The scenario as a run keeps it: typed and frozen, so later edits don't change history."""
+        names = [name for name in ScenarioSpec.__dataclass_fields__ if name != "id"]
+        return ScenarioSpec.from_dict({"id": self.pk, **{name: getattr(self, name) for name in names}})
+
     def frozen(self) -> dict:
-        """The scenario as a plain dict, copied into a run so later edits don't change history."""
-        fields = [
-            "name", "shape", "users", "spawn_rate", "duration_s", "spike_factor", "spike_at_s",
-            "spike_length_s", "stages", "request_mix", "think_time_min_ms", "think_time_max_ms",
-            "keep_alive", "arrival_rate", "threshold_balance", "threshold_p95_ms", "threshold_error_rate",
-        ]
-        return {"id": self.pk, **{name: getattr(self, name) for name in fields}}
+        """`spec()` as stored in a run (`LoadTestRun.scenario_config`)."""
+        return self.spec().to_dict()
 
 
 def _stages_problem(stages) -> str | None:
@@ -390,8 +360,11 @@ class LoadTestRun(models.Model):
         return self.status in self.FINISHED
 
     @property
+    def scenario_spec(self) -> ScenarioSpec:
+        """The run's frozen scenario, read by attribute."""
+        return ScenarioSpec.from_dict(self.scenario_config or {})
+
+    @property
     def balance_threshold(self) -> float:
         """The balance threshold (percent) the run is judged by: its frozen scenario's."""
-        from metrics_app.balance import DEFAULT_THRESHOLD  # numpy and scipy: not at model import
-
-        return float((self.scenario_config or {}).get("threshold_balance", DEFAULT_THRESHOLD))
+        return float(self.scenario_spec.threshold_balance)

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
+from chaos_app.models import ChaosInjection
+from clusters.balance import UNATTRIBUTED
 from lbsite.permissions import owned_by
+from metrics_app.figures import chart_specs, run_figures
+from metrics_app.live import LiveSeries
+from metrics_app.selectors import iter_run_seconds, tuning_decisions
+from metrics_app.summary import WINDOW_S
 from tests_app.models import LoadTestRun, Scenario, Target
 
 
@@ -26,3 +32,48 @@ def runs_in_order(user, ids: list[int]) -> list[LoadTestRun] | None:
     both are the same 404)."""
     found = {run.pk: run for run in runs_visible_to(user).filter(pk__in=ids)}
     return [found[pk] for pk in ids] if len(found) == len(set(ids)) else None
+
+
+# --------------------------------------------------------------------------- a run's live view
+
+
+def run_status_message(run: LoadTestRun) -> dict:
+    """The live protocol's `status` message of a run as it is now."""
+    return {
+        "type": "status", "run": run.pk, "status": run.status,
+        "threshold": run.balance_threshold, "window_s": WINDOW_S,
+        "duration_s": float(run.scenario_spec.duration_s),  # as planned: the span a live chart shows
+        "verdict_passed": run.verdict_passed, "verdict_reasons": list(run.verdict_reasons or []),
+        "finished": run.is_finished,
+    }
+
+
+def run_events(run_id: int) -> dict:
+    """The run's chaos injections and tuning decisions, as the live protocol's `events` message
+    carries them: {"chaos": [...], "tuning": [...]}, each in the order they happened."""
+    chaos = [
+        {"id": injection.pk, "kind": injection.kind, "target": injection.target, "severity": injection.severity,
+         "started_at_s": injection.started_at_s, "ended_at_s": injection.ended_at_s,
+         "recovered_at_s": injection.recovered_at_s, "rto_s": injection.rto_s, "rolled_back": injection.rolled_back}
+        for injection in ChaosInjection.objects.filter(run_id=run_id).order_by("started_at_s", "step")
+    ]
+    return {"chaos": chaos, "tuning": tuning_decisions(run_id)}
+
+
+def live_series_for(run: LoadTestRun, first_second: dict) -> LiveSeries:
+    """The LiveSeries that scores `run`: the scenario's balance threshold, the summary's window,
+    and the target's weights as shares over the pods of the first second fed. The driver, the
+    consumer and the report all start theirs here, so their scores are the same numbers."""
+    pods = sorted(pod for pod in first_second.get("pods") or {} if pod != UNATTRIBUTED)
+    return LiveSeries(run.balance_threshold, WINDOW_S, run.target.expected_shares(pods))
+
+
+def report_figures(run: LoadTestRun) -> dict[str, dict]:
+    """Every chart of the live run page, complete, for a run's recorded seconds: what the page
+    showed, built from the same messages (the standalone report)."""
+    series, samples, alerts = None, [], []
+    for second in iter_run_seconds(run.pk):
+        series = series or live_series_for(run, second)
+        for message in series.feed(second):
+            (samples if message["type"] == "sample" else alerts).append(message)
+    return run_figures(chart_specs(threshold=run.balance_threshold), samples, events=run_events(run.pk), alerts=alerts)

@@ -1,18 +1,21 @@
 """Load test logic: views, the API, tasks and commands call these and nothing else.
 
-The run lifecycle (ARCHITECTURE.md s1): `start_run` creates a queued run and queues
-the task after commit; the task claims the run exactly once (`attempt`), keeps its
-heartbeat, and `finish_run` ends it. `reap_stale_runs` ends runs whose worker died.
+One way in: `submit_run` takes a saved or inline target and scenario, checks everything with
+one set of rules and creates the run; the API, the new-run form and `manage.py loadtest` only
+translate its `RunRejected` to their medium (400, form errors, exit 2).
+
+The run lifecycle (ARCHITECTURE.md s1): `submit_run` queues the task after commit; the task
+claims the run exactly once (`attempt`), keeps its heartbeat, and `finish_run` ends it.
+`reap_stale_runs` ends runs whose worker died.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
-from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -20,41 +23,37 @@ from django.db import transaction
 from django.utils import timezone
 from django_q.tasks import async_task
 
-from metrics_app.services import compare_series, publish_status, samples_overview
-from tests_app.allowlist import host_allowed
+from clusters.base import ClusterError
+from clusters.durations import SpecError
+from clusters.faults import parse_step
+from clusters.targets import Allowed, target_kind
+from metrics_app.selectors import samples_overview
+from metrics_app.services import compare_runs, compare_series, publish_to_run
+from tests_app import run_listeners
 from tests_app.models import LoadTestRun, Scenario, Target
-from tests_app.specs import SpecError, parse_chaos
-
-if TYPE_CHECKING:
-    from tests_app.execution import ProgressCallback
+from tests_app.run_events import RunEvents
+from tests_app.selectors import run_status_message, scenarios_visible_to, targets_visible_to
 
 log = logging.getLogger(__name__)
 
 HEARTBEAT_STALE_AFTER = timedelta(seconds=30)
+MAX_WORKERS = 16  # Locust worker processes of one run
 
 
-def url_host_port(base_url: str) -> tuple[str, int]:
-    """Host and port load to `base_url` goes to; ValidationError on `base_url` when there are none."""
-    parts = urlsplit(base_url)
-    if parts.scheme not in ("http", "https"):
-        raise ValidationError({"base_url": f"unknown scheme {parts.scheme or base_url!r}: use http:// or https://"})
-    if not parts.hostname:
-        raise ValidationError({"base_url": "the URL names no host"})
-    try:
-        port = parts.port  # raises for a port out of range, which URLField lets through
-    except ValueError as error:
-        raise ValidationError({"base_url": f"bad port: {error}"}) from error
-    return parts.hostname, port or (443 if parts.scheme == "https" else 80)
+# --------------------------------------------------------------------------- targets
+
+
+def allowed_now() -> Allowed:
+    """What the operator allows load to reach, as the settings say now."""
+    return Allowed(hosts=tuple(settings.LBLAB_ALLOWED_TARGETS), namespaces=tuple(settings.LBLAB_ALLOWED_NAMESPACES))
 
 
 def validate_target_allowed(target: Target) -> None:
     """Raise ValidationError (with the field) unless load may be sent to the target."""
-    if target.kind == Target.Kind.URL:
-        host, port = url_host_port(target.base_url)
-        if not host_allowed(host, port, settings.LBLAB_ALLOWED_TARGETS):
-            raise ValidationError({"base_url": f"{host} is not allow-listed (LBLAB_ALLOWED_TARGETS)"})
-    elif target.kind == Target.Kind.KUBERNETES and target.namespace not in settings.LBLAB_ALLOWED_NAMESPACES:
-        raise ValidationError({"namespace": f"namespace {target.namespace!r} is not allow-listed (LBLAB_ALLOWED_NAMESPACES)"})
+    try:
+        target_kind(target.kind).check_allowed(target.spec(), allowed_now())
+    except ClusterError as error:
+        raise ValidationError({error.field or "kind": error.args[0]}) from error
 
 
 def save_target(*, target: Target) -> Target:
@@ -65,75 +64,189 @@ def save_target(*, target: Target) -> Target:
     return target
 
 
-def target_for(*, owner, fields: dict) -> Target:
-    """The owner's target named `fields["name"]`, set to `fields` (created when new), validated and saved.
-
-    How the command line and inline API objects name a target: the name says what it is
-    (`sandbox 4 pods round_robin`, a URL), so asking for the same thing twice reuses it.
-    """
-    target = Target.objects.filter(owner=owner, name=fields["name"]).first() or Target(owner=owner)
-    for key, value in fields.items():
-        setattr(target, key, value)
-    return save_target(target=target)
+def describe_target(fields: Mapping) -> str:
+    """The name a target described only by its fields gets (its kind's adapter says it), so
+    asking for the same thing twice (the CLI, an inline API object, the form) finds the same one."""
+    target = Target(**{key: value for key, value in fields.items() if key in INLINE_TARGET_FIELDS})
+    return target_kind(target.kind).describe(target.spec())
 
 
-def describe_target(fields: dict) -> str:
-    """The name `target_for` gives a target described only by its fields."""
-    if fields.get("kind", Target.Kind.SANDBOX) == Target.Kind.SANDBOX:
-        return f"sandbox {fields.get('pods', 4)} pods {fields.get('algorithm', 'round_robin')}"
-    if fields.get("kind") == Target.Kind.URL:
-        return str(fields.get("base_url", "")).rstrip("/")[:100]
-    return f"{fields.get('namespace', '')}/{fields.get('service', '')}"[:100]
+# --------------------------------------------------------------------------- one way to start a run
 
 
-def check_not_in_this_build(*, chaos=(), autotune=None, stateful=None) -> None:
-    """Check chaos specs, then refuse what this build cannot do yet: never silently ignored.
+@dataclass(frozen=True)
+class RunRequest:
+    """What a run is asked for, from any medium. `target` and `scenario` are a saved object (or
+    its id) or the fields of an inline one; `chaos` are `KIND@START:DURATION[:SEVERITY][:TARGET]`
+    steps."""
 
-    ValidationError with the field (`chaos`, `autotune`, `stateful`); the API and the CLI share it.
-    """
-    for spec in chaos:
+    target: Target | int | Mapping
+    scenario: Scenario | int | Mapping
+    scenario_overrides: Mapping = field(default_factory=dict)  # changed in the run's copy only (`--threshold`)
+    chaos: Sequence[str] = ()
+    autotune: int | str | None = None  # a tuning policy, by id or name
+    workers: int = 1
+    stateful: str | None = None
+
+
+class RunRejected(ValidationError):
+    """Why a run was not created. `errors` maps each wrong field to its messages; the errors of
+    an inline target or scenario are nested under `target` / `scenario` by their own field.
+    As a ValidationError its message_dict has one flat list per top-level field."""
+
+    def __init__(self, errors: Mapping[str, list[str] | Mapping[str, list[str]]]):
+        self.errors = {name: dict(messages) if isinstance(messages, Mapping) else list(messages)
+                       for name, messages in errors.items()}
+        super().__init__({name: _flat(messages) for name, messages in self.errors.items()})
+
+
+def _flat(messages) -> list[str]:
+    if isinstance(messages, Mapping):
+        return [f"{name}: {message}" for name, items in messages.items() for message in items]
+    return list(messages)
+
+
+# Fields an inline target or scenario may give; anything else is refused by name.
+INLINE_TARGET_FIELDS = frozenset({
+    "name", "kind", "pods", "nodes", "algorithm", "service_time_ms", "base_url", "context", "namespace", "service",
+    "label_selector", "attribution", "pod_header", "pod_json_field", "prometheus_url", "prometheus_query",
+    "expected_pods", "expected_pod_count", "weights",
+})
+INLINE_SCENARIO_FIELDS = frozenset({
+    "name", "description", "shape", "users", "spawn_rate", "duration_s", "spike_factor", "spike_at_s", "spike_length_s",
+    "stages", "request_mix", "think_time_min_ms", "think_time_max_ms", "keep_alive", "arrival_rate",
+    "threshold_balance", "threshold_p95_ms", "threshold_error_rate",
+})
+
+
+def submit_run(*, owner, request: RunRequest, queue: bool = True) -> LoadTestRun:
+    """Check the request with one set of rules and create the run; RunRejected with every wrong
+    field when anything is wrong, and then nothing is created. `queue`: hand it to a worker once
+    the transaction commits (the API, the form); `loadtest` runs it in the foreground instead."""
+    errors: dict = {}
+    with transaction.atomic():
+        target = _resolve_target(owner, request.target, errors)
+        scenario = _resolve_scenario(owner, request.scenario, request.scenario_overrides, errors)
+        _check_run_options(request, errors)
+        if errors:
+            raise RunRejected(errors)
+        if isinstance(request.target, Mapping):  # inline: created, or the same-named one updated
+            target.save()
+        run = LoadTestRun(owner=owner, target=target, scenario=scenario if scenario.pk else None,
+                          scenario_config=scenario.frozen(), chaos=list(request.chaos), workers=request.workers)
         try:
-            parse_chaos(spec)
-        except SpecError as error:
-            raise ValidationError({"chaos": str(error)}) from error
-    if chaos:
-        raise ValidationError({"chaos": "fault injection arrives with the chaos engine; this build cannot inject faults yet"})
-    if autotune is not None:
-        raise ValidationError({"autotune": "the auto-tuner is not part of this build yet"})
-    if stateful:
-        raise ValidationError({"stateful": "stateful services are not part of this build yet"})
-
-
-def create_run(
-    *, owner, target: Target, scenario: Scenario, chaos: list | tuple = (), autotune=None, workers: int = 1
-) -> LoadTestRun:
-    """Validate and create a queued run with a frozen copy of the scenario.
-
-    `scenario` may be unsaved (a scenario described by command-line flags): the run then
-    keeps only its frozen copy.
-    """
-    if target.owner_id != owner.pk:
-        raise ValidationError({"target": "No such target."})
-    if scenario.owner_id not in (None, owner.pk):
-        raise ValidationError({"scenario": "No such scenario."})
-    validate_target_allowed(target)
-    run = LoadTestRun(
-        owner=owner, target=target, scenario=scenario if scenario.pk else None, scenario_config=scenario.frozen(),
-        chaos=list(chaos), autotune=autotune, workers=workers,
-    )
-    run.full_clean()
-    run.save()
+            run.full_clean()
+        except ValidationError as error:
+            raise RunRejected(error.message_dict) from error
+        run.save()
+        if queue:
+            transaction.on_commit(lambda: async_task("tests_app.tasks.run_load_test", run.pk, task_name=f"run-{run.pk}"))
     return run
 
 
-@transaction.atomic
-def start_run(
-    *, owner, target: Target, scenario: Scenario, chaos: list | tuple = (), autotune=None, workers: int = 1
-) -> LoadTestRun:
-    """Create the run and queue its task once the transaction commits (a qcluster worker runs it)."""
-    run = create_run(owner=owner, target=target, scenario=scenario, chaos=chaos, autotune=autotune, workers=workers)
-    transaction.on_commit(lambda: async_task("tests_app.tasks.run_load_test", run.pk, task_name=f"run-{run.pk}"))
-    return run
+def _resolve_target(owner, given, errors: dict) -> Target | None:
+    if isinstance(given, Target) or (isinstance(given, int) and not isinstance(given, bool)):
+        pk = given.pk if isinstance(given, Target) else given
+        target = targets_visible_to(owner).filter(pk=pk).first()
+        if target is None:
+            errors["target"] = ["No such target."]
+            return None
+        _check(lambda: validate_target_allowed(target), errors, None)  # settings may have changed since it was saved
+        return target
+    if not isinstance(given, Mapping):
+        errors["target"] = ["A target id or a target object."]
+        return None
+    if _refuse_unknown(given, INLINE_TARGET_FIELDS, "target", errors):
+        return None
+    fields = dict(given)
+    fields["name"] = fields.get("name") or _describe_or_blank(fields)
+    # Asking for the same thing twice finds the same target (its name says what it is).
+    target = targets_visible_to(owner).filter(name=fields["name"]).first() or Target(owner=owner)
+    for name, value in fields.items():
+        setattr(target, name, value)
+    problems: dict = {}
+    _check(lambda: target.full_clean(), problems, None)
+    if not problems:
+        _check(lambda: validate_target_allowed(target), problems, None)
+    if problems:
+        errors["target"] = problems
+        return None
+    return target
+
+
+def _refuse_unknown(given: Mapping, known: frozenset, field_name: str, errors: dict) -> bool:
+    """Whether an inline object names fields it may not; each is an error of its own."""
+    unknown = sorted(set(given) - known)
+    if unknown:
+        errors[field_name] = {name: ["Unknown field."] for name in unknown}
+    return bool(unknown)
+
+
+def _describe_or_blank(fields: Mapping) -> str:
+    try:
+        return describe_target(fields)
+    except (ClusterError, TypeError, ValueError):
+        return ""  # the kind or a field is wrong: full_clean names it
+
+
+def _resolve_scenario(owner, given, overrides: Mapping, errors: dict) -> Scenario | None:
+    if isinstance(given, Scenario) or (isinstance(given, int) and not isinstance(given, bool)):
+        pk = given.pk if isinstance(given, Scenario) else given
+        scenario = scenarios_visible_to(owner).filter(pk=pk).first()
+        if scenario is None:
+            errors["scenario"] = ["No such scenario."]
+            return None
+        if not overrides:
+            return scenario
+    elif isinstance(given, Mapping):
+        if _refuse_unknown(given, INLINE_SCENARIO_FIELDS, "scenario", errors):
+            return None
+        scenario = Scenario(owner=owner, **{"name": "api", **given})
+    else:
+        errors["scenario"] = ["A scenario id or a scenario object."]
+        return None
+    for name, value in overrides.items():  # the run's copy only: the saved scenario is never written here
+        setattr(scenario, name, value)
+    problems: dict = {}
+    _check(lambda: scenario.full_clean(exclude=["owner"], validate_unique=False, validate_constraints=False),
+           problems, None)
+    if problems:
+        errors["scenario"] = problems
+        return None
+    return scenario
+
+
+def _check_run_options(request: RunRequest, errors: dict) -> None:
+    for spec in request.chaos:
+        try:
+            parse_step(spec)
+        except (SpecError, ClusterError) as error:
+            errors["chaos"] = [error.args[0]]
+            break
+    else:
+        if request.chaos:  # never silently ignored: refused until the chaos engine is part of the build
+            errors["chaos"] = ["fault injection arrives with the chaos engine; this build cannot inject faults yet"]
+    if request.autotune is not None:
+        errors["autotune"] = ["the auto-tuner is not part of this build yet"]
+    if request.stateful:
+        errors["stateful"] = ["stateful services are not part of this build yet"]
+    if isinstance(request.workers, bool) or not isinstance(request.workers, int) or not 1 <= request.workers <= MAX_WORKERS:
+        errors["workers"] = [f"must be at least 1 and at most {MAX_WORKERS} (Locust worker processes)"]
+
+
+def _check(validate: Callable[[], None], errors: dict, under: str | None) -> None:
+    """Run a Django validation; its errors go into `errors` (all under `under`, or by their own fields)."""
+    try:
+        validate()
+    except ValidationError as error:
+        found = error.message_dict if hasattr(error, "error_dict") else {"__all__": error.messages}
+        if under is None:
+            errors.update(found)
+        else:
+            errors[under] = [message for messages in found.values() for message in messages]
+
+
+# --------------------------------------------------------------------------- the lifecycle
 
 
 def claim_run(run_id: int) -> LoadTestRun | None:
@@ -182,7 +295,7 @@ def request_stop(*, run: LoadTestRun) -> LoadTestRun:
 
 def finish_run(
     run: LoadTestRun, *, status: str, summary: dict | None = None, passed: bool | None = None,
-    reasons: list[str] = (), error: str = "",
+    reasons: Iterable[str] = (), error: str = "",
 ) -> LoadTestRun:
     with transaction.atomic():
         run = LoadTestRun.objects.select_for_update().get(pk=run.pk)
@@ -210,23 +323,32 @@ def _finish(run: LoadTestRun, *, status: str, error: str, extra=(), save_stop: b
     transaction.on_commit(partial(publish_status, run))
 
 
+def publish_status(run: LoadTestRun) -> bool:
+    """Push the run's `status` message to its live viewers; call it after the change commits."""
+    return publish_to_run(run.pk, [run_status_message(run)])
+
+
 def execute_run(
-    run_id: int, *, progress: ProgressCallback | None = None, should_stop: Callable[[], bool] = lambda: False
+    run_id: int, *, listeners: Sequence[Callable[[RunEvents], None]] = (),
+    should_stop: Callable[[], bool] = lambda: False,
 ) -> LoadTestRun:
     """The work of the run task (and of `manage.py loadtest`): claim, drive, end in the right status.
 
-    Idempotent on `attempt`: a second delivery of the same task ends nothing twice and
-    sends no load. Every way out finishes the run; Locust and the sandbox are stopped.
+    `listeners` attach to the run's events beside the ones every run has (`run_listeners`).
+    Idempotent on `attempt`: a second delivery of the same task ends nothing twice and sends no
+    load. Every way out finishes the run; Locust and the sandbox are stopped.
     """
-    # Imported here: the driver pulls in Locust's launcher and the cluster adapters, which
-    # the web process (admin, API) never needs.
+    # Imported here: the driver pulls in Locust's launcher and the cluster adapters, which the
+    # web process (admin, API, pages) never needs.
     from tests_app import execution
 
     run = claim_run(run_id)
     if run is None:
         return LoadTestRun.objects.get(pk=run_id)
+    events = RunEvents()
+    run_listeners.attach(events, extra=listeners)
     try:
-        status, summary, passed, reasons = execution.drive(run, beat=beat, progress=progress, should_stop=should_stop)
+        outcome = execution.drive(run, events=events, beat=beat, should_stop=should_stop)
     except execution.RunFailed as error:
         return finish_run(run, status=LoadTestRun.Status.ERROR, error=str(error), summary=_partial_summary(run))
     except BaseException as error:
@@ -236,10 +358,40 @@ def execute_run(
         if not isinstance(error, Exception):
             raise  # Ctrl-C, SystemExit: the run is ended; let the caller see it too
         return LoadTestRun.objects.get(pk=run.pk)
-    summary = {**summary, "status": status, "verdict": {"passed": passed, "reasons": reasons}}
-    run = finish_run(run, status=status, summary=summary, passed=passed, reasons=reasons)
-    compare_series(run)  # stored now, off any request: comparisons of finished runs read it
+    summary = {**outcome.summary, "status": outcome.status,
+               "verdict": {"passed": outcome.passed, "reasons": outcome.reasons}}
+    run = finish_run(run, status=outcome.status, summary=summary, passed=outcome.passed, reasons=outcome.reasons)
+    # stored now, off any request: comparisons of finished runs read it
+    compare_series(run.pk, finished=True, shares_for=run.target.expected_shares)
     return run
+
+
+def runs_comparison(runs: list[LoadTestRun]) -> dict:
+    """2 to 6 of a user's runs side by side (metrics_app.services.compare_runs), the first being
+    the reference; each run's series are stored when it is finished (see `compare_series`)."""
+    by_id = {run.pk: run for run in runs}
+
+    def series_for(run_id: int) -> dict:
+        run = by_id[run_id]
+        return compare_series(run.pk, finished=run.is_finished, shares_for=run.target.expected_shares)
+
+    return compare_runs([_described_for_comparison(run) for run in runs], series_for)
+
+
+def _described_for_comparison(run: LoadTestRun) -> dict:
+    scenario = run.scenario_spec
+    summary = run.summary if isinstance(run.summary, dict) else {}
+    judged = summary.get("balance") if isinstance(summary.get("balance"), dict) else {}
+    threshold = judged.get("threshold")
+    return {
+        "id": run.pk, "label": f"#{run.pk} {run.target.name} · {scenario.name or scenario.shape}",
+        "status": run.status, "created_at": run.created_at.isoformat() if run.created_at else None,
+        "target": {"id": run.target_id, "name": run.target.name, "kind": run.target.kind},
+        "scenario": {"id": run.scenario_id, "name": scenario.name, "shape": scenario.shape, "users": scenario.users,
+                     "duration_s": scenario.duration_s},
+        "summary": summary,
+        "threshold": float(threshold if threshold is not None else run.balance_threshold),
+    }
 
 
 def _partial_summary(run: LoadTestRun) -> dict:

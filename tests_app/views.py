@@ -1,6 +1,5 @@
 from django.contrib.auth.mixins import LoginRequiredMixin
-from django.db import transaction
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse, reverse_lazy
 from django.views import View
@@ -8,16 +7,28 @@ from django.views.generic import CreateView, DetailView, FormView, ListView
 
 from lbsite.permissions import OwnedQuerysetMixin
 from lbsite.staticfiles import static_text
+from metrics_app import exports
 from metrics_app.exports import filename, summary_json
 from metrics_app.figures import PLOTLY_CONFIG, chart_specs, compare_figures, figure_payload
-from metrics_app.services import compare_runs, report_figures
-from metrics_app.views import SAMPLE_FILES, samples_download
+from metrics_app.selectors import iter_run_seconds
 from tests_app import services
 from tests_app.api.filters import RunFilterSet
 from tests_app.api.serializers import CompareQuerySerializer
 from tests_app.forms import RunForm, TargetForm
 from tests_app.models import LoadTestRun, Target
-from tests_app.selectors import runs_in_order, runs_visible_to
+from tests_app.selectors import report_figures, runs_in_order, runs_visible_to
+
+SAMPLE_FILES = {"samples.csv": "text/csv; charset=utf-8", "samples.json": "application/json"}
+
+
+def samples_download(run_id: int, name: str) -> StreamingHttpResponse:
+    """A run's recorded seconds as a streamed download: `name` is a key of SAMPLE_FILES."""
+    seconds = iter_run_seconds(run_id)
+    csv = name == "samples.csv"
+    pieces = exports.samples_csv_lines(seconds) if csv else exports.samples_json_chunks(seconds, run_id=run_id)
+    response = StreamingHttpResponse(pieces, content_type=SAMPLE_FILES[name])
+    response["Content-Disposition"] = f'attachment; filename="{exports.filename(run_id, name)}"'
+    return response
 
 
 class RunListView(LoginRequiredMixin, OwnedQuerysetMixin, ListView):
@@ -74,11 +85,11 @@ class RunCreateView(LoginRequiredMixin, FormView):
         return {**super().get_form_kwargs(), "owner": self.request.user}
 
     def form_valid(self, form):
-        data = form.cleaned_data
-        with transaction.atomic():  # a new sandbox target is kept only if the run is created too
-            target = data["target"] or services.target_for(owner=self.request.user, fields=form.sandbox_fields())
-            run = services.start_run(owner=self.request.user, target=target, scenario=form.chosen_scenario(),
-                                     chaos=data["chaos"], autotune=data["autotune"], workers=data["workers"])
+        try:
+            run = services.submit_run(owner=self.request.user, request=form.run_request())
+        except services.RunRejected as rejected:
+            form.add_rejection(rejected)
+            return self.form_invalid(form)
         return redirect("run-detail", pk=run.pk)
 
 
@@ -93,7 +104,7 @@ class RunCompareView(LoginRequiredMixin, View):
         runs = runs_in_order(request.user, ids)
         if runs is None:
             raise Http404("No such run.")
-        comparison = compare_runs(runs)
+        comparison = services.runs_comparison(runs)
         labels = {str(run["id"]): run["label"] for run in comparison["runs"]}
         figures = compare_figures(comparison["series"], labels, threshold=comparison["threshold"])
         return render(request, "tests_app/run_compare.html", {

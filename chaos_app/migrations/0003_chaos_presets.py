@@ -1,7 +1,7 @@
 """Seed the chaos presets. Reversible: removes only these presets.
 
 Each starts 10 s into a run so the steady state before it is measured. Severities map
-to magnitudes in chaos_app.models (latency 50/250/1000 ms, errors 5/20/50 %).
+to magnitudes in clusters.faults (latency 50/250/1000 ms, errors 5/20/50 %).
 """
 
 from django.db import migrations

@@ -9,7 +9,8 @@ Django-free. Module map: pod.py (a pod process), balancer.py + algorithms.py (th
 proxy), supervisor.py (ReplicaSet-like restarts, nodes, drain, scale), autoscaler.py
 (HPA-like), control.py (the control API), controller.py (the process that hosts them),
 client.py (control API client), cluster.py (SandboxCluster, run_foreground),
-procs.py (process hygiene), config.py (SandboxConfig and validation).
+config.py (SandboxConfig and validation). Processes are started and stopped through
+clusters/procs.py, the project's one module for that.
 """
 
 from clusters.sandbox.cluster import SandboxCluster, run_foreground

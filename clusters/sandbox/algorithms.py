@@ -20,8 +20,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 class Picker:
-    name = ""
-
     def __init__(self, options: dict):
         self.options = options
         self.upstreams: list[Upstream] = []
@@ -35,8 +33,6 @@ class Picker:
 
 class RoundRobin(Picker):
     """Each eligible upstream in turn: over k·n requests each of n gets exactly k."""
-
-    name = "round_robin"
 
     def __init__(self, options):
         super().__init__(options)
@@ -52,8 +48,6 @@ class RoundRobin(Picker):
 
 class WeightedRoundRobin(Picker):
     """nginx's smooth weighted round robin: exact shares, interleaved rather than in bursts."""
-
-    name = "weighted_round_robin"
 
     def update(self, upstreams):
         super().update(upstreams)
@@ -77,8 +71,6 @@ class WeightedRoundRobin(Picker):
 class LeastConn(Picker):
     """Fewest requests in flight per unit of weight; ties rotate so idle pods share evenly."""
 
-    name = "least_conn"
-
     def __init__(self, options):
         super().__init__(options)
         self.start = 0
@@ -100,8 +92,6 @@ class LeastConn(Picker):
 
 
 class Random(Picker):
-    name = "random"
-
     def pick(self, client):
         upstreams = self.upstreams
         return upstreams[int(random.random() * len(upstreams))] if upstreams else None
@@ -109,8 +99,6 @@ class Random(Picker):
 
 class PowerOfTwoChoices(Picker):
     """Two distinct upstreams at random, the one with fewer requests in flight wins."""
-
-    name = "p2c"
 
     def cost(self, upstream: Upstream) -> float:
         return upstream.in_flight / upstream.weight
@@ -138,8 +126,6 @@ class PeakEwma(PowerOfTwoChoices):
     response (as tower and ingress-nginx read it): without that, a pod that answered
     slowly once and then lost every pick would never be measured again.
     """
-
-    name = "ewma"
 
     def __init__(self, options):
         super().__init__(options)
@@ -170,8 +156,6 @@ class ConsistentHash(Picker):
     """A hash ring (`vnodes` points per upstream) keyed on a request header or, without
     one, on the client's address. The address includes the port: every sandbox client
     is 127.0.0.1, so the IP alone would send all local load to one pod."""
-
-    name = "consistent_hash"
 
     def __init__(self, options):
         super().__init__(options)
@@ -208,8 +192,6 @@ class L4Connection(Picker):
     whose pod left the set is pinned again on its next request, as a client that
     reconnects would be."""
 
-    name = "l4_connection"
-
     def __init__(self, options):
         super().__init__(options)
         self.round_robin = options.get("pick", "random") == "round_robin"
@@ -229,15 +211,3 @@ class L4Connection(Picker):
             pinned = upstreams[int(random.random() * len(upstreams))]
         client.pinned = pinned
         return pinned
-
-
-PICKERS: dict[str, type[Picker]] = {
-    cls.name: cls
-    for cls in (RoundRobin, WeightedRoundRobin, LeastConn, Random, PowerOfTwoChoices, PeakEwma,
-                ConsistentHash, L4Connection)
-}
-
-
-def make_picker(name: str, options: dict) -> Picker:
-    return PICKERS[name](options)
-

@@ -18,7 +18,8 @@ import asyncio
 import json
 import time
 
-from clusters.sandbox.algorithms import make_picker, observe_latency
+from clusters.algorithms import ALGORITHMS
+from clusters.sandbox.algorithms import observe_latency
 from clusters.sandbox.httpwire import content_length
 
 MAX_REQUEST_BYTES = 16 * 1024 * 1024
@@ -368,7 +369,7 @@ class Balancer:
         self.weights: dict[str, float] = {}
         self.algorithm = algorithm
         self.options = options
-        self.picker = make_picker(algorithm, options)
+        self.picker = ALGORITHMS[algorithm].sandbox_picker(options)
         self.ewma_decay_s = float(options.get("decay_s", 10.0))
         self.health_interval_s = health_interval_s
         self.unhealthy_threshold = unhealthy_threshold
@@ -445,7 +446,7 @@ class Balancer:
             for upstream in self.upstreams.values():
                 upstream.weight = self.weight_of(upstream.name)
         self.ewma_decay_s = float(options.get("decay_s", 10.0))
-        picker = make_picker(name, options)
+        picker = ALGORITHMS[name].sandbox_picker(options)
         self.algorithm, self.options = name, options
         self.picker = picker
         self.refresh()

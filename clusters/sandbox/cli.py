@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import argparse
 
-from clusters.base import ALGORITHMS, ClusterError
+from clusters.algorithms import ALGORITHMS
+from clusters.base import ClusterError
 from clusters.sandbox.config import AutoscalerConfig, SandboxConfig, ServiceTime
 
 FLAG_OF_FIELD = {"pods": "--pods", "nodes": "--nodes", "algorithm": "--algorithm", "port": "--port",

@@ -75,6 +75,9 @@ class ControlClient:
     def drain(self, node: str) -> list[str]:
         return self.call("POST", f"/nodes/{quote(node, safe='')}/drain", {})["moved"]
 
+    def uncordon(self, node: str) -> None:
+        self.call("POST", f"/nodes/{quote(node, safe='')}/uncordon", {})
+
     def scale(self, replicas: int) -> None:
         self.call("POST", "/scale", {"replicas": replicas})
 

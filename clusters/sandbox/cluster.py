@@ -20,8 +20,8 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
+from clusters import procs
 from clusters.base import Cluster, ClusterError, Fault, Pod, PodMetrics
-from clusters.sandbox import procs
 from clusters.sandbox.client import ControlClient
 from clusters.sandbox.config import SandboxConfig
 
@@ -61,10 +61,8 @@ class SandboxCluster(Cluster):
 
     def _own_controller(self) -> None:
         try:
-            self._proc = subprocess.Popen(
-                procs.python_module_cmd("clusters.sandbox.controller", json.dumps(self.config.to_dict())),
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=procs.child_env(), process_group=0,
-                close_fds=True)
+            self._proc = procs.start_python_module("clusters.sandbox.controller", json.dumps(self.config.to_dict()),
+                                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         except BaseException as exc:  # report to the constructor, which raises it
             self._spawn_error = exc
             self._spawned.set()
@@ -129,11 +127,13 @@ class SandboxCluster(Cluster):
         return self.client.add_fault("cpu_stress", pods, duration, workers=workers)
 
     def set_not_ready(self, pods: Sequence[str], duration: float = 30.0) -> Fault:
-        """Fail the pods' readiness probe: the balancer stops sending them traffic."""
         return self.client.add_fault("not_ready", pods, duration)
 
     def drain(self, node: str) -> None:
         self.client.drain(node)
+
+    def uncordon(self, node: str) -> None:
+        self.client.uncordon(node)
 
     def scale(self, replicas: int) -> None:
         self.client.scale(replicas)

@@ -8,12 +8,12 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass, field, fields
 
-from clusters.base import ALGORITHMS, ClusterError, check_number
+from clusters.algorithms import algorithm_named
+from clusters.base import ClusterError, check_number
+from clusters.faults import FAULT_KINDS, PODS
 
 SERVICE_TIME_DISTRIBUTIONS = ("fixed", "exponential", "lognormal")
-FAULT_KINDS = ("latency", "errors", "partition", "cpu_stress", "not_ready")
 MAX_PODS = 64
-MAX_DURATION_S = 7 * 24 * 3600.0
 # Ports taken by this machine's services (ARCHITECTURE.md section 9): refuse them early.
 RESERVED_PORTS = frozenset({5432, 6379, 3306, 5672, 1883, 4222})
 
@@ -28,68 +28,31 @@ def validate_port(value, name: str) -> int:
     return port
 
 
-def validate_duration(value, name: str = "duration") -> float:
-    return _number(value, name, minimum=0, strict=True, maximum=MAX_DURATION_S)
-
-
 def validate_replicas(value, name: str = "replicas") -> int:
     return int(_number(value, name, minimum=1, maximum=MAX_PODS, integer=True))
 
 
 def validate_algorithm(name, options: dict | None, *, pod_names=None) -> tuple[str, dict]:
-    """Check an algorithm name and its options; returns them normalised."""
-    if name not in ALGORITHMS:
-        raise ClusterError(f"unknown algorithm {name!r}; one of {', '.join(ALGORITHMS)}", field="algorithm")
-    if options is None:
-        options = {}
-    if not isinstance(options, dict):
+    """Check an algorithm name and its options as the sandbox balancer takes them; returns them
+    normalised."""
+    algorithm = algorithm_named(name)
+    if options is not None and not isinstance(options, dict):  # they travel as JSON and in the config
         raise ClusterError("must be an object", field="options")
-    options = dict(options)
-    allowed = {"weights"} | {
-        "consistent_hash": {"header", "vnodes"},
-        "ewma": {"decay_s"},
-        "l4_connection": {"pick"},
-    }.get(name, set())
-    for key in options:
-        if key not in allowed:
-            raise ClusterError(f"not an option of {name}", field=f"options.{key}")
-    if "weights" in options:
-        weights = options["weights"]
-        if not isinstance(weights, dict):
-            raise ClusterError("must map pod names to weights", field="options.weights")
-        for pod, weight in weights.items():
-            if pod_names is not None and pod not in pod_names:
-                raise ClusterError(f"unknown pod {pod!r}", field="options.weights")
-            _number(weight, "options.weights", minimum=0, strict=True, maximum=1000)
-        options["weights"] = {pod: float(w) for pod, w in weights.items()}
-    if "header" in options and (not isinstance(options["header"], str) or not options["header"].strip()):
-        raise ClusterError("must be a header name", field="options.header")
-    if "vnodes" in options:
-        options["vnodes"] = int(_number(options["vnodes"], "options.vnodes", minimum=1, maximum=1000,
-                                        integer=True))
-    if "decay_s" in options:
-        options["decay_s"] = _number(options["decay_s"], "options.decay_s", minimum=0, strict=True)
-    if "pick" in options and options["pick"] not in ("random", "round_robin"):
-        raise ClusterError("must be 'random' or 'round_robin'", field="options.pick")
-    return name, options
+    return name, algorithm.sandbox_options(options, pod_names=pod_names)
+
+
+def pod_fault_kinds() -> tuple[str, ...]:
+    """The faults a sandbox pod holds itself (`POST /faults`, pod.py's POD_FAULTS): the timed
+    faults on pods. Kills and drains have routes of their own."""
+    return tuple(name for name, kind in FAULT_KINDS.items() if kind.acts_on == PODS and kind.timed)
 
 
 def validate_fault(kind, params: dict) -> dict:
-    """Check a fault's parameters (not its pods: those need the live pod list)."""
-    if kind not in FAULT_KINDS:
-        raise ClusterError(f"unknown fault {kind!r}; one of {', '.join(FAULT_KINDS)}", field="kind")
-    out = {"duration": validate_duration(params.get("duration", 30.0))}
-    if kind == "latency":
-        out["ms"] = _number(params.get("ms"), "ms", minimum=0, maximum=600_000)
-        out["jitter"] = _number(params.get("jitter", 0.0), "jitter", minimum=0, maximum=600_000)
-    elif kind == "errors":
-        out["rate"] = _number(params.get("rate"), "rate", minimum=0, maximum=1)
-        out["status"] = int(_number(params.get("status", 500), "status", minimum=400, maximum=599,
-                                    integer=True))
-    elif kind == "cpu_stress":
-        out["workers"] = int(_number(params.get("workers", 1), "workers", minimum=1, maximum=16,
-                                     integer=True))
-    return out
+    """Check a pod fault's kind and parameters (not its pods: those need the live pod list)."""
+    held = pod_fault_kinds()
+    if kind not in held:
+        raise ClusterError(f"unknown fault {kind!r}; one of {', '.join(held)}", field="kind")
+    return FAULT_KINDS[kind].validate(params)
 
 
 @dataclass(frozen=True)

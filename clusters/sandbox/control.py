@@ -5,9 +5,10 @@
     GET  /pods/metrics                {"pods": {name: {requests, failures, in_flight, ...}}}
     GET  /balancer/stats              what the balancer counted per pod
     POST /pods/<name>/kill            the process dies (SIGKILL); its slot restarts
-    POST /faults                      {"kind": latency|errors|partition|cpu_stress|not_ready,
-                                       "pods": [...], "duration": s, + ms/jitter, rate/status, workers}
+    POST /faults                      {"kind": a fault the pods hold (config.pod_fault_kinds()),
+                                       "pods": [...], "duration": s, + the kind's parameters}
     POST /nodes/<node>/drain          cordon the node; its pods move
+    POST /nodes/<node>/uncordon       the node takes new pods again (its old ones stay moved)
     POST /scale                       {"replicas": n}
     POST /algorithm                   {"name": ..., "options": {...}} (options.weights: {pod: w})
     POST /autoscaler                  AutoscalerConfig fields, or {"enabled": false}
@@ -75,6 +76,9 @@ class ControlApi:
             return await self.add_fault(body)
         if method == "POST" and len(parts) == 3 and parts[0] == "nodes" and parts[2] == "drain":
             return {"node": parts[1], "moved": self.supervisor.drain(parts[1])}
+        if method == "POST" and len(parts) == 3 and parts[0] == "nodes" and parts[2] == "uncordon":
+            self.uncordon(parts[1])
+            return {"node": parts[1], "cordoned": False}
         if route == ("POST", "scale"):
             replicas = validate_replicas(body.get("replicas"))
             self.supervisor.scale(replicas)
@@ -137,6 +141,13 @@ class ControlApi:
                  "until": time.time() + params["duration"]}
         self.faults.append(fault)
         return fault
+
+    def uncordon(self, node: str) -> None:
+        supervisor = self.supervisor
+        if node not in supervisor.nodes:
+            raise ClusterError(f"unknown node {node!r}; one of {', '.join(supervisor.nodes)}", field="node")
+        supervisor.cordoned.discard(node)
+        supervisor.fill_pending()  # slots left pending while every node was cordoned start now
 
     def configure_autoscaler(self, body: dict) -> dict:
         if body.get("enabled") is False:

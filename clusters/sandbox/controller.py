@@ -17,8 +17,8 @@ import signal
 import sys
 import time
 
+from clusters import procs
 from clusters.base import ClusterError
-from clusters.sandbox import procs
 from clusters.sandbox.balancer import Balancer
 from clusters.sandbox.config import SandboxConfig
 from clusters.sandbox.control import ControlApi, ControlServer

@@ -29,8 +29,10 @@ import sys
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
+from typing import NamedTuple
 
-from clusters.sandbox import procs
+from clusters import procs
 from clusters.sandbox.httpwire import content_length
 
 LATENCY_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -67,49 +69,82 @@ class Faults:
         self.error_status = 500
         self.blackhole = False
         self.not_ready = False
-        self._stress_stop: threading.Event | None = None
+        self.stress_stop: threading.Event | None = None
         self._timers: dict[str, asyncio.TimerHandle] = {}
 
     def apply(self, kind: str, params: dict) -> None:
         self.clear(kind)  # applying the same kind again replaces it (and its timer)
-        if kind == "latency":
-            self.latency_ms, self.jitter_ms = float(params["ms"]), float(params.get("jitter", 0.0))
-        elif kind == "errors":
-            self.error_rate, self.error_status = float(params["rate"]), int(params.get("status", 500))
-        elif kind == "partition":
-            self.blackhole = True
-        elif kind == "not_ready":
-            self.not_ready = True
-        elif kind == "cpu_stress":
-            self._stress_stop = threading.Event()
-            for _ in range(int(params.get("workers", 1))):
-                threading.Thread(target=_burn_cpu, args=(self._stress_stop,), daemon=True).start()
-        else:
+        fault = POD_FAULTS.get(kind)
+        if fault is None:
             raise ValueError(f"unknown fault {kind}")
+        fault.hold(self, params)
         self._timers[kind] = self.loop.call_later(float(params["duration"]), self.clear, kind)
 
     def clear(self, kind: str) -> None:
         timer = self._timers.pop(kind, None)
         if timer is not None:
             timer.cancel()
-        if kind == "latency":
-            self.latency_ms = self.jitter_ms = 0.0
-        elif kind == "errors":
-            self.error_rate = 0.0
-        elif kind == "partition":
-            self.blackhole = False
-        elif kind == "not_ready":
-            self.not_ready = False
-        elif kind == "cpu_stress" and self._stress_stop is not None:
-            self._stress_stop.set()
-            self._stress_stop = None
+        fault = POD_FAULTS.get(kind)
+        if fault is not None:
+            fault.release(self)
 
     def clear_all(self) -> None:
-        for kind in ("latency", "errors", "partition", "not_ready", "cpu_stress"):
+        for kind in POD_FAULTS:
             self.clear(kind)
 
     def active(self) -> list[str]:
         return sorted(self._timers)
+
+
+class PodFault(NamedTuple):
+    """What holding one kind of fault does to a pod, and how letting it go undoes that."""
+
+    hold: Callable[[Faults, dict], None]
+    release: Callable[[Faults], None]
+
+
+def _hold_latency(faults: Faults, params: dict) -> None:
+    faults.latency_ms, faults.jitter_ms = float(params["ms"]), float(params.get("jitter", 0.0))
+
+
+def _release_latency(faults: Faults) -> None:
+    faults.latency_ms = faults.jitter_ms = 0.0
+
+
+def _hold_errors(faults: Faults, params: dict) -> None:
+    faults.error_rate, faults.error_status = float(params["rate"]), int(params.get("status", 500))
+
+
+def _release_errors(faults: Faults) -> None:
+    faults.error_rate = 0.0
+
+
+def _hold_partition(faults: Faults, params: dict) -> None:
+    faults.blackhole = True
+
+
+def _release_partition(faults: Faults) -> None:
+    faults.blackhole = False
+
+
+def _hold_not_ready(faults: Faults, params: dict) -> None:
+    faults.not_ready = True
+
+
+def _release_not_ready(faults: Faults) -> None:
+    faults.not_ready = False
+
+
+def _hold_cpu_stress(faults: Faults, params: dict) -> None:
+    faults.stress_stop = threading.Event()
+    for _ in range(int(params.get("workers", 1))):
+        threading.Thread(target=_burn_cpu, args=(faults.stress_stop,), daemon=True).start()
+
+
+def _release_cpu_stress(faults: Faults) -> None:
+    if faults.stress_stop is not None:
+        faults.stress_stop.set()
+        faults.stress_stop = None
 
 
 def _burn_cpu(stop: threading.Event) -> None:
@@ -119,6 +154,19 @@ def _burn_cpu(stop: threading.Event) -> None:
         total = 0
         for i in range(20_000):
             total += i
+
+
+# How a sandbox pod holds each fault the control API sends it: the timed pod faults of
+# clusters.faults, validated before they get here (tests/clusters/test_fault_registry.py keeps
+# the two in step). They live here rather than in the registry's entries because they are this
+# adapter's way of doing the Cluster methods; Kubernetes does the same faults with Chaos Mesh.
+POD_FAULTS: dict[str, PodFault] = {
+    "latency": PodFault(_hold_latency, _release_latency),
+    "errors": PodFault(_hold_errors, _release_errors),
+    "partition": PodFault(_hold_partition, _release_partition),
+    "not_ready": PodFault(_hold_not_ready, _release_not_ready),
+    "cpu_stress": PodFault(_hold_cpu_stress, _release_cpu_stress),
+}
 
 
 class Pod:

@@ -7,8 +7,9 @@ are placed on nodes `node-0 .. node-<K-1>`, on the schedulable node with the few
 pods. A killed pod comes back in its slot after `restart_delay_s`; a drained node is
 cordoned, its pods stop gracefully and their slots are filled on other nodes at once.
 
-Every pod is started from the controller's main thread (the parent-death signal
-follows that thread), inherits the controller's process group, and is stopped by PID.
+Every pod is started from the controller's main thread (the parent-death signal, which
+the pod arms itself, follows that thread), inherits the controller's process group, and is
+stopped by PID.
 The supervisor binds each pod's listening socket itself and hands it over, so the
 port is known before the pod runs and no two pods can race for one.
 """
@@ -25,8 +26,8 @@ import subprocess
 import time
 from collections.abc import Iterable
 
+from clusters import procs
 from clusters.base import ClusterError
-from clusters.sandbox import procs
 from clusters.sandbox.balancer import Balancer
 from clusters.sandbox.config import SandboxConfig
 
@@ -166,10 +167,10 @@ class Supervisor:
             settings = {"name": name, "node": node, "fd": listener.fileno(),
                         "service_time": config.to_dict()["service_time"], "capacity": config.capacity,
                         "speed": config.speed_of(slot), "drain_grace_s": config.drain_grace_s}
-            proc = subprocess.Popen(
-                procs.python_module_cmd("clusters.sandbox.pod", json.dumps(settings)),
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, pass_fds=(listener.fileno(),),
-                env=procs.child_env(), close_fds=True)
+            # In the controller's group: SandboxCluster's one killpg reaches every pod.
+            proc = procs.start_python_module(
+                "clusters.sandbox.pod", json.dumps(settings), own_group=False,
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, pass_fds=(listener.fileno(),))
         finally:
             # Our copy must go: a killed pod's port has to refuse connections, not queue them.
             listener.close()

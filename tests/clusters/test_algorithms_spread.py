@@ -2,7 +2,7 @@
 
 import pytest
 
-from clusters.base import ALGORITHMS
+from clusters.algorithms import ALGORITHMS
 
 SANDBOX = {"pods": 3}
 

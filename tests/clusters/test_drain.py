@@ -50,3 +50,30 @@ def test_unknown_node_is_rejected(start_sandbox):
     with pytest.raises(ClusterError) as error:
         cluster.drain("node-7")
     assert error.value.field == "node"
+
+
+def test_a_drain_step_ends_with_its_node_schedulable_again(start_sandbox, wait_until):
+    from clusters.faults import FAULT_KINDS
+
+    cluster = start_sandbox(pods=2, nodes=2)
+    drain = FAULT_KINDS["node_drain"]
+    fault = drain.apply(cluster, ["node-0"], {})
+    wait_until(lambda: [p.node for p in cluster.pods() if p.ready] == ["node-1", "node-1"],
+               message="both pods ready on node-1")
+
+    drain.restore(cluster, fault)
+    assert cluster.client.status()["nodes"] == [{"name": "node-0", "cordoned": False},
+                                                {"name": "node-1", "cordoned": False}]
+    assert {p.node for p in cluster.pods()} == {"node-1"}  # uncordoning moves nothing back
+    cluster.scale(3)
+    wait_until(lambda: any(p.node == "node-0" and p.ready for p in cluster.pods()),
+               message="new pod scheduled on the uncordoned node")
+
+
+def test_uncordoning_an_unknown_node_is_rejected(start_sandbox):
+    from clusters.base import ClusterError
+
+    cluster = start_sandbox(pods=1)
+    with pytest.raises(ClusterError) as error:
+        cluster.uncordon("node-7")
+    assert error.value.field == "node"

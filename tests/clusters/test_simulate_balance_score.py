@@ -1,10 +1,10 @@
 """The simulator scores its predictions with the runs' own balance definitions
-(metrics_app/balance.py, tested in tests/metrics_app/test_balance_*.py)."""
+(clusters/balance.py, tested in tests/metrics_app/test_balance_*.py)."""
 
 import pytest
 
+from clusters.balance import analyse
 from clusters.simulate import PodSpec, Workload, simulate
-from metrics_app.balance import analyse
 
 
 def test_prediction_score_is_the_score_of_its_counts_against_the_weights():

@@ -19,9 +19,9 @@ import time
 
 import pytest
 
+from clusters.balance import analyse
 from clusters.sandbox import ServiceTime
 from clusters.simulate import PodSpec, Workload, simulate
-from metrics_app.balance import analyse
 
 pytestmark = pytest.mark.timeout(180)
 

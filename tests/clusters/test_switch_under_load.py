@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from clusters.base import ALGORITHMS
+from clusters.algorithms import ALGORITHMS
 from clusters.sandbox import ServiceTime
 
 pytestmark = pytest.mark.timeout(90)

@@ -24,12 +24,12 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.config import SchemathesisConfig
 
 from chaos_app.models import ChaosExperiment
-from clusters.base import ALGORITHMS
+from clusters.algorithms import NAMES as ALGORITHMS
+from clusters.faults import FAULT_KINDS
 from metrics_app.models import MetricSample, PodSample, TuningPolicy
 from tests.factories import ChaosExperimentFactory, LoadTestRunFactory, ScenarioFactory, TargetFactory
 from tests_app.models import LoadTestRun, Scenario, Target
 from tests_app.services import validate_target_allowed
-from tests_app.specs import CHAOS_KINDS
 
 pytestmark = pytest.mark.django_db
 
@@ -121,11 +121,11 @@ def run_bodies():
 
 def experiment_bodies():
     """Chaos experiment bodies: valid ones and near misses."""
-    valid_step = st.fixed_dictionaries({"kind": st.sampled_from(CHAOS_KINDS), "start_s": st.integers(0, 100),
+    valid_step = st.fixed_dictionaries({"kind": st.sampled_from(list(FAULT_KINDS)), "start_s": st.integers(0, 100),
                                         "duration_s": st.integers(0, 100),
                                         "severity": st.sampled_from(["low", "medium", "high"])})
     messy_step = st.fixed_dictionaries(
-        {"kind": st.sampled_from([*CHAOS_KINDS, "meteor"])},
+        {"kind": st.sampled_from([*FAULT_KINDS, "meteor"])},
         optional={"severity": st.sampled_from(["low", "medium", "high", "extreme"]), "start_s": numbers(-5, 100),
                   "duration_s": numbers(-5, 100), "target": st.one_of(st.text(max_size=10), st.integers())},
     )

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from metrics_app.balance import alerts, analyse, windowed_scores
+from clusters.balance import alerts, analyse, windowed_scores
 
 FAIR = {"pod-0": 10, "pod-1": 10, "pod-2": 10}
 

@@ -9,7 +9,7 @@ import statistics
 import pytest
 from scipy.stats import chisquare
 
-from metrics_app.balance import analyse, grade
+from clusters.balance import analyse, grade
 
 SUMMARY_BALANCE_KEYS = {"score", "cv", "jain", "max_over_mean", "p_value", "grade", "threshold", "balanced",
                         "window_s", "windows"}

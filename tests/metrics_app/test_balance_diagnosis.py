@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from metrics_app.balance import diagnose
+from clusters.balance import diagnose
 
 # 6 keep-alive users over 4 pods behind a per-connection balancer, 500 requests per connection:
 # the connections landed 2, 3, 1, 0 on the pods

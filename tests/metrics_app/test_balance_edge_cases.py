@@ -8,7 +8,7 @@ import statistics
 
 import pytest
 
-from metrics_app.balance import analyse
+from clusters.balance import analyse
 
 
 @pytest.mark.parametrize("kwargs", [

@@ -7,7 +7,7 @@ import statistics
 
 import pytest
 
-from metrics_app.balance import analyse, utilisation_balance
+from clusters.balance import analyse, utilisation_balance
 
 
 def test_cpu_spread_matches_the_cv_definition():

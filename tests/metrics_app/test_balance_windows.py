@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from metrics_app.balance import analyse, windowed_scores
+from clusters.balance import analyse, windowed_scores
 
 PODS = ["pod-0", "pod-1", "pod-2", "pod-3"]
 

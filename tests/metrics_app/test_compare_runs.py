@@ -7,8 +7,9 @@ import pytest
 from metrics_app.comparison import RunSeconds
 from metrics_app.live import LiveSeries
 from metrics_app.models import CompareSeries, MetricSample, PodSample
-from metrics_app.services import compare_runs, run_seconds_arrays, samples_since
+from metrics_app.selectors import run_seconds_arrays, samples_since
 from tests.factories import LoadTestRunFactory, TargetFactory
+from tests_app.services import runs_comparison as compare_runs
 
 pytestmark = pytest.mark.django_db
 

@@ -3,7 +3,7 @@
 import pytest
 
 from metrics_app import exports
-from metrics_app.services import iter_run_seconds, samples_since
+from metrics_app.selectors import iter_run_seconds, samples_since
 from tests.factories import LoadTestRunFactory, MetricSampleFactory, PodSampleFactory
 
 pytestmark = pytest.mark.django_db

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from metrics_app.balance import analyse
+from clusters.balance import analyse
 from metrics_app.live import LiveSeries
 
 FAIR = {"pod-0": 10, "pod-1": 10, "pod-2": 10}

@@ -5,7 +5,7 @@ PostgreSQL's."""
 import numpy as np
 import pytest
 
-from metrics_app.services import _pod_cells_grouped, _pod_cells_rows
+from metrics_app.selectors import _pod_cells_grouped, _pod_cells_rows
 from tests.factories import LoadTestRunFactory, MetricSampleFactory, PodSampleFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.needs_postgresql]

@@ -17,7 +17,8 @@ from tests_app.models import LoadTestRun
 @pytest.mark.timeout(240)
 def test_worker_runs_a_started_run_to_its_end(qcluster, alice):
     scenario = ScenarioFactory(owner=alice, users=4, spawn_rate=4, duration_s=3)
-    run = services.start_run(owner=alice, target=TargetFactory(owner=alice, pods=2), scenario=scenario)
+    target = TargetFactory(owner=alice, pods=2)
+    run = services.submit_run(owner=alice, request=services.RunRequest(target=target, scenario=scenario))
     wait_for(lambda: LoadTestRun.objects.get(pk=run.pk).is_finished, "the run to end", deadline_s=180)
     run.refresh_from_db()
     assert run.attempt == 1

@@ -18,7 +18,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(240)]
 
 def make_run(owner, target, **scenario):
     scenario = ScenarioFactory(owner=owner, **{"users": 6, "spawn_rate": 6, "duration_s": 4, **scenario})
-    return services.create_run(owner=owner, target=target, scenario=scenario)
+    return services.submit_run(owner=owner, request=services.RunRequest(target=target, scenario=scenario), queue=False)
 
 
 def test_run_records_each_second_and_totals_are_exact(alice):
@@ -47,12 +47,12 @@ def test_stop_half_way_is_cancelled_and_keeps_the_data(alice):
     run = make_run(alice, TargetFactory(owner=alice, pods=2), duration_s=60)
     seen = []
 
-    def stop_after_two_seconds(line, current):
-        seen.append(line["t"])
+    def stop_after_two_seconds(ctx, second):
+        seen.append(second.t)
         if len(seen) == 2:
-            services.request_stop(run=current)
+            services.request_stop(run=LoadTestRun.objects.get(pk=ctx.run_id))
 
-    run = services.execute_run(run.pk, progress=stop_after_two_seconds)
+    run = services.execute_run(run.pk, listeners=[lambda events: events.second.add_listener(stop_after_two_seconds)])
     assert run.status == LoadTestRun.Status.CANCELLED
     assert MetricSample.objects.filter(run=run).count() >= 2
     assert run.summary["requests"] == MetricSample.objects.filter(run=run).aggregate(t=Sum("requests"))["t"] > 0

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db
 def test_start_run_freezes_scenario_and_queues_after_commit(alice, django_capture_on_commit_callbacks):
     target, scenario = TargetFactory(owner=alice), ScenarioFactory(owner=alice, users=7)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        run = services.start_run(owner=alice, target=target, scenario=scenario)
+        run = services.submit_run(owner=alice, request=services.RunRequest(target=target, scenario=scenario))
     assert run.status == LoadTestRun.Status.QUEUED
     assert run.scenario_config["users"] == 7
     assert len(callbacks) == 1  # the task is queued only once the run is committed
@@ -25,11 +25,11 @@ def test_start_run_freezes_scenario_and_queues_after_commit(alice, django_captur
 def test_start_run_refuses_others_targets_and_disallowed_hosts(alice, bob):
     scenario = ScenarioFactory(owner=alice)
     with pytest.raises(ValidationError) as caught:
-        services.start_run(owner=alice, target=TargetFactory(owner=bob), scenario=scenario)
+        services.submit_run(owner=alice, request=services.RunRequest(target=TargetFactory(owner=bob), scenario=scenario))
     assert "target" in caught.value.message_dict
     remote = UrlTargetFactory(owner=alice, base_url="http://198.51.100.7:80")
     with pytest.raises(ValidationError) as caught:
-        services.start_run(owner=alice, target=remote, scenario=scenario)
+        services.submit_run(owner=alice, request=services.RunRequest(target=remote, scenario=scenario))
     assert "base_url" in caught.value.message_dict
     assert not LoadTestRun.objects.exists()
 

@@ -27,7 +27,8 @@ def is_load_process(process: psutil.Process) -> bool:
 @pytest.mark.timeout(240)
 def test_sigkill_of_the_worker_leaves_no_load_behind_and_the_run_ends_as_error(qcluster, alice):
     scenario = ScenarioFactory(owner=alice, users=4, spawn_rate=4, duration_s=120)
-    run = services.start_run(owner=alice, target=TargetFactory(owner=alice, pods=2), scenario=scenario)
+    target = TargetFactory(owner=alice, pods=2)
+    run = services.submit_run(owner=alice, request=services.RunRequest(target=target, scenario=scenario))
     wait_for(lambda: MetricSample.objects.filter(run=run).count() >= 2, "the run to record samples", deadline_s=120)
     load = [p for p in psutil.Process(qcluster.pid).children(recursive=True) if is_load_process(p)]
     assert any("locust" in " ".join(p.cmdline()) for p in load)  # the run really is sending load

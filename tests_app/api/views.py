@@ -1,19 +1,17 @@
 from __future__ import annotations
 
-from django.db import transaction
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from lbsite.api import CSVRenderer, OwnedModelViewSet, PresetOrOwnedModelViewSet
 from lbsite.permissions import OwnedQuerysetMixin
-from metrics_app.services import compare_runs, samples_since
-from metrics_app.views import samples_download
+from metrics_app.selectors import samples_since
 from tests_app import services
 from tests_app.api.filters import RunFilterSet
 from tests_app.api.serializers import (
@@ -29,6 +27,7 @@ from tests_app.api.serializers import (
 )
 from tests_app.models import LoadTestRun, Scenario, Target
 from tests_app.selectors import runs_in_order
+from tests_app.views import samples_download
 
 
 class TargetViewSet(OwnedModelViewSet):
@@ -80,13 +79,10 @@ class LoadTestRunViewSet(
     def create(self, request, *args, **kwargs):
         given = RunCreateSerializer(data=request.data, context=self.get_serializer_context())
         given.is_valid(raise_exception=True)
-        data = given.validated_data
-        with transaction.atomic():  # an inline target is saved only if the run is created too
-            target = data["target"]
-            if isinstance(target, dict):
-                target = services.target_for(owner=request.user, fields=target)
-            run = services.start_run(owner=request.user, target=target, scenario=data["scenario"],
-                                     workers=data["workers"])
+        try:
+            run = services.submit_run(owner=request.user, request=services.RunRequest(**given.validated_data))
+        except services.RunRejected as rejected:
+            raise ValidationError(rejected.errors) from rejected
         return Response(LoadTestRunSerializer(run).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses={200: LoadTestRunSerializer})
@@ -119,7 +115,7 @@ class LoadTestRunViewSet(
         runs = runs_in_order(request.user, query.validated_data["ids"])
         if runs is None:  # someone else's run is as absent as one that never was
             raise NotFound("No such run.")
-        return Response(compare_runs(runs))
+        return Response(services.runs_comparison(runs))
 
     @extend_schema(
         parameters=[OpenApiParameter("format", str, enum=["csv", "json"], description="csv (default json).")],

@@ -13,7 +13,7 @@ Django-free and Locust-free (gevent must never be imported where Django runs):
 
 Processes: with `workers=1` one local Locust process; with W > 1 a master and W workers.
 Each runs in its own process group and gets SIGKILL from the kernel when the thread that
-started it dies (prctl PR_SET_PDEATHSIG), so no load survives a dead caller: they are
+started it dies (clusters.procs.start), so no load survives a dead caller: they are
 started from a thread of this object's own that lives until `close()`.
 
 Result lines travel over a pipe whose write end is passed to the master only (env
@@ -26,7 +26,6 @@ and stderr of every process go to `log_path`. If the master ends without a `fina
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import json
 import os
 import queue
@@ -40,36 +39,16 @@ import threading
 import time
 from pathlib import Path
 
+from clusters import procs
 from tests_app.engine.config import CONFIG_ENV, parse_config
 from tests_app.engine.stats import nothing_sent_lines
 
 LOCUSTFILE = Path(__file__).resolve().with_name("locustfile.py")
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 RESULTS_FD_ENV = "LBLAB_RESULTS_FD"
 ARMED_ENV = "LBLAB_ARMED_FILE"
 PROCESSES_ENV = "LBLAB_LOCUST_PROCESSES"
-PR_SET_PDEATHSIG = 1
 KILL_WAIT_S = 5.0
 EXIT_AFTER_FINAL_S = 1.0
-
-# Resolved in the parent: after fork (preexec_fn) only an async-signal-safe call is made.
-_LIBC = ctypes.CDLL(None, use_errno=True)
-_PRCTL = _LIBC.prctl
-
-
-def die_with_parent_preexec(parent_pid: int):
-    """preexec_fn: SIGKILL when the spawning thread dies; exit if the parent is already gone.
-
-    Not clusters.sandbox.procs.die_with_parent: that one dlopens libc and reads the parent
-    pid from os.environ, neither of which is right between fork and exec in a threaded parent.
-    """
-    def preexec():
-        _PRCTL(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
-        if os.getppid() != parent_pid:
-            os._exit(1)
-
-    return preexec
-
 
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -139,9 +118,7 @@ class LocustProcess:
         env[CONFIG_ENV] = str(self.config_path)
         env[PROCESSES_ENV] = str(self.workers)
         env["PYTHONUNBUFFERED"] = "1"
-        path = env.get("PYTHONPATH")
-        env["PYTHONPATH"] = f"{PROJECT_ROOT}{os.pathsep}{path}" if path else str(PROJECT_ROOT)
-        return env
+        return procs.with_project_on_path(env)
 
     def _commands(self) -> tuple[list[str], list[list[str]]]:
         base = [*self.locust_cmd, "-f", str(LOCUSTFILE)]
@@ -164,16 +141,14 @@ class LocustProcess:
             env = self._env()
             read_fd, write_fd = os.pipe()
             self._read_fd = read_fd
-            preexec = die_with_parent_preexec(os.getpid())
             with open(self.log_path, "ab", buffering=0) as log:
                 master_env = dict(env, **{RESULTS_FD_ENV: str(write_fd), ARMED_ENV: str(self._armed_path)})
-                self._master = subprocess.Popen(
+                self._master = procs.start(
                     master_cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=master_env,
-                    cwd=self.workdir, pass_fds=(write_fd,), process_group=0, preexec_fn=preexec)
+                    cwd=self.workdir, pass_fds=(write_fd,))
                 for cmd in worker_cmds:
-                    self._workers.append(subprocess.Popen(
-                        cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env, cwd=self.workdir,
-                        process_group=0, preexec_fn=preexec))
+                    self._workers.append(procs.start(
+                        cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env, cwd=self.workdir))
         except BaseException as exc:  # reported by start(), which raises it
             self._spawn_error = exc
         finally:
@@ -207,8 +182,7 @@ class LocustProcess:
         master = self._master
         code = None
         if master is not None:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                code = master.wait(KILL_WAIT_S)
+            code = procs.reap(master, KILL_WAIT_S)
         if not self._ended and not self._closing:
             self._ended = True
             self._lines.put({"type": "error",
@@ -244,28 +218,18 @@ class LocustProcess:
                     self._lines.put(line)
                 self._ended_event.set()
         elif master.poll() is None:
-            self._signal_group(master, signal.SIGTERM)
+            procs.signal_group(master.pid, signal.SIGTERM)
             # Once the final line is out nothing of value is left: give Locust a moment to
             # exit by itself (its shutdown takes a second or two), then kill.
             deadline = time.monotonic() + grace_s
             while master.poll() is None and time.monotonic() < deadline:
                 if self._ended_event.wait(min(0.1, max(0.0, deadline - time.monotonic()))):
-                    with contextlib.suppress(subprocess.TimeoutExpired):
-                        master.wait(min(EXIT_AFTER_FINAL_S, max(0.0, deadline - time.monotonic())))
+                    procs.reap(master, min(EXIT_AFTER_FINAL_S, max(0.0, deadline - time.monotonic())))
                     break
         self._kill_all()
 
-    def _signal_group(self, proc: subprocess.Popen, sig: int) -> None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, sig)
-
     def _kill_all(self) -> None:
-        procs = [p for p in (self._master, *self._workers) if p is not None]
-        for proc in procs:
-            self._signal_group(proc, signal.SIGKILL)
-        for proc in procs:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(KILL_WAIT_S)
+        procs.kill(*(p for p in (self._master, *self._workers) if p is not None), reap_timeout_s=KILL_WAIT_S)
 
     @property
     def exited(self) -> bool:

@@ -20,15 +20,16 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.db.models import F, Q
 
-from clusters.base import ALGORITHMS
+from clusters.algorithms import ALGORITHMS
+from clusters.allowlist import url_host_port
+from clusters.durations import SpecError, parse_duration
+from clusters.faults import FAULT_KINDS
 from lbsite.db import NotMigrated, ensure_migrated
 from tests_app import services
 from tests_app.cli_display import LiveDisplay, print_results
-from tests_app.models import MAX_PODS, Scenario, Target
-from tests_app.specs import SpecError, parse_duration
+from tests_app.models import Scenario, Shape, Target
 
 CLI_USER = "lblab-cli"
-SHAPES = ("steady", "spike", "ramp", "sustained")
 
 
 def bad(flag: str, reason: str) -> CommandError:
@@ -48,7 +49,7 @@ class Command(BaseCommand):
         parser.add_argument("--expect-pods", metavar="N|NAMES",
                             help="pods that should get traffic: a count, or names separated by commas")
         parser.add_argument("--scenario", help="a saved scenario or preset, by name")
-        parser.add_argument("--shape", choices=SHAPES, default="steady")
+        parser.add_argument("--shape", choices=Shape.values, default=Shape.STEADY)
         parser.add_argument("--users", type=int, default=10)
         parser.add_argument("--spawn-rate", type=float, help="users started per second (default: all in 1 s)")
         parser.add_argument("--duration", default="30s", help="30s, 2m, or seconds (default 30s)")
@@ -56,7 +57,8 @@ class Command(BaseCommand):
         parser.add_argument("--arrival-rate", type=float, metavar="RPS",
                             help="open model: requests/s at a fixed Poisson rate (users cap concurrency)")
         parser.add_argument("--workers", type=int, default=1, help="Locust worker processes (default 1)")
-        parser.add_argument("--chaos", action="append", default=[], metavar="KIND@START:DURATION[:SEVERITY][:POD]")
+        parser.add_argument("--chaos", action="append", default=[], metavar="KIND@START:DURATION[:SEVERITY][:POD]",
+                            help=f"a fault step, repeatable; kinds: {', '.join(FAULT_KINDS)}")
         parser.add_argument("--threshold", type=float, help="balance score threshold, percent (default 95)")
         parser.add_argument("--autotune", metavar="POLICY")
         parser.add_argument("--stateful", choices=("redis", "postgres"))
@@ -69,22 +71,20 @@ class Command(BaseCommand):
             ensure_migrated()
         except NotMigrated as error:
             raise CommandError(str(error), returncode=2) from error
-        self._refuse_what_this_build_cannot_do(options)
         json_path = self._json_path(options["json"])
         owner = self._owner(options["user"])
-        scenario = self._scenario(options, owner)
-        target_fields = self._target_fields(options)
+        request = services.RunRequest(
+            target=self._target_fields(options), scenario=self._scenario(options, owner),
+            scenario_overrides=self._scenario_overrides(options), chaos=options["chaos"],
+            autotune=options["autotune"], workers=options["workers"], stateful=options["stateful"],
+        )
         with transaction.atomic():
             if owner is None:
                 owner = self._cli_user()
-            if scenario.pk is None:
-                scenario.owner = owner
-            target = self._save_target(owner, target_fields)
             try:
-                run = services.create_run(owner=owner, target=target, scenario=scenario, workers=options["workers"])
-            except ValidationError as error:
-                field, messages = next(iter(error.message_dict.items()))
-                raise bad(f"--{field.replace('_', '-')}", messages[0]) from error
+                run = services.submit_run(owner=owner, request=request, queue=False)
+            except services.RunRejected as rejected:
+                raise bad(*_flag_and_reason(rejected.errors)) from rejected
 
         stop = threading.Event()
 
@@ -98,7 +98,7 @@ class Command(BaseCommand):
         previous = signal.signal(signal.SIGINT, on_interrupt)
         try:
             with LiveDisplay(run, console_file=self.stdout._out) as display:
-                run = services.execute_run(run.pk, progress=display.update, should_stop=stop.is_set)
+                run = services.execute_run(run.pk, listeners=[display.attach], should_stop=stop.is_set)
         finally:
             signal.signal(signal.SIGINT, previous)
         print_results(run, console_file=self.stdout._out)
@@ -125,7 +125,8 @@ class Command(BaseCommand):
         user.save()
         return user
 
-    def _scenario(self, options, owner) -> Scenario:
+    def _scenario(self, options, owner) -> Scenario | dict:
+        """A saved scenario named by --scenario, or the whole scenario described by the flags."""
         if options["scenario"]:
             mine = Q(owner=owner) if owner is not None else Q(pk__in=[])
             found = Scenario.objects.filter(mine | Q(owner__isnull=True), name=options["scenario"])
@@ -133,56 +134,40 @@ class Command(BaseCommand):
             if scenario is None:
                 names = ", ".join(Scenario.objects.filter(owner__isnull=True).values_list("name", flat=True))
                 raise bad("--scenario", f"no scenario named {options['scenario']!r} (presets: {names})")
-            if options["threshold"] is not None:
-                scenario.threshold_balance = options["threshold"]
             return scenario
-        if options["users"] < 1:
-            raise bad("--users", "must be at least 1")
         try:
             duration = parse_duration(options["duration"])
         except SpecError as error:
             raise bad("--duration", str(error)) from error
         if duration < 1:
             raise bad("--duration", "must be at least 1 second")
-        spawn_rate = options["spawn_rate"] if options["spawn_rate"] is not None else float(options["users"])
-        scenario = Scenario(
-            name="command line", shape=options["shape"], users=options["users"], spawn_rate=spawn_rate,
-            duration_s=round(duration), keep_alive=not options["no_keep_alive"], arrival_rate=options["arrival_rate"],
-            spike_at_s=round(duration / 3), spike_length_s=max(1, round(duration / 3)),
-            threshold_balance=95.0 if options["threshold"] is None else options["threshold"],
-            request_mix=[{"path": "/", "method": "GET", "weight": 1}],
-        )
-        try:
-            scenario.full_clean(exclude=["owner"], validate_unique=False, validate_constraints=False)
-        except ValidationError as error:
-            field, messages = next(iter(error.message_dict.items()))
-            flag = {"threshold_balance": "--threshold", "duration_s": "--duration"}.get(field, f"--{field.replace('_', '-')}")
-            raise bad(flag, messages[0]) from error
-        return scenario
+        return {
+            "name": "command line", "shape": options["shape"], "users": options["users"],
+            "spawn_rate": options["spawn_rate"] if options["spawn_rate"] is not None else float(options["users"]),
+            "duration_s": round(duration), "keep_alive": not options["no_keep_alive"],
+            "arrival_rate": options["arrival_rate"], "spike_at_s": round(duration / 3),
+            "spike_length_s": max(1, round(duration / 3)),
+            "threshold_balance": 95.0 if options["threshold"] is None else options["threshold"],
+            "request_mix": [{"path": "/", "method": "GET", "weight": 1}],
+        }
+
+    def _scenario_overrides(self, options) -> dict:
+        """What the flags change of a saved scenario, for this run's copy only."""
+        if options["scenario"] and options["threshold"] is not None:
+            return {"threshold_balance": options["threshold"]}
+        return {}
 
     def _target_fields(self, options) -> dict:
         expected_names, expected_count = self._expected_pods(options["expect_pods"])
         if options["sandbox"]:
-            if options["algorithm"] not in ALGORITHMS:
-                raise bad("--algorithm", f"unknown algorithm {options['algorithm']!r}; one of {', '.join(ALGORITHMS)}")
-            if not 1 <= options["pods"] <= MAX_PODS:
-                raise bad("--pods", f"must be from 1 to {MAX_PODS}")
-            fields = {"kind": Target.Kind.SANDBOX, "pods": options["pods"], "algorithm": options["algorithm"]}
+            fields = {"kind": "sandbox", "pods": options["pods"], "algorithm": options["algorithm"]}
         elif options["target"]:
             url = options["target"].rstrip("/")
             self._check_reachable(url)
-            fields = {"kind": Target.Kind.URL, "base_url": url, "pod_header": options["pod_header"]}
+            fields = {"kind": "url", "base_url": url, "pod_header": options["pod_header"]}
         else:
             raise bad("--sandbox/--target", "say what to load: --sandbox or --target URL")
-        return fields | {"name": services.describe_target(fields), "expected_pods": expected_names,
-                         "expected_pod_count": expected_count}
-
-    def _save_target(self, owner, fields: dict) -> Target:
-        try:
-            return services.target_for(owner=owner, fields=fields)
-        except ValidationError as error:
-            field, messages = next(iter(error.message_dict.items()))
-            raise bad("--target" if field == "base_url" else f"--{field.replace('_', '-')}", messages[0]) from error
+        return fields | {"expected_pods": expected_names, "expected_pod_count": expected_count}
 
     def _expected_pods(self, value) -> tuple[list[str], int | None]:
         if not value:
@@ -197,24 +182,14 @@ class Command(BaseCommand):
     def _check_reachable(self, url: str) -> None:
         """Allow-listed (the same check as every target) and accepting connections now."""
         try:
-            services.validate_target_allowed(Target(kind=Target.Kind.URL, base_url=url))
-            host, port = services.url_host_port(url)
+            services.validate_target_allowed(Target(kind="url", base_url=url))
         except ValidationError as error:
             raise bad("--target", error.message_dict["base_url"][0]) from error
+        host, port = url_host_port(url)
         try:
             socket.create_connection((host, port), timeout=3).close()
         except OSError as error:
             raise bad("--target", f"cannot connect to {host}:{port}: {error.strerror or error}") from error
-
-    def _refuse_what_this_build_cannot_do(self, options) -> None:
-        try:
-            services.check_not_in_this_build(chaos=options["chaos"], autotune=options["autotune"],
-                                             stateful=options["stateful"])
-        except ValidationError as error:
-            field, messages = next(iter(error.message_dict.items()))
-            raise bad(f"--{field}", messages[0]) from error
-        if options["workers"] < 1:
-            raise bad("--workers", "must be at least 1")
 
     def _json_path(self, value) -> Path | None:
         if not value:
@@ -223,3 +198,18 @@ class Command(BaseCommand):
         if not path.parent.is_dir():
             raise bad("--json", f"no such directory: {path.parent}")
         return path
+
+
+# Where a field of the run request comes from on the command line, when not `--<field>`.
+_SCENARIO_FLAGS = {"threshold_balance": "--threshold", "duration_s": "--duration"}
+_TARGET_FLAGS = {"base_url": "--target", "expected_pods": "--expect-pods", "expected_pod_count": "--expect-pods"}
+
+
+def _flag_and_reason(errors: dict) -> tuple[str, str]:
+    """The first problem of a rejected run request, as the flag that caused it and why."""
+    field, problems = next(iter(errors.items()))
+    if isinstance(problems, dict):
+        inner, messages = next(iter(problems.items()))
+        flags = _SCENARIO_FLAGS if field == "scenario" else _TARGET_FLAGS
+        return flags.get(inner, f"--{inner.replace('_', '-')}"), messages[0]
+    return f"--{field.replace('_', '-')}", problems[0]

@@ -9,9 +9,8 @@ import asyncio
 import pytest
 from channels.db import database_sync_to_async
 
-from metrics_app import consumers
 from tests.factories import LoadTestRunFactory, TuningDecisionFactory
-from tests.metrics_app.live_stream_support import (  # noqa: F401 - release_db_connections is a fixture
+from tests.tests_app.live_stream_support import (  # noqa: F401 - release_db_connections is a fixture
     asession_cookie,
     awrite_second,
     communicator,
@@ -20,7 +19,7 @@ from tests.metrics_app.live_stream_support import (  # noqa: F401 - release_db_c
     receive_samples,
     release_db_connections,
 )
-from tests_app import services
+from tests_app import consumers, services
 from tests_app.models import LoadTestRun
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("release_db_connections")]

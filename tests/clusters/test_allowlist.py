@@ -1,6 +1,6 @@
 import pytest
 
-from tests_app.allowlist import host_allowed
+from clusters.allowlist import host_allowed
 
 LOOPBACK = ["127.0.0.0/8", "::1", "localhost"]
 

@@ -12,7 +12,7 @@ from django.db import connections
 
 from metrics_app.models import MetricSample
 from tests.factories import ScenarioFactory, TargetFactory
-from tests.metrics_app.live_stream_support import (  # noqa: F401 - release_db_connections is a fixture
+from tests.tests_app.live_stream_support import (  # noqa: F401 - release_db_connections is a fixture
     asession_cookie,
     communicator,
     receive,
@@ -30,7 +30,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("
 def queued_run(owner) -> LoadTestRun:
     scenario = ScenarioFactory(owner=owner, users=4, spawn_rate=4, duration_s=3)
     target = TargetFactory(owner=owner, pods=2, algorithm="round_robin", service_time_ms=0.5)
-    return services.create_run(owner=owner, target=target, scenario=scenario)
+    return services.submit_run(owner=owner, request=services.RunRequest(target=target, scenario=scenario), queue=False)
 
 
 def execute(run_id: int) -> LoadTestRun:

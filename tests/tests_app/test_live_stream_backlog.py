@@ -7,12 +7,12 @@ import pytest
 from channels.db import database_sync_to_async
 
 from chaos_app.models import ChaosInjection
-from metrics_app.balance import analyse
+from clusters.balance import analyse
 from metrics_app.live import LiveSeries
-from metrics_app.services import samples_since
+from metrics_app.selectors import samples_since
 from metrics_app.summary import WINDOW_S
 from tests.factories import ChaosInjectionFactory, LoadTestRunFactory, TuningDecisionFactory
-from tests.metrics_app.live_stream_support import (  # noqa: F401 - release_db_connections is a fixture
+from tests.tests_app.live_stream_support import (  # noqa: F401 - release_db_connections is a fixture
     asession_cookie,
     communicator,
     receive,

@@ -1,6 +1,7 @@
 import pytest
 
-from tests_app.specs import SpecError, parse_chaos, parse_duration
+from clusters.durations import SpecError, parse_duration
+from clusters.faults import parse_step
 
 
 @pytest.mark.parametrize(
@@ -19,9 +20,9 @@ def test_bad_durations(text):
 
 
 def test_chaos_spec_full_and_defaults():
-    assert parse_chaos("latency@5s:20s:high:pod-1") == {
+    assert parse_step("latency@5s:20s:high:pod-1").to_dict() == {
         "kind": "latency", "start_s": 5.0, "duration_s": 20.0, "severity": "high", "target": "pod-1"}
-    assert parse_chaos("pod_kill@3s:0s") == {
+    assert parse_step("pod_kill@3s:0s").to_dict() == {
         "kind": "pod_kill", "start_s": 3.0, "duration_s": 0.0, "severity": "medium", "target": ""}
 
 
@@ -32,4 +33,4 @@ def test_chaos_spec_full_and_defaults():
 )
 def test_bad_chaos_specs(spec, message):
     with pytest.raises(SpecError, match=message):
-        parse_chaos(spec)
+        parse_step(spec)

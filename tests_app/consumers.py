@@ -29,16 +29,11 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from lbsite.permissions import owned_by
 from metrics_app.live import LiveSeries
-from metrics_app.services import (
-    layer_is_cross_process,
-    live_series_for,
-    run_events,
-    run_group,
-    run_status_message,
-    samples_since,
-)
+from metrics_app.selectors import samples_since
+from metrics_app.services import layer_is_cross_process, run_group
 from metrics_app.summary import WINDOW_S
 from tests_app.models import LoadTestRun
+from tests_app.selectors import live_series_for, run_events, run_status_message
 
 log = logging.getLogger(__name__)
 

@@ -12,10 +12,10 @@ import pytest
 from channels.db import database_sync_to_async
 
 from metrics_app.models import MetricSample
-from metrics_app.services import publish_to_run
+from metrics_app.services import publish_to_run, record_second
 from tests.conftest import free_port
 from tests.factories import LoadTestRunFactory
-from tests.metrics_app.live_stream_support import (  # noqa: F401 - release_db_connections is a fixture
+from tests.tests_app.live_stream_support import (  # noqa: F401 - release_db_connections is a fixture
     asession_cookie,
     awrite_second,
     communicator,
@@ -25,7 +25,7 @@ from tests.metrics_app.live_stream_support import (  # noqa: F401 - release_db_c
     release_db_connections,
 )
 from tests_app import services
-from tests_app.execution import Recorder
+from tests_app.execution import SecondsFeed
 from tests_app.models import LoadTestRun
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("release_db_connections")]
@@ -59,10 +59,15 @@ def line(t: float, pods: dict[str, int], unattributed: int = 0) -> dict:
             "unattributed": unattributed}
 
 
-@database_sync_to_async
-def record(recorder: Recorder, lines: list[dict]) -> None:
+def record_lines(feed: SecondsFeed, lines: list[dict]) -> None:
+    """As the run driver does with each line: the second, its live messages, recorded and published."""
     for sample_line in lines:
-        recorder.record(sample_line)
+        second = feed.next(sample_line)
+        record_second(run_id=feed.run.pk, t=second.t, totals=second.totals, pods=second.pods,
+                      unattributed=second.unattributed, messages=second.messages)
+
+
+record = database_sync_to_async(record_lines)
 
 
 def sample_message(t: float) -> dict:
@@ -75,7 +80,7 @@ def sample_message(t: float) -> dict:
 @needs_redis
 @pytest.mark.usefixtures("redis_channel_layer")
 async def test_the_run_drivers_seconds_are_pushed_while_connected(running_run, alice):
-    recorder = Recorder(run=running_run, cluster=None)
+    recorder = SecondsFeed(running_run, None)
     comm = communicator(running_run.pk, await asession_cookie(alice))
     try:
         await receive_opening(comm)
@@ -127,9 +132,9 @@ async def test_the_finished_status_is_pushed(running_run, alice):
 
 def test_a_redis_that_is_down_never_fails_the_run(running_run, settings, caplog):
     settings.CHANNEL_LAYERS = redis_layer(f"redis://127.0.0.1:{free_port()}/0")  # nothing listens there
-    recorder = Recorder(run=running_run, cluster=None)
+    recorder = SecondsFeed(running_run, None)
     with caplog.at_level(logging.WARNING, logger="metrics_app.services"):
-        recorder.record(line(1.0, FAIR))
+        record_lines(recorder, [line(1.0, FAIR)])
         assert publish_to_run(running_run.pk, [sample_message(2.0)]) is False
     assert MetricSample.objects.filter(run=running_run, t=1.0).exists()
     assert any("could not publish" in record.message for record in caplog.records)
@@ -138,7 +143,7 @@ def test_a_redis_that_is_down_never_fails_the_run(running_run, settings, caplog)
 @needs_redis
 @pytest.mark.usefixtures("redis_channel_layer")
 async def test_an_alert_is_pushed_after_the_sample_that_opened_it(running_run, alice):
-    recorder = Recorder(run=running_run, cluster=None)
+    recorder = SecondsFeed(running_run, None)
     comm = communicator(running_run.pk, await asession_cookie(alice))
     try:
         await receive_opening(comm)

@@ -11,6 +11,9 @@ from __future__ import annotations
 import ipaddress
 import socket
 from collections.abc import Iterable
+from urllib.parse import urlsplit
+
+from clusters.base import ClusterError
 
 
 def _split_entry(entry: str) -> tuple[str, int | None]:
@@ -54,3 +57,17 @@ def host_allowed(host: str, port: int | None, allowed: Iterable[str], *, resolve
     except (socket.gaierror, UnicodeError):
         return False
     return bool(addresses) and all(any(_matches(a, h) for h, _ in candidates) for a in addresses)
+
+
+def url_host_port(base_url: str, *, field: str = "base_url") -> tuple[str, int]:
+    """Host and port load to `base_url` goes to; ClusterError on `field` when there are none."""
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https"):
+        raise ClusterError(f"unknown scheme {parts.scheme or base_url!r}: use http:// or https://", field=field)
+    if not parts.hostname:
+        raise ClusterError("the URL names no host", field=field)
+    try:
+        port = parts.port  # raises for a port out of range, which URLField lets through
+    except ValueError as error:
+        raise ClusterError(f"bad port: {error}", field=field) from error
+    return parts.hostname, port or (443 if parts.scheme == "https" else 80)

@@ -46,6 +46,8 @@ from itertools import chain, repeat
 
 import numpy as np
 
+from clusters.algorithms import ALGORITHMS
+
 UNATTRIBUTED = "unattributed"
 DEFAULT_THRESHOLD = 95.0
 DEFAULT_WINDOW_S = 10
@@ -56,9 +58,6 @@ GRADES = ((95.0, "A"), (85.0, "B"), (70.0, "C"), (50.0, "D"))
 FEW_CONNECTIONS_PER_POD = 4  # without connection counts: users <= 4 x pods is "few connections"
 TRACKING_DISTANCE = 0.10  # requests follow connections when their distributions differ by <= 10 %
 MULTIPLE_TOLERANCE = 0.25  # counts within 0.25 of a whole number of per-connection throughputs
-L7_ALGORITHMS = frozenset({
-    "round_robin", "weighted_round_robin", "least_conn", "random", "p2c", "ewma", "consistent_hash",
-})
 
 
 def grade(score: float) -> str:
@@ -436,7 +435,7 @@ def diagnose(counts: Mapping[str, int], *, connections_per_pod: Mapping[str, int
     balance = analyse(counts, expected_pods=expected, threshold=threshold)
     if not balance.has_traffic or balance.balanced or not keep_alive:
         return None
-    if algorithm is not None and algorithm in L7_ALGORITHMS:
+    if algorithm in ALGORITHMS and ALGORITHMS[algorithm].layer == "L7":
         return None
     n = np.array(balance.counts)
     k = n.size

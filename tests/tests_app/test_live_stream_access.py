@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.factories import LoadTestRunFactory
-from tests.metrics_app.live_stream_support import (  # noqa: F401 - release_db_connections is a fixture
+from tests.tests_app.live_stream_support import (  # noqa: F401 - release_db_connections is a fixture
     TIMEOUT_S,
     asession_cookie,
     communicator,

@@ -1,0 +1,186 @@
+"""The one vocabulary of fault kinds (ARCHITECTURE.md s2, s5). Pure: no Django.
+
+Each kind is a module beside its siblings holding one `@register`ed `FaultKind`: its
+name and label, what its severities mean, its parameters and their validation, and the
+`Cluster` method it calls. Everything that names fault kinds reads `FAULT_KINDS`: the
+chaos models' choices, the `--chaos` and API step parser (`parse_step`), the sandbox's
+fault route. Adding a kind is a new module here, imported at the bottom of this file
+(and a chaos_app migration: the database's check constraint freezes the names).
+
+A chaos step is written `KIND@START:DURATION[:SEVERITY][:TARGET]`, e.g. `pod_kill@10s:0s`
+or `latency@5s:20s:high:pod-1`; `parse_step` turns it into a `FaultStep`.
+"""
+
+from __future__ import annotations
+
+import abc
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import ClassVar, Literal
+
+from clusters.base import Cluster, ClusterError, Fault, check_number
+from clusters.durations import SpecError, parse_duration
+
+SEVERITIES: tuple[str, ...] = ("low", "medium", "high")
+DEFAULT_SEVERITY = "medium"
+SEVERITY_WORDS = f"{', '.join(SEVERITIES[:-1])} or {SEVERITIES[-1]}"  # "low, medium or high"
+
+# What a kind acts on, so whoever applies it knows what a step's target names.
+PODS, NODE, STATEFUL = "pods", "node", "stateful"
+ActsOn = Literal["pods", "node", "stateful"]
+
+DEFAULT_DURATION_S = 30.0
+MAX_DURATION_S = 7 * 24 * 3600.0
+# The syntax as the messages have always spelt it (the target is a pod or a node name).
+STEP_SYNTAX = "KIND@START:DURATION[:SEVERITY][:POD]"
+
+
+def validate_duration(value, name: str = "duration") -> float:
+    return check_number(value, name, minimum=0, strict=True, maximum=MAX_DURATION_S)
+
+
+class FaultKind(abc.ABC):
+    """One kind of fault. A subclass sets the class attributes, implements `apply` (and
+    `validate` when it has parameters beyond its duration) and is decorated with `@register`."""
+
+    name: ClassVar[str]
+    label: ClassVar[str]
+    # Severity -> the parameters it means. A kind without a magnitude means the same at every severity.
+    severities: ClassVar[Mapping[str, Mapping[str, float]]] = {severity: {} for severity in SEVERITIES}
+    # Pods, a node, or the stateful service: what a step's target names.
+    acts_on: ClassVar[ActsOn] = PODS
+    # True: the Cluster method takes the duration and the fault clears itself after it, so a run
+    # that dies leaves nothing behind for long. False: a one-shot action (a kill, a drain).
+    timed: ClassVar[bool] = True
+
+    def validate(self, params: Mapping) -> dict:
+        """`params` checked and completed with defaults; ClusterError(field=...) names the bad one.
+        Keys the kind does not know are ignored (a request body carries `kind` and `pods` too)."""
+        if not self.timed:
+            return {}
+        return {"duration": validate_duration(params.get("duration", DEFAULT_DURATION_S))}
+
+    def params_for(self, step: FaultStep) -> dict:
+        """The parameters `apply` gets for `step`: its severity's magnitudes and its duration."""
+        return self.validate({**self.severities[step.severity], "duration": step.duration_s})
+
+    @abc.abstractmethod
+    def apply(self, cluster: Cluster, targets: Sequence[str], params: Mapping) -> Fault:
+        """Inject the fault through its `Cluster` method. `targets` are what `acts_on` says
+        (pod names, a node name, nothing for the stateful service); `params` as `validate` returns them."""
+
+    def restore(self, cluster: Cluster, fault: Fault) -> None:  # noqa: B027 - most kinds have nothing to undo
+        """Undo `fault` when its step ends. Nothing by default: a timed fault clears itself after
+        the duration it was given, and a killed pod is brought back by its ReplicaSet.
+        `cluster.restore()` still undoes everything when the run ends, however it ends."""
+
+
+FAULT_KINDS: dict[str, FaultKind] = {}  # name -> kind, in registration order: the order users see
+
+
+class StatefulFaultKind(FaultKind):
+    """A fault of a stateful service's primary (`--stateful redis|postgres`)."""
+
+    acts_on = STATEFUL
+    timed = False
+
+    def apply(self, cluster, targets, params):
+        # Refused, never pretended: no Cluster method reaches a stateful service in this build.
+        raise ClusterError("stateful services are not part of this build yet", field="kind")
+
+
+def register(cls: type[FaultKind]) -> type[FaultKind]:
+    """Class decorator: add one kind to `FAULT_KINDS`."""
+    kind = cls()
+    if not getattr(kind, "name", "") or not getattr(kind, "label", ""):
+        raise ValueError(f"{cls.__name__} needs a name and a label")
+    if kind.name in FAULT_KINDS:
+        raise ValueError(f"fault kind {kind.name!r} is registered twice")
+    if tuple(kind.severities) != SEVERITIES:
+        raise ValueError(f"{kind.name}: severities must be {', '.join(SEVERITIES)}, in that order")
+    if kind.acts_on not in (PODS, NODE, STATEFUL):
+        raise ValueError(f"{kind.name}: acts_on must be {PODS}, {NODE} or {STATEFUL}")
+    FAULT_KINDS[kind.name] = kind
+    return cls
+
+
+def unknown_kind_message(kind) -> str:
+    return f"unknown chaos kind {kind!r}; one of {', '.join(FAULT_KINDS)}"
+
+
+@dataclass(frozen=True)
+class FaultStep:
+    """One step of a chaos schedule: `kind` at `start_s` for `duration_s`, at `severity`, on
+    `target` (a pod or node name; empty: chosen at run time). Always valid: SpecError otherwise."""
+
+    kind: str
+    start_s: float
+    duration_s: float
+    severity: str = DEFAULT_SEVERITY
+    target: str = ""
+
+    def __post_init__(self):
+        if not isinstance(self.kind, str) or self.kind not in FAULT_KINDS:
+            raise SpecError(unknown_kind_message(self.kind))
+        if not isinstance(self.severity, str) or self.severity not in SEVERITIES:
+            raise SpecError(f"severity must be {SEVERITY_WORDS}")
+        for name in ("start_s", "duration_s"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < math.inf:
+                raise SpecError(f"{name} must be a number of seconds, 0 or more")
+            object.__setattr__(self, name, float(value))
+        if not isinstance(self.target, str):
+            raise SpecError("target must be a pod or node name (empty: chosen at run time)")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> FaultStep:
+        """A step from its dict form (a chaos experiment's `steps`); missing keys take their defaults."""
+        return cls(kind=data.get("kind"), start_s=data.get("start_s", 0.0), duration_s=data.get("duration_s", 0.0),
+                   severity=data.get("severity", DEFAULT_SEVERITY), target=data.get("target", ""))
+
+    def to_spec(self) -> str:
+        """The step as `parse_step` reads it."""
+        spec = f"{self.kind}@{_seconds(self.start_s)}:{_seconds(self.duration_s)}:{self.severity}"
+        return f"{spec}:{self.target}" if self.target else spec
+
+
+def _seconds(value: float) -> str:
+    short = f"{value:g}"
+    return f"{short}s" if float(short) == value else repr(value)  # exact, however many digits
+
+
+def parse_step(spec: str) -> FaultStep:
+    """One step from `KIND@START:DURATION[:SEVERITY][:TARGET]` (`--chaos`, the API's `chaos`)."""
+    kind, at, rest = spec.strip().partition("@")
+    if not at:
+        raise SpecError(f"{spec!r}: expected {STEP_SYNTAX}")
+    if kind not in FAULT_KINDS:
+        raise SpecError(unknown_kind_message(kind))
+    fields = rest.split(":")
+    if len(fields) < 2 or len(fields) > 4:
+        raise SpecError(f"{spec!r}: expected {STEP_SYNTAX}")
+    severity = fields[2] if len(fields) > 2 and fields[2] else DEFAULT_SEVERITY
+    if severity not in SEVERITIES:
+        raise SpecError(f"{spec!r}: severity must be {SEVERITY_WORDS}")
+    return FaultStep(kind=kind, start_s=parse_duration(fields[0]), duration_s=parse_duration(fields[1]),
+                     severity=severity, target=fields[3] if len(fields) > 3 else "")
+
+
+def require_targets(targets: Sequence[str], field: str = "pods") -> None:
+    """ClusterError unless `targets` names something: a one-shot fault on nothing would pass silently."""
+    if isinstance(targets, str) or not targets:
+        raise ClusterError("must name at least one pod" if field == "pods" else f"must name a {field}",
+                           field=field)
+
+
+# The kinds, in the order users see them (choices, messages). Each module registers itself and
+# imports the base above, so they come last, in this order rather than the alphabet's.
+# isort: off
+from clusters.faults import (  # noqa: E402, F401
+    latency, errors, pod_kill, partition, node_drain, cpu_stress, not_ready, primary_kill, primary_stop,
+)
+# isort: on

@@ -1,0 +1,130 @@
+"""Target kinds: what a run can send its load to. One adapter per kind, each in its own module
+beside its siblings (sandbox.py, url.py, kubernetes.py); a new kind is a new module.
+
+Pure: no Django. The `Target` model hands its fields over as a `TargetSpec`; the adapter
+names the target, checks it against the allow-list, opens its cluster (when LB Lab can reach
+one), says where load goes and which pods to expect, and maps pod names to the slots weights
+are given for. `TARGET_KINDS` is what models' choices, forms, the API and the CLI read.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, fields
+
+from clusters.base import Cluster, ClusterError
+
+
+@dataclass(frozen=True)
+class TargetSpec:
+    """Everything an adapter needs to know of a target, whatever its kind (unused fields keep
+    their defaults). Defaults are the `Target` model's."""
+
+    kind: str
+    name: str = ""
+    # sandbox
+    pods: int = 4
+    nodes: int = 2
+    algorithm: str = "round_robin"
+    service_time_ms: float = 1.0
+    # url
+    base_url: str = ""
+    # kubernetes
+    context: str = ""
+    namespace: str = ""
+    service: str = ""
+    label_selector: str = ""
+    # every kind
+    expected_pods: tuple[str, ...] = ()
+    expected_pod_count: int | None = None
+    weights: Mapping[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def field_names(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in fields(cls))
+
+
+@dataclass(frozen=True)
+class Allowed:
+    """What the operator allows load to reach (settings `LBLAB_ALLOWED_TARGETS`, `..._NAMESPACES`)."""
+
+    hosts: tuple[str, ...] = ()
+    namespaces: tuple[str, ...] = ()
+
+
+class TargetKind(abc.ABC):
+    name: str
+    label: str
+    help: str
+    fields: tuple[str, ...]  # the TargetSpec fields this kind uses, besides attribution and weights
+    required: Mapping[str, str] = {}  # field -> the message when it is empty
+
+    @abc.abstractmethod
+    def describe(self, spec: TargetSpec) -> str:
+        """The name of a target described only by its fields, so asking for the same thing twice
+        (the CLI, an inline API object) finds the same target."""
+
+    @abc.abstractmethod
+    def check_allowed(self, spec: TargetSpec, allowed: Allowed) -> None:
+        """ClusterError(field=...) unless load may be sent to this target."""
+
+    def open(self, spec: TargetSpec) -> Cluster | None:
+        """The cluster adapter of the target, started when LB Lab owns it; None when LB Lab only
+        sends load (a URL)."""
+        return None
+
+    def endpoint(self, spec: TargetSpec, cluster: Cluster | None) -> str:
+        """The base URL load goes to."""
+        return cluster.endpoint if cluster is not None else spec.base_url
+
+    def known_pods(self, spec: TargetSpec, cluster: Cluster | None) -> list[str]:
+        """The pods expected to get traffic, known before the first request."""
+        return [pod.name for pod in cluster.pods()] if cluster is not None else list(spec.expected_pods)
+
+    def algorithm(self, spec: TargetSpec) -> str | None:
+        """The balancing algorithm in front of the pods, when LB Lab knows it (it explains
+        connection-level imbalance); None when it does not."""
+        return None
+
+    def pod_slot(self, pod: str) -> str:
+        """The name weights are given for: the pod's own name, unless the kind renames pods."""
+        return pod
+
+    def expected_shares(self, spec: TargetSpec, pods: Iterable[str]) -> dict[str, float] | None:
+        """Expected share per pod from the target's weights; None for equal shares. A pod the
+        weights do not name gets 1.0."""
+        if not spec.weights:
+            return None
+        pods = list(pods)
+        by_slot = {self.pod_slot(pod): pod for pod in pods}
+        shares = {by_slot.get(key, key): float(weight) for key, weight in spec.weights.items()}
+        return {pod: shares.get(pod, 1.0) for pod in pods} if pods else shares
+
+
+TARGET_KINDS: dict[str, TargetKind] = {}
+
+
+def register(cls: type[TargetKind]) -> type[TargetKind]:
+    """Class decorator: one instance of the kind joins the registry under its name."""
+    TARGET_KINDS[cls.name] = cls()
+    return cls
+
+
+def target_kind(name: str) -> TargetKind:
+    try:
+        return TARGET_KINDS[name]
+    except KeyError:
+        raise ClusterError(f"unknown target kind {name!r}; one of {', '.join(TARGET_KINDS)}", field="kind") from None
+
+
+def choices() -> list[tuple[str, str]]:
+    return [(kind.name, kind.label) for kind in TARGET_KINDS.values()]
+
+
+def open_cluster(spec: TargetSpec) -> Cluster | None:
+    return target_kind(spec.kind).open(spec)
+
+
+# The kinds, in the order forms list them. Imported last: each module registers itself.
+from clusters.targets import sandbox, url, kubernetes  # noqa: E402, F401, I001

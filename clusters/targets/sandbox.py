@@ -1,0 +1,36 @@
+"""The sandbox: pods and a balancer LB Lab starts on this machine for the run (clusters/sandbox)."""
+
+from __future__ import annotations
+
+from clusters.base import Cluster
+from clusters.sandbox import SandboxCluster, SandboxConfig, ServiceTime
+from clusters.targets import Allowed, TargetKind, TargetSpec, register
+
+
+@register
+class Sandbox(TargetKind):
+    name = "sandbox"
+    label = "Sandbox cluster"
+    help = "Local pod processes behind LB Lab's balancer, started for the run and stopped after it."
+    fields = ("pods", "nodes", "algorithm", "service_time_ms")
+
+    def describe(self, spec: TargetSpec) -> str:
+        return f"sandbox {spec.pods} pods {spec.algorithm}"
+
+    def check_allowed(self, spec: TargetSpec, allowed: Allowed) -> None:
+        """Always allowed: the sandbox listens on loopback and lives only as long as the run."""
+
+    def open(self, spec: TargetSpec) -> Cluster:
+        options = {"weights": dict(spec.weights)} if spec.weights else {}
+        return SandboxCluster(SandboxConfig(
+            pods=spec.pods, nodes=spec.nodes, algorithm=spec.algorithm, algorithm_options=options,
+            service_time=ServiceTime(distribution="exponential", mean_ms=spec.service_time_ms),
+        ))
+
+    def algorithm(self, spec: TargetSpec) -> str:
+        return spec.algorithm
+
+    def pod_slot(self, pod: str) -> str:
+        """Sandbox pods are named `pod-<slot>-<suffix>` (a new suffix when a pod is replaced);
+        weights name the slot."""
+        return pod.rsplit("-", 1)[0]

@@ -1,0 +1,28 @@
+"""Any HTTP service at a base URL: LB Lab sends the load and attributes each response to a pod,
+but cannot see or change the cluster behind it."""
+
+from __future__ import annotations
+
+from clusters.allowlist import host_allowed, url_host_port
+from clusters.base import ClusterError
+from clusters.targets import Allowed, TargetKind, TargetSpec, register
+
+# How long a target's name may be (the Target model's `name`).
+NAME_LENGTH = 100
+
+
+@register
+class Url(TargetKind):
+    name = "url"
+    label = "URL"
+    help = "A service LB Lab only sends load to; declare its pods to count one that gets nothing."
+    fields = ("base_url",)
+    required = {"base_url": "A URL target needs a base URL."}
+
+    def describe(self, spec: TargetSpec) -> str:
+        return spec.base_url.rstrip("/")[:NAME_LENGTH]
+
+    def check_allowed(self, spec: TargetSpec, allowed: Allowed) -> None:
+        host, port = url_host_port(spec.base_url)
+        if not host_allowed(host, port, allowed.hosts):
+            raise ClusterError(f"{host} is not allow-listed (LBLAB_ALLOWED_TARGETS)", field="base_url")

@@ -1,0 +1,41 @@
+"""The choices of tests_app's fields, in one place (as NetBox keeps them). The vocabularies that
+are registries in the ground layer (balancing algorithms, target kinds) are read from there,
+so a new entry is offered everywhere without being listed here."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from clusters import algorithms, targets
+
+
+def algorithm_choices() -> list[tuple[str, str]]:
+    return [(algorithm.name, algorithm.label) for algorithm in algorithms.ALGORITHMS.values()]
+
+
+def target_kind_choices() -> list[tuple[str, str]]:
+    return targets.choices()
+
+
+class Attribution(models.TextChoices):
+    HEADER = "header", "Response header"
+    JSON_FIELD = "json_field", "JSON body field"
+    PROMETHEUS = "prometheus", "Prometheus query"
+
+
+class Shape(models.TextChoices):
+    STEADY = "steady", "Steady"
+    SPIKE = "spike", "Spike"
+    RAMP = "ramp", "Ramp"
+    SUSTAINED = "sustained", "Sustained"
+    STAGES = "stages", "Custom stages"
+
+
+class RunStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    STOPPING = "stopping", "Stopping"
+    PASSED = "passed", "Passed"
+    FAILED = "failed", "Failed"
+    ERROR = "error", "Error"
+    CANCELLED = "cancelled", "Cancelled"
