@@ -20,14 +20,24 @@ def _bar(value: int, largest: int) -> str:
     return "█" * filled + "·" * (BAR_WIDTH - filled)
 
 
+# Without a terminal (CI logs, a pipe) nothing wraps lines at 80 columns: this wide instead.
+UNWRAPPED_WIDTH = 1000
+
+
+def cli_console(file: IO) -> Console:
+    """The console `loadtest` prints to: the terminal's width, or lines unwrapped in a file or pipe."""
+    terminal = hasattr(file, "isatty") and file.isatty()
+    return Console(file=file, width=None if terminal else UNWRAPPED_WIDTH)
+
+
 class LiveDisplay:
     """Context manager; `attach` is a listener of the run's events (tests_app.run_events): each
     second it shows the live `sample` message the run page gets, so both show the same score."""
 
-    def __init__(self, run, *, console_file: IO | None = None):
+    def __init__(self, run, *, console: Console):
         self.run = run
         self.scenario = run.scenario_spec
-        self.console = Console(file=console_file)
+        self.console = console
         self.pod_totals: dict[str, int] = {}
         self.requests = self.failures = 0
         self.live = Live(self._render(None), console=self.console, refresh_per_second=2, transient=False)
@@ -69,8 +79,7 @@ class LiveDisplay:
         return Group(header, pods)
 
 
-def print_results(run, *, console_file: IO | None = None) -> None:
-    console = Console(file=console_file)
+def print_results(run, *, console: Console) -> None:
     summary = run.summary or {}
     pods = summary.get("pods") or {}
     total = sum(figures.get("requests", 0) for figures in pods.values()) or 1

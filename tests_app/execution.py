@@ -42,6 +42,11 @@ class RunFailed(Exception):
     """The run could not go on (Locust crashed, the target's cluster cannot be opened)."""
 
 
+class RunInterrupted(Exception):
+    """The user stopped the run and would not wait for Locust's last report (a second Ctrl-C):
+    it ends at once as cancelled, with the seconds recorded so far."""
+
+
 @dataclass(frozen=True)
 class Outcome:
     status: str

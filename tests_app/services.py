@@ -349,6 +349,8 @@ def execute_run(
     run_listeners.attach(events, extra=listeners)
     try:
         outcome = execution.drive(run, events=events, beat=beat, should_stop=should_stop)
+    except execution.RunInterrupted:
+        return finish_run(run, status=LoadTestRun.Status.CANCELLED, summary=_partial_summary(run))
     except execution.RunFailed as error:
         return finish_run(run, status=LoadTestRun.Status.ERROR, error=str(error), summary=_partial_summary(run))
     except BaseException as error:

@@ -3,7 +3,8 @@
 Every flag is checked before anything starts (exit 2 with one line naming the flag);
 then the run goes through the same service as the run task, with a live display, and
 whatever it started (sandbox, Locust) is stopped however it ends, Ctrl-C included.
-Exit 0 when the run passes its thresholds, 1 when it does not.
+Exit 0 when the run passes its thresholds, 1 when it does not, 2 on bad input, 130 when it
+was cancelled with Ctrl-C (a second Ctrl-C stops at once, still as cancelled, data kept).
 """
 
 from __future__ import annotations
@@ -26,10 +27,15 @@ from clusters.durations import SpecError, parse_duration
 from clusters.faults import FAULT_KINDS
 from lbsite.db import NotMigrated, ensure_migrated
 from tests_app import services
-from tests_app.cli_display import LiveDisplay, print_results
-from tests_app.models import Scenario, Shape, Target
+from tests_app.cli_display import LiveDisplay, cli_console, print_results
+from tests_app.execution import RunInterrupted
+from tests_app.models import LoadTestRun, Scenario, Shape, Target
 
 CLI_USER = "lblab-cli"
+
+
+# Exit status of a run stopped with Ctrl-C, as shells report a command SIGINT ended (128 + 2).
+EXIT_CANCELLED = 130
 
 
 def bad(flag: str, reason: str) -> CommandError:
@@ -90,21 +96,24 @@ class Command(BaseCommand):
 
         def on_interrupt(signum, frame):
             if stop.is_set():
-                raise KeyboardInterrupt  # a second Ctrl-C: stop waiting for a clean end
+                raise RunInterrupted("a second Ctrl-C")  # stop waiting for Locust's last report
             stop.set()
-            self.stderr.write("stopping… (Ctrl-C again to abort)")
+            self.stderr.write("stopping… (Ctrl-C again to stop at once)")
 
         self.stdout.write(f"Run {run.pk}: {run.page_url}")
+        console = cli_console(self.stdout._out)
         previous = signal.signal(signal.SIGINT, on_interrupt)
         try:
-            with LiveDisplay(run, console_file=self.stdout._out) as display:
+            with LiveDisplay(run, console=console) as display:
                 run = services.execute_run(run.pk, listeners=[display.attach], should_stop=stop.is_set)
         finally:
             signal.signal(signal.SIGINT, previous)
-        print_results(run, console_file=self.stdout._out)
+        print_results(run, console=console)
         self.stdout.write(f"Run {run.pk}: {run.page_url}")
         if json_path:
             json_path.write_text(json.dumps(run.summary, indent=2) + "\n")
+        if run.status == LoadTestRun.Status.CANCELLED:
+            raise CommandError(f"run {run.pk} cancelled", returncode=EXIT_CANCELLED)
         if not run.verdict_passed:
             raise CommandError(f"run {run.pk} {run.status}" + (f": {run.error}" if run.error else ""), returncode=1)
 
