@@ -12,13 +12,19 @@ larger of that and the standard deviation (population) of either run's window sc
 (`summary.balance.windows`), since a score that moves that much from one window to the next
 cannot tell two runs apart by less.
 
+Tiny values: a figure may have an absolute noise floor (`Figure.floor`: 0.01 of CV, 0.5 points of
+score, 0.1 ms of latency...) under which a difference is noise whatever the relative change, so
+two even runs with a CV of 0.004 and 0.000 are the same, not "-100 % better".
+
 Verdicts, one per run (None for the first, the reference): None when either value is missing,
-"same" when the values are equal, "within noise" inside the band, else "better" or "worse" by the
-figure's direction (`better`: "higher", "lower", or None for figures that are neither, such as
-the duration; those get None beyond noise). A figure that is 0 in the first run and not in another
-is beyond noise: there is no relative band around 0 (no failures, then some, is worse).
-`deltas` are in the figure's unit (other - first), `delta_pct` relative to the first run's value
-(None when that is 0 or missing).
+"same" when the values are equal, "within noise" inside the band, "not comparable" on a figure
+that depends on the load (`Figure.load_bound`) when the run's scenario sent other load than the
+first's (shape, users, duration or arrival rate differ, not only the scenario's name), else
+"better" or "worse" by the figure's direction (`better`: "higher", "lower", or None for figures
+that are neither, such as the duration; those get None beyond noise). A count that is 0 in the
+first run and not in another is beyond noise: there is no band around 0 (no failures, then
+some, is worse). `deltas` are in the figure's unit (other - first), `delta_pct` relative to the
+first run's value (None when that is 0, missing, or within the figure's noise floor).
 
 Series, per run, one point per recorded second (the run's MetricSample rows), computed as the
 live stream computes its `sample` messages (metrics_app.live), so a finished run compares with
@@ -93,22 +99,28 @@ class Figure:
     better: str | None  # "higher", "lower", or None when neither is better
     read: Callable[[Mapping], float | None]
     optional: bool = False  # shown only when some run has it
+    # A difference this small (absolute, in the figure's unit) is noise whatever the value: a
+    # CV of 0.004 against 0.000 is two even runs, not "-100 % better".
+    floor: float = 0.0
+    # The figure depends on how much load was sent (users, shape, duration, arrival rate): two
+    # runs that sent different load cannot be compared on it.
+    load_bound: bool = False
 
 
 FIGURES: tuple[Figure, ...] = (
-    Figure("duration_s", "Duration", "s", None, _at("duration_s")),
-    Figure("requests", "Requests", "requests", None, _at("requests")),
-    Figure("failures", "Failures", "requests", "lower", _at("failures")),
-    Figure("error_rate", "Error rate", "%", "lower", _error_rate),
-    Figure("rps", "Throughput", "req/s", "higher", _at("rps")),
-    Figure("p50_ms", "Latency p50", "ms", "lower", _at("latency_ms", "p50")),
-    Figure("p95_ms", "Latency p95", "ms", "lower", _at("latency_ms", "p95")),
-    Figure("p99_ms", "Latency p99", "ms", "lower", _at("latency_ms", "p99")),
-    Figure("max_ms", "Latency max", "ms", "lower", _at("latency_ms", "max")),
-    Figure("balance_score", "Balance score", "%", "higher", _at("balance", "score")),
-    Figure("cv", "Coefficient of variation", "", "lower", _at("balance", "cv")),
-    Figure("jain", "Jain's fairness index", "", "higher", _at("balance", "jain")),
-    Figure("max_over_mean", "Busiest pod / mean", "", "lower", _at("balance", "max_over_mean")),
+    Figure("duration_s", "Duration", "s", None, _at("duration_s"), load_bound=True),
+    Figure("requests", "Requests", "requests", None, _at("requests"), load_bound=True),
+    Figure("failures", "Failures", "requests", "lower", _at("failures"), load_bound=True),
+    Figure("error_rate", "Error rate", "%", "lower", _error_rate, floor=0.1),
+    Figure("rps", "Throughput", "req/s", "higher", _at("rps"), load_bound=True),
+    Figure("p50_ms", "Latency p50", "ms", "lower", _at("latency_ms", "p50"), floor=0.1, load_bound=True),
+    Figure("p95_ms", "Latency p95", "ms", "lower", _at("latency_ms", "p95"), floor=0.1, load_bound=True),
+    Figure("p99_ms", "Latency p99", "ms", "lower", _at("latency_ms", "p99"), floor=0.1, load_bound=True),
+    Figure("max_ms", "Latency max", "ms", "lower", _at("latency_ms", "max"), floor=0.1, load_bound=True),
+    Figure("balance_score", "Balance score", "%", "higher", _at("balance", "score"), floor=0.5),
+    Figure("cv", "Coefficient of variation", "", "lower", _at("balance", "cv"), floor=0.01),
+    Figure("jain", "Jain's fairness index", "", "higher", _at("balance", "jain"), floor=0.001),
+    Figure("max_over_mean", "Busiest pod / mean", "", "lower", _at("balance", "max_over_mean"), floor=0.01),
     # A p-value says how surprising the spread is, not how good it is: with enough requests a
     # tiny imbalance gives p ~ 0, so neither direction is "better".
     Figure("p_value", "Chi-square p-value", "", None, _at("balance", "p_value")),
@@ -132,8 +144,10 @@ def noise_band(figure: Figure, first: float, other_summary: Mapping, first_summa
     relative = abs(first) * NOISE_PCT / 100.0
     if figure.key == "balance_score":
         spreads = [s for s in (window_spread(first_summary), window_spread(other_summary)) if s is not None]
-        if spreads and max(spreads) > relative:
+        if spreads and max(spreads) > max(relative, figure.floor):
             return max(spreads), "spread"
+    if figure.floor > relative:
+        return figure.floor, "floor"
     return relative, "relative"
 
 
@@ -143,16 +157,32 @@ def verdict(figure: Figure, first: float | None, other: float | None, band: floa
     delta = other - first
     if delta == 0:
         return "same"
-    if first != 0 and abs(delta) < band:
+    if (first != 0 or figure.floor) and abs(delta) < band:
         return "within noise"
     if figure.better is None:
         return None
     return "better" if (delta > 0) == (figure.better == "higher") else "worse"
 
 
-def figures(summaries: Sequence[Mapping]) -> list[dict]:
-    """Every figure of the summaries (ARCHITECTURE.md s6), one value per run, compared with the first."""
+# What of a scenario decides how much load a run sends: runs that differ in any of these are
+# not comparable on the figures that depend on the load (`Figure.load_bound`).
+LOAD_KEYS = (("shape", "shape"), ("users", "users"), ("duration_s", "duration"), ("arrival_rate", "arrival rate"))
+
+
+def load_differences(first: Mapping | None, other: Mapping | None) -> list[str]:
+    """What differs in the load two runs' scenarios send, in words ("users 10 vs 50"); [] when the same."""
+    first, other = first or {}, other or {}
+    return [f"{label} {first.get(key)} vs {other.get(key)}" for key, label in LOAD_KEYS
+            if first.get(key) != other.get(key)]
+
+
+def figures(summaries: Sequence[Mapping], scenarios: Sequence[Mapping] | None = None) -> list[dict]:
+    """Every figure of the summaries (ARCHITECTURE.md s6), one value per run, compared with the first.
+    With the runs' `scenarios`, a run that sent other load than the first gets the verdict "not
+    comparable" on the figures that depend on the load."""
     summaries = [summary if isinstance(summary, Mapping) else {} for summary in summaries]
+    scenarios = list(scenarios) if scenarios is not None else [{}] * len(summaries)
+    other_load = [bool(load_differences(scenarios[0], scenario)) for scenario in scenarios] if scenarios else []
     found = []
     for figure in FIGURES:
         values = [figure.read(summary) for summary in summaries]
@@ -160,12 +190,15 @@ def figures(summaries: Sequence[Mapping]) -> list[dict]:
             continue
         first = values[0] if values else None
         deltas, delta_pct, verdicts = [None], [None], [None]
-        for value, summary in zip(values[1:], summaries[1:], strict=True):
+        for index, (value, summary) in enumerate(zip(values[1:], summaries[1:], strict=True), start=1):
             delta = None if first is None or value is None else value - first
             deltas.append(delta)
-            delta_pct.append(None if delta is None or not first else delta / abs(first) * 100.0)
+            # a reference within the noise floor is too small to be a base for a percentage
+            tiny = first is None or abs(first) <= figure.floor or not first
+            delta_pct.append(None if delta is None or tiny else delta / abs(first) * 100.0)
             band = noise_band(figure, first, summary, summaries[0])[0] if first is not None else 0.0
-            verdicts.append(verdict(figure, first, value, band))
+            comparable = not (figure.load_bound and other_load[index])
+            verdicts.append(verdict(figure, first, value, band) if comparable else "not comparable")
         found.append({
             "key": figure.key, "label": figure.label, "unit": figure.unit, "better": figure.better,
             "values": values, "deltas": deltas, "delta_pct": delta_pct, "verdicts": verdicts,
@@ -205,6 +238,11 @@ def notes(runs: Sequence[Mapping], found: Sequence[Mapping]) -> list[str]:
         if len(set(labels)) > 1:
             said.append(f"The runs used different {what} ({', '.join(dict.fromkeys(labels))}): "
                         "differences may come from them, not only from the balancing.")
+    for run, name in zip(runs[1:], names[1:], strict=True):
+        differences = load_differences(first.get("scenario"), run.get("scenario"))
+        if differences:
+            said.append(f"{name} sent other load than {names[0]} ({', '.join(differences)}): throughput, latency "
+                        "and request counts are not comparable between them; the balance figures are.")
     thresholds = [run.get("threshold") for run in runs]
     if len({t for t in thresholds if t is not None}) > 1:
         said.append(f"The runs were judged against different balance thresholds "
@@ -230,7 +268,7 @@ def notes(runs: Sequence[Mapping], found: Sequence[Mapping]) -> list[str]:
                                  first.get("summary") or {})
             for f in noise
         }
-        relative = [f["label"].lower() for f in noise if bands[f["key"]][1] == "relative"]
+        relative = [f["label"].lower() for f in noise if bands[f["key"]][1] in ("relative", "floor")]
         if relative:
             verb = "differs" if len(relative) == 1 else "differ"
             said.append(f"{names[index]} against {names[0]}: {', '.join(relative)} {verb} by less than "

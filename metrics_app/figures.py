@@ -282,7 +282,7 @@ COMPARE_CHARTS = (
     ("throughput", "rps", "Throughput", "requests/s"),
     ("p95", "p95_ms", "Latency p95", "ms"),
     ("score", "score", "Balance score", "score (%)"),
-    ("pod_spread", "pod_spread", "Spread of requests per second across pods", "requests/s"),
+    ("pod_spread", "pod_spread", "Busiest pod against the mean, each second", "max / mean (1 = even)"),
 )
 
 
@@ -300,6 +300,9 @@ def compare_figures(series: Mapping[str, Mapping], labels: Mapping[str, str], *,
     figures = {}
     for chart_id, field, title, y_title in COMPARE_CHARTS:
         layout = _layout(chart_id=f"compare-{chart_id}", title=title, x_title=X_TITLE, y_title=y_title)
+        # run labels are long: under the plot, where they cannot cover the title
+        layout["legend"] = {"orientation": "h", "x": 0, "xanchor": "left", "y": -0.3, "yanchor": "top"}
+        layout["margin"] = {**layout["margin"], "b": 90}
         data = [{**_line(str(labels.get(key, key)), colours[key], list(run.get("t") or ()),
                          [_number(value) for value in run.get(field) or ()]), "legendgroup": str(key)}
                 for key, run in series.items()]

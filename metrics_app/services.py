@@ -108,7 +108,7 @@ def compare_runs(described: list[dict], series_for: Callable[[int], dict]) -> di
     scenario, summary, threshold); `series_for(run id)` gives its `compare_series`."""
     if not COMPARE_MIN_RUNS <= len(described) <= COMPARE_MAX_RUNS:
         raise ValueError(f"compare {COMPARE_MIN_RUNS} to {COMPARE_MAX_RUNS} runs, got {len(described)}")
-    found = comparison.figures([run["summary"] for run in described])
+    found = comparison.figures([run["summary"] for run in described], [run["scenario"] for run in described])
     return {
         "runs": [{key: run[key] for key in ("id", "label", "status", "created_at", "target", "scenario", "summary")}
                  for run in described],

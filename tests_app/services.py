@@ -390,7 +390,7 @@ def _described_for_comparison(run: LoadTestRun) -> dict:
         "status": run.status, "created_at": run.created_at.isoformat() if run.created_at else None,
         "target": {"id": run.target_id, "name": run.target.name, "kind": run.target.kind},
         "scenario": {"id": run.scenario_id, "name": scenario.name, "shape": scenario.shape, "users": scenario.users,
-                     "duration_s": scenario.duration_s},
+                     "duration_s": scenario.duration_s, "arrival_rate": scenario.arrival_rate},
         "summary": summary,
         "threshold": float(threshold if threshold is not None else run.balance_threshold),
     }

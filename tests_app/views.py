@@ -104,6 +104,9 @@ class RunCompareView(LoginRequiredMixin, View):
         runs = runs_in_order(request.user, ids)
         if runs is None:
             raise Http404("No such run.")
+        if len(request.GET.getlist("ids")) > 1:  # ticked in the list, which is newest first: the oldest is the reference
+            runs.sort(key=lambda run: (run.created_at, run.pk))
+            ids = [run.pk for run in runs]
         comparison = services.runs_comparison(runs)
         labels = {str(run["id"]): run["label"] for run in comparison["runs"]}
         figures = compare_figures(comparison["series"], labels, threshold=comparison["threshold"])
