@@ -4,12 +4,13 @@ import re
 
 from django.db.models.fields.json import KeyTransform
 from django.db.models.functions import JSONObject
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from rest_framework import serializers
 
 from lbsite.api import FullCleanSerializerMixin
 from metrics_app.services import COMPARE_MAX_RUNS, COMPARE_MIN_RUNS
 from tests_app.models import LoadTestRun, Scenario, Target
-from tests_app.services import validate_target_allowed
+from tests_app.services import INLINE_SCENARIO_FIELDS, INLINE_TARGET_FIELDS, validate_target_allowed
 
 
 class TargetSerializer(FullCleanSerializerMixin, serializers.ModelSerializer):
@@ -31,6 +32,46 @@ class ScenarioSerializer(FullCleanSerializerMixin, serializers.ModelSerializer):
         exclude = ["owner"]
         read_only_fields = ["created_at", "updated_at"]
         validators = []
+
+
+class InlineTargetSerializer(TargetSerializer):
+    """A target described inline in `POST /api/runs/` (the schema: `tests_app.services.submit_run`
+    checks it); saved under the name its kind gives it, or found again by that name."""
+
+    class Meta(TargetSerializer.Meta):
+        exclude = None
+        fields = sorted(INLINE_TARGET_FIELDS)
+        extra_kwargs = {"name": {"required": False}}
+
+
+class InlineScenarioSerializer(ScenarioSerializer):
+    """A scenario described inline in `POST /api/runs/`: kept only as the run's frozen copy."""
+
+    class Meta(ScenarioSerializer.Meta):
+        exclude = None
+        fields = sorted(INLINE_SCENARIO_FIELDS)
+        extra_kwargs = {"name": {"required": False}}
+
+
+class SavedOrInlineField(serializers.JSONField):
+    """The id of a saved object, or the fields of an inline one (`inline`, a serializer class that
+    gives the schema its fields)."""
+
+    def __init__(self, *, inline: type[serializers.Serializer], **kwargs):
+        self.inline = inline
+        super().__init__(**kwargs)
+
+
+class SavedOrInlineFieldExtension(OpenApiSerializerFieldExtension):
+    """In the OpenAPI schema: `oneOf` an integer id and the inline object's own component, so a
+    generated client knows the fields."""
+
+    target_class = SavedOrInlineField
+
+    def map_serializer_field(self, auto_schema, direction):
+        component = auto_schema.resolve_serializer(self.target.inline, direction)
+        return {"oneOf": [{"type": "integer", "description": "The id of a saved one."}, component.ref],
+                "description": self.target.help_text or ""}
 
 
 class VerdictSerializer(serializers.Serializer):
@@ -86,8 +127,10 @@ class RunCreateSerializer(serializers.Serializer):
     Only the shape of the request is checked here; what it asks for is checked by
     `tests_app.services.submit_run`, the one set of rules the form and `loadtest` use too."""
 
-    target = serializers.JSONField(help_text='A target id, or an object like {"kind": "sandbox", "pods": 4}.')
-    scenario = serializers.JSONField(help_text='A scenario id, or an object like {"shape": "steady", "users": 10}.')
+    target = SavedOrInlineField(inline=InlineTargetSerializer,
+                                help_text='A target id, or an object like {"kind": "sandbox", "pods": 4}.')
+    scenario = SavedOrInlineField(inline=InlineScenarioSerializer,
+                                  help_text='A scenario id, or an object like {"shape": "steady", "users": 10}.')
     chaos = serializers.ListField(child=serializers.CharField(), required=False, default=list,
                                   help_text="Steps KIND@START:DURATION[:SEVERITY][:POD].")
     autotune = serializers.IntegerField(required=False, allow_null=True, default=None)
@@ -115,14 +158,75 @@ class CompareQuerySerializer(serializers.Serializer):
         return ids
 
 
+class PodSecondSerializer(serializers.Serializer):
+    requests = serializers.IntegerField()
+    failures = serializers.IntegerField()
+    p95_ms = serializers.FloatField(allow_null=True)
+    cpu = serializers.FloatField(allow_null=True, help_text="Cores used (1.0 = one full core).")
+    memory_bytes = serializers.IntegerField(allow_null=True)
+    ready = serializers.BooleanField()
+
+
+class SecondSerializer(serializers.Serializer):
+    """One recorded second of a run (metrics_app.selectors.samples_since)."""
+
+    t = serializers.FloatField(help_text="Seconds since the run started.")
+    users = serializers.IntegerField()
+    requests = serializers.IntegerField()
+    failures = serializers.IntegerField()
+    rps = serializers.FloatField()
+    failures_per_s = serializers.FloatField()
+    p50_ms = serializers.FloatField(allow_null=True)
+    p95_ms = serializers.FloatField(allow_null=True)
+    p99_ms = serializers.FloatField(allow_null=True)
+    max_ms = serializers.FloatField(allow_null=True)
+    active_connections = serializers.IntegerField()
+    pods = serializers.DictField(child=PodSecondSerializer(), help_text='Per pod, "unattributed" included.')
+
+
+class SamplesSerializer(serializers.Serializer):
+    """The shape of `GET /api/runs/<id>/samples/` (documentation: the view returns the selector's dicts)."""
+
+    run = serializers.IntegerField()
+    status = serializers.CharField()
+    samples = SecondSerializer(many=True)
+
+
+class CompareRunSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    label = serializers.CharField()
+    status = serializers.CharField()
+    created_at = serializers.DateTimeField(allow_null=True)
+    target = serializers.DictField(help_text="id, name, kind.")
+    scenario = serializers.DictField(help_text="id, name, shape, users, duration_s, arrival_rate.")
+    summary = serializers.DictField(help_text="The run's summary (ARCHITECTURE.md s6).")
+
+
+class CompareFigureSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    label = serializers.CharField()
+    unit = serializers.CharField(allow_blank=True)
+    better = serializers.ChoiceField(choices=["higher", "lower"], allow_null=True)
+    values = serializers.ListField(child=serializers.FloatField(allow_null=True), help_text="One per run.")
+    deltas = serializers.ListField(child=serializers.FloatField(allow_null=True), help_text="Run minus the first.")
+    delta_pct = serializers.ListField(child=serializers.FloatField(allow_null=True))
+    verdicts = serializers.ListField(child=serializers.ChoiceField(
+        choices=["same", "within noise", "not comparable", "better", "worse"], allow_null=True))
+
+
+class CompareSeriesSerializer(serializers.Serializer):
+    t = serializers.ListField(child=serializers.FloatField())
+    rps = serializers.ListField(child=serializers.FloatField(allow_null=True))
+    p95_ms = serializers.ListField(child=serializers.FloatField(allow_null=True))
+    score = serializers.ListField(child=serializers.FloatField(allow_null=True))
+    pod_spread = serializers.ListField(child=serializers.FloatField(allow_null=True), help_text="max / mean.")
+
+
 class CompareSerializer(serializers.Serializer):
     """The shape of `GET /api/runs/compare/` (documentation: the view returns the service's dict)."""
 
-    runs = serializers.ListField(child=serializers.DictField(), help_text="id, label, status, created_at, target, "
-                                 "scenario, summary of each run, in the order asked.")
-    figures = serializers.ListField(child=serializers.DictField(), help_text="key, label, unit, better, values, "
-                                    "deltas, delta_pct, verdicts: one value per run, compared with the first.")
+    runs = CompareRunSerializer(many=True, help_text="In the order asked; the first is the reference.")
+    figures = CompareFigureSerializer(many=True, help_text="Every summary figure, compared with the first run.")
     notes = serializers.ListField(child=serializers.CharField())
-    series = serializers.DictField(child=serializers.DictField(), help_text="Per run id: t, rps, p95_ms, score, "
-                                   "pod_spread, one value per recorded second.")
+    series = serializers.DictField(child=CompareSeriesSerializer(), help_text="Per run id, a value per recorded second.")
     threshold = serializers.FloatField(help_text="Balance threshold of the first run, percent.")

@@ -22,6 +22,7 @@ from tests_app.api.serializers import (
     LoadTestRunSerializer,
     RunCreateSerializer,
     SamplesQuerySerializer,
+    SamplesSerializer,
     ScenarioSerializer,
     TargetSerializer,
 )
@@ -92,7 +93,7 @@ class LoadTestRunViewSet(
         return Response(LoadTestRunSerializer(run).data)
 
     @extend_schema(parameters=[OpenApiParameter("since", float, description="Only seconds after this t.")],
-                   responses={200: dict})
+                   responses={200: SamplesSerializer})
     @action(detail=True, methods=["get"])
     def samples(self, request, pk=None, format=None):
         run = self.get_object()
