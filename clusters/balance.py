@@ -20,7 +20,8 @@ Which pods count: the union, in first-seen order, of the pods named in the count
 that got nothing lowers the score instead of being invisible). Requests counted under
 ``"unattributed"`` are not a pod: they are left out of the pod set and reported apart.
 When shares are given, a pod they do not name gets the mean of the named weights (weights
-are relative, so this does not depend on their scale).
+are relative, so this does not depend on their scale). Which pods a run expects is
+`ExpectedPods` (from its target: every judgement of the run, live or final, uses the same).
 
 Edge cases give defined values, never exceptions (only invalid input raises ValueError:
 a share that is zero, negative or not finite; a count that is negative or not finite;
@@ -40,7 +41,7 @@ a window or step under one second):
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from itertools import chain, repeat
 
@@ -147,6 +148,48 @@ class Diagnosis:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+# --------------------------------------------------------------------------- the pods a run expects
+
+
+def placeholder_pod(index: int) -> str:
+    """The name under which the ``index``-th expected pod is judged while no pod has answered
+    for it: ``expected-3 (no response)``. No cluster names a pod so (a space, parentheses), so
+    it cannot be read as a real pod such as ``pod-3-x7k2p``."""
+    return f"expected-{index} (no response)"
+
+
+@dataclass(frozen=True)
+class ExpectedPods:
+    """The pods a run's balance is judged over, and their expected shares, known from its target
+    alone (`clusters.targets.TargetKind.expected_pod_set`): the run driver, the live stream's
+    replay, the report and the comparison all judge with the same, so their numbers agree.
+
+    ``named`` are the pods expected by name before any request (a URL target's declared pods);
+    ``count`` how many pods should get traffic (the declared count, the pods the sandbox
+    starts); ``shares_for(pods)`` the expected share of each pod (None: equal shares).
+    """
+
+    named: tuple[str, ...] = ()
+    count: int = 0
+    shares_for: Callable[[Sequence[str]], Mapping[str, float] | None] | None = None
+
+    @classmethod
+    def with_shares(cls, shares: Mapping[str, float]) -> ExpectedPods:
+        """The pods ``shares`` name, with those fixed shares."""
+        return cls(named=tuple(pod for pod in shares if pod != UNATTRIBUTED), shares_for=lambda pods: dict(shares))
+
+    def judged(self, seen: Iterable[str]) -> list[str]:
+        """The pods to judge once ``seen`` have appeared: the named and the seen pods in name
+        order ("unattributed" is not a pod), then a `placeholder_pod` for each pod still missing
+        from ``count``. Placeholders count as 0; a pod that answers later takes the place of one
+        (the number of pods judged stays ``count`` until more than ``count`` have appeared)."""
+        pods = sorted({*self.named, *seen} - {UNATTRIBUTED})
+        return pods + [placeholder_pod(index) for index in range(len(pods) + 1, self.count + 1)]
+
+    def shares(self, pods: Sequence[str]) -> Mapping[str, float] | None:
+        return self.shares_for(pods) if self.shares_for is not None else None
 
 
 # --------------------------------------------------------------------------- inputs
@@ -406,8 +449,16 @@ def _alert(pods: tuple[str, ...], covered: np.ndarray, w: np.ndarray, *, start_s
 
 
 def diagnose(counts: Mapping[str, int], *, connections_per_pod: Mapping[str, int] | None, keep_alive: bool,
-             algorithm: str | None, users: int, pods: int, threshold: float = DEFAULT_THRESHOLD) -> Diagnosis | None:
-    """Explain an imbalance that comes from connections rather than requests, else None.
+             algorithm: str | None, users: int, pods: int, threshold: float = DEFAULT_THRESHOLD,
+             never_answered: Sequence[str] = ()) -> Diagnosis | None:
+    """Explain an imbalance that comes from pods that never answered or from connections rather
+    than requests, else None.
+
+    ``never_answered``: expected pods that got no request in the whole run and that no cluster
+    reported running (a `placeholder_pod`, or a URL target's declared pod). When there are any
+    (and some traffic), the diagnosis is theirs ("pods_never_answered"): the pod is not ready,
+    not selected by the Service, or there are fewer pods than expected. Connection pinning
+    cannot explain a pod that is not there.
 
     A connection-level balancer (kube-proxy, the sandbox's ``l4_connection``) picks a pod
     once per connection; with keep-alive every later request on that connection goes to the
@@ -432,7 +483,9 @@ def diagnose(counts: Mapping[str, int], *, connections_per_pod: Mapping[str, int
     """
     known = _pod_set([list(counts), list(connections_per_pod or ())])
     expected = [*known, *(f"(pod {index})" for index in range(len(known) + 1, int(pods) + 1))]
-    balance = analyse(counts, expected_pods=expected, threshold=threshold)
+    balance = analyse(counts, expected_pods=[*expected, *never_answered], threshold=threshold)
+    if balance.has_traffic and never_answered:
+        return _never_answered(never_answered, balance)
     if not balance.has_traffic or balance.balanced or not keep_alive:
         return None
     if algorithm in ALGORITHMS and ALGORITHMS[algorithm].layer == "L7":
@@ -472,3 +525,15 @@ def diagnose(counts: Mapping[str, int], *, connections_per_pod: Mapping[str, int
     advice = ("Use more connections (more users, or several connections per user), disable keep-alive, "
               "or put an L7 balancer in front that picks a pod per request (least_conn, p2c).")
     return Diagnosis(cause="connection_skew", explanation=explanation, advice=advice)
+
+
+def _never_answered(missing: Sequence[str], balance: Balance) -> Diagnosis:
+    count, k = len(missing), len(balance.pods)
+    them = "it" if count == 1 else "them"
+    explanation = (f"{count} of the {k} expected pods never answered: {', '.join(missing)}. No request reached "
+                   f"{them} in the whole run, so the balance is judged with {them} at zero "
+                   f"(score {balance.score:.1f} %).")
+    advice = ("Check that every expected pod is running and ready (its readiness probe), that the Service selects "
+              "it (its endpoints list it) and that there are as many replicas as expected; if fewer pods are "
+              "intended, expect fewer (--expect-pods).")
+    return Diagnosis(cause="pods_never_answered", explanation=explanation, advice=advice)
