@@ -23,6 +23,11 @@ When shares are given, a pod they do not name gets the mean of the named weights
 are relative, so this does not depend on their scale). Which pods a run expects is
 `ExpectedPods` (from its target: every judgement of the run, live or final, uses the same).
 
+Seconds without traffic are gaps, not balance: a window (or a live second, see
+metrics_app.live) without any attributed request has no score (None), never 100 %. A window
+with some traffic and some empty seconds is scored on its sums, to which the empty seconds
+add nothing: the same score as its seconds with traffic alone.
+
 Edge cases give defined values, never exceptions (only invalid input raises ValueError:
 a share that is zero, negative or not finite; a count that is negative or not finite;
 a window or step under one second):
@@ -95,15 +100,17 @@ class Balance:
     loads: tuple[float, ...] = ()
     unattributed: int = 0
     window_s: int | None = None
-    windows: tuple[float, ...] = field(default=())
+    windows: tuple[float | None, ...] = field(default=())
 
     @property
     def has_traffic(self) -> bool:
         return self.total > 0
 
-    def with_windows(self, windows: Sequence[float], window_s: int) -> Balance:
-        """The same judgement carrying the sliding-window scores of the run."""
-        return Balance(**{**asdict(self), "windows": tuple(float(w) for w in windows), "window_s": window_s})
+    def with_windows(self, windows: Sequence[float | None], window_s: int) -> Balance:
+        """The same judgement carrying the sliding-window scores of the run (None: a window
+        without traffic, a gap)."""
+        return Balance(**{**asdict(self), "windows": tuple(None if w is None else float(w) for w in windows),
+                          "window_s": window_s})
 
     def to_dict(self) -> dict:
         """Exactly the summary's "balance" object (ARCHITECTURE.md section 6)."""
@@ -349,15 +356,16 @@ def scores_of_sums(sums: np.ndarray, w: np.ndarray) -> np.ndarray:
 
 def windowed_scores(per_second: Sequence[Mapping[str, int]], window_s: int = DEFAULT_WINDOW_S,
                     shares: Mapping[str, float] | None = None, expected_pods: Sequence[str] = (),
-                    step_s: int | None = None) -> list[float]:
+                    step_s: int | None = None) -> list[float | None]:
     """The balance score of each window of ``window_s`` consecutive seconds.
 
     ``per_second[t]`` maps pod -> requests in second t ("unattributed" ignored). Windows start
     at 0, ``step_s``, 2 x ``step_s``... (default ``step_s = window_s``: non-overlapping) and
     every window that fits in the run is scored, the same way `analyse` scores the window's
-    sums (a full window without traffic scores 0). When seconds at the end are in no full
-    window, one final partial window from the next start to the end is scored only if it
-    has traffic: the tail of a run (e.g. 4 s after the last 10 s window) is still judged,
+    sums; empty seconds add nothing to them, and a full window without any traffic is a gap
+    (None: users at 0, a pause between stages), not a score. When seconds at the end are in
+    no full window, one final partial window from the next start to the end is scored only if
+    it has traffic: the tail of a run (e.g. 4 s after the last 10 s window) is still judged,
     while an empty tail after the load stopped is not. A run shorter than one window gives
     one window over the whole run if it had traffic, else none.
     """
@@ -369,9 +377,10 @@ def windowed_scores(per_second: Sequence[Mapping[str, int]], window_s: int = DEF
     cumulative = _cumulative(counts)
     sums = cumulative[ends] - cumulative[starts]
     scores = scores_of_sums(sums, share_weights(pods, shares))
-    if partial and not sums[-1].sum() > 0:
-        scores = scores[:-1]
-    return scores.tolist()
+    traffic = sums.sum(axis=1) > 0
+    if partial and not traffic[-1]:
+        scores, traffic = scores[:-1], traffic[:-1]
+    return [score if has_traffic else None for score, has_traffic in zip(scores.tolist(), traffic.tolist(), strict=True)]
 
 
 # --------------------------------------------------------------------------- alerts
@@ -390,8 +399,9 @@ def alerts(per_second: Sequence[Mapping[str, int]], window_s: int = DEFAULT_WIND
     back because second ``j - 1`` left it, so the alert ends at ``j``. For a sharp imbalance
     over ``[a, b)`` this gives exactly ``[a, b)``; a mild one is seen later and ends sooner.
     The span is at least one second; an alert still open at the end ends at the run's last
-    second (``ongoing``). A window without traffic scores 0, as in `analyse`, so a stretch of
-    ``window_s`` seconds without any traffic is reported too ("no traffic").
+    second (``ongoing``). A window without traffic scores 0 here, as in `analyse`, so a stretch
+    of ``window_s`` seconds without any traffic is reported too ("no traffic": the balance could
+    not be judged there; `windowed_scores` shows such a window as a gap).
     """
     pods, counts = _matrix(per_second, shares, expected_pods)
     seconds = counts.shape[0]

@@ -5,9 +5,19 @@ gives them.
 Pure: no Django, so the run driver (which publishes each second) and the consumer (which
 replays the backlog and tails the database) compute the same messages from the same seconds.
 
+- the pods judged: the run's `ExpectedPods` (from its target, `tests_app.selectors.live_series_for`)
+  over every pod seen so far, from the first second: a pod seen earlier and idle now counts as
+  0, and so does an expected pod that has not answered yet (a `balance.placeholder_pod` when
+  no name is known for it). The summary judges the same set, so a run's live and final figures
+  agree.
 - `score`: `balance.analyse` of the per-pod requests summed over the last `window_s` recorded
-  seconds (fewer at the start of the run), over every pod seen so far: a pod seen earlier and
-  idle now counts as 0. None when that window had no traffic at all.
+  seconds (fewer at the start of the run), over the pods judged. None for a second without any
+  attributed request (users at 0, a pause between stages): a gap, not 100 %. A second with
+  traffic whose window also holds empty seconds is scored on the window's sums, to which the
+  empty seconds add nothing, as `balance.windowed_scores` scores a window: at the last second
+  of each of the summary's full windows the two are the same number.
+- `pods`: the second's pods, and each expected pod that has not answered yet as zeros (the
+  per-pod charts show the pod that got nothing).
 - alerts follow `balance.alerts` on full windows, as the seconds arrive: one opens (`end_t`
   None) at the first full window under the threshold, and is sent again, closed, when a full
   window is back at or above it, with the lowest score seen while it was open. A full window
@@ -32,24 +42,29 @@ SECOND_FIELDS = (
     "active_connections",
 )
 POD_FIELDS = ("requests", "failures", "p95_ms", "cpu", "memory_bytes", "ready")
+# An expected pod that has not answered: nothing served, nothing known of its readings.
+NOT_ANSWERED = {"requests": 0, "failures": 0, "p95_ms": None, "cpu": None, "memory_bytes": None, "ready": None}
 
 
 class LiveSeries:
     """Turns each recorded second into the messages a live client gets for it.
 
-    Feed the seconds of one run in order with `feed`; `shares` are the expected shares per pod
-    when the target has weights (None: equal shares), as `balance.analyse` takes them.
+    Feed the seconds of one run in order with `feed`; `expected` are the pods the run expects
+    and their shares (`balance.ExpectedPods`; None: the pods seen, equal shares).
     """
 
-    def __init__(self, threshold: float, window_s: int, shares: Mapping[str, float] | None = None):
+    def __init__(self, threshold: float, window_s: int, expected: balance.ExpectedPods | None = None):
         if isinstance(window_s, bool) or int(window_s) != window_s or window_s < 1:
             raise ValueError(f"window_s must be whole seconds >= 1, got {window_s!r}")
         self.threshold = float(threshold)
         self.window_s = int(window_s)
-        self.shares = dict(shares) if shares else None
+        self.expected = expected or balance.ExpectedPods()
         self._window: deque[dict[str, int]] = deque()
         self._sums: dict[str, int] = {}
-        self._pods: dict[str, None] = {}  # every pod seen, in first-seen order
+        self._seen: dict[str, None] = {}  # every pod seen, in first-seen order
+        self._judged: list[str] = []
+        self._shares: Mapping[str, float] | None = None
+        self._judged_for_seen = -1  # how many pods had been seen when _judged was worked out
         self._full_windows = 0
         self._alert: dict | None = None
 
@@ -71,12 +86,16 @@ class LiveSeries:
             name: {key: figures.get(key) for key in POD_FIELDS}
             for name, figures in recorded.items() if name != UNATTRIBUTED
         }
-        counts = {name: int(figures["requests"] or 0) for name, figures in pods.items()}
-        self._slide(counts)
-        judged = balance.analyse(self._sums, self.shares, expected_pods=tuple(self._pods), threshold=self.threshold)
+        self._slide({name: int(figures["requests"] or 0) for name, figures in pods.items()})
+        judged_pods = self._judged_pods()
+        for name in judged_pods:
+            if name not in self._seen:
+                pods[name] = dict(NOT_ANSWERED)
+        judged = balance.analyse(self._sums, self._shares, expected_pods=judged_pods, threshold=self.threshold)
+        traffic_now = any(self._window[-1].values())
         sample = {
             "type": "sample", "t": t, **{key: second.get(key) for key in SECOND_FIELDS},
-            "pods": pods, "unattributed": unattributed, "score": judged.score if judged.has_traffic else None,
+            "pods": pods, "unattributed": unattributed, "score": judged.score if traffic_now else None,
         }
         messages = [sample]
         if len(self._window) == self.window_s:
@@ -92,7 +111,14 @@ class LiveSeries:
         self._window.append(counts)
         for name, requests in counts.items():
             self._sums[name] = self._sums.get(name, 0) + requests
-            self._pods.setdefault(name, None)
+            self._seen.setdefault(name, None)
+
+    def _judged_pods(self) -> list[str]:
+        if len(self._seen) != self._judged_for_seen:  # pods seen only ever grow
+            self._judged = self.expected.judged(self._seen)
+            self._shares = self.expected.shares(self._judged)
+            self._judged_for_seen = len(self._seen)
+        return self._judged
 
     def _judge_full_window(self, t: float, judged: balance.Balance) -> dict | None:
         self._full_windows += 1

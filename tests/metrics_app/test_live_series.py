@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from clusters.balance import analyse
+from clusters.balance import ExpectedPods, analyse
 from metrics_app.live import LiveSeries
 
 FAIR = {"pod-0": 10, "pod-1": 10, "pod-2": 10}
@@ -79,7 +79,8 @@ def test_a_window_without_traffic_has_no_score():
 
 def test_weights_give_the_expected_shares():
     shares = {"pod-0": 2.0, "pod-1": 1.0}
-    (sample,) = LiveSeries(threshold=95.0, window_s=10, shares=shares).feed(second(1.0, {"pod-0": 20, "pod-1": 10}))
+    series = LiveSeries(threshold=95.0, window_s=10, expected=ExpectedPods.with_shares(shares))
+    (sample,) = series.feed(second(1.0, {"pod-0": 20, "pod-1": 10}))
     assert sample["score"] == pytest.approx(analyse({"pod-0": 20, "pod-1": 10}, shares).score) == pytest.approx(100.0)
 
 
@@ -136,3 +137,20 @@ def test_an_alert_open_from_the_first_full_window_may_predate_what_was_fed():
 def test_window_must_be_whole_seconds():
     with pytest.raises(ValueError, match="window_s"):
         LiveSeries(threshold=95.0, window_s=0)
+
+
+def test_a_second_without_traffic_is_a_gap_even_when_its_window_had_traffic():
+    series = LiveSeries(threshold=95.0, window_s=10)
+    feed_all(series, [FAIR] * 5)
+    (idle,) = series.feed(second(6.0, {"pod-0": 0, "pod-1": 0, "pod-2": 0}))  # users at 0, between stages
+    assert idle["score"] is None
+    (back,) = series.feed(second(7.0, FAIR))
+    assert back["score"] == pytest.approx(100.0)
+
+
+def test_expected_pods_count_from_the_first_second_and_are_in_the_sample_as_zeros():
+    series = LiveSeries(threshold=95.0, window_s=10, expected=ExpectedPods(count=3))
+    (sample,) = series.feed(second(1.0, {"pod-0-a": 10, "pod-1-b": 10}))
+    assert sample["pods"]["expected-3 (no response)"]["requests"] == 0
+    assert sample["score"] == pytest.approx(analyse({"pod-0-a": 10, "pod-1-b": 10, "x": 0}).score) == 0.0
+

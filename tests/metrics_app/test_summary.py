@@ -48,3 +48,22 @@ def test_pinned_connections_are_diagnosed():
                         keep_alive=True, algorithm="l4_connection", users=3)
     assert summary["diagnosis"]["cause"] == "connection_skew"
     assert summary["diagnosis"]["advice"]
+
+
+def test_a_window_without_traffic_is_a_gap_in_the_summarys_windows():
+    rows = per_second(20, 20) + [{"pod-a": 0, "pod-b": 0}] * 10 + per_second(20, 20)
+    summary = summarise(run_id=1, final=FINAL, per_second_pods=rows, expected_pods=["pod-a", "pod-b"], shares=None,
+                        threshold=95.0)
+    assert summary["balance"]["windows"] == [100.0, None, 100.0]
+
+
+def test_an_expected_pod_no_cluster_reported_is_diagnosed_as_never_answered():
+    expected = ["pod-a", "pod-b", "expected-3 (no response)"]
+    summary = summarise(run_id=1, final=FINAL, per_second_pods=per_second(20, 20), expected_pods=expected, shares=None,
+                        threshold=95.0, keep_alive=True, algorithm=None, users=3, present_pods=set())
+    diagnosis = summary["diagnosis"]
+    assert diagnosis["cause"] == "pods_never_answered"
+    assert "1 of the 3 expected pods never answered" in diagnosis["explanation"]
+    assert "expected-3 (no response)" in diagnosis["explanation"]
+    assert "connection" not in diagnosis["explanation"]
+
