@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 
-from clusters import balance
+from clusters import balance, pod_health
 
 WINDOW_S = 10
 
@@ -22,7 +22,8 @@ def summarise(
     diagnosis tell an imbalance of connections (kube-proxy-like pinning) from one of requests.
     `present_pods`: the pods the target's cluster reported running (empty for a URL target,
     whose pods LB Lab cannot see; None: every pod judged is taken to be there): an expected pod
-    outside it that got nothing never answered, which the diagnosis says instead of pinning."""
+    outside it that got nothing never answered, which the diagnosis says instead of pinning.
+    `pod_health` says which pod's error rate or p95 stands out (`clusters.pod_health`)."""
     pods = {name: dict(figures) for name, figures in (final.get("pods") or {}).items()}
     for name in expected_pods:  # a pod that got nothing is a zero, not a gap
         pods.setdefault(name, {"requests": 0, "failures": 0, "p95_ms": None})
@@ -51,6 +52,7 @@ def summarise(
         "alerts": [alert.to_dict() for alert in alerts],
         "diagnosis": diagnosis.to_dict() if diagnosis else None,
         "utilisation": utilisation.to_dict() if utilisation else None,
+        "pod_health": pod_health.judge_pods(pods).to_dict(),
         "chaos": [],
         "tuning": [],
         "durability": None,

@@ -1,15 +1,20 @@
 """Numbers that agree, on real runs (the sandbox, a Locust subprocess, the run driver): the
 live score of every second (what the live page and the CLI panel show), the report's replay
 and the summary judge the same pods, an expected pod that got nothing included and named so
-it cannot be taken for a real one."""
+it cannot be taken for a real one; a pod that fails a share of its requests while it keeps
+its share of them is named live, in the summary, the CLI's results and the run page."""
+
+import io
 
 import pytest
+from django.urls import reverse
 
 from clusters.balance import analyse
 from clusters.sandbox import SandboxCluster, SandboxConfig
 from metrics_app.summary import WINDOW_S
 from tests.factories import ScenarioFactory, TargetFactory, UrlTargetFactory
 from tests_app import services
+from tests_app.cli_display import print_results
 from tests_app.models import LoadTestRun
 from tests_app.selectors import report_figures
 
@@ -33,7 +38,7 @@ def target_missing_a_pod(kind: str, owner, request):
     return TargetFactory(owner=owner, pods=2, algorithm="round_robin", service_time_ms=0.5, expected_pod_count=3)
 
 
-def run_listening(owner, target, **scenario) -> tuple[LoadTestRun, list[dict]]:
+def run_listening(owner, target, *, start=None, **scenario) -> tuple[LoadTestRun, list[dict]]:
     """Run to the end through the run service; the live messages the driver computed each second."""
     scenario = ScenarioFactory(owner=owner, **{"users": 6, "spawn_rate": 6, "duration_s": 4, **scenario})
     run = services.submit_run(owner=owner, request=services.RunRequest(target=target, scenario=scenario), queue=False)
@@ -41,6 +46,8 @@ def run_listening(owner, target, **scenario) -> tuple[LoadTestRun, list[dict]]:
 
     def listen(events):
         events.second.add_listener(lambda ctx, second: messages.extend(second.messages))
+        if start is not None:
+            events.start.add_listener(start)
 
     run = services.execute_run(run.pk, listeners=[listen])
     assert run.status in (LoadTestRun.Status.PASSED, LoadTestRun.Status.FAILED), run.error
@@ -102,3 +109,32 @@ def test_the_pod_that_never_answered_is_named_so_and_diagnosed_as_such(alice, re
     assert "keep-alive" not in diagnosis["explanation"] and "pin" not in diagnosis["explanation"]
     assert "ready" in diagnosis["advice"] and "Service" in diagnosis["advice"]
 
+
+def test_a_pod_failing_a_third_of_its_requests_is_named_live_in_the_summary_and_the_results(alice, client):
+    failing = []
+
+    def fail_a_third_of_one_pods_requests(ctx):
+        pod = sorted(pod.name for pod in ctx.cluster.pods())[0]
+        ctx.cluster.add_errors([pod], 0.3, 500, 120)
+        failing.append(pod)
+
+    target = TargetFactory(owner=alice, pods=3, algorithm="round_robin", service_time_ms=0.5)
+    run, messages = run_listening(alice, target, start=fail_a_third_of_one_pods_requests)
+    (pod,) = failing
+    summary = run.summary
+    assert summary["pods"][pod]["failures"] > 0
+    health = summary["pod_health"]
+    # (a p95 outlier would be another finding: on a shared machine one may come and go, so only errors are asserted)
+    (outlier,) = [outlier for outlier in health["outliers"] if outlier["figure"] == "error_rate"]
+    assert outlier["pod"] == pod
+    assert 15.0 < outlier["value"] < 45.0 and outlier["others"] < 1.0
+    assert pod in health["diagnosis"]["explanation"]
+    assert [m["pod"] for m in messages if m["type"] == "alert" and m.get("kind") == "pod_errors"][:1] == [pod]
+    # the CLI's results and the run page say it where they say the rest
+    out = io.StringIO()
+    print_results(run, console_file=out)
+    printed = " ".join(out.getvalue().split())
+    assert outlier["message"] in printed
+    client.force_login(alice)
+    page = client.get(reverse("run-detail", args=[run.pk])).content.decode()
+    assert outlier["message"] in page and health["diagnosis"]["advice"] in page
