@@ -20,7 +20,13 @@ Which pods count: the union, in first-seen order, of the pods named in the count
 that got nothing lowers the score instead of being invisible). Requests counted under
 ``"unattributed"`` are not a pod: they are left out of the pod set and reported apart.
 When shares are given, a pod they do not name gets the mean of the named weights (weights
-are relative, so this does not depend on their scale).
+are relative, so this does not depend on their scale). Which pods a run expects is
+`ExpectedPods` (from its target: every judgement of the run, live or final, uses the same).
+
+Seconds without traffic are gaps, not balance: a window (or a live second, see
+metrics_app.live) without any attributed request has no score (None), never 100 %. A window
+with some traffic and some empty seconds is scored on its sums, to which the empty seconds
+add nothing: the same score as its seconds with traffic alone.
 
 Edge cases give defined values, never exceptions (only invalid input raises ValueError:
 a share that is zero, negative or not finite; a count that is negative or not finite;
@@ -40,7 +46,7 @@ a window or step under one second):
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from itertools import chain, repeat
 
@@ -94,15 +100,17 @@ class Balance:
     loads: tuple[float, ...] = ()
     unattributed: int = 0
     window_s: int | None = None
-    windows: tuple[float, ...] = field(default=())
+    windows: tuple[float | None, ...] = field(default=())
 
     @property
     def has_traffic(self) -> bool:
         return self.total > 0
 
-    def with_windows(self, windows: Sequence[float], window_s: int) -> Balance:
-        """The same judgement carrying the sliding-window scores of the run."""
-        return Balance(**{**asdict(self), "windows": tuple(float(w) for w in windows), "window_s": window_s})
+    def with_windows(self, windows: Sequence[float | None], window_s: int) -> Balance:
+        """The same judgement carrying the sliding-window scores of the run (None: a window
+        without traffic, a gap)."""
+        return Balance(**{**asdict(self), "windows": tuple(None if w is None else float(w) for w in windows),
+                          "window_s": window_s})
 
     def to_dict(self) -> dict:
         """Exactly the summary's "balance" object (ARCHITECTURE.md section 6)."""
@@ -147,6 +155,48 @@ class Diagnosis:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+# --------------------------------------------------------------------------- the pods a run expects
+
+
+def placeholder_pod(index: int) -> str:
+    """The name under which the ``index``-th expected pod is judged while no pod has answered
+    for it: ``expected-3 (no response)``. No cluster names a pod so (a space, parentheses), so
+    it cannot be read as a real pod such as ``pod-3-x7k2p``."""
+    return f"expected-{index} (no response)"
+
+
+@dataclass(frozen=True)
+class ExpectedPods:
+    """The pods a run's balance is judged over, and their expected shares, known from its target
+    alone (`clusters.targets.TargetKind.expected_pod_set`): the run driver, the live stream's
+    replay, the report and the comparison all judge with the same, so their numbers agree.
+
+    ``named`` are the pods expected by name before any request (a URL target's declared pods);
+    ``count`` how many pods should get traffic (the declared count, the pods the sandbox
+    starts); ``shares_for(pods)`` the expected share of each pod (None: equal shares).
+    """
+
+    named: tuple[str, ...] = ()
+    count: int = 0
+    shares_for: Callable[[Sequence[str]], Mapping[str, float] | None] | None = None
+
+    @classmethod
+    def with_shares(cls, shares: Mapping[str, float]) -> ExpectedPods:
+        """The pods ``shares`` name, with those fixed shares."""
+        return cls(named=tuple(pod for pod in shares if pod != UNATTRIBUTED), shares_for=lambda pods: dict(shares))
+
+    def judged(self, seen: Iterable[str]) -> list[str]:
+        """The pods to judge once ``seen`` have appeared: the named and the seen pods in name
+        order ("unattributed" is not a pod), then a `placeholder_pod` for each pod still missing
+        from ``count``. Placeholders count as 0; a pod that answers later takes the place of one
+        (the number of pods judged stays ``count`` until more than ``count`` have appeared)."""
+        pods = sorted({*self.named, *seen} - {UNATTRIBUTED})
+        return pods + [placeholder_pod(index) for index in range(len(pods) + 1, self.count + 1)]
+
+    def shares(self, pods: Sequence[str]) -> Mapping[str, float] | None:
+        return self.shares_for(pods) if self.shares_for is not None else None
 
 
 # --------------------------------------------------------------------------- inputs
@@ -306,15 +356,16 @@ def scores_of_sums(sums: np.ndarray, w: np.ndarray) -> np.ndarray:
 
 def windowed_scores(per_second: Sequence[Mapping[str, int]], window_s: int = DEFAULT_WINDOW_S,
                     shares: Mapping[str, float] | None = None, expected_pods: Sequence[str] = (),
-                    step_s: int | None = None) -> list[float]:
+                    step_s: int | None = None) -> list[float | None]:
     """The balance score of each window of ``window_s`` consecutive seconds.
 
     ``per_second[t]`` maps pod -> requests in second t ("unattributed" ignored). Windows start
     at 0, ``step_s``, 2 x ``step_s``... (default ``step_s = window_s``: non-overlapping) and
     every window that fits in the run is scored, the same way `analyse` scores the window's
-    sums (a full window without traffic scores 0). When seconds at the end are in no full
-    window, one final partial window from the next start to the end is scored only if it
-    has traffic: the tail of a run (e.g. 4 s after the last 10 s window) is still judged,
+    sums; empty seconds add nothing to them, and a full window without any traffic is a gap
+    (None: users at 0, a pause between stages), not a score. When seconds at the end are in
+    no full window, one final partial window from the next start to the end is scored only if
+    it has traffic: the tail of a run (e.g. 4 s after the last 10 s window) is still judged,
     while an empty tail after the load stopped is not. A run shorter than one window gives
     one window over the whole run if it had traffic, else none.
     """
@@ -326,9 +377,10 @@ def windowed_scores(per_second: Sequence[Mapping[str, int]], window_s: int = DEF
     cumulative = _cumulative(counts)
     sums = cumulative[ends] - cumulative[starts]
     scores = scores_of_sums(sums, share_weights(pods, shares))
-    if partial and not sums[-1].sum() > 0:
-        scores = scores[:-1]
-    return scores.tolist()
+    traffic = sums.sum(axis=1) > 0
+    if partial and not traffic[-1]:
+        scores, traffic = scores[:-1], traffic[:-1]
+    return [score if has_traffic else None for score, has_traffic in zip(scores.tolist(), traffic.tolist(), strict=True)]
 
 
 # --------------------------------------------------------------------------- alerts
@@ -347,8 +399,9 @@ def alerts(per_second: Sequence[Mapping[str, int]], window_s: int = DEFAULT_WIND
     back because second ``j - 1`` left it, so the alert ends at ``j``. For a sharp imbalance
     over ``[a, b)`` this gives exactly ``[a, b)``; a mild one is seen later and ends sooner.
     The span is at least one second; an alert still open at the end ends at the run's last
-    second (``ongoing``). A window without traffic scores 0, as in `analyse`, so a stretch of
-    ``window_s`` seconds without any traffic is reported too ("no traffic").
+    second (``ongoing``). A window without traffic scores 0 here, as in `analyse`, so a stretch
+    of ``window_s`` seconds without any traffic is reported too ("no traffic": the balance could
+    not be judged there; `windowed_scores` shows such a window as a gap).
     """
     pods, counts = _matrix(per_second, shares, expected_pods)
     seconds = counts.shape[0]
@@ -406,8 +459,16 @@ def _alert(pods: tuple[str, ...], covered: np.ndarray, w: np.ndarray, *, start_s
 
 
 def diagnose(counts: Mapping[str, int], *, connections_per_pod: Mapping[str, int] | None, keep_alive: bool,
-             algorithm: str | None, users: int, pods: int, threshold: float = DEFAULT_THRESHOLD) -> Diagnosis | None:
-    """Explain an imbalance that comes from connections rather than requests, else None.
+             algorithm: str | None, users: int, pods: int, threshold: float = DEFAULT_THRESHOLD,
+             never_answered: Sequence[str] = ()) -> Diagnosis | None:
+    """Explain an imbalance that comes from pods that never answered or from connections rather
+    than requests, else None.
+
+    ``never_answered``: expected pods that got no request in the whole run and that no cluster
+    reported running (a `placeholder_pod`, or a URL target's declared pod). When there are any
+    (and some traffic), the diagnosis is theirs ("pods_never_answered"): the pod is not ready,
+    not selected by the Service, or there are fewer pods than expected. Connection pinning
+    cannot explain a pod that is not there.
 
     A connection-level balancer (kube-proxy, the sandbox's ``l4_connection``) picks a pod
     once per connection; with keep-alive every later request on that connection goes to the
@@ -432,7 +493,9 @@ def diagnose(counts: Mapping[str, int], *, connections_per_pod: Mapping[str, int
     """
     known = _pod_set([list(counts), list(connections_per_pod or ())])
     expected = [*known, *(f"(pod {index})" for index in range(len(known) + 1, int(pods) + 1))]
-    balance = analyse(counts, expected_pods=expected, threshold=threshold)
+    balance = analyse(counts, expected_pods=[*expected, *never_answered], threshold=threshold)
+    if balance.has_traffic and never_answered:
+        return _never_answered(never_answered, balance)
     if not balance.has_traffic or balance.balanced or not keep_alive:
         return None
     if algorithm in ALGORITHMS and ALGORITHMS[algorithm].layer == "L7":
@@ -472,3 +535,15 @@ def diagnose(counts: Mapping[str, int], *, connections_per_pod: Mapping[str, int
     advice = ("Use more connections (more users, or several connections per user), disable keep-alive, "
               "or put an L7 balancer in front that picks a pod per request (least_conn, p2c).")
     return Diagnosis(cause="connection_skew", explanation=explanation, advice=advice)
+
+
+def _never_answered(missing: Sequence[str], balance: Balance) -> Diagnosis:
+    count, k = len(missing), len(balance.pods)
+    them = "it" if count == 1 else "them"
+    explanation = (f"{count} of the {k} expected pods never answered: {', '.join(missing)}. No request reached "
+                   f"{them} in the whole run, so the balance is judged with {them} at zero "
+                   f"(score {balance.score:.1f} %).")
+    advice = ("Check that every expected pod is running and ready (its readiness probe), that the Service selects "
+              "it (its endpoints list it) and that there are as many replicas as expected; if fewer pods are "
+              "intended, expect fewer (--expect-pods).")
+    return Diagnosis(cause="pods_never_answered", explanation=explanation, advice=advice)

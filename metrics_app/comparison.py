@@ -32,9 +32,10 @@ what its live page showed:
 
 - `t`, `rps`, `p95_ms`: the second's totals (`p95_ms` None when the second had no requests);
 - `score`: the balance score (`clusters.balance`) of the per-pod requests summed over the last
-  `window_s` recorded seconds (fewer at the start), over every pod seen so far (a pod seen earlier
-  and idle now counts as 0; "unattributed" is not a pod), with the target's expected shares; None
-  when that window had no traffic;
+  `window_s` recorded seconds (fewer at the start), over the pods the run's `ExpectedPods` judges
+  once the pods seen so far have appeared (a pod seen earlier and idle now counts as 0, and so
+  does an expected pod that never answered, from the first second; "unattributed" is not a
+  pod), with the target's expected shares; None for a second without traffic (a gap);
 - `pod_spread`: max / mean of the second's per-pod load over the same pods, the load being a
   pod's requests divided by its expected share (for equal shares, simply max / mean of the pods'
   requests): 1.0 is a perfectly even second; None when the second had no traffic.
@@ -341,22 +342,22 @@ def _listed(values: np.ndarray, decimals: int | None = None) -> list[float | Non
     return [None if value != value else value for value in values.tolist()]
 
 
-def run_series(seconds: RunSeconds, *, shares: Mapping[str, float] | None = None, window_s: int = WINDOW_S) -> dict:
-    """{"t", "rps", "p95_ms", "score", "pod_spread"}: one value per recorded second (module docstring)."""
+def run_series(seconds: RunSeconds, *, expected: balance.ExpectedPods | None = None,
+               window_s: int = WINDOW_S) -> dict:
+    """{"t", "rps", "p95_ms", "score", "pod_spread"}: one value per recorded second (module
+    docstring), over the pods `expected` judges (None: the pods seen, equal shares)."""
     if isinstance(window_s, bool) or int(window_s) != window_s or window_s < 1:
         raise ValueError(f"window_s must be whole seconds >= 1, got {window_s!r}")
-    pods, counts, first_seen = list(seconds.pods), seconds.counts, seconds.first_seen
-    n = counts.shape[0]
-    # pods the expected shares name but that never answered: there from the start, at 0 (as in `analyse`)
-    missing = [pod for pod in (shares or {}) if pod != UNATTRIBUTED and pod not in set(pods)]
-    if missing:
-        pods += missing
-        counts = np.hstack([counts, np.zeros((n, len(missing)))])
-        first_seen = np.concatenate([first_seen, np.zeros(len(missing), dtype=np.int64)])
+    expected = expected or balance.ExpectedPods()
+    pods, first_seen = list(seconds.pods), seconds.first_seen
+    n = seconds.counts.shape[0]
     score = np.full(n, np.nan)
     spread = np.full(n, np.nan)
     if n and pods:
-        cumulative = np.zeros((n + 1, len(pods)))
+        # one column of zeros stands for every expected pod no row names (0 from the first second)
+        counts = np.hstack([seconds.counts, np.zeros((n, 1))])
+        column_of = {pod: index for index, pod in enumerate(pods)}
+        cumulative = np.zeros((n + 1, counts.shape[1]))
         np.cumsum(counts, axis=0, out=cumulative[1:])
         rows = np.arange(n)
         sums = cumulative[rows + 1] - cumulative[np.maximum(0, rows + 1 - int(window_s))]
@@ -365,12 +366,13 @@ def run_series(seconds: RunSeconds, *, shares: Mapping[str, float] | None = None
         for start, end in zip(starts.tolist(), [*starts[1:].tolist(), n], strict=True):
             if start >= end:
                 continue
-            columns = np.flatnonzero(first_seen <= start)
-            weights = balance.share_weights([pods[c] for c in columns], shares)
-            window = sums[start:end][:, columns]
-            traffic = window.sum(axis=1) > 0
-            score[start:end] = np.where(traffic, balance.scores_of_sums(window, weights), np.nan)
-            load = counts[start:end][:, columns] / weights
+            judged = expected.judged(pods[c] for c in np.flatnonzero(first_seen <= start))
+            columns = [column_of.get(pod, len(pods)) for pod in judged]
+            weights = balance.share_weights(judged, expected.shares(judged))
+            second_counts = counts[start:end][:, columns]
+            traffic_now = second_counts.sum(axis=1) > 0  # a second without traffic is a gap, as live
+            score[start:end] = np.where(traffic_now, balance.scores_of_sums(sums[start:end][:, columns], weights), np.nan)
+            load = second_counts / weights
             mean = load.mean(axis=1)
             with np.errstate(invalid="ignore", divide="ignore"):
                 spread[start:end] = np.where(mean > 0, load.max(axis=1) / np.where(mean > 0, mean, 1.0), np.nan)

@@ -20,7 +20,7 @@ for a chart without a time axis). By kind:
 - ``pod_bar``: one bar per pod: the sum of ``pods[pod][pod_field]`` over every sample so far.
 
 The ``balance`` spec also has ``threshold`` (a horizontal line) and ``alerts`` (how the spans of
-`alert` messages are shaded).
+the balance `alert` messages are shaded; a pod's error or latency alert is listed, not shaded).
 """
 
 from __future__ import annotations
@@ -234,11 +234,13 @@ def marks_for(spec: Mapping, *, events: Mapping | None, alerts: Sequence[Mapping
     return shapes, annotations
 
 
-def _latest_alerts(alerts: Sequence[Mapping]) -> list[Mapping]:
-    """One alert per start_t, the last message wins (its end_t closes the span), as the page keeps them."""
+def _latest_balance_alerts(alerts: Sequence[Mapping]) -> list[Mapping]:
+    """One balance alert per id (start_t when it has none), the last message wins (its end_t
+    closes the span), as the page keeps them."""
     latest: dict = {}
     for alert in alerts:
-        latest[alert["start_t"]] = alert
+        if alert.get("kind", "balance") == "balance":
+            latest[alert.get("id", alert["start_t"])] = alert
     return list(latest.values())
 
 
@@ -249,7 +251,7 @@ def run_figures(specs: Sequence[Mapping], samples: Sequence[Mapping], *, events:
     ts = [sample["t"] for sample in samples]
     last_t = ts[-1] if ts else None
     pods = _pods_in_order(samples)
-    spans = _latest_alerts(alerts)
+    spans = _latest_balance_alerts(alerts)
     figures = {}
     for spec in specs:
         kind = spec["kind"]

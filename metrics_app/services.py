@@ -1,6 +1,6 @@
 """Metrics logic: recording and publishing a run's seconds, comparing runs.
 
-metrics_app knows a run only by its id and the plain values it is given (threshold, shares):
+metrics_app knows a run only by its id and the plain values it is given (threshold, expected pods):
 the app that owns runs (tests_app) calls down into these, never the other way round. Reads
 are in `metrics_app.selectors`.
 """
@@ -15,6 +15,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.db import transaction
 
+from clusters.balance import ExpectedPods
 from metrics_app import comparison
 from metrics_app.models import CompareSeries, MetricSample, PodSample
 from metrics_app.selectors import run_seconds_arrays
@@ -98,7 +99,7 @@ async def _group_send(layer, group: str, message: dict) -> None:
 # The math is in the pure module metrics_app.comparison; these read the database for it.
 
 COMPARE_MIN_RUNS, COMPARE_MAX_RUNS = 2, 6
-_COMPARE_SERIES_VERSION = 1  # change when metrics_app.comparison.run_series computes something else
+_COMPARE_SERIES_VERSION = 2  # change when metrics_app.comparison.run_series computes something else
 
 
 def compare_runs(described: list[dict], series_for: Callable[[int], dict]) -> dict:
@@ -119,21 +120,17 @@ def compare_runs(described: list[dict], series_for: Callable[[int], dict]) -> di
     }
 
 
-def compare_series(run_id: int, *, finished: bool,
-                   shares_for: Callable[[list[str]], Mapping[str, float] | None]) -> dict:
+def compare_series(run_id: int, *, finished: bool, expected: ExpectedPods) -> dict:
     """A run's series for comparisons ({"t", "rps", "p95_ms", "score", "pod_spread"}, see
-    metrics_app.comparison.run_series), scored with `shares_for(pods of the first second)` as
-    the live stream scores it. A finished run's seconds never change, so its series are
+    metrics_app.comparison.run_series), scored over the run's `expected` pods as the live stream
+    scores it. A finished run's seconds never change, so its series are
     computed once (when it ends, or at its first comparison) and stored (CompareSeries):
     reading 100 pods x 30 minutes of seconds takes PostgreSQL about 0.1 s, the stored series far less."""
     if finished:
         stored = CompareSeries.objects.filter(run_id=run_id, version=_COMPARE_SERIES_VERSION, window_s=WINDOW_S).first()
         if stored is not None:
             return stored.series
-    seconds = run_seconds_arrays(run_id)
-    # as the run driver and the live stream take them: from the pods of the run's first second
-    first_pods = sorted(pod for pod, first in zip(seconds.pods, seconds.first_seen.tolist(), strict=True) if first == 0)
-    series = comparison.run_series(seconds, shares=shares_for(first_pods), window_s=WINDOW_S)
+    series = comparison.run_series(run_seconds_arrays(run_id), expected=expected, window_s=WINDOW_S)
     if finished:
         CompareSeries.objects.update_or_create(
             run_id=run_id, defaults={"version": _COMPARE_SERIES_VERSION, "window_s": WINDOW_S, "series": series})

@@ -9,6 +9,7 @@ from typing import IO
 
 from rich.console import Console, Group
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -110,12 +111,18 @@ def print_results(run, *, console: Console) -> None:
     utilisation = summary.get("utilisation")
     if utilisation:
         console.print(f"utilisation (CPU) balance {utilisation['score']:.1f} % (grade {utilisation['grade']})")
+    # pod names come from the target: escaped, so a name in brackets is not read as markup
     diagnosis = summary.get("diagnosis")
     if diagnosis:
-        console.print(f"[yellow]why:[/yellow] {diagnosis['explanation']}")
-        console.print(f"[yellow]advice:[/yellow] {diagnosis['advice']}")
+        console.print(f"[yellow]why:[/yellow] {escape(diagnosis['explanation'])}")
+        console.print(f"[yellow]advice:[/yellow] {escape(diagnosis['advice'])}")
+    health = summary.get("pod_health") or {}
+    for outlier in health.get("outliers") or []:
+        console.print(f"[yellow]pod:[/yellow] {escape(outlier['message'])}")
+    if health.get("diagnosis"):
+        console.print(f"[yellow]advice:[/yellow] {escape(health['diagnosis']['advice'])}")
     for alert in summary.get("alerts") or []:
-        console.print(f"[yellow]alert:[/yellow] {alert['message']}")
+        console.print(f"[yellow]alert:[/yellow] {escape(alert['message'])}")
     for reason in run.verdict_reasons or []:
         console.print(f"[red]✗[/red] {reason}")
     if run.error:

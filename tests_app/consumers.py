@@ -202,7 +202,7 @@ class RunConsumer(AsyncJsonWebsocketConsumer):
 
     def _feed(self, second: dict) -> list[dict]:
         if self.series is None:
-            self.series = live_series_for(self.run, second)
+            self.series = live_series_for(self.run)
         return self.series.feed(second)
 
     async def _send_status(self, status: dict) -> None:

@@ -79,14 +79,6 @@ def locust_config(target: Target, scenario: ScenarioSpec, host: str) -> dict:
     }
 
 
-def pods_to_judge(target: Target, known: list[str], seen: set[str]) -> list[str]:
-    """Every pod expected to get traffic: known and seen ones, plus placeholders up to the
-    declared count, so a pod that got nothing counts as a zero instead of being invisible."""
-    pods = sorted(set(known) | set(seen))
-    missing = (target.expected_pod_count or 0) - len(pods)
-    return pods + [f"missing-pod-{index}" for index in range(1, missing + 1)]
-
-
 class PodReadings:
     """The cluster's CPU (cores, from the change in CPU seconds), memory and readiness per pod,
     read once a second, and each pod's mean CPU over the run (the utilisation view)."""
@@ -96,6 +88,7 @@ class PodReadings:
         self._cpu_seconds: dict[str, float] = {}
         self._cpu_at: float | None = None
         self.cpu_totals: dict[str, list] = {}  # pod -> [sum of cores, seconds measured]
+        self.reported: set[str] = set()  # every pod the cluster reported: they were there
 
     def read(self) -> dict[str, dict]:
         if self.cluster is None:
@@ -117,6 +110,7 @@ class PodReadings:
                 total[0] += cpu
                 total[1] += 1
             self._cpu_seconds[name] = reading.cpu_seconds
+            self.reported.add(name)
             readings[name] = {"cpu": cpu, "memory_bytes": reading.memory_bytes or None, "ready": reading.ready}
         self._cpu_at = now
         return readings
@@ -127,24 +121,27 @@ class PodReadings:
 
 class SecondsFeed:
     """Turns the plugin's sample lines into the run's Seconds, in order: each completed with the
-    cluster's readings of the pods, and its live messages from the run's one LiveSeries (made
-    at the first second). Keeps what the summary needs, nothing that grows per request."""
+    cluster's readings of the pods, and its live messages from the run's one LiveSeries. Keeps
+    what the summary needs, nothing that grows per request."""
 
     def __init__(self, run: LoadTestRun, cluster: Cluster | None):
         self.run = run
         self.readings = PodReadings(cluster)
-        self.live: LiveSeries | None = None
+        self.live: LiveSeries = live_series_for(run)
         self.per_second_pods: list[dict] = []
-        self.pods_seen: set[str] = set()
+        self.pods_seen: set[str] = set()  # every pod of the recorded seconds, as a replay sees them
 
     def next(self, line: dict) -> Second:
         second = build_second(line, self.readings.read())
-        recorded = as_recorded(second)
-        self.live = self.live or live_series_for(self.run, recorded)
-        second.messages.extend(self.live.feed(recorded))
-        self.pods_seen.update(line.get("pods") or {})
+        second.messages.extend(self.live.feed(as_recorded(second)))
+        self.pods_seen.update(second.pods)
         self.per_second_pods.append({name: figures["requests"] for name, figures in second.pods.items()})
         return second
+
+    def pods_to_judge(self, final: dict) -> list[str]:
+        """The pods the summary judges: the live series' expected pods over every pod the run
+        saw, so the final figures judge what the live ones did."""
+        return self.live.expected.judged(self.pods_seen | set(final.get("pods") or {}))
 
 
 def build_second(line: dict, readings: dict[str, dict]) -> Second:
@@ -191,9 +188,9 @@ def drive(
     ctx = None
     try:
         host = kind.endpoint(spec, cluster)
-        ctx = RunContext(run_id=run.pk, scenario=scenario, cluster=cluster, live=None,
-                         expected_pods=kind.known_pods(spec, cluster))
         feed = SecondsFeed(run, cluster)
+        ctx = RunContext(run_id=run.pk, scenario=scenario, cluster=cluster, live=feed.live,
+                         expected_pods=kind.known_pods(spec, cluster))
         events.start.fire(ctx)
         deadline = time.monotonic() + scenario.duration_s + OVERRUN_S
         final, stopped, last_beat = None, None, 0.0
@@ -203,9 +200,7 @@ def drive(
                 lines = locust.poll(timeout=1.0)
                 for line in lines:
                     if line["type"] == "sample":
-                        second = feed.next(line)
-                        ctx.live = feed.live
-                        events.second.fire(ctx, second)
+                        events.second.fire(ctx, feed.next(line))
                     elif line["type"] == "final":
                         final = line
                     elif line["type"] == "error":
@@ -224,12 +219,12 @@ def drive(
                 if locust.exited and not lines:
                     tail = locust.log_tail(LOG_TAIL_LINES)
                     raise RunFailed(f"Locust ended without its final report (exit {locust.returncode}): {tail}")
-        pods = pods_to_judge(run.target, ctx.expected_pods, feed.pods_seen)
+        pods = feed.pods_to_judge(final)
         summary = summarise(
             run_id=run.pk, final=final, per_second_pods=feed.per_second_pods, expected_pods=pods,
-            shares=kind.expected_shares(spec, pods), threshold=scenario.threshold_balance,
+            shares=feed.live.expected.shares(pods), threshold=scenario.threshold_balance,
             cpu_by_pod=feed.readings.mean_cpu(), keep_alive=scenario.keep_alive, algorithm=kind.algorithm(spec),
-            users=scenario.users,
+            users=scenario.users, present_pods=feed.readings.reported,
         )
         passed, reasons = judge(
             requests=summary["requests"], failures=summary["failures"], balance_score=summary["balance"]["score"],

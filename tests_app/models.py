@@ -16,6 +16,7 @@ from django.db.models.functions import Cast
 from django.urls import reverse
 
 from clusters.algorithms import ALGORITHMS
+from clusters.balance import ExpectedPods
 from clusters.targets import TARGET_KINDS, TargetSpec, target_kind
 from lbsite.db import NullsOrderedIndex
 from tests_app.choices import Attribution, RunStatus, Shape, algorithm_choices, target_kind_choices
@@ -132,10 +133,11 @@ class Target(models.Model):
         values["weights"] = dict(self.weights or {})
         return TargetSpec(**values)
 
-    def expected_shares(self, pods: list[str]) -> dict[str, float] | None:
-        """Expected share per pod from the target's weights (None: equal shares), with pod names
-        mapped to the slots the weights name as the target's kind maps them."""
-        return target_kind(self.kind).expected_shares(self.spec(), pods)
+    def expected_pod_set(self) -> ExpectedPods:
+        """The pods a run on this target is judged over and their expected shares (from the
+        weights, mapped to pods as the target's kind maps them), from the target alone: the run
+        driver, the live stream, the report and the comparison all judge with it."""
+        return target_kind(self.kind).expected_pod_set(self.spec())
 
 
 class Scenario(models.Model):

@@ -5,7 +5,6 @@ from __future__ import annotations
 from django.db.models import QuerySet
 
 from chaos_app.models import ChaosInjection
-from clusters.balance import UNATTRIBUTED
 from lbsite.permissions import owned_by
 from metrics_app.figures import chart_specs, run_figures
 from metrics_app.live import LiveSeries
@@ -60,12 +59,12 @@ def run_events(run_id: int) -> dict:
     return {"chaos": chaos, "tuning": tuning_decisions(run_id)}
 
 
-def live_series_for(run: LoadTestRun, first_second: dict) -> LiveSeries:
+def live_series_for(run: LoadTestRun) -> LiveSeries:
     """The LiveSeries that scores `run`: the scenario's balance threshold, the summary's window,
-    and the target's weights as shares over the pods of the first second fed. The driver, the
-    consumer and the report all start theirs here, so their scores are the same numbers."""
-    pods = sorted(pod for pod in first_second.get("pods") or {} if pod != UNATTRIBUTED)
-    return LiveSeries(run.balance_threshold, WINDOW_S, run.target.expected_shares(pods))
+    and the pods the target expects with their shares (`Target.expected_pod_set`, from the
+    target alone: no cluster needed to replay a run). The driver, the consumer and the report
+    all start theirs here, and the summary judges the same pods, so their scores agree."""
+    return LiveSeries(run.balance_threshold, WINDOW_S, run.target.expected_pod_set())
 
 
 def report_figures(run: LoadTestRun) -> dict[str, dict]:
@@ -73,7 +72,7 @@ def report_figures(run: LoadTestRun) -> dict[str, dict]:
     showed, built from the same messages (the standalone report)."""
     series, samples, alerts = None, [], []
     for second in iter_run_seconds(run.pk):
-        series = series or live_series_for(run, second)
+        series = series or live_series_for(run)
         for message in series.feed(second):
             (samples if message["type"] == "sample" else alerts).append(message)
     return run_figures(chart_specs(threshold=run.balance_threshold), samples, events=run_events(run.pk), alerts=alerts)

@@ -364,7 +364,7 @@ def execute_run(
                "verdict": {"passed": outcome.passed, "reasons": outcome.reasons}}
     run = finish_run(run, status=outcome.status, summary=summary, passed=outcome.passed, reasons=outcome.reasons)
     # stored now, off any request: comparisons of finished runs read it
-    compare_series(run.pk, finished=True, shares_for=run.target.expected_shares)
+    compare_series(run.pk, finished=True, expected=run.target.expected_pod_set())
     return run
 
 
@@ -375,7 +375,7 @@ def runs_comparison(runs: list[LoadTestRun]) -> dict:
 
     def series_for(run_id: int) -> dict:
         run = by_id[run_id]
-        return compare_series(run.pk, finished=run.is_finished, shares_for=run.target.expected_shares)
+        return compare_series(run.pk, finished=run.is_finished, expected=run.target.expected_pod_set())
 
     return compare_runs([_described_for_comparison(run) for run in runs], series_for)
 

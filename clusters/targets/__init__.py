@@ -13,6 +13,7 @@ import abc
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 
+from clusters.balance import ExpectedPods
 from clusters.base import Cluster, ClusterError
 
 
@@ -77,6 +78,19 @@ class TargetKind(abc.ABC):
     def endpoint(self, spec: TargetSpec, cluster: Cluster | None) -> str:
         """The base URL load goes to."""
         return cluster.endpoint if cluster is not None else spec.base_url
+
+    def started_pods(self, spec: TargetSpec) -> int:
+        """How many pods LB Lab starts for the target (0: it starts none)."""
+        return 0
+
+    def expected_pod_set(self, spec: TargetSpec) -> ExpectedPods:
+        """The pods a run on this target is judged over and their shares, from the target alone,
+        so the run driver and every replay of the run's seconds (the live stream's backlog, the
+        report, the comparison) judge the same pods: the declared ones, and as many as the
+        declared count or the pods LB Lab starts, whichever is more (`ExpectedPods.judged`)."""
+        count = max(len(spec.expected_pods), spec.expected_pod_count or 0, self.started_pods(spec))
+        return ExpectedPods(named=tuple(spec.expected_pods), count=count,
+                            shares_for=lambda pods: self.expected_shares(spec, pods))
 
     def known_pods(self, spec: TargetSpec, cluster: Cluster | None) -> list[str]:
         """The pods expected to get traffic, known before the first request."""

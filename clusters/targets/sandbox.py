@@ -27,6 +27,9 @@ class Sandbox(TargetKind):
             service_time=ServiceTime(distribution="exponential", mean_ms=spec.service_time_ms),
         ))
 
+    def started_pods(self, spec: TargetSpec) -> int:
+        return spec.pods
+
     def algorithm(self, spec: TargetSpec) -> str:
         return spec.algorithm
 

@@ -125,6 +125,7 @@
     }
     if (spec.alerts) {
       alerts.forEach(function (alert) {
+        if (alert.kind && alert.kind !== "balance") return;  // a pod's error or latency alert: listed, not shaded
         var end = alert.end_t;
         shapes.push(band(alert.start_t, end !== null && end !== undefined ? end : lastDrawnT, spec.alerts));
       });
@@ -287,6 +288,7 @@
   function alertText(alert) {
     var text = alert.message || ("Balance score " + shortValue(alert.score) + " % under the threshold from " +
       formatSeconds(alert.start_t));
+    if (alert.kind && alert.kind !== "balance") return text;  // a pod's alert says when it closed itself
     if (alert.end_t !== null && alert.end_t !== undefined) {
       text += " (back at or above the threshold at " + formatSeconds(alert.end_t) + ")";
     }
@@ -294,7 +296,7 @@
   }
 
   function showAlert(alert) {
-    var key = String(alert.start_t);
+    var key = alert.id || String(alert.start_t);  // an alert's opening and closing share its id
     alerts.set(key, alert);
     if (!marksDirty) marksDirty = "alerts";
     scheduleRedraw();
@@ -303,7 +305,8 @@
     var item = alertItems.get(key);
     if (!item) {
       item = document.createElement("li");
-      item.dataset.startT = key;
+      item.dataset.startT = String(alert.start_t);
+      item.dataset.kind = alert.kind || "balance";
       list.appendChild(item);
       alertItems.set(key, item);
     }

@@ -76,3 +76,18 @@ def test_silent_behind_a_per_request_balancer(algorithm):
 def test_silent_without_traffic():
     assert diagnose({}, connections_per_pod=None, **L4) is None
     assert diagnose({"pod-0": 0, "pod-1": 0}, connections_per_pod=None, **L4) is None
+
+
+def test_a_pod_that_never_answered_is_said_so_not_pinning():
+    # a URL target: two pods answered, three were expected; few keep-alive users would look like pinning
+    counts = {"pod-0-a": 1000, "pod-1-b": 1000, "expected-3 (no response)": 0}
+    diagnosis = diagnose(counts, connections_per_pod=None, keep_alive=True, algorithm=None, users=4, pods=3,
+                         never_answered=["expected-3 (no response)"])
+    assert diagnosis.cause == "pods_never_answered"
+    assert diagnosis.explanation.startswith("1 of the 3 expected pods never answered: expected-3 (no response).")
+    assert "connection" not in diagnosis.explanation
+    for cause in ("ready", "Service", "replicas"):
+        assert cause in diagnosis.advice
+    # the same counts without that knowledge are read as pinning, as before
+    assert diagnose(counts, connections_per_pod=None, keep_alive=True, algorithm=None, users=4, pods=3).cause == (
+        "connection_skew")

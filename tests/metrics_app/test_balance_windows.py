@@ -84,9 +84,14 @@ def test_final_partial_window_without_traffic_is_dropped():
     assert windowed_scores(rows, window_s=10) == [100.0, 100.0]
 
 
-def test_a_full_window_without_traffic_scores_zero():
+def test_a_full_window_without_traffic_is_a_gap_not_a_score():
     rows = [{"a": 10, "b": 10}] * 10 + [{}] * 10 + [{"a": 10, "b": 10}] * 10
-    assert windowed_scores(rows, window_s=10) == [100.0, 0.0, 100.0]
+    assert windowed_scores(rows, window_s=10) == [100.0, None, 100.0]
+
+
+def test_a_window_with_some_empty_seconds_scores_its_seconds_with_traffic():
+    rows = [{"a": 10, "b": 0}] * 4 + [{}] * 6 + [{"a": 10, "b": 10}] * 10
+    assert windowed_scores(rows, window_s=10) == [pytest.approx(analyse({"a": 40, "b": 0}).score), 100.0]
 
 
 def test_run_shorter_than_a_window_is_one_window_or_none():

@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 
 from metrics_app.comparison import RunSeconds
-from metrics_app.live import LiveSeries
 from metrics_app.models import CompareSeries, MetricSample, PodSample
 from metrics_app.selectors import run_seconds_arrays, samples_since
 from tests.factories import LoadTestRunFactory, TargetFactory
+from tests_app.selectors import live_series_for
 from tests_app.services import runs_comparison as compare_runs
 
 pytestmark = pytest.mark.django_db
@@ -56,11 +56,12 @@ def test_pod_names_with_any_character_read_the_same():
 
 
 def test_series_score_is_what_the_live_stream_sent():
-    first, second = LoadTestRunFactory(), LoadTestRunFactory()
+    # sandboxes of as many pods as their seconds show (a sandbox reports every pod it runs)
+    first, second = LoadTestRunFactory(target__pods=3), LoadTestRunFactory(target__pods=2)
     record(first, uneven_history())
     record(second, [(float(t), {"pod-a": 30, "pod-b": 30}) for t in range(5)])
     compared = compare_runs([first, second])
-    live = LiveSeries(95.0, 10)
+    live = live_series_for(first)
     sent = [live.feed(s)[0]["score"] for s in samples_since(first.pk, -1.0)]
     got = compared["series"][str(first.pk)]["score"]
     assert [g is None for g in got] == [s is None for s in sent]
@@ -69,9 +70,9 @@ def test_series_score_is_what_the_live_stream_sent():
 
 
 def test_weighted_target_scores_with_its_shares():
-    target = TargetFactory(weights={"pod-a": 3, "pod-b": 1})
+    target = TargetFactory(pods=2, weights={"pod-a": 3, "pod-b": 1})
     run = LoadTestRunFactory(owner=target.owner, target=target)
-    other = LoadTestRunFactory(owner=target.owner)
+    other = LoadTestRunFactory(owner=target.owner, target__pods=2)
     record(run, [(float(t), {"pod-a": 75, "pod-b": 25}) for t in range(4)])
     record(other, [(float(t), {"pod-a": 75, "pod-b": 25}) for t in range(4)])
     compared = compare_runs([run, other])

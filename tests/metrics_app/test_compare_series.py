@@ -2,6 +2,7 @@
 
 import pytest
 
+from clusters.balance import ExpectedPods
 from metrics_app.comparison import RunSeconds, run_series
 from metrics_app.live import LiveSeries
 
@@ -16,8 +17,8 @@ def pods_of(**requests):
     return {name.replace("_", "-"): {"requests": count, "failures": 0} for name, count in requests.items()}
 
 
-def live_scores(seconds, *, shares=None, window_s=10):
-    series = LiveSeries(95.0, window_s, shares)
+def live_scores(seconds, *, expected=None, window_s=10):
+    series = LiveSeries(95.0, window_s, expected)
     return [series.feed(s)[0]["score"] for s in seconds]
 
 
@@ -48,8 +49,9 @@ def test_score_is_the_live_streams_score_of_every_second(window_s):
 def test_weighted_shares_score_like_the_live_stream():
     seconds = [second(t, pods_of(pod_0=60 + t % 3, pod_1=30, pod_2=30)) for t in range(25)]
     shares = {"pod-0": 2.0, "pod-1": 1.0, "pod-2": 1.0, "pod-3": 1.0}  # pod-3 never answers: it counts as 0
-    series = run_series(RunSeconds.from_seconds(seconds), shares=shares)
-    for got, want in zip(series["score"], live_scores(seconds, shares=shares), strict=True):
+    expected = ExpectedPods.with_shares(shares)
+    series = run_series(RunSeconds.from_seconds(seconds), expected=expected)
+    for got, want in zip(series["score"], live_scores(seconds, expected=expected), strict=True):
         assert got == pytest.approx(want, abs=0.005)
     assert max(series["score"]) < 90  # pod-3's missing share is visible
 
@@ -57,6 +59,20 @@ def test_weighted_shares_score_like_the_live_stream():
 def test_score_of_a_second_without_traffic_in_its_window_is_none():
     seconds = [second(0, pods_of(pod_0=5, pod_1=5)), second(1, pods_of(pod_0=0, pod_1=0)), second(2, {})]
     assert run_series(RunSeconds.from_seconds(seconds), window_s=1)["score"] == [100.0, None, None]
+
+
+def test_a_second_without_traffic_is_a_gap_though_its_window_had_traffic():
+    seconds = [second(0, pods_of(pod_0=5, pod_1=5)), second(1, pods_of(pod_0=0, pod_1=0)), second(2, {}),
+               second(3, pods_of(pod_0=5, pod_1=5))]
+    assert run_series(RunSeconds.from_seconds(seconds), window_s=10)["score"] == [100.0, None, None, 100.0]
+
+
+def test_expected_pods_that_never_answered_count_from_the_first_second_like_the_live_stream():
+    seconds = [second(t, pods_of(pod_0=50, pod_1=50)) for t in range(12)]
+    expected = ExpectedPods(count=3)  # e.g. `--expect-pods 3` where two pods answer
+    series = run_series(RunSeconds.from_seconds(seconds), expected=expected)
+    assert series["score"] == live_scores(seconds, expected=expected) == [0.0] * 12
+    assert series["pod_spread"] == [1.5] * 12  # (50, 50, 0): max 50 over a mean of 33.3
 
 
 def test_pod_spread_is_max_over_mean_of_the_second():
@@ -70,7 +86,8 @@ def test_pod_spread_is_max_over_mean_of_the_second():
 
 def test_pod_spread_divides_by_the_expected_share():
     seconds = [second(0, pods_of(pod_0=20, pod_1=10))]
-    assert run_series(RunSeconds.from_seconds(seconds), shares={"pod-0": 2, "pod-1": 1})["pod_spread"] == [1.0]
+    expected = ExpectedPods.with_shares({"pod-0": 2, "pod-1": 1})
+    assert run_series(RunSeconds.from_seconds(seconds), expected=expected)["pod_spread"] == [1.0]
 
 
 def test_totals_series_follow_the_seconds_and_missing_values_are_none():

@@ -107,6 +107,17 @@ def test_balance_threshold_line_and_alert_spans(samples):
     assert layout["yaxis"]["range"] == [0, 102]
 
 
+def test_a_pods_error_alert_is_not_shaded_as_a_balance_span_nor_merged_with_one(samples):
+    alerts = [
+        {"type": "alert", "kind": "balance", "id": "balance@1", "start_t": 1.0, "end_t": None, "score": 71.0,
+         "worst_pod": "pod-a", "message": "m"},
+        {"type": "alert", "kind": "pod_errors", "id": "pod_errors:pod-b@1", "start_t": 1.0, "end_t": 1.5,
+         "pod": "pod-b", "value": 30.0, "others": 0.0, "message": "m"},  # same start: must not close the balance one
+    ]
+    layout = run_figures(chart_specs(threshold=95.0), samples, alerts=alerts)["balance"]["layout"]
+    assert [(shape["x0"], shape["x1"]) for shape in layout["shapes"] if shape["type"] == "rect"] == [(1.0, 3.0)]
+
+
 def test_chaos_is_shaded_and_tuning_marked_on_every_time_chart(samples):
     events = {
         "type": "events",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from clusters.balance import analyse
+from clusters.balance import ExpectedPods, analyse
 from metrics_app.live import LiveSeries
 
 FAIR = {"pod-0": 10, "pod-1": 10, "pod-2": 10}
@@ -79,7 +79,8 @@ def test_a_window_without_traffic_has_no_score():
 
 def test_weights_give_the_expected_shares():
     shares = {"pod-0": 2.0, "pod-1": 1.0}
-    (sample,) = LiveSeries(threshold=95.0, window_s=10, shares=shares).feed(second(1.0, {"pod-0": 20, "pod-1": 10}))
+    series = LiveSeries(threshold=95.0, window_s=10, expected=ExpectedPods.with_shares(shares))
+    (sample,) = series.feed(second(1.0, {"pod-0": 20, "pod-1": 10}))
     assert sample["score"] == pytest.approx(analyse({"pod-0": 20, "pod-1": 10}, shares).score) == pytest.approx(100.0)
 
 
@@ -136,3 +137,69 @@ def test_an_alert_open_from_the_first_full_window_may_predate_what_was_fed():
 def test_window_must_be_whole_seconds():
     with pytest.raises(ValueError, match="window_s"):
         LiveSeries(threshold=95.0, window_s=0)
+
+
+def test_a_second_without_traffic_is_a_gap_even_when_its_window_had_traffic():
+    series = LiveSeries(threshold=95.0, window_s=10)
+    feed_all(series, [FAIR] * 5)
+    (idle,) = series.feed(second(6.0, {"pod-0": 0, "pod-1": 0, "pod-2": 0}))  # users at 0, between stages
+    assert idle["score"] is None
+    (back,) = series.feed(second(7.0, FAIR))
+    assert back["score"] == pytest.approx(100.0)
+
+
+def test_expected_pods_count_from_the_first_second_and_are_in_the_sample_as_zeros():
+    series = LiveSeries(threshold=95.0, window_s=10, expected=ExpectedPods(count=3))
+    (sample,) = series.feed(second(1.0, {"pod-0-a": 10, "pod-1-b": 10}))
+    assert sample["pods"]["expected-3 (no response)"]["requests"] == 0
+    assert sample["score"] == pytest.approx(analyse({"pod-0-a": 10, "pod-1-b": 10, "x": 0}).score) == 0.0
+
+
+def second_with_failures(t: float, figures: dict[str, tuple[int, int, float]]) -> dict:
+    """One recorded second from pod -> (requests, failures, p95 ms)."""
+    row = second(t, {name: requests for name, (requests, _, _) in figures.items()})
+    for name, (_, failures, p95_ms) in figures.items():
+        row["pods"][name].update(failures=failures, p95_ms=p95_ms)
+    return row
+
+
+def test_a_pod_whose_error_rate_stands_out_is_alerted_by_name_while_balance_stays_perfect():
+    series = LiveSeries(threshold=95.0, window_s=5)
+    healthy = {"pod-0": (40, 0, 2.0), "pod-1": (40, 0, 2.0), "pod-2": (40, 0, 2.0)}
+    failing = {**healthy, "pod-1": (40, 12, 2.0)}  # 30 % of pod-1's requests fail; its share is intact
+    messages = []
+    for index, figures in enumerate([healthy] * 3 + [failing] * 6 + [healthy] * 8):
+        messages.extend(series.feed(second_with_failures(index + 1.0, figures)))
+    samples = [m for m in messages if m["type"] == "sample"]
+    assert all(s["score"] == pytest.approx(100.0) for s in samples)
+    opened, closed = [m for m in messages if m["type"] == "alert"]
+    assert (opened["kind"], opened["pod"], opened["start_t"], opened["end_t"]) == ("pod_errors", "pod-1", 4.0, None)
+    assert "pod-1" in opened["message"] and "7.5 %" in opened["message"]  # 12 of the window's 160
+    # closed by the first window without pod-1's failures, with the worst rate seen while open
+    assert (closed["kind"], closed["pod"], closed["start_t"], closed["end_t"]) == ("pod_errors", "pod-1", 4.0, 14.0)
+    assert "30.0 %" in closed["message"]  # 60 of 200 over 4..8 s
+    assert closed["id"] == opened["id"]
+
+
+def test_a_pod_whose_p95_stands_out_is_alerted_by_name():
+    series = LiveSeries(threshold=95.0, window_s=5)
+    slow = {"pod-0": (40, 0, 2.0), "pod-1": (40, 0, 250.0), "pod-2": (40, 0, 2.5)}
+    messages = []
+    for index in range(3):
+        messages.extend(series.feed(second_with_failures(index + 1.0, slow)))
+    (alert,) = [m for m in messages if m["type"] == "alert"]
+    assert (alert["kind"], alert["pod"], alert["start_t"]) == ("pod_latency", "pod-1", 1.0)
+    assert "250.0 ms" in alert["message"]
+
+
+def test_a_pod_alert_open_from_the_first_seconds_fed_may_predate_them():
+    failing = {"pod-0": (40, 0, 2.0), "pod-1": (40, 12, 2.0), "pod-2": (40, 0, 2.0)}
+    healthy = {pod: (40, 0, 2.0) for pod in failing}
+    from_the_middle = LiveSeries(threshold=95.0, window_s=5)
+    for index in range(3):
+        from_the_middle.feed(second_with_failures(20.0 + index, failing))
+    assert from_the_middle.alert_may_predate_history  # a reconnect reads further back for its start
+    from_a_healthy_start = LiveSeries(threshold=95.0, window_s=5)
+    for index, figures in enumerate([healthy] * 6 + [failing] * 3):
+        from_a_healthy_start.feed(second_with_failures(index + 1.0, figures))
+    assert not from_a_healthy_start.alert_may_predate_history

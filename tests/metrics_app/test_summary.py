@@ -48,3 +48,40 @@ def test_pinned_connections_are_diagnosed():
                         keep_alive=True, algorithm="l4_connection", users=3)
     assert summary["diagnosis"]["cause"] == "connection_skew"
     assert summary["diagnosis"]["advice"]
+
+
+def test_a_window_without_traffic_is_a_gap_in_the_summarys_windows():
+    rows = per_second(20, 20) + [{"pod-a": 0, "pod-b": 0}] * 10 + per_second(20, 20)
+    summary = summarise(run_id=1, final=FINAL, per_second_pods=rows, expected_pods=["pod-a", "pod-b"], shares=None,
+                        threshold=95.0)
+    assert summary["balance"]["windows"] == [100.0, None, 100.0]
+
+
+def test_an_expected_pod_no_cluster_reported_is_diagnosed_as_never_answered():
+    expected = ["pod-a", "pod-b", "expected-3 (no response)"]
+    summary = summarise(run_id=1, final=FINAL, per_second_pods=per_second(20, 20), expected_pods=expected, shares=None,
+                        threshold=95.0, keep_alive=True, algorithm=None, users=3, present_pods=set())
+    diagnosis = summary["diagnosis"]
+    assert diagnosis["cause"] == "pods_never_answered"
+    assert "1 of the 3 expected pods never answered" in diagnosis["explanation"]
+    assert "expected-3 (no response)" in diagnosis["explanation"]
+    assert "connection" not in diagnosis["explanation"]
+
+
+def test_pod_health_names_the_pod_whose_error_rate_stands_out():
+    final = {**FINAL, "failures": 62, "pods": {"pod-a": {"requests": 200, "failures": 60, "p95_ms": 3.0},
+                                                "pod-b": {"requests": 198, "failures": 2, "p95_ms": 3.1}}}
+    summary = summarise(run_id=1, final=final, per_second_pods=per_second(20, 20), expected_pods=["pod-a", "pod-b"],
+                        shares=None, threshold=95.0)
+    assert summary["balance"]["grade"] == "A"  # the spread of requests is fine: only pod health shows it
+    health = summary["pod_health"]
+    assert health["error_rate_pct"] == {"pod-a": 30.0, "pod-b": pytest.approx(100 * 2 / 198)}
+    (outlier,) = health["outliers"]
+    assert (outlier["pod"], outlier["figure"], outlier["value"]) == ("pod-a", "error_rate", 30.0)
+    assert health["diagnosis"]["cause"] == "pod_outlier" and "pod-a" in health["diagnosis"]["explanation"]
+
+
+def test_healthy_pods_give_an_empty_pod_health():
+    summary = summarise(run_id=1, final=FINAL, per_second_pods=per_second(20, 20), expected_pods=["pod-a", "pod-b"],
+                        shares=None, threshold=95.0)
+    assert summary["pod_health"]["outliers"] == [] and summary["pod_health"]["diagnosis"] is None

@@ -14,7 +14,7 @@ URL = reverse("api:run-compare")
 
 
 def recorded(owner, *, rps, per_pod, seconds=12, score=99.0):
-    run = LoadTestRunFactory(owner=owner, status="passed", summary={
+    run = LoadTestRunFactory(owner=owner, status="passed", target__pods=len(per_pod), summary={
         "duration_s": float(seconds), "requests": int(rps * seconds), "failures": 0, "rps": rps,
         "latency_ms": {"p50": 1.0, "p95": 3.0, "p99": 5.0, "max": 9.0}, "unattributed": 0,
         "pods": {pod: {"requests": n * seconds} for pod, n in per_pod.items()},

@@ -33,7 +33,7 @@ SKEWED = {"pod-0-a": 30, "pod-1-b": 0, "pod-2-c": 0}
 def finished_run(owner, rows: list[dict]) -> LoadTestRun:
     """A passed run whose seconds 1..len(rows) are recorded: nothing more will come."""
     run = LoadTestRunFactory(owner=owner, status=LoadTestRun.Status.PASSED, verdict_passed=True,
-                             scenario_config__threshold_balance=95.0)
+                             scenario_config__threshold_balance=95.0, target__pods=3)  # the 3 pods of FAIR
     for index, counts in enumerate(rows):
         write_second(run, float(index + 1), counts, unattributed=index % 3)
     return run

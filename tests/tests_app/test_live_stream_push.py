@@ -47,7 +47,7 @@ def redis_channel_layer(settings):
 
 @pytest.fixture
 def running_run(alice):
-    return LoadTestRunFactory(owner=alice, status=LoadTestRun.Status.RUNNING)
+    return LoadTestRunFactory(owner=alice, status=LoadTestRun.Status.RUNNING, target__pods=2)  # the pods of FAIR
 
 
 def line(t: float, pods: dict[str, int], unattributed: int = 0) -> dict:

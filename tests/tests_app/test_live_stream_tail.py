@@ -34,7 +34,7 @@ def in_memory_layer(settings):
 
 @pytest.fixture
 def running_run(alice):
-    return LoadTestRunFactory(owner=alice, status=LoadTestRun.Status.RUNNING)
+    return LoadTestRunFactory(owner=alice, status=LoadTestRun.Status.RUNNING, target__pods=2)  # the pods of FAIR
 
 
 async def test_seconds_written_while_connected_arrive_in_order(running_run, alice):

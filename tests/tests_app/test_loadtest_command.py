@@ -89,3 +89,20 @@ def test_a_run_that_misses_its_threshold_exits_1(child_env):
     run = LoadTestRun.objects.get()
     assert run.status == LoadTestRun.Status.FAILED
     assert any("balance score" in reason for reason in run.verdict_reasons)
+
+
+@pytest.mark.timeout(240)
+def test_a_sandbox_running_fewer_pods_than_expected_names_the_one_that_never_answered(child_env, tmp_path):
+    out = tmp_path / "summary.json"
+    result = subprocess.run(
+        [PYTHON, "manage.py", "loadtest", "--sandbox", "--pods", "2", "--expect-pods", "3", "--users", "4",
+         "--duration", "3s", "--json", str(out)], cwd=REPO, env=child_env, capture_output=True, text=True, timeout=200,
+    )
+    assert result.returncode == 1, result.stdout[-2000:] + result.stderr[-2000:]
+    summary = json.loads(out.read_text())
+    assert summary["pods"]["expected-3 (no response)"]["requests"] == 0
+    assert summary["balance"]["grade"] == "F"
+    assert summary["diagnosis"]["cause"] == "pods_never_answered"
+    printed = " ".join(result.stdout.split())
+    assert "expected-3 (no response)" in printed
+    assert summary["diagnosis"]["explanation"] in printed

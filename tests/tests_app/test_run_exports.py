@@ -17,7 +17,8 @@ SUMMARY = {"run_id": 0, "requests": 60, "failures": 1, "balance": {"score": 93.0
 
 @pytest.fixture
 def finished_run(alice):
-    run = LoadTestRunFactory(owner=alice, status="passed", summary=SUMMARY, verdict_passed=True)
+    # a two-pod sandbox (its two pods are in every second, as the driver records them)
+    run = LoadTestRunFactory(owner=alice, status="passed", summary=SUMMARY, verdict_passed=True, target__pods=2)
     for t in range(3):
         MetricSample.objects.create(run=run, t=float(t), requests=20, failures=1 if t == 1 else 0, rps=20.0, p95_ms=4.0)
         PodSample.objects.create(run=run, t=float(t), pod="pod-a", requests=12, failures=1 if t == 1 else 0)
