@@ -2,7 +2,7 @@ from django.contrib import admin, messages
 from django.template.loader import render_to_string
 
 from chaos_app.models import ChaosInjection
-from clusters.targets import TARGET_KINDS, target_kind
+from clusters.targets import TARGET_KINDS
 from lbsite.admin import PresetListFilter, ReadOnlyAdminMixin, ReadOnlyTabularInline
 from metrics_app.models import TuningDecision
 from metrics_app.selectors import samples_overview
@@ -25,7 +25,7 @@ class TargetAdmin(admin.ModelAdmin):
 
     @admin.display(description="Where")
     def where(self, obj):
-        return target_kind(obj.kind).describe(obj.spec())
+        return obj.where
 
 
 @admin.register(Scenario)
@@ -58,15 +58,15 @@ class TuningDecisionInline(ReadOnlyTabularInline):
 
 @admin.register(LoadTestRun)
 class LoadTestRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ["id", "owner", "target", "scenario_name", "status", "balance", "created_at", "duration"]
+    list_display = ["id", "name", "owner", "target", "scenario_name", "status", "balance", "created_at", "duration"]
     list_filter = ["status", "target__kind", "created_at"]
-    search_fields = ["id", "owner__username", "target__name", "error"]
+    search_fields = ["id", "name", "owner__username", "target__name", "error"]
     date_hierarchy = "created_at"
     list_select_related = ["owner", "target"]
     inlines = [ChaosInjectionInline, TuningDecisionInline]
     actions = ["stop_runs"]
     fieldsets = [
-        (None, {"fields": ["owner", "target", "scenario", "autotune", "workers", "status", "error"]}),
+        (None, {"fields": ["name", "owner", "target", "scenario", "autotune", "workers", "status", "error"]}),
         ("Timing", {"fields": ["created_at", "started_at", "ended_at", "heartbeat_at", "attempt", "stop_requested"]}),
         ("Results", {"fields": ["samples_summary", "verdict_passed", "verdict_reasons", "summary"]}),
         ("Configuration", {"classes": ["collapse"], "fields": ["scenario_config", "chaos"]}),

@@ -25,6 +25,7 @@ from tests_app.scenario_spec import DEFAULTS, ScenarioSpec
 MAX_PODS = 64
 PODS_RANGE = f"must be from 1 to {MAX_PODS}"
 MAX_USERS = 100_000
+RUN_NAME_LENGTH = 200
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
 
 
@@ -125,6 +126,11 @@ class Target(models.Model):
             raise ValidationError(errors)
         # Allow-listing is checked by the service that starts load (tests_app.services),
         # because it depends on settings, not on the row alone.
+
+    @property
+    def where(self) -> str:
+        """Where the load goes, as the target's kind says it (`sandbox 4 pods round_robin`, a URL...)."""
+        return target_kind(self.kind).describe(self.spec())
 
     def spec(self) -> TargetSpec:
         """The target as its kind's adapter (clusters.targets) reads it."""
@@ -240,6 +246,9 @@ class Scenario(models.Model):
             problem = _stages_problem(self.stages)
             if problem:
                 errors["stages"] = problem
+            elif (staged := sum(stage["duration_s"] for stage in self.stages)) > self.duration_s:
+                # the run ends at its duration: stages past it would silently never run
+                errors["duration_s"] = f"The stages last {staged:g} s: make the duration at least that."
         problem = _request_mix_problem(self.request_mix)
         if problem:
             errors["request_mix"] = problem
@@ -298,8 +307,12 @@ class LoadTestRun(models.Model):
     Status = RunStatus
 
     FINISHED = (RunStatus.PASSED, RunStatus.FAILED, RunStatus.ERROR, RunStatus.CANCELLED)
+    staff_sees_all = True  # lbsite.permissions: staff review every user's runs (`loadtest`'s too)
 
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="runs")
+    # Empty when asked for: saving names the run after its scenario and target (`default_name`).
+    name = models.CharField(max_length=RUN_NAME_LENGTH, blank=True, default="", db_default="",
+                            help_text="Empty: named after its scenario and target.")
     # PROTECT: a target with runs can't vanish from under their history.
     target = models.ForeignKey(Target, on_delete=models.PROTECT, related_name="runs")
     scenario = models.ForeignKey(
@@ -349,8 +362,17 @@ class LoadTestRun(models.Model):
     def __str__(self) -> str:
         return f"Run {self.pk} on {self.target} ({self.status})"
 
+    def save(self, *args, **kwargs):
+        if not self.name and kwargs.get("update_fields") is None:
+            self.name = self.default_name()
+        super().save(*args, **kwargs)
+
     def get_absolute_url(self) -> str:
         return reverse("run-detail", args=[self.pk])
+
+    def default_name(self) -> str:
+        """What the run ran on what: its scenario's name (or outline, for a custom one) and its target's."""
+        return f"{self.scenario_spec.title} on {self.target.name}"[:RUN_NAME_LENGTH]
 
     @property
     def page_url(self) -> str:

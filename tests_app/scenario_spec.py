@@ -50,5 +50,37 @@ class ScenarioSpec:
         data["request_mix"] = [dict(entry) for entry in self.request_mix]
         return data
 
+    @property
+    def outline(self) -> str:
+        """What the load does, in a few words: shape, users, duration (`spike ×3 · 50 users · 2 min`)."""
+        if self.shape == "spike":
+            shape, users = f"spike ×{self.spike_factor:g}", _count(self.users, "user")
+        elif self.shape == "stages":
+            peak = max((stage["users"] for stage in self.stages if isinstance(stage.get("users"), int)), default=0)
+            shape, users = _count(len(self.stages), "stage"), f"up to {_count(peak, 'user')}"
+        else:
+            shape, users = self.shape, _count(self.users, "user")
+        parts = [shape, users, _seconds(self.duration_s)]
+        if self.arrival_rate:
+            parts.append(f"{self.arrival_rate:g} req/s")
+        return " · ".join(parts)
+
+    @property
+    def title(self) -> str:
+        """What the scenario is called in a run's default name: its own name, or what it does when
+        it is an unnamed custom one."""
+        return self.name if self.name and self.name != CUSTOM else self.outline
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
+def _seconds(seconds: float) -> str:
+    if seconds >= 120 and seconds % 60 == 0:
+        return f"{seconds / 60:g} min"
+    return f"{seconds:g} s"
+
 
 DEFAULTS = ScenarioSpec()
+CUSTOM = DEFAULTS.name  # the name of a scenario described on the spot (a form, an inline API object)

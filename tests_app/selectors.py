@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.contrib.auth import get_user_model
+from django.db.models import Count, QuerySet
 
 from chaos_app.models import ChaosInjection
 from lbsite.permissions import owned_by
@@ -14,11 +15,27 @@ from tests_app.models import LoadTestRun, Scenario, Target
 
 
 def runs_visible_to(user) -> QuerySet[LoadTestRun]:
-    return owned_by(LoadTestRun.objects.select_related("target", "scenario"), user)
+    """The user's runs; staff's: everyone's (lbsite.permissions)."""
+    return owned_by(LoadTestRun.objects.select_related("owner", "target", "scenario"), user)
+
+
+def run_owners_visible_to(user) -> QuerySet:
+    """The users whose runs `user` sees: the runs list's owner choices."""
+    return get_user_model().objects.filter(pk__in=runs_visible_to(user).values("owner")).order_by("username")
 
 
 def targets_visible_to(user) -> QuerySet[Target]:
     return owned_by(Target.objects.all(), user)
+
+
+def targets_of_runs_visible_to(user) -> QuerySet[Target]:
+    """The user's targets and those of every run they see (staff see others' runs, not their targets)."""
+    return Target.objects.filter(pk__in=runs_visible_to(user).values("target")) | targets_visible_to(user)
+
+
+def targets_with_run_counts(user) -> QuerySet[Target]:
+    """The user's targets, each with `run_count`: the runs that keep it."""
+    return targets_visible_to(user).annotate(run_count=Count("runs"))
 
 
 def scenarios_visible_to(user) -> QuerySet[Scenario]:

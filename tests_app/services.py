@@ -32,6 +32,7 @@ from metrics_app.services import compare_runs, compare_series, publish_to_run
 from tests_app import run_listeners
 from tests_app.models import LoadTestRun, Scenario, Target
 from tests_app.run_events import RunEvents
+from tests_app.scenario_spec import CUSTOM
 from tests_app.selectors import run_status_message, scenarios_visible_to, targets_visible_to
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,50 @@ def save_target(*, target: Target) -> Target:
     return target
 
 
+class TargetInUse(ValidationError):
+    """A target runs refer to: it is kept as it is, so their history stays whole."""
+
+
+def runs_on(target: Target) -> int:
+    """How many runs keep `target` (a run keeps the target it ran on: on_delete=PROTECT)."""
+    return target.runs.count()
+
+
+def target_for_editing(target: Target) -> Target:
+    """What an edit of `target` saves into: the target itself while no run uses it; otherwise an
+    unsaved copy under the next version's name ("lab v2"), so the runs keep the target they ran on."""
+    if not runs_on(target):
+        return target
+    copy = Target.objects.get(pk=target.pk)
+    copy.pk = None
+    copy._state.adding = True
+    copy.name = next_version_name(target)
+    return copy
+
+
+def next_version_name(target: Target) -> str:
+    """The first free "<name> vN" (N from 2) among the owner's targets; a name ending in " vN" counts on."""
+    stem, number = target.name, 1
+    head, _, tail = target.name.rpartition(" v")
+    if head and tail.isdigit():
+        stem, number = head, int(tail)
+    taken = set(Target.objects.filter(owner_id=target.owner_id, name__startswith=f"{stem} v").values_list("name", flat=True))
+    number += 1
+    while f"{stem} v{number}" in taken:
+        number += 1
+    return f"{stem} v{number}"
+
+
+def delete_target(*, target: Target) -> None:
+    """Delete a target no run uses; TargetInUse (saying what to do instead) when runs do."""
+    used = runs_on(target)
+    if used:
+        raise TargetInUse(f"“{target.name}” is kept because runs refer to it ({used}): a run keeps the target it "
+                          "ran on, so its history stays whole. Save a changed copy as a new version instead.",
+                          code="in_use")
+    target.delete()
+
+
 def describe_target(fields: Mapping) -> str:
     """The name a target described only by its fields gets (its kind's adapter says it), so
     asking for the same thing twice (the CLI, an inline API object, the form) finds the same one."""
@@ -87,6 +132,7 @@ class RunRequest:
     autotune: int | str | None = None  # a tuning policy, by id or name
     workers: int = 1
     stateful: str | None = None
+    name: str = ""  # empty: the run is named after its scenario and target
 
 
 class RunRejected(ValidationError):
@@ -119,29 +165,66 @@ INLINE_SCENARIO_FIELDS = frozenset({
 })
 
 
+# Run options whose engine this build does not have yet, and why each is refused: submit_run
+# refuses them (never silently ignored) and the new-run form shows them disabled with the reason.
+NOT_IN_THIS_BUILD = {
+    "chaos": "fault injection arrives with the chaos engine; this build cannot inject faults yet",
+    "autotune": "the auto-tuner is not part of this build yet",
+    "stateful": "stateful services are not part of this build yet",
+}
+
+
 def submit_run(*, owner, request: RunRequest, queue: bool = True) -> LoadTestRun:
     """Check the request with one set of rules and create the run; RunRejected with every wrong
     field when anything is wrong, and then nothing is created. `queue`: hand it to a worker once
     the transaction commits (the API, the form); `loadtest` runs it in the foreground instead."""
-    errors: dict = {}
     with transaction.atomic():
-        target = _resolve_target(owner, request.target, errors)
-        scenario = _resolve_scenario(owner, request.scenario, request.scenario_overrides, errors)
-        _check_run_options(request, errors)
-        if errors:
-            raise RunRejected(errors)
+        run = _checked_run(owner, request)
         if isinstance(request.target, Mapping):  # inline: created, or the same-named one updated
-            target.save()
-        run = LoadTestRun(owner=owner, target=target, scenario=scenario if scenario.pk else None,
-                          scenario_config=scenario.frozen(), chaos=list(request.chaos), workers=request.workers)
-        try:
-            run.full_clean()
-        except ValidationError as error:
-            raise RunRejected(error.message_dict) from error
+            run.target.save()
         run.save()
         if queue:
             transaction.on_commit(lambda: async_task("tests_app.tasks.run_load_test", run.pk, task_name=f"run-{run.pk}"))
     return run
+
+
+def check_run(*, owner, request: RunRequest) -> None:
+    """RunRejected with every field submit_run would refuse, and nothing created: for a medium
+    that has errors of its own (a form field that is not a number) to show all in one round."""
+    _checked_run(owner, request)
+
+
+def _checked_run(owner, request: RunRequest) -> LoadTestRun:
+    """The run the request asks for, unsaved (and its inline target unsaved), or RunRejected."""
+    errors: dict = {}
+    target = _resolve_target(owner, request.target, errors)
+    scenario = _resolve_scenario(owner, request.scenario, request.scenario_overrides, errors)
+    _check_run_options(request, errors)
+    run = LoadTestRun(owner=owner, target=target, scenario=scenario if scenario is not None and scenario.pk else None,
+                      scenario_config=scenario.frozen() if scenario is not None else {}, chaos=list(request.chaos),
+                      workers=request.workers, name=(request.name or "").strip())
+    try:  # the run's own fields (its name...); target and scenario were checked above
+        run.full_clean(exclude=["owner", "target", "scenario", "scenario_config", "autotune"],
+                       validate_unique=False, validate_constraints=False)
+    except ValidationError as error:
+        errors.update({name: messages for name, messages in error.message_dict.items() if name not in errors})
+    if errors:
+        raise RunRejected(errors)
+    return run
+
+
+def run_again(*, owner, run: LoadTestRun) -> LoadTestRun:
+    """A new run of what `run` ran, through submit_run: the same target, the run's frozen scenario
+    (kept linked to its saved scenario when the owner can still use it), chaos, workers and name.
+    Someone else's run (staff see everyone's) runs on the owner's own copy of its target."""
+    frozen = {key: value for key, value in run.scenario_spec.to_dict().items() if key in INLINE_SCENARIO_FIELDS}
+    saved = run.scenario_id is not None and scenarios_visible_to(owner).filter(pk=run.scenario_id).exists()
+    target = run.target if run.target.owner_id == owner.pk else {
+        name: getattr(run.target, name) for name in INLINE_TARGET_FIELDS - {"name"}}  # named by its kind
+    return submit_run(owner=owner, request=RunRequest(
+        target=target, scenario=run.scenario_id if saved else frozen, scenario_overrides=frozen if saved else {},
+        chaos=list(run.chaos or ()), autotune=run.autotune_id, workers=run.workers, name=run.name,
+    ))
 
 
 def _resolve_target(owner, given, errors: dict) -> Target | None:
@@ -201,7 +284,7 @@ def _resolve_scenario(owner, given, overrides: Mapping, errors: dict) -> Scenari
     elif isinstance(given, Mapping):
         if _refuse_unknown(given, INLINE_SCENARIO_FIELDS, "scenario", errors):
             return None
-        scenario = Scenario(owner=owner, **{"name": "api", **given})
+        scenario = Scenario(owner=owner, **{"name": CUSTOM, **given})
     else:
         errors["scenario"] = ["A scenario id or a scenario object."]
         return None
@@ -224,12 +307,12 @@ def _check_run_options(request: RunRequest, errors: dict) -> None:
             errors["chaos"] = [error.args[0]]
             break
     else:
-        if request.chaos:  # never silently ignored: refused until the chaos engine is part of the build
-            errors["chaos"] = ["fault injection arrives with the chaos engine; this build cannot inject faults yet"]
+        if request.chaos:
+            errors["chaos"] = [NOT_IN_THIS_BUILD["chaos"]]
     if request.autotune is not None:
-        errors["autotune"] = ["the auto-tuner is not part of this build yet"]
+        errors["autotune"] = [NOT_IN_THIS_BUILD["autotune"]]
     if request.stateful:
-        errors["stateful"] = ["stateful services are not part of this build yet"]
+        errors["stateful"] = [NOT_IN_THIS_BUILD["stateful"]]
     if isinstance(request.workers, bool) or not isinstance(request.workers, int) or not 1 <= request.workers <= MAX_WORKERS:
         errors["workers"] = [f"must be at least 1 and at most {MAX_WORKERS} (Locust worker processes)"]
 

@@ -11,6 +11,9 @@ urlpatterns = [
     path("runs/<int:pk>/export/<str:name>", views.RunExportView.as_view(), name="run-export"),
     path("runs/<int:pk>/results/", views.RunResultsView.as_view(), name="run-results"),
     path("runs/<int:pk>/stop/", views.RunStopView.as_view(), name="run-stop"),
+    path("runs/<int:pk>/again/", views.RunAgainView.as_view(), name="run-again"),
     path("targets/", views.TargetListView.as_view(), name="targets"),
     path("targets/new/", views.TargetCreateView.as_view(), name="target-new"),
+    path("targets/<int:pk>/", views.TargetEditView.as_view(), name="target-edit"),
+    path("targets/<int:pk>/delete/", views.TargetDeleteView.as_view(), name="target-delete"),
 ]

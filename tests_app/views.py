@@ -1,11 +1,14 @@
+from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse, reverse_lazy
+from django.urls import reverse
+from django.utils.functional import cached_property
 from django.views import View
-from django.views.generic import CreateView, DetailView, FormView, ListView
+from django.views.generic import DetailView, FormView, ListView
 
-from lbsite.permissions import OwnedQuerysetMixin
+from lbsite.permissions import OwnedQuerysetMixin, sees_everyones
 from lbsite.staticfiles import static_text
 from metrics_app import exports
 from metrics_app.exports import filename, summary_json
@@ -15,8 +18,14 @@ from tests_app import services
 from tests_app.api.filters import RunFilterSet
 from tests_app.api.serializers import CompareQuerySerializer
 from tests_app.forms import RunForm, TargetForm
-from tests_app.models import LoadTestRun, Target
-from tests_app.selectors import report_figures, runs_in_order, runs_visible_to
+from tests_app.models import LoadTestRun
+from tests_app.selectors import (
+    report_figures,
+    runs_in_order,
+    runs_visible_to,
+    targets_visible_to,
+    targets_with_run_counts,
+)
 
 SAMPLE_FILES = {"samples.csv": "text/csv; charset=utf-8", "samples.json": "application/json"}
 
@@ -32,16 +41,19 @@ def samples_download(run_id: int, name: str) -> StreamingHttpResponse:
 
 
 class RunListView(LoginRequiredMixin, OwnedQuerysetMixin, ListView):
-    """The user's runs, filtered and sorted with the API's own FilterSet (one set of rules)."""
+    """The user's runs (staff: everyone's, with their owners), filtered and sorted with the API's
+    own FilterSet (one set of rules)."""
 
     model = LoadTestRun
     paginate_by = 25
     context_object_name = "runs"
-    sort_columns = (("id", "#"), ("created_at", "Created"), ("status", "Status"), ("balance_score", "Balance"))
 
     def get_queryset(self):
-        runs = super().get_queryset().select_related("target").order_by("-created_at", "-id")
+        runs = super().get_queryset().select_related("owner", "target").order_by("-created_at", "-id")
         self.filterset = RunFilterSet(self.request.GET or None, queryset=runs, request=self.request)
+        self.show_owner = sees_everyones(self.request.user, LoadTestRun)
+        if not self.show_owner:  # only their own runs: nothing to tell apart by owner
+            del self.filterset.form.fields["owner"]
         if not self.filterset.is_bound:
             return runs
         return self.filterset.qs if self.filterset.is_valid() else runs.none()
@@ -49,8 +61,8 @@ class RunListView(LoginRequiredMixin, OwnedQuerysetMixin, ListView):
     def get_context_data(self, **kwargs):
         filtering = {key for key in self.request.GET if key not in ("page", "ordering")}
         return super().get_context_data(
-            **kwargs, filter=self.filterset, filtered=bool(filtering), sort_columns=self.sort_columns,
-            ordering=self.request.GET.get("ordering", ""),
+            **kwargs, filter=self.filterset, filtered=bool(filtering),
+            ordering=self.request.GET.get("ordering", ""), show_owner=self.show_owner,
         )
 
 
@@ -84,13 +96,24 @@ class RunCreateView(LoginRequiredMixin, FormView):
     def get_form_kwargs(self):
         return {**super().get_form_kwargs(), "owner": self.request.user}
 
-    def form_valid(self, form):
+    def post(self, request, *args, **kwargs):
+        form = self.get_form()
+        run = form.submit()
+        return redirect("run-detail", pk=run.pk) if run else self.form_invalid(form)
+
+
+class RunAgainView(LoginRequiredMixin, View):
+    """*Run again*: a new run of a run's target, frozen scenario and options (services.run_again)."""
+
+    def post(self, request, pk):
+        run = get_object_or_404(runs_visible_to(request.user), pk=pk)
         try:
-            run = services.submit_run(owner=self.request.user, request=form.run_request())
+            again = services.run_again(owner=request.user, run=run)
         except services.RunRejected as rejected:
-            form.add_rejection(rejected)
-            return self.form_invalid(form)
-        return redirect("run-detail", pk=run.pk)
+            for message in rejected.messages:
+                messages.error(request, f"Run {run.pk} could not run again: {message}")
+            return redirect("runs")
+        return redirect("run-detail", pk=again.pk)
 
 
 class RunCompareView(LoginRequiredMixin, View):
@@ -160,20 +183,73 @@ class RunStopView(LoginRequiredMixin, View):
         return redirect(reverse("run-detail", args=[pk]))
 
 
-class TargetListView(LoginRequiredMixin, OwnedQuerysetMixin, ListView):
-    model = Target
+class TargetListView(LoginRequiredMixin, ListView):
     paginate_by = 50
     context_object_name = "targets"
 
+    def get_queryset(self):
+        return targets_with_run_counts(self.request.user).order_by("name")
 
-class TargetCreateView(LoginRequiredMixin, CreateView):
-    model = Target
+
+class TargetFormViewMixin(LoginRequiredMixin):
+    """A target's form saved through services.save_target (fields, then the allow-list)."""
+
     form_class = TargetForm
-    success_url = reverse_lazy("targets")
+    template_name = "tests_app/target_form.html"
 
     def get_form_kwargs(self):
         return {**super().get_form_kwargs(), "owner": self.request.user}
 
     def form_valid(self, form):
-        self.object = services.save_target(target=form.instance)
-        return super(CreateView, self).form_valid(form)
+        try:
+            target = services.save_target(target=form.instance)
+        except ValidationError as error:
+            form.add_error(None, error)
+            return self.form_invalid(form)
+        messages.success(self.request, f"Saved “{target.name}”.")
+        return redirect("targets")
+
+
+class TargetCreateView(TargetFormViewMixin, FormView):
+    pass
+
+
+class TargetEditView(TargetFormViewMixin, FormView):
+    """A saved target, open for editing: saved in place while no run uses it, otherwise as a new
+    version (services.target_for_editing), so the runs keep the target they ran on."""
+
+    @cached_property
+    def target(self):
+        return get_object_or_404(targets_visible_to(self.request.user), pk=self.kwargs["pk"])
+
+    @cached_property
+    def editing(self):
+        return services.target_for_editing(self.target)
+
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "instance": self.editing}
+
+    def get_context_data(self, **kwargs):
+        new_version = self.editing is not self.target
+        return super().get_context_data(**kwargs, target=self.target, new_version=new_version,
+                                        runs_on=services.runs_on(self.target) if new_version else 0)
+
+
+class TargetDeleteView(LoginRequiredMixin, View):
+    """Asks first; a target runs refer to is kept, with why and what to do instead."""
+
+    template_name = "tests_app/target_confirm_delete.html"
+
+    def get(self, request, pk):
+        target = get_object_or_404(targets_visible_to(request.user), pk=pk)
+        return render(request, self.template_name, {"target": target})
+
+    def post(self, request, pk):
+        target = get_object_or_404(targets_visible_to(request.user), pk=pk)
+        try:
+            services.delete_target(target=target)
+        except services.TargetInUse as refused:
+            # 200 as for any form the server refuses (a 4xx page is a browser console error)
+            return render(request, self.template_name, {"target": target, "refused": refused.messages[0]})
+        messages.success(request, f"Deleted “{target.name}”.")
+        return redirect("targets")

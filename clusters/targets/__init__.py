@@ -136,6 +136,21 @@ def choices() -> list[tuple[str, str]]:
     return [(kind.name, kind.label) for kind in TARGET_KINDS.values()]
 
 
+def kinds_using() -> dict[str, tuple[str, ...]]:
+    """Each kind-specific field (one some kind lists in `fields`) and the kinds that use it, in
+    the registry's order; a field no kind lists is every kind's (attribution, weights...)."""
+    using: dict[str, list[str]] = {}
+    for kind in TARGET_KINDS.values():
+        for name in kind.fields:
+            using.setdefault(name, []).append(kind.name)
+    return {name: tuple(kinds) for name, kinds in using.items()}
+
+
+def fields_not_used_by(kind: str) -> frozenset[str]:
+    """The kind-specific fields of the other kinds: what a target of `kind` neither shows nor sends."""
+    return frozenset(name for name, kinds in kinds_using().items() if kind not in kinds)
+
+
 def open_cluster(spec: TargetSpec) -> Cluster | None:
     return target_kind(spec.kind).open(spec)
 

@@ -4,7 +4,7 @@ presets, and a target that runs still refer to is kept (409), not a server error
 import pytest
 from django.urls import reverse
 
-from tests.factories import LoadTestRunFactory, ScenarioFactory, TargetFactory
+from tests.factories import LoadTestRunFactory, ScenarioFactory, TargetFactory, UrlTargetFactory
 from tests_app.models import Scenario, Target
 
 pytestmark = pytest.mark.django_db
@@ -65,3 +65,23 @@ def test_scenario_used_by_a_run_can_go_the_run_keeps_its_copy(alice, api_for):
     assert api_for(alice).delete(reverse("api:scenario-detail", args=[scenario.pk])).status_code == 204
     run.refresh_from_db()
     assert run.scenario is None and run.scenario_config["users"] == 7
+
+
+def test_a_target_shows_its_own_kinds_fields_only(alice, api_for):
+    api = api_for(alice)
+    url_target = UrlTargetFactory(owner=alice, name="shop")
+    body = api.get(reverse("api:target-detail", args=[url_target.pk])).json()
+    assert body["base_url"] == "http://127.0.0.1:8080" and body["pod_header"] == "X-Pod"
+    assert not {"pods", "nodes", "algorithm", "service_time_ms", "namespace", "service"} & set(body)
+    sandbox = api.get(reverse("api:target-detail", args=[TargetFactory(owner=alice).pk])).json()
+    assert sandbox["pods"] == 4 and sandbox["algorithm"] == "round_robin" and "base_url" not in sandbox
+    listed = {t["name"]: t for t in api.get(reverse("api:target-list")).json()["results"]}
+    assert "pods" not in listed["shop"]
+
+
+def test_a_target_runs_use_is_not_changed_in_place_409(alice, api_for):
+    run = LoadTestRunFactory(owner=alice, target__pods=4)
+    response = api_for(alice).patch(reverse("api:target-detail", args=[run.target_id]), {"pods": 8}, format="json")
+    assert response.status_code == 409 and "new target" in response.json()["detail"]
+    run.target.refresh_from_db()
+    assert run.target.pods == 4

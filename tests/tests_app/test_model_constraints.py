@@ -95,6 +95,12 @@ def test_scenario_field_errors(changes, field):
     assert field in field_errors(ScenarioFactory.build(owner=UserFactory(), **changes))
 
 
+def test_stages_that_outlast_the_duration_are_refused_on_the_duration():
+    scenario = ScenarioFactory.build(owner=UserFactory(), shape="stages", duration_s=30,
+                                     stages=[{"duration_s": 30, "users": 10}, {"duration_s": 15, "users": 0}])
+    assert field_errors(scenario)["duration_s"] == ["The stages last 45 s: make the duration at least that."]
+
+
 def test_valid_stages_scenario_is_accepted():
     ScenarioFactory.build(
         owner=UserFactory(), shape="stages",

@@ -1,11 +1,17 @@
-"""The new-run page: a preset or a custom scenario on a saved target or a new sandbox; bad
-input is a field error with nothing created; what the API refuses, the page refuses too."""
+"""The new-run page: a preset or a custom scenario (every field the API takes) on a saved target
+or a new sandbox; bad input is a field error with nothing created, every error in one round; what
+the API refuses, the page refuses too, and what this build cannot do is not offered as working."""
+
+import re
 
 import pytest
 from django.urls import reverse
+from django.utils.html import escape
 
-from tests.factories import LoadTestRunFactory, ScenarioFactory, TargetFactory
+from clusters.algorithms import ALGORITHMS
+from tests.factories import LoadTestRunFactory, ScenarioFactory, TargetFactory, TuningPolicyFactory
 from tests_app.models import LoadTestRun, Scenario, Target
+from tests_app.services import NOT_IN_THIS_BUILD
 
 pytestmark = pytest.mark.django_db
 
@@ -100,3 +106,88 @@ def test_live_page_carries_the_socket_path_and_chart_containers(logged_in, alice
 def test_results_fragment_is_scoped(logged_in, alice, bob):
     theirs = LoadTestRunFactory(owner=bob, status="passed")
     assert logged_in.get(reverse("run-results", args=[theirs.pk])).status_code == 404
+
+
+def test_every_scenario_field_the_api_takes_reaches_the_run(logged_in):
+    response = logged_in.post(reverse("run-new"), {
+        **CUSTOM, "shape": "spike", "spike_at_s": "5", "spike_length_s": "8", "spike_factor": "2.5",
+        "request_mix": "GET / 3\nPOST /cart 1\n/health", "think_time_min_ms": "100", "think_time_max_ms": "300",
+        "arrival_rate": "40", "threshold_balance": "90", "threshold_p95_ms": "250", "threshold_error_rate": "0.05",
+    })  # keep_alive is not sent: an unticked box
+    assert response.status_code == 302, response.context["form"].errors
+    frozen = LoadTestRun.objects.get().scenario_config
+    assert {key: frozen[key] for key in ("shape", "spike_at_s", "spike_length_s", "spike_factor", "think_time_min_ms",
+                                         "think_time_max_ms", "keep_alive", "arrival_rate", "threshold_balance",
+                                         "threshold_p95_ms", "threshold_error_rate")} == {
+        "shape": "spike", "spike_at_s": 5, "spike_length_s": 8, "spike_factor": 2.5, "think_time_min_ms": 100,
+        "think_time_max_ms": 300, "keep_alive": False, "arrival_rate": 40.0, "threshold_balance": 90.0,
+        "threshold_p95_ms": 250.0, "threshold_error_rate": 0.05}
+    assert frozen["request_mix"] == [{"path": "/", "method": "GET", "weight": 3.0},
+                                     {"path": "/cart", "method": "POST", "weight": 1.0},
+                                     {"path": "/health", "method": "GET", "weight": 1}]
+
+
+def test_custom_stages_can_be_submitted_and_the_run_lasts_as_long_as_they_do(logged_in):
+    response = logged_in.post(reverse("run-new"), {**CUSTOM, "shape": "stages", "stages": "30s 20\n1m 50 10\n\n15 0"})
+    assert response.status_code == 302, response.context["form"].errors
+    frozen = LoadTestRun.objects.get().scenario_config
+    assert frozen["stages"] == [{"duration_s": 30, "users": 20}, {"duration_s": 60, "users": 50, "spawn_rate": 10.0},
+                                {"duration_s": 15, "users": 0}]
+    assert frozen["duration_s"] == 105
+
+
+def test_every_error_comes_in_one_round(logged_in):
+    policy = TuningPolicyFactory()
+    response = logged_in.post(reverse("run-new"), {
+        **CUSTOM, "users": "0", "duration_s": "soon", "sandbox_pods": "99", "workers": "40", "name": "n" * 201,
+        "threshold_error_rate": "2", "think_time_min_ms": "500", "think_time_max_ms": "100",
+        "chaos": "pod_kill@3s:0s", "autotune": policy.pk,
+    })
+    errors = response.context["form"].errors
+    assert set(errors) == {"users", "duration_s", "sandbox_pods", "workers", "name", "threshold_error_rate",
+                           "think_time_max_ms", "chaos", "autotune"}
+    assert "Nothing was started: 9 fields to fix" in response.content.decode()
+    assert not LoadTestRun.objects.exists() and not Target.objects.exists()
+
+
+@pytest.mark.parametrize(("changes", "field", "message"), [
+    ({"shape": "spike", "spike_at_s": "25", "spike_length_s": "10"}, "spike_length_s", "must end within the duration"),
+    ({"shape": "stages", "stages": ""}, "stages", "Give at least one stage"),
+    ({"shape": "stages", "stages": "30s lots\nsoon 3"}, "stages", "Line 1: users must be a whole number"),
+    ({"request_mix": "GET api/items"}, "request_mix", "path must start with '/'"),
+    ({"request_mix": "GET / heavy"}, "request_mix", "Line 1: the weight must be a number"),
+])
+def test_spike_stages_and_requests_are_checked_on_their_fields(logged_in, changes, field, message):
+    response = logged_in.post(reverse("run-new"), {**CUSTOM, **changes})
+    assert message in " ".join(response.context["form"].errors[field])
+    assert not LoadTestRun.objects.exists()
+
+
+def test_presets_say_what_they_do(logged_in):
+    page = logged_in.get(reverse("run-new")).content.decode()
+    assert "Spike ×3 (preset) — spike ×3 · 50 users · 2 min" in page
+    assert "Sustained (preset) — sustained · 100 users · 30 min" in page
+    assert "Gradual ramp (preset) — ramp · 200 users · 5 min" in page
+
+
+def test_each_algorithm_carries_its_one_line_help(logged_in):
+    page = logged_in.get(reverse("run-new")).content.decode()
+    for algorithm in ALGORITHMS.values():
+        option = re.search(rf'<option value="{algorithm.name}"[^>]*>', page).group(0)
+        assert f'data-help="{escape(algorithm.help)}"' in option, option
+    assert 'data-option-help-for="id_sandbox_algorithm"' in page
+
+
+def test_sliders_have_a_number_input_beside_them(logged_in):
+    page = logged_in.get(reverse("run-new")).content.decode()
+    for name in ("users", "spawn_rate", "duration_s"):
+        assert re.search(rf'<input type="number" name="{name}"[^>]*id="id_{name}"', page), name
+        assert f'data-slider-for="id_{name}"' in page
+
+
+def test_engines_not_in_this_build_are_shown_disabled_with_why(logged_in):
+    page = logged_in.get(reverse("run-new")).content.decode()
+    assert re.search(r'<textarea name="chaos"[^>]*disabled', page)
+    assert re.search(r'<select name="autotune"[^>]*disabled', page)
+    assert f"Not in this build: {NOT_IN_THIS_BUILD['chaos']}." in page
+    assert f"Not in this build: {NOT_IN_THIS_BUILD['autotune']}." in page

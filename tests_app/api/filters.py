@@ -8,12 +8,14 @@ are the user's own (and the shared scenario presets); without it they are empty.
 
 Query parameters:
 
+- `name`: part of the run's name (any case);
+- `owner`: a username, among the owners of the runs the user sees (staff see everyone's);
 - `status`: one of the run statuses; `target`, `scenario`: an id;
 - `created_after`, `created_before`: a date (YYYY-MM-DD, the whole day in the site's time zone,
   both ends included) or an ISO 8601 date-time (a bound itself, included; without an offset it is
   in the site's time zone);
-- `verdict`: `true` (passed) or `false` (failed); runs without a verdict match neither;
-- `ordering`: comma-separated among `id`, `created_at`, `started_at`, `status`, `balance_score`
+- `verdict`: `true` (passed) or `false` (failed); runs without a verdict match neither; empty: any;
+- `ordering`: comma-separated among `id`, `name`, `created_at`, `started_at`, `status`, `balance_score`
   (the summary's balance score), each optionally with `-` for descending. Runs without a value
   sort last either way; ties keep the newest first.
 """
@@ -24,6 +26,7 @@ import datetime as dt
 
 import django_filters
 from django import forms
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db.models import F
 from django.utils import timezone
@@ -31,9 +34,10 @@ from django.utils.dateparse import parse_date, parse_datetime
 
 from lbsite.db import nulls_last
 from tests_app.models import LoadTestRun, RunStatus, Scenario, Target
-from tests_app.selectors import scenarios_visible_to, targets_visible_to
+from tests_app.selectors import run_owners_visible_to, scenarios_visible_to, targets_of_runs_visible_to
 
 VERDICTS = (("true", "Passed"), ("false", "Failed"))
+ANY = "Any"  # the blank choice of every select: no filter on that field
 
 
 class DateOrDateTimeField(forms.Field):
@@ -114,7 +118,11 @@ class RunOrderingFilter(django_filters.OrderingFilter):
 
 
 def _targets(request):
-    return targets_visible_to(request.user) if request is not None else Target.objects.none()
+    return targets_of_runs_visible_to(request.user) if request is not None else Target.objects.none()
+
+
+def _owners(request):
+    return run_owners_visible_to(request.user) if request is not None else get_user_model().objects.none()
 
 
 def _scenarios(request):
@@ -122,21 +130,26 @@ def _scenarios(request):
 
 
 class RunFilterSet(django_filters.FilterSet):
-    status = django_filters.ChoiceFilter(choices=RunStatus.choices)
-    target = django_filters.ModelChoiceFilter(queryset=_targets)
-    scenario = django_filters.ModelChoiceFilter(queryset=_scenarios)
+    name = django_filters.CharFilter(lookup_expr="icontains", label="Name")
+    owner = django_filters.ModelChoiceFilter(queryset=_owners, to_field_name="username", empty_label=ANY,
+                                             help_text="A username.")
+    status = django_filters.ChoiceFilter(choices=RunStatus.choices, empty_label=ANY)
+    target = django_filters.ModelChoiceFilter(queryset=_targets, empty_label=ANY)
+    scenario = django_filters.ModelChoiceFilter(queryset=_scenarios, empty_label=ANY)
     created_after = DateOrDateTimeFilter(field_name="created_at", start=True, label="Created from",
                                          help_text="A date (the whole day) or an ISO 8601 date-time.")
     created_before = DateOrDateTimeFilter(field_name="created_at", start=False, label="Created until",
                                           help_text="A date (the whole day) or an ISO 8601 date-time.")
-    verdict = django_filters.TypedChoiceFilter(field_name="verdict_passed", choices=VERDICTS,
-                                               coerce=lambda value: value == "true", label="Verdict")
+    # A blank first choice, so the page's form (submitted as it stands) filters nothing out.
+    verdict = django_filters.TypedChoiceFilter(field_name="verdict_passed", choices=(("", ANY), *VERDICTS),
+                                               coerce=lambda value: value == "true", empty_value=None,
+                                               label="Verdict")
     ordering = RunOrderingFilter(
-        fields=(("id", "id"), ("created_at", "created_at"), ("started_at", "started_at"), ("status", "status"),
-                ("balance_score", "balance_score")),
-        field_labels={"balance_score": "Balance score"},
+        fields=(("id", "id"), ("name", "name"), ("created_at", "created_at"), ("started_at", "started_at"),
+                ("status", "status"), ("balance_score", "balance_score")),
+        field_labels={"balance_score": "Balance score"}, empty_label="Newest first",
     )
 
     class Meta:
         model = LoadTestRun
-        fields = ["status", "target", "scenario", "created_after", "created_before", "verdict"]
+        fields = ["name", "owner", "status", "target", "scenario", "created_after", "created_before", "verdict"]

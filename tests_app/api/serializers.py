@@ -7,9 +7,10 @@ from django.db.models.functions import JSONObject
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from rest_framework import serializers
 
+from clusters.targets import fields_not_used_by
 from lbsite.api import FullCleanSerializerMixin
 from metrics_app.services import COMPARE_MAX_RUNS, COMPARE_MIN_RUNS
-from tests_app.models import LoadTestRun, Scenario, Target
+from tests_app.models import RUN_NAME_LENGTH, LoadTestRun, Scenario, Target
 from tests_app.services import INLINE_SCENARIO_FIELDS, INLINE_TARGET_FIELDS, validate_target_allowed
 
 
@@ -22,6 +23,13 @@ class TargetSerializer(FullCleanSerializerMixin, serializers.ModelSerializer):
 
     def validate_instance(self, instance: Target) -> None:
         validate_target_allowed(instance)
+
+    def to_representation(self, instance: Target) -> dict:
+        """The target's own kind's fields only: a URL target has no pods or algorithm to show."""
+        data = super().to_representation(instance)
+        for name in fields_not_used_by(instance.kind):
+            data.pop(name, None)
+        return data
 
 
 class ScenarioSerializer(FullCleanSerializerMixin, serializers.ModelSerializer):
@@ -80,13 +88,14 @@ class VerdictSerializer(serializers.Serializer):
 
 
 class LoadTestRunSerializer(serializers.ModelSerializer):
+    owner = serializers.CharField(source="owner.get_username", read_only=True, help_text="Who started the run.")
     target_name = serializers.CharField(source="target.name", read_only=True)
     verdict = VerdictSerializer(source="*", read_only=True)
 
     class Meta:
         model = LoadTestRun
         fields = [
-            "id", "target", "target_name", "scenario", "scenario_config", "chaos", "autotune", "workers",
+            "id", "name", "owner", "target", "target_name", "scenario", "scenario_config", "chaos", "autotune", "workers",
             "status", "created_at", "started_at", "ended_at", "heartbeat_at", "attempt", "stop_requested",
             "summary", "verdict", "error",
         ]
@@ -131,6 +140,8 @@ class RunCreateSerializer(serializers.Serializer):
                                 help_text='A target id, or an object like {"kind": "sandbox", "pods": 4}.')
     scenario = SavedOrInlineField(inline=InlineScenarioSerializer,
                                   help_text='A scenario id, or an object like {"shape": "steady", "users": 10}.')
+    name = serializers.CharField(required=False, allow_blank=True, default="",
+                                 help_text=f"Up to {RUN_NAME_LENGTH} characters; empty: named after its scenario and target.")
     chaos = serializers.ListField(child=serializers.CharField(), required=False, default=list,
                                   help_text="Steps KIND@START:DURATION[:SEVERITY][:POD].")
     autotune = serializers.IntegerField(required=False, allow_null=True, default=None)

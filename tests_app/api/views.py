@@ -9,7 +9,7 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
-from lbsite.api import CSVRenderer, OwnedModelViewSet, PresetOrOwnedModelViewSet
+from lbsite.api import Conflict, CSVRenderer, OwnedModelViewSet, PresetOrOwnedModelViewSet
 from lbsite.permissions import OwnedQuerysetMixin
 from metrics_app.selectors import samples_since
 from tests_app import services
@@ -32,10 +32,25 @@ from tests_app.views import samples_download
 
 
 class TargetViewSet(OwnedModelViewSet):
+    """The user's targets. One that runs refer to is kept as it is: changing or deleting it is a 409
+    (create a new target instead), so every run's history stays whole."""
+
     queryset = Target.objects.all()
     serializer_class = TargetSerializer
     filterset_fields = ["kind", "algorithm"]
     ordering_fields = ["name", "created_at"]
+
+    def perform_update(self, serializer):
+        if services.runs_on(serializer.instance):
+            raise Conflict("Runs refer to this target: it is kept as it is, so their history stays whole. "
+                           "Create a new target (a new version) instead.")
+        super().perform_update(serializer)
+
+    def perform_destroy(self, instance):
+        try:
+            services.delete_target(target=instance)
+        except services.TargetInUse as error:
+            raise Conflict(error.messages[0]) from error
 
 
 class ScenarioViewSet(PresetOrOwnedModelViewSet):
@@ -53,7 +68,7 @@ class LoadTestRunViewSet(
     Every handler takes `format`: the router also serves each route with a suffix (`.json`).
     """
 
-    queryset = LoadTestRun.objects.select_related("target")
+    queryset = LoadTestRun.objects.select_related("owner", "target")
     serializer_class = LoadTestRunSerializer
     # Filters and ordering both live in RunFilterSet, which the runs page uses too.
     filter_backends = [DjangoFilterBackend]

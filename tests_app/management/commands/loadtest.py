@@ -70,6 +70,7 @@ class Command(BaseCommand):
         parser.add_argument("--stateful", choices=("redis", "postgres"))
         parser.add_argument("--json", metavar="PATH", help="write the summary here (the API's `summary`)")
         parser.add_argument("--user", help=f"record the run as this user (default {CLI_USER})")
+        parser.add_argument("--name", default="", help="the run's name (default: its scenario and target)")
 
     def handle(self, *args, **options):
         # Everything is checked before anything is written or started.
@@ -83,6 +84,7 @@ class Command(BaseCommand):
             target=self._target_fields(options), scenario=self._scenario(options, owner),
             scenario_overrides=self._scenario_overrides(options), chaos=options["chaos"],
             autotune=options["autotune"], workers=options["workers"], stateful=options["stateful"],
+            name=options["name"],
         )
         with transaction.atomic():
             if owner is None:
@@ -151,7 +153,7 @@ class Command(BaseCommand):
         if duration < 1:
             raise bad("--duration", "must be at least 1 second")
         return {
-            "name": "command line", "shape": options["shape"], "users": options["users"],
+            "shape": options["shape"], "users": options["users"],
             "spawn_rate": options["spawn_rate"] if options["spawn_rate"] is not None else float(options["users"]),
             "duration_s": round(duration), "keep_alive": not options["no_keep_alive"],
             "arrival_rate": options["arrival_rate"], "spike_at_s": round(duration / 3),
