@@ -14,7 +14,7 @@ from clusters.sandbox import SandboxCluster, SandboxConfig
 from metrics_app.summary import WINDOW_S
 from tests.factories import ScenarioFactory, TargetFactory, UrlTargetFactory
 from tests_app import services
-from tests_app.cli_display import print_results
+from tests_app.cli_display import cli_console, print_results
 from tests_app.models import LoadTestRun
 from tests_app.selectors import report_figures
 
@@ -132,7 +132,7 @@ def test_a_pod_failing_a_third_of_its_requests_is_named_live_in_the_summary_and_
     assert [m["pod"] for m in messages if m["type"] == "alert" and m.get("kind") == "pod_errors"][:1] == [pod]
     # the CLI's results and the run page say it where they say the rest
     out = io.StringIO()
-    print_results(run, console_file=out)
+    print_results(run, console=cli_console(out))
     printed = " ".join(out.getvalue().split())
     assert outlier["message"] in printed
     client.force_login(alice)
