@@ -19,6 +19,12 @@ from tests_app.models import LoadTestRun, Target
 from tests_app.selectors import report_figures, runs_in_order, runs_visible_to
 
 SAMPLE_FILES = {"samples.csv": "text/csv; charset=utf-8", "samples.json": "application/json"}
+# Files made from the run's summary: name -> (content type, how the summary is written).
+SUMMARY_FILES = {
+    "summary.json": ("application/json", summary_json),
+    "endpoints.csv": ("text/csv; charset=utf-8", exports.endpoints_csv),
+    "errors.csv": ("text/csv; charset=utf-8", exports.errors_csv),
+}
 
 
 def samples_download(run_id: int, name: str) -> StreamingHttpResponse:
@@ -138,15 +144,17 @@ class RunReportView(LoginRequiredMixin, OwnedQuerysetMixin, DetailView):
 
 
 class RunExportView(LoginRequiredMixin, View):
-    """A run's seconds as CSV or JSON, or its summary as JSON, streamed as a download."""
+    """A run's seconds as CSV or JSON (streamed), or its summary as JSON and its per-endpoint
+    table and failures as CSV, as a download."""
 
     def get(self, request, pk, name):
         run = get_object_or_404(runs_visible_to(request.user), pk=pk)
         if name in SAMPLE_FILES:
             return samples_download(run.pk, name)
-        if name != "summary.json":
+        if name not in SUMMARY_FILES:
             raise Http404("No such export.")
-        response = HttpResponse(summary_json(run.summary or {}), content_type="application/json")
+        content_type, write = SUMMARY_FILES[name]
+        response = HttpResponse(write(run.summary or {}), content_type=content_type)
         response["Content-Disposition"] = f'attachment; filename="{filename(run.pk, name)}"'
         return response
 
