@@ -9,14 +9,14 @@ from lbsite.permissions import OwnedQuerysetMixin
 from lbsite.staticfiles import static_text
 from metrics_app import exports
 from metrics_app.exports import filename, summary_json
-from metrics_app.figures import PLOTLY_CONFIG, chart_specs, compare_figures, figure_payload
+from metrics_app.figures import PLOTLY_CONFIG, compare_figures, figure_payload
 from metrics_app.selectors import iter_run_seconds
 from tests_app import services
 from tests_app.api.filters import RunFilterSet
 from tests_app.api.serializers import CompareQuerySerializer
 from tests_app.forms import RunForm, TargetForm
 from tests_app.models import LoadTestRun, Target
-from tests_app.selectors import report_figures, runs_in_order, runs_visible_to
+from tests_app.selectors import report_figures, run_charts, runs_in_order, runs_visible_to
 
 SAMPLE_FILES = {"samples.csv": "text/csv; charset=utf-8", "samples.json": "application/json"}
 # Files made from the run's summary: name -> (content type, how the summary is written).
@@ -70,8 +70,9 @@ class RunDetailView(LoginRequiredMixin, OwnedQuerysetMixin, DetailView):
         return super().get_queryset().select_related("target", "scenario", "autotune")
 
     def get_context_data(self, **kwargs):
+        specs, pod_usage_missing = run_charts(self.object)
         return super().get_context_data(
-            **kwargs, chart_specs=chart_specs(threshold=self.object.balance_threshold), plotly_config=PLOTLY_CONFIG,
+            **kwargs, chart_specs=specs, pod_usage_missing=pod_usage_missing, plotly_config=PLOTLY_CONFIG,
         )
 
 
@@ -134,7 +135,8 @@ class RunReportView(LoginRequiredMixin, OwnedQuerysetMixin, DetailView):
         figures = report_figures(self.object)
         return super().get_context_data(
             **kwargs, figures=[figure_payload(figure) for figure in figures.values()],
-            plotly_js=static_text("plotly/plotly.min.js"), figures_js=static_text("js/plotly_figures.js"),
+            pod_usage_missing=run_charts(self.object)[1], plotly_js=static_text("plotly/plotly.min.js"),
+            figures_js=static_text("js/linked_zoom.js") + static_text("js/plotly_figures.js"),
         )
 
     def render_to_response(self, context, **kwargs):
