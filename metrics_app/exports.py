@@ -123,8 +123,7 @@ def _table_csv(columns: tuple[str, ...], rows: Iterable[Mapping]) -> str:
 
 def endpoints_csv(summary: Mapping) -> str:
     """The run's per-endpoint table (module docstring)."""
-    endpoints = summary.get("endpoints") or {}
-    return _table_csv(ENDPOINT_COLUMNS, ({"endpoint": name, **figures} for name, figures in endpoints.items()))
+    return _table_csv(ENDPOINT_COLUMNS, summary.get("endpoints") or [])
 
 
 def errors_csv(summary: Mapping) -> str:

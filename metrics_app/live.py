@@ -34,10 +34,10 @@ SECOND_FIELDS = (
 POD_FIELDS = ("requests", "failures", "p95_ms", "cpu", "memory_bytes", "ready")
 
 
-def request_stats_message(*, t: float, endpoints: Mapping, errors: list) -> dict:
+def request_stats_message(*, t: float, endpoints: list, errors: list) -> dict:
     """The live protocol's `request_stats` message: the run's per-endpoint table and failures so
     far, as of second `t` (the plugin's lines carry them, tests_app/engine/README.md)."""
-    return {"type": "request_stats", "t": float(t), "endpoints": dict(endpoints), "errors": list(errors)}
+    return {"type": "request_stats", "t": float(t), "endpoints": list(endpoints), "errors": list(errors)}
 
 
 class LiveSeries:

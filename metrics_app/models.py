@@ -79,7 +79,7 @@ class RequestStats(models.Model):
                                related_name="request_stats")
     t = models.FloatField(help_text="The second these tables are as of (seconds since the start).")
     endpoints = models.JSONField(
-        default=dict, help_text='{"GET /api/items": {"requests", "failures", "rps", "failures_per_s", "p50_ms", ...}}')
+        default=list, help_text='[{"endpoint": "GET /api/items", "requests", "failures", "rps", "p50_ms", ...}]')
     errors = models.JSONField(
         default=list, help_text='[{"endpoint", "type", "status", "message", "count", "first_s", "last_s"}]')
 

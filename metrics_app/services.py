@@ -28,7 +28,7 @@ PUBLISH_TIMEOUT_S = 2.0  # a Redis that hangs must not hold the run's one-second
 
 def record_second(
     *, run_id: int, t: float, totals: Mapping, pods: Mapping[str, Mapping], unattributed: int,
-    messages: list[dict] = (), endpoints: Mapping | None = None, errors: list | None = None,
+    messages: list[dict] = (), endpoints: list | None = None, errors: list | None = None,
 ) -> None:
     """Write one second of a run (its MetricSample and a PodSample per pod, "unattributed" as a
     row of its own, and the run's per-endpoint table and failures so far when the second has
@@ -54,7 +54,7 @@ def record_second(
         PodSample.objects.bulk_create(rows)
         if endpoints or errors:
             RequestStats.objects.update_or_create(
-                run_id=run_id, defaults={"t": t, "endpoints": dict(endpoints or {}), "errors": list(errors or [])})
+                run_id=run_id, defaults={"t": t, "endpoints": list(endpoints or []), "errors": list(errors or [])})
         if messages and layer_is_cross_process():
             transaction.on_commit(lambda: publish_to_run(run_id, list(messages)))
 

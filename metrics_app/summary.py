@@ -42,7 +42,7 @@ def summarise(
         "pods": dict(sorted(pods.items())),
         "unattributed": int(final.get("unattributed", 0)),
         # Locust's per-endpoint table and failures of the whole run, as the plugin counted them.
-        "endpoints": dict(final.get("endpoints") or {}),
+        "endpoints": list(final.get("endpoints") or []),
         "errors": list(final.get("errors") or []),
         "balance": overall.with_windows([round(w, 2) for w in windows], window_s).to_dict(),
         "alerts": [alert.to_dict() for alert in alerts],

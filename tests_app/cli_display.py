@@ -75,15 +75,15 @@ def _ms(value) -> str:
 
 def _print_endpoints_and_failures(console: Console, summary: dict) -> None:
     """Locust's end-of-run stats: a row per endpoint of the request mix, then the failures."""
-    endpoints = summary.get("endpoints") or {}
+    endpoints = summary.get("endpoints") or []
     if not endpoints:
         return
     table = Table(title="Requests by endpoint (latency in ms)")
     table.add_column("endpoint", no_wrap=True)
     for column in ("requests", "failures", "req/s", "p50", "p95", "p99", "max"):
         table.add_column(column, justify="right")
-    for endpoint, figures in endpoints.items():
-        table.add_row(endpoint, str(figures.get("requests", 0)), str(figures.get("failures", 0)),
+    for figures in endpoints:
+        table.add_row(figures["endpoint"], str(figures.get("requests", 0)), str(figures.get("failures", 0)),
                       f"{figures.get('rps') or 0:.1f}", *(_ms(figures.get(key)) for key in ("p50_ms", "p95_ms", "p99_ms",
                                                                                            "max_ms")))
     console.print(table)

@@ -163,7 +163,7 @@ def build_second(line: dict, readings: dict[str, dict]) -> Second:
     for key in ("rps", "failures_per_s"):
         totals[key] = totals[key] or 0.0
     return Second(t=float(line["t"]), totals=totals, pods=pods, unattributed=int(line.get("unattributed") or 0),
-                  endpoints=dict(line.get("endpoints") or {}), errors=list(line.get("errors") or []))
+                  endpoints=list(line.get("endpoints") or []), errors=list(line.get("errors") or []))
 
 
 def as_recorded(second: Second) -> dict:

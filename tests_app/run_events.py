@@ -76,7 +76,7 @@ class Second:
     pods: dict[str, dict]  # pod -> requests, failures, p95_ms, cpu, memory_bytes, ready
     unattributed: int
     messages: list[dict] = field(default_factory=list)
-    endpoints: dict[str, dict] = field(default_factory=dict)  # "GET /x" -> requests, failures, rps, ... since the start
+    endpoints: list[dict] = field(default_factory=list)  # endpoint, requests, failures, rps, ... since the start
     errors: list[dict] = field(default_factory=list)  # endpoint, type, status, message, count, first_s, last_s
 
 

@@ -17,7 +17,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('run', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='request_stats', serialize=False, to='tests_app.loadtestrun')),
                 ('t', models.FloatField(help_text='The second these tables are as of (seconds since the start).')),
-                ('endpoints', models.JSONField(default=dict, help_text='{"GET /api/items": {"requests", "failures", "rps", "failures_per_s", "p50_ms", ...}}')),
+                ('endpoints', models.JSONField(default=list, help_text='[{"endpoint": "GET /api/items", "requests", "failures", "rps", "p50_ms", ...}]')),
                 ('errors', models.JSONField(default=list, help_text='[{"endpoint", "type", "status", "message", "count", "first_s", "last_s"}]')),
             ],
             options={

@@ -353,9 +353,8 @@
   function showRequestStats(message) {
     var endpoints = document.getElementById("live-endpoints");
     if (endpoints) {
-      fillRows(endpoints, Object.keys(message.endpoints || {}).map(function (name) {
-        var row = message.endpoints[name];
-        return [name, String(row.requests), String(row.failures), fixed(row.rps, 1), fixed(row.p50_ms, 1),
+      fillRows(endpoints, (message.endpoints || []).map(function (row) {
+        return [row.endpoint, String(row.requests), String(row.failures), fixed(row.rps, 1), fixed(row.p50_ms, 1),
           fixed(row.p95_ms, 1), fixed(row.p99_ms, 1), fixed(row.max_ms, 1)];
       }));
     }

@@ -13,9 +13,9 @@ pytestmark = pytest.mark.django_db
 TOTALS = {"users": 2, "requests": 10, "failures": 1, "rps": 10.0, "failures_per_s": 1.0, "active_connections": 2}
 
 
-def tables(requests: int, failures: int) -> tuple[dict, list]:
-    endpoints = {"GET /": {"requests": requests, "failures": failures, "rps": 10.0, "failures_per_s": 1.0,
-                           "p50_ms": 1.0, "p95_ms": 2.0, "p99_ms": 3.0, "max_ms": 4.0}}
+def tables(requests: int, failures: int) -> tuple[list, list]:
+    endpoints = [{"endpoint": "GET /", "requests": requests, "failures": failures, "rps": 10.0, "failures_per_s": 1.0,
+                  "p50_ms": 1.0, "p95_ms": 2.0, "p99_ms": 3.0, "max_ms": 4.0}]
     errors = [{"endpoint": "GET /", "type": "HTTPError", "status": 500, "message": "Internal Server Error",
                "count": failures, "first_s": 0.3, "last_s": float(failures)}]
     return endpoints, errors

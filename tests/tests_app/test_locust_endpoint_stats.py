@@ -12,6 +12,11 @@ ENDPOINTS = ("GET /a", "POST /b")
 EPOCH = 1_700_000_000.0  # time.time() when the run started
 
 
+def by_endpoint(line) -> dict[str, dict]:
+    """A line's endpoint rows by name, without the name."""
+    return {row["endpoint"]: {key: value for key, value in row.items() if key != "endpoint"} for row in line["endpoints"]}
+
+
 def window(records, errors=()):
     w = Window(endpoints=len(ENDPOINTS))
     for pod, latency_s, failed, endpoint in records:
@@ -34,19 +39,20 @@ def test_endpoint_rows_hold_the_run_so_far_and_the_final_line_the_whole_run():
     s3 = agg.sample(window([]), t=2.5, users=2, active_connections=0, last=True)
     final = agg.final(duration_s=2.5, reason="duration")
 
-    assert list(s1["endpoints"]) == list(ENDPOINTS)
-    assert s1["endpoints"]["GET /a"] == {"requests": 2, "failures": 0, "rps": 2.0, "failures_per_s": 0.0,
+    assert [row["endpoint"] for row in s1["endpoints"]] == list(ENDPOINTS)
+    assert by_endpoint(s1)["GET /a"] == {"requests": 2, "failures": 0, "rps": 2.0, "failures_per_s": 0.0,
                                          "p50_ms": 1.0, "p95_ms": 2.0, "p99_ms": 2.0, "max_ms": 2.0}
-    assert s1["endpoints"]["POST /b"]["failures"] == 1 and s1["endpoints"]["POST /b"]["failures_per_s"] == 1.0
-    a2 = s2["endpoints"]["GET /a"]
+    assert by_endpoint(s1)["POST /b"]["failures"] == 1 and by_endpoint(s1)["POST /b"]["failures_per_s"] == 1.0
+    a2 = by_endpoint(s2)["GET /a"]
     assert (a2["requests"], a2["rps"], a2["p50_ms"]) == (3, 1.0, 1.5)  # counts since the start, rate of the second
-    assert s2["endpoints"]["POST /b"]["rps"] == 0.0 and s2["endpoints"]["POST /b"]["requests"] == 1
-    assert s3["endpoints"]["GET /a"]["rps"] == 0.0 and s3["endpoints"]["GET /a"]["requests"] == 3
+    assert by_endpoint(s2)["POST /b"]["rps"] == 0.0 and by_endpoint(s2)["POST /b"]["requests"] == 1
+    assert by_endpoint(s3)["GET /a"]["rps"] == 0.0 and by_endpoint(s3)["GET /a"]["requests"] == 3
 
-    assert {name: (row["requests"], row["failures"]) for name, row in final["endpoints"].items()} == {
+    whole = by_endpoint(final)
+    assert {name: (row["requests"], row["failures"]) for name, row in whole.items()} == {
         "GET /a": (3, 0), "POST /b": (1, 1)}
-    assert final["endpoints"]["GET /a"]["rps"] == pytest.approx(3 / 2.5)  # over the whole run
-    assert (final["endpoints"]["GET /a"]["p50_ms"], final["endpoints"]["POST /b"]["p50_ms"]) == (1.5, 1.5)
+    assert whole["GET /a"]["rps"] == pytest.approx(3 / 2.5)  # over the whole run
+    assert (whole["GET /a"]["p50_ms"], whole["POST /b"]["p50_ms"]) == (1.5, 1.5)
     assert final["errors"] == s3["errors"] == [{"endpoint": "POST /b", "type": "HTTPError", "status": 503,
                                                 "message": "Service Unavailable", "count": 1, "first_s": 0.5,
                                                 "last_s": 0.5}]
@@ -56,7 +62,7 @@ def test_endpoint_rows_hold_the_run_so_far_and_the_final_line_the_whole_run():
 def test_an_endpoint_without_requests_is_a_row_of_zeros():
     agg = Aggregator(endpoints=ENDPOINTS, epoch=EPOCH)
     line = agg.sample(window([("p", 0.001, False, 0)]), t=1.0, users=1, active_connections=1)
-    assert line["endpoints"]["POST /b"] == {"requests": 0, "failures": 0, "rps": 0.0, "failures_per_s": 0.0,
+    assert by_endpoint(line)["POST /b"] == {"requests": 0, "failures": 0, "rps": 0.0, "failures_per_s": 0.0,
                                             "p50_ms": None, "p95_ms": None, "p99_ms": None, "max_ms": None}
     assert line["errors"] == []
 

@@ -25,14 +25,15 @@ def test_endpoint_counts_equal_the_targets_own_and_failures_are_grouped(workers)
         served = dict(server.requests)
     final = result.final
     assert final is not None, result.log
-    assert list(final["endpoints"]) == list(ENDPOINTS)  # the mix's order
+    assert [row["endpoint"] for row in final["endpoints"]] == list(ENDPOINTS)  # the mix's order
+    rows = {row["endpoint"]: row for row in final["endpoints"]}
     for name, key in ENDPOINTS.items():
-        assert final["endpoints"][name]["requests"] == served[key] > 0, name
+        assert rows[name]["requests"] == served[key] > 0, name
     broken = served[("GET", "/broken")]
-    assert {name: row["failures"] for name, row in final["endpoints"].items()} == {
+    assert {name: row["failures"] for name, row in rows.items()} == {
         "GET /api/items": 0, "POST place order": 0, "GET /broken": broken}
     assert final["failures"] == broken
-    assert sum(row["requests"] for row in final["endpoints"].values()) == final["requests"]
+    assert sum(row["requests"] for row in final["endpoints"]) == final["requests"]
 
     [error] = final["errors"]
     assert {key: error[key] for key in ("endpoint", "type", "status", "message", "count")} == {
@@ -42,16 +43,16 @@ def test_endpoint_counts_equal_the_targets_own_and_failures_are_grouped(workers)
     # stop (up to timeout_s + 1 = 6 s here), after the duration
     assert 0.0 <= error["first_s"] <= error["last_s"] <= final["duration_s"] + 6
 
-    for row in final["endpoints"].values():
+    for row in final["endpoints"]:
         assert row["p50_ms"] <= row["p95_ms"] <= row["p99_ms"] <= row["max_ms"]
         assert row["rps"] == pytest.approx(row["requests"] / final["duration_s"], rel=1e-3)
     # Each sample holds the run so far: the last one's tables are the final line's counts.
     last = result.samples[-1]
-    assert {name: (row["requests"], row["failures"]) for name, row in last["endpoints"].items()} == {
-        name: (row["requests"], row["failures"]) for name, row in final["endpoints"].items()}
+    assert [(row["endpoint"], row["requests"], row["failures"]) for row in last["endpoints"]] == [
+        (row["endpoint"], row["requests"], row["failures"]) for row in final["endpoints"]]
     assert [(e["endpoint"], e["count"]) for e in last["errors"]] == [("GET /broken", broken)]
-    running = [sample["endpoints"]["GET /api/items"]["requests"] for sample in result.samples]
+    running = [sample["endpoints"][0]["requests"] for sample in result.samples]  # GET /api/items
     assert running == sorted(running) and running[0] > 0  # counts since the start only grow
-    assert sum(sample["endpoints"]["GET /broken"]["rps"] * (sample["t"] - before)
+    assert sum(sample["endpoints"][2]["rps"] * (sample["t"] - before)  # GET /broken
                for sample, before in zip(result.samples, [0.0] + [s["t"] for s in result.samples], strict=False)
                ) == pytest.approx(broken, abs=0.01)  # each second's rate covers that second's requests

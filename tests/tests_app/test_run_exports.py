@@ -78,10 +78,10 @@ def test_unknown_export_is_404(client, alice, finished_run):
 
 
 TABLES = {
-    "endpoints": {"GET /api/items": {"requests": 300, "failures": 0, "rps": 30.0, "failures_per_s": 0.0, "p50_ms": 1.0,
-                                     "p95_ms": 2.9, "p99_ms": 4.8, "max_ms": 9.0},
-                  "POST =cmd": {"requests": 100, "failures": 4, "rps": 10.0, "failures_per_s": 0.4, "p50_ms": None,
-                                "p95_ms": None, "p99_ms": None, "max_ms": None}},
+    "endpoints": [{"endpoint": "GET /api/items", "requests": 300, "failures": 0, "rps": 30.0, "failures_per_s": 0.0,
+                   "p50_ms": 1.0, "p95_ms": 2.9, "p99_ms": 4.8, "max_ms": 9.0},
+                  {"endpoint": "POST =cmd", "requests": 100, "failures": 4, "rps": 10.0, "failures_per_s": 0.4,
+                   "p50_ms": None, "p95_ms": None, "p99_ms": None, "max_ms": None}],
     "errors": [{"endpoint": "POST =cmd", "type": "HTTPError", "status": 503, "message": "Service Unavailable",
                 "count": 3, "first_s": 0.5, "last_s": 9.2},
                {"endpoint": "POST =cmd", "type": "ConnectionResetError", "status": None,

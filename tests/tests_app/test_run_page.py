@@ -31,8 +31,8 @@ def test_finished_run_page_shows_pods_balance_and_diagnosis(alice, client):
 
 
 TABLES = {
-    "endpoints": {"GET /api/items": {"requests": 300, "failures": 0, "rps": 30.0, "failures_per_s": 0.0, "p50_ms": 1.0,
-                                     "p95_ms": 2.9, "p99_ms": 4.8, "max_ms": 9.0}},
+    "endpoints": [{"endpoint": "GET /api/items", "requests": 300, "failures": 0, "rps": 30.0, "failures_per_s": 0.0,
+                   "p50_ms": 1.0, "p95_ms": 2.9, "p99_ms": 4.8, "max_ms": 9.0}],
     "errors": [{"endpoint": "GET /broken", "type": "HTTPError", "status": 503, "message": "<b>Service</b> Unavailable",
                 "count": 4, "first_s": 0.5, "last_s": 9.2}],
 }

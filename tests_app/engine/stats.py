@@ -370,14 +370,15 @@ class Aggregator:
             "errors": self._error_rows(),
         }
 
-    def _endpoint_rows(self, rates: list[tuple[float, float]]) -> dict[str, dict]:
-        """Each endpoint's requests, failures and percentiles so far, with the given rates."""
-        rows = {}
+    def _endpoint_rows(self, rates: list[tuple[float, float]]) -> list[dict]:
+        """A row per endpoint, in the mix's order (a list: JSON objects lose their key order in
+        PostgreSQL's jsonb): its requests, failures and percentiles so far, with the given rates."""
+        rows = []
         for (name, total), (rps, failures_per_s) in zip(self.endpoints.items(), rates, strict=True):
             latency = percentiles_ms(total.hist)
-            rows[name] = {"requests": total.requests, "failures": total.failures, "rps": round(rps, 3),
-                          "failures_per_s": round(failures_per_s, 3), "p50_ms": latency["p50"],
-                          "p95_ms": latency["p95"], "p99_ms": latency["p99"], "max_ms": latency["max"]}
+            rows.append({"endpoint": name, "requests": total.requests, "failures": total.failures,
+                         "rps": round(rps, 3), "failures_per_s": round(failures_per_s, 3), "p50_ms": latency["p50"],
+                         "p95_ms": latency["p95"], "p99_ms": latency["p99"], "max_ms": latency["max"]})
         return rows
 
     def _error_rows(self) -> list[dict]:
