@@ -43,3 +43,28 @@ def test_summary_api_and_live_tables_hold_each_endpoint_and_the_failures(alice, 
     assert [(row["endpoint"], row["requests"]) for row in live["endpoints"]] == [
         (row["endpoint"], row["requests"]) for row in summary["endpoints"]]
     assert [(e["endpoint"], e["count"]) for e in live["errors"]] == [("GET /broken", broken)]
+
+
+class ListenerFailed(Exception):
+    pass
+
+
+def test_a_run_that_fails_midway_keeps_the_tables_it_measured(alice):
+    def attach(events):
+        def fail_at_the_third_second(ctx, second):
+            if second.t >= 3:
+                raise ListenerFailed("a listener failed")  # as a broken panel or database would end the run
+
+        events.second.add_listener(fail_at_the_third_second)
+
+    with PodEchoServer(["pod-a", "pod-b"], header="X-Pod", failing={"/broken": 503}) as server:
+        target = UrlTargetFactory(owner=alice, base_url=server.url, expected_pod_count=2)
+        scenario = ScenarioFactory(owner=alice, users=2, spawn_rate=2, duration_s=30, request_mix=MIX)
+        run = services.submit_run(owner=alice, queue=False,
+                                  request=services.RunRequest(target=target, scenario=scenario))
+        run = services.execute_run(run.pk, listeners=[attach])
+    assert run.status == LoadTestRun.Status.ERROR and "a listener failed" in run.error
+    live = request_stats(run.pk)
+    assert [row["endpoint"] for row in run.summary["endpoints"]] == ["GET /api/items", "GET /broken"]
+    assert run.summary["endpoints"] == live["endpoints"] and run.summary["errors"] == live["errors"]
+    assert run.summary["errors"][0]["count"] == run.summary["endpoints"][1]["failures"] > 0
