@@ -25,6 +25,13 @@ formula (starting with = + - @ or a tab) is written with a leading apostrophe.
 samples JSON (`samples_json`, `samples_json_chunks`): {"run": <id>, "samples": [<second>, ...]},
 each second exactly as `GET /api/runs/<id>/samples/` gives it. summary JSON (`summary_json`):
 the run's summary exactly as `GET /api/runs/<id>/` gives it (ARCHITECTURE.md s6).
+
+endpoints CSV (`endpoints_csv`): the summary's `endpoints`, a row per endpoint of the request
+mix in its order (`ENDPOINT_COLUMNS`: requests, failures, req/s and failures/s over the run,
+p50/p95/p99/max latency in ms). errors CSV (`errors_csv`): the summary's `errors`, a row per
+failure group, the most frequent first (`ERROR_COLUMNS`: endpoint, type, HTTP status, message,
+count, first and last seen in seconds since the start). Both as Locust's own stats and
+failures CSVs have them, for a whole run.
 """
 
 from __future__ import annotations
@@ -41,6 +48,8 @@ SAMPLE_COLUMNS = (
 )
 _SECOND_COLUMNS = SAMPLE_COLUMNS[2:12]
 _POD_COLUMNS = ("requests", "failures", "p95_ms", "cpu", "memory_bytes", "ready")
+ENDPOINT_COLUMNS = ("endpoint", "requests", "failures", "rps", "failures_per_s", "p50_ms", "p95_ms", "p99_ms", "max_ms")
+ERROR_COLUMNS = ("endpoint", "type", "status", "message", "count", "first_s", "last_s")
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _LINES_PER_PIECE = 2000  # CSV lines joined into one streamed piece
 
@@ -100,6 +109,26 @@ def samples_json_chunks(seconds: Iterable[Mapping], *, run_id: int) -> Iterator[
 
 def samples_json(seconds: Iterable[Mapping], *, run_id: int) -> str:
     return "".join(samples_json_chunks(seconds, run_id=run_id))
+
+
+def _table_csv(columns: tuple[str, ...], rows: Iterable[Mapping]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([_text(value) if isinstance(value, str) else _cell(value)
+                         for value in (row.get(column) for column in columns)])
+    return buffer.getvalue()
+
+
+def endpoints_csv(summary: Mapping) -> str:
+    """The run's per-endpoint table (module docstring)."""
+    return _table_csv(ENDPOINT_COLUMNS, summary.get("endpoints") or [])
+
+
+def errors_csv(summary: Mapping) -> str:
+    """The run's failures, grouped (module docstring)."""
+    return _table_csv(ERROR_COLUMNS, summary.get("errors") or [])
 
 
 def summary_json(summary: Mapping) -> str:

@@ -10,8 +10,9 @@ the finished figures from the same specs in Python. The two builders follow the 
 chart drawn live and the same chart in the report hold the same traces and shapes.
 
 Spec keys (every spec): ``id``, ``title``, ``kind``, ``x_title``, ``y_title``, ``layout`` (the
-base Plotly layout) and ``marks`` (how chaos injections and tuning decisions are drawn; None
-for a chart without a time axis). By kind:
+base Plotly layout), ``marks`` (how chaos injections and tuning decisions are drawn) and
+``clock_xaxis`` (the x axis once the run's start is known), both None for a chart without a
+time axis. By kind:
 
 - ``time``: one line per entry of ``series`` (``field`` of the `sample` message, ``name``, ``color``);
 - ``time_per_pod``: one line per pod, ``pods[pod][pod_field] * scale``, coloured from ``palette``
@@ -21,14 +22,22 @@ for a chart without a time axis). By kind:
 
 The ``balance`` spec also has ``threshold`` (a horizontal line) and ``alerts`` (how the spans of
 the balance `alert` messages are shaded; a pod's error or latency alert is listed, not shaded).
+
+Time axis: x is each sample's t, seconds since the run started, until the run's start is known
+(``clock_origin_ms``, from its `status` message on the page); then, as in Grafana, the time
+charts read clock time: x is the start plus t (``wall_clock_ms`` + t in ms, on a Plotly date
+axis, ``clock_xaxis`` of the spec), and hovering shows the date and time of the point. Chaos
+bands, tuning lines and alert spans move with it.
 """
 
 from __future__ import annotations
 
+import calendar
 import copy
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 
 PLOTLY_CONFIG = {"displaylogo": False, "responsive": True}
 
@@ -40,6 +49,8 @@ BAD = "#cf222e"
 WARN = "#9a6700"
 
 X_TITLE = "seconds since start"
+# A time chart's x axis once the run's start is known: clock time, to the second on hover.
+CLOCK_XAXIS = {"type": "date", "title": {"text": "time"}, "hoverformat": "%Y-%m-%d %H:%M:%S"}
 CHART_HEIGHT_PX = 320
 MIB = 1024 * 1024
 
@@ -78,16 +89,24 @@ def _spec(chart_id: str, title: str, kind: str, y_title: str, *, x_title: str = 
     layout = _layout(chart_id=chart_id, title=title, x_title=x_title, y_title=y_title, hovermode=hovermode)
     if kind == "time_per_pod":  # a pod per line: a legend on the side, scrolling, not over the title
         layout["legend"] = {"orientation": "v", "x": 1.02, "xanchor": "left", "y": 1, "yanchor": "top"}
+    timed = kind != "pod_bar"
     return {
         "id": chart_id, "title": title, "kind": kind, "x_title": x_title, "y_title": y_title,
         "layout": layout,
-        "marks": None if kind == "pod_bar" else copy.deepcopy(MARKS),
+        "marks": copy.deepcopy(MARKS) if timed else None,
+        "clock_xaxis": copy.deepcopy(CLOCK_XAXIS) if timed else None,
         **extra,
     }
 
 
-def chart_specs(*, threshold: float) -> list[dict]:
-    """The charts of the live run page, in page order (see the module docstring for the keys)."""
+# The charts of what the pods' processes use: only targets whose pods LB Lab can measure have them.
+POD_USAGE_CHARTS = ("cpu", "memory")
+
+
+def chart_specs(*, threshold: float, pod_usage: bool = True) -> list[dict]:
+    """The charts of the live run page, in page order (see the module docstring for the keys).
+    `pod_usage` False leaves out CPU and memory per pod (a target whose pods LB Lab cannot see:
+    the page says why instead of drawing empty axes)."""
     per_pod = {"palette": list(PALETTE)}
     balance = _spec(
         "balance", "Balance score", "time", "score (%)",
@@ -96,7 +115,7 @@ def chart_specs(*, threshold: float) -> list[dict]:
         alerts=dict(ALERT_STYLE),
     )
     balance["layout"]["yaxis"]["range"] = [0, 102]  # a score is a percentage: a steady 99 % must not look jagged
-    return [
+    specs = [
         _spec("throughput", "Throughput", "time", "per second", series=[
             {"field": "rps", "name": "requests/s", "color": ACCENT},
             {"field": "failures_per_s", "name": "failures/s", "color": BAD},
@@ -106,6 +125,7 @@ def chart_specs(*, threshold: float) -> list[dict]:
             {"field": "p95_ms", "name": "p95", "color": PALETTE[1]},
             {"field": "p99_ms", "name": "p99", "color": PALETTE[3]},
         ]),
+        _spec("users", "Users", "time", "users", series=[{"field": "users", "name": "users", "color": ACCENT}]),
         _spec("pod_requests", "Requests per pod", "pod_bar", "requests (total)", x_title="pod",
               pod_field="requests", scale=1, **per_pod),
         _spec("pod_throughput", "Requests per second per pod", "time_per_pod", "requests/s",
@@ -117,7 +137,27 @@ def chart_specs(*, threshold: float) -> list[dict]:
             {"field": "active_connections", "name": "active connections", "color": ACCENT},
         ]),
     ]
+    return [spec for spec in specs if pod_usage or spec["id"] not in POD_USAGE_CHARTS]
 
+
+def wall_clock_ms(moment: datetime) -> int:
+    """`moment`'s wall-clock reading as a Plotly date axis takes a number (milliseconds, read as
+    UTC): pass it in the time zone the page shows (Django's localtime), so the axis shows that
+    zone's clock. live_run.js computes the same from the `status` message's started_at."""
+    return calendar.timegm(moment.timetuple()) * 1000 + moment.microsecond // 1000
+
+
+def seconds_since_start(t: float) -> float:
+    """A time chart's x for a t until the run's start is known: t itself."""
+    return t
+
+
+def clock_x(clock_origin_ms: int | None) -> Callable[[float], float | int]:
+    """A time chart's x for a t: t itself, or the clock once the run's start is known
+    (live_run.js's xOf mirrors this)."""
+    if clock_origin_ms is None:
+        return seconds_since_start
+    return lambda t: clock_origin_ms + round(t * 1000)
 
 def _number(value):
     """A plotted value: None stays a gap, and so does anything JSON (and so the browser) can't carry."""
@@ -183,20 +223,23 @@ def tuning_label(decision: Mapping, style: Mapping = MARKS["tuning"]) -> str:
     return label if len(label) <= limit else label[: limit - 1] + "…"
 
 
-def _band(x0, x1, style: Mapping) -> dict:
-    """A shaded span over the full height. An instant (no end, or an end not after the start) gets
-    the minimum width and an outline, so it stays visible however long the run is."""
+def _band(x0, x1, style: Mapping, x_of: Callable = seconds_since_start) -> dict:
+    """A shaded span over the full height, from t `x0` to t `x1`. An instant (no end, or an end
+    not after the start) gets the minimum width and an outline, so it stays visible however
+    long the run is."""
     outline = {"width": 0}
     if x1 is None or x1 <= x0:
         x1 = x0 + style["min_width_s"]
         outline = {"width": 1, "color": style["fillcolor"]}
-    return {"type": "rect", "xref": "x", "yref": "paper", "x0": x0, "x1": x1, "y0": 0, "y1": 1,
+    return {"type": "rect", "xref": "x", "yref": "paper", "x0": x_of(x0), "x1": x_of(x1), "y0": 0, "y1": 1,
             "fillcolor": style["fillcolor"], "opacity": style["opacity"], "line": outline, "layer": "below"}
 
 
-def marks_for(spec: Mapping, *, events: Mapping | None, alerts: Sequence[Mapping], last_t) -> tuple[list, list]:
+def marks_for(spec: Mapping, *, events: Mapping | None, alerts: Sequence[Mapping], last_t,
+              x_of: Callable = seconds_since_start) -> tuple[list, list]:
     """The (shapes, annotations) of a chart: threshold line, alert spans (an open one reaches the
-    last t), chaos bands, tuning lines, in that order. live_run.js's marksFor mirrors this."""
+    last t), chaos bands, tuning lines, in that order, placed at `x_of(t)` (`clock_x`).
+    live_run.js's marksFor mirrors this."""
     shapes: list[dict] = []
     annotations: list[dict] = []
     threshold = spec.get("threshold")
@@ -209,24 +252,26 @@ def marks_for(spec: Mapping, *, events: Mapping | None, alerts: Sequence[Mapping
     if spec.get("alerts"):
         for alert in alerts:
             end = alert.get("end_t")
-            shapes.append(_band(alert["start_t"], end if end is not None else last_t, spec["alerts"]))
+            shapes.append(_band(alert["start_t"], end if end is not None else last_t, spec["alerts"], x_of))
     marks = spec.get("marks")
     if marks and events:
         chaos_style = marks["chaos"]
         for injection in events.get("chaos") or ():
             if injection.get("started_at_s") is None:
                 continue  # scheduled, not injected yet
-            shapes.append(_band(injection["started_at_s"], injection.get("ended_at_s"), chaos_style))
+            shapes.append(_band(injection["started_at_s"], injection.get("ended_at_s"), chaos_style, x_of))
             target = injection.get("target")
-            annotations.append({"xref": "x", "yref": "paper", "x": injection["started_at_s"], "y": 1, "xanchor": "left",
+            annotations.append({"xref": "x", "yref": "paper", "x": x_of(injection["started_at_s"]), "y": 1,
+                                "xanchor": "left",
                                 "yanchor": "top", "showarrow": False,
                                 "text": f"{injection.get('kind')} {target}" if target else str(injection.get("kind")),
                                 "font": {"size": 10, "color": chaos_style["label_color"]}})
         tuning_style = marks["tuning"]
         for decision in events.get("tuning") or ():
-            shapes.append({"type": "line", "xref": "x", "yref": "paper", "x0": decision["t"], "x1": decision["t"],
+            at = x_of(decision["t"])
+            shapes.append({"type": "line", "xref": "x", "yref": "paper", "x0": at, "x1": at,
                            "y0": 0, "y1": 1, "line": {"color": tuning_style["color"], "width": 1.5, "dash": "dot"}})
-            annotations.append({"xref": "x", "yref": "paper", "x": decision["t"], "y": 0, "xanchor": "left",
+            annotations.append({"xref": "x", "yref": "paper", "x": at, "y": 0, "xanchor": "left",
                                 "yanchor": "bottom", "showarrow": False,
                                 "text": tuning_label(decision, tuning_style),
                                 "hovertext": str(decision.get("reason") or ""),
@@ -245,10 +290,13 @@ def _latest_balance_alerts(alerts: Sequence[Mapping]) -> list[Mapping]:
 
 
 def run_figures(specs: Sequence[Mapping], samples: Sequence[Mapping], *, events: Mapping | None = None,
-                alerts: Sequence[Mapping] = ()) -> dict[str, dict]:
+                alerts: Sequence[Mapping] = (), clock_origin_ms: int | None = None) -> dict[str, dict]:
     """Every chart of `specs` (id -> figure) from `sample` messages (oldest first), with the
-    run's `events` message (chaos and tuning) and its `alert` messages."""
+    run's `events` message (chaos and tuning) and its `alert` messages; with the run's start
+    (`wall_clock_ms`), time charts read clock time."""
+    x_of = clock_x(clock_origin_ms)
     ts = [sample["t"] for sample in samples]
+    xs = [x_of(t) for t in ts]
     last_t = ts[-1] if ts else None
     pods = _pods_in_order(samples)
     spans = _latest_balance_alerts(alerts)
@@ -256,11 +304,11 @@ def run_figures(specs: Sequence[Mapping], samples: Sequence[Mapping], *, events:
     for spec in specs:
         kind = spec["kind"]
         if kind == "time":
-            data = [_line(series["name"], series["color"], list(ts), [_number(sample.get(series["field"])) for sample in samples])
+            data = [_line(series["name"], series["color"], list(xs), [_number(sample.get(series["field"])) for sample in samples])
                     for series in spec["series"]]
         elif kind == "time_per_pod":
             palette, field, scale = spec["palette"], spec["pod_field"], spec["scale"]
-            data = [_line(pod, palette[index % len(palette)], list(ts),
+            data = [_line(pod, palette[index % len(palette)], list(xs),
                           [_scaled((sample.get("pods") or {}).get(pod, {}).get(field), scale) for sample in samples])
                     for index, pod in enumerate(pods)]
         elif kind == "pod_bar":
@@ -274,7 +322,9 @@ def run_figures(specs: Sequence[Mapping], samples: Sequence[Mapping], *, events:
         else:
             raise ValueError(f"unknown chart kind {kind!r} in spec {spec['id']!r}")
         layout = copy.deepcopy(spec["layout"])
-        layout["shapes"], layout["annotations"] = marks_for(spec, events=events, alerts=spans, last_t=last_t)
+        if clock_origin_ms is not None and spec.get("clock_xaxis"):
+            layout["xaxis"].update(copy.deepcopy(spec["clock_xaxis"]))
+        layout["shapes"], layout["annotations"] = marks_for(spec, events=events, alerts=spans, last_t=last_t, x_of=x_of)
         figures[spec["id"]] = {"data": data, "layout": layout}
     return figures
 

@@ -56,6 +56,12 @@ NOT_ANSWERED = {"requests": 0, "failures": 0, "p95_ms": None, "cpu": None, "memo
 POD_ALERT_KINDS = {pod_health.ERROR_RATE: "pod_errors", pod_health.P95: "pod_latency"}
 
 
+def request_stats_message(*, t: float, endpoints: list, errors: list) -> dict:
+    """The live protocol's `request_stats` message: the run's per-endpoint table and failures so
+    far, as of second `t` (the plugin's lines carry them, tests_app/engine/README.md)."""
+    return {"type": "request_stats", "t": float(t), "endpoints": list(endpoints), "errors": list(errors)}
+
+
 class LiveSeries:
     """Turns each recorded second into the messages a live client gets for it.
 

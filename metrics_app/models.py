@@ -68,6 +68,29 @@ class PodSample(models.Model):
         return f"run {self.run_id} t={self.t:g}s {self.pod}"
 
 
+class RequestStats(models.Model):
+    """A run's per-endpoint table and failures, as Locust's UI shows them: the run so far, as of
+    second `t` (replaced each second, in the second's transaction), so a live page that loads
+    or reloads mid-run shows them at once. One row per run: the percentiles of the run so far
+    come from the plugin's histograms, which per-second rows could not add up to; the finished
+    run's tables are in its summary (`endpoints`, `errors`)."""
+
+    run = models.OneToOneField("tests_app.LoadTestRun", on_delete=models.CASCADE, primary_key=True,
+                               related_name="request_stats")
+    t = models.FloatField(help_text="The second these tables are as of (seconds since the start).")
+    endpoints = models.JSONField(
+        default=list, help_text='[{"endpoint": "GET /api/items", "requests", "failures", "rps", "p50_ms", ...}]')
+    errors = models.JSONField(
+        default=list, help_text='[{"endpoint", "type", "status", "message", "count", "first_s", "last_s"}]')
+
+    class Meta:
+        verbose_name_plural = "request stats"
+        constraints = [models.CheckConstraint(condition=Q(t__gte=0), name="requeststats_t_nonnegative")]
+
+    def __str__(self) -> str:
+        return f"request stats of run {self.run_id} at t={self.t:g}s"
+
+
 class CompareSeries(models.Model):
     """A finished run's per-second series for comparisons (metrics_app.comparison.run_series),
     stored once: a finished run's seconds never change, and reading them back from PodSample

@@ -13,4 +13,5 @@ def attach(events) -> None:
 def record(ctx, second) -> None:
     """`ctx` is the run's RunContext, `second` the Second just measured (tests_app.run_events)."""
     record_second(run_id=ctx.run_id, t=second.t, totals=second.totals, pods=second.pods,
-                  unattributed=second.unattributed, messages=second.messages)
+                  unattributed=second.unattributed, messages=second.messages, endpoints=second.endpoints,
+                  errors=second.errors)

@@ -10,7 +10,8 @@ from django.db import connection, transaction
 from django.db.models import Count, Max, Min, Sum
 
 from metrics_app.comparison import UNATTRIBUTED, RunSeconds
-from metrics_app.models import MetricSample, PodSample, TuningDecision
+from metrics_app.live import request_stats_message
+from metrics_app.models import MetricSample, PodSample, RequestStats, TuningDecision
 
 EXPORT_CHUNK_SECONDS = 600  # seconds read per query when a run's history is streamed out
 # Joins the pod names of one second in the PostgreSQL read of a run's pods: a control character no
@@ -150,6 +151,15 @@ def iter_run_seconds(run_id: int, *, chunk_seconds: int = EXPORT_CHUNK_SECONDS):
         if len(chunk) < chunk_seconds:
             return
         since = chunk[-1]["t"]
+
+
+def request_stats(run_id: int) -> dict | None:
+    """The run's per-endpoint table and failures so far as the live `request_stats` message;
+    None before the first second that had them."""
+    stats = RequestStats.objects.filter(run_id=run_id).first()
+    if stats is None:
+        return None
+    return request_stats_message(t=stats.t, endpoints=stats.endpoints, errors=stats.errors)
 
 
 def tuning_decisions(run_id: int) -> list[dict]:

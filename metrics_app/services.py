@@ -17,7 +17,7 @@ from django.db import transaction
 
 from clusters.balance import ExpectedPods
 from metrics_app import comparison
-from metrics_app.models import CompareSeries, MetricSample, PodSample
+from metrics_app.models import CompareSeries, MetricSample, PodSample, RequestStats
 from metrics_app.selectors import run_seconds_arrays
 from metrics_app.summary import WINDOW_S
 
@@ -29,12 +29,13 @@ PUBLISH_TIMEOUT_S = 2.0  # a Redis that hangs must not hold the run's one-second
 
 def record_second(
     *, run_id: int, t: float, totals: Mapping, pods: Mapping[str, Mapping], unattributed: int,
-    messages: list[dict] = (),
+    messages: list[dict] = (), endpoints: list | None = None, errors: list | None = None,
 ) -> None:
     """Write one second of a run (its MetricSample and a PodSample per pod, "unattributed" as a
-    row of its own, in one transaction) and push its live `messages` to the run's viewers once
-    it is committed (push mode only: without a cross-process channel layer the consumers read
-    the rows from the database themselves)."""
+    row of its own, and the run's per-endpoint table and failures so far when the second has
+    them, in one transaction) and push its live `messages` to the run's viewers once it is
+    committed (push mode only: without a cross-process channel layer the consumers read the
+    rows from the database themselves)."""
     rows = [
         PodSample(run_id=run_id, t=t, pod=name, requests=figures.get("requests", 0),
                   failures=figures.get("failures", 0), p95_ms=figures.get("p95_ms"), cpu=figures.get("cpu"),
@@ -52,6 +53,9 @@ def record_second(
             active_connections=totals.get("active_connections", 0),
         )
         PodSample.objects.bulk_create(rows)
+        if endpoints or errors:
+            RequestStats.objects.update_or_create(
+                run_id=run_id, defaults={"t": t, "endpoints": list(endpoints or []), "errors": list(errors or [])})
         if messages and layer_is_cross_process():
             transaction.on_commit(lambda: publish_to_run(run_id, list(messages)))
 

@@ -48,6 +48,9 @@ def summarise(
         "latency_ms": dict(final.get("latency_ms") or {"p50": None, "p95": None, "p99": None, "max": None}),
         "pods": dict(sorted(pods.items())),
         "unattributed": int(final.get("unattributed", 0)),
+        # Locust's per-endpoint table and failures of the whole run, as the plugin counted them.
+        "endpoints": list(final.get("endpoints") or []),
+        "errors": list(final.get("errors") or []),
         "balance": overall.with_windows([None if w is None else round(w, 2) for w in windows], window_s).to_dict(),
         "alerts": [alert.to_dict() for alert in alerts],
         "diagnosis": diagnosis.to_dict() if diagnosis else None,

@@ -80,6 +80,41 @@ class LiveDisplay:
         return Group(header, pods)
 
 
+def _ms(value) -> str:
+    return "–" if value is None else f"{value:.1f}"
+
+
+def _print_endpoints_and_failures(console: Console, summary: dict) -> None:
+    """Locust's end-of-run stats: a row per endpoint of the request mix, then the failures."""
+    endpoints = summary.get("endpoints") or []
+    if not endpoints:
+        return
+    table = Table(title="Requests by endpoint (latency in ms)")
+    table.add_column("endpoint", no_wrap=True)
+    for column in ("requests", "failures", "req/s", "p50", "p95", "p99", "max"):
+        table.add_column(column, justify="right")
+    for figures in endpoints:
+        table.add_row(figures["endpoint"], str(figures.get("requests", 0)), str(figures.get("failures", 0)),
+                      f"{figures.get('rps') or 0:.1f}", *(_ms(figures.get(key)) for key in ("p50_ms", "p95_ms", "p99_ms",
+                                                                                           "max_ms")))
+    console.print(table)
+    errors = summary.get("errors") or []
+    if not errors:
+        console.print("no failures")
+        return
+    table = Table(title="Failures (first and last seen: seconds since the start)")
+    table.add_column("count", justify="right")
+    table.add_column("endpoint", no_wrap=True)
+    table.add_column("error", overflow="fold")
+    table.add_column("first", justify="right")
+    table.add_column("last", justify="right")
+    for error in errors:
+        status = "" if error.get("status") is None else f" {error['status']}"
+        table.add_row(str(error["count"]), error["endpoint"], f"{error['type']}{status}: {error['message']}",
+                      f"{error['first_s']:.1f}", f"{error['last_s']:.1f}")
+    console.print(table)
+
+
 def print_results(run, *, console: Console) -> None:
     summary = run.summary or {}
     pods = summary.get("pods") or {}
@@ -94,6 +129,7 @@ def print_results(run, *, console: Console) -> None:
     if summary.get("unattributed"):
         table.add_row("unattributed", str(summary["unattributed"]), "", "", "")
     console.print(table)
+    _print_endpoints_and_failures(console, summary)
     latency = summary.get("latency_ms") or {}
     figures = summary.get("balance") or {}
     if summary.get("requests") is not None:

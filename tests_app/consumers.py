@@ -1,8 +1,9 @@
 """The live stream of a run: `/ws/runs/<id>/?since=<t>` (the live run protocol).
 
 On connect: the run's `status`, its `events`, then the backlog (every recorded second after
-`since`, oldest first), then each new second as it is recorded, with `alert`s where they
-happen and a new `status` when it changes. Only the run's owner may connect; anyone else,
+`since`, oldest first) and its `request_stats` (the per-endpoint table and failures so far),
+then each new second as it is recorded, with `alert`s where they happen, `request_stats`
+when they change and a new `status` when it changes. Only the run's owner may connect; anyone else,
 and a run that does not exist, is refused the same way.
 
 How new seconds arrive depends on the channel layer:
@@ -29,7 +30,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from lbsite.permissions import owned_by
 from metrics_app.live import LiveSeries
-from metrics_app.selectors import samples_since
+from metrics_app.selectors import request_stats, samples_since
 from metrics_app.services import layer_is_cross_process, run_group
 from metrics_app.summary import WINDOW_S
 from tests_app.models import LoadTestRun
@@ -47,6 +48,7 @@ class RunConsumer(AsyncJsonWebsocketConsumer):
     cursor: float | None = None  # the last second sent (or `since`): each t at most once per connection
     last_status: dict | None = None
     last_events: dict | None = None
+    stats_t: float | None = None  # the t of the last request_stats sent: the tables are sent when they change
     tail_task: asyncio.Task | None = None
 
     async def connect(self) -> None:
@@ -65,6 +67,7 @@ class RunConsumer(AsyncJsonWebsocketConsumer):
         await self._send_status(status)
         await self._send_events(events)
         await self._send_backlog(since)
+        await self._send_request_stats(await database_sync_to_async(request_stats)(self.run.pk))
         if not push and not status["finished"]:
             self.tail_task = asyncio.create_task(self._tail())
 
@@ -106,6 +109,8 @@ class RunConsumer(AsyncJsonWebsocketConsumer):
                     await self._send_events(await database_sync_to_async(run_events)(self.run.pk))
             elif kind == "events":
                 await self._send_events({key: message[key] for key in ("chaos", "tuning")})
+            elif kind == "request_stats":
+                await self._send_request_stats(message)
 
     # ----------------------------------------------------------------- tailing the database
 
@@ -115,7 +120,7 @@ class RunConsumer(AsyncJsonWebsocketConsumer):
             status = None
             while True:
                 try:
-                    status, events, seconds = await self._read_new()
+                    status, events, seconds, stats = await self._read_new()
                 except LoadTestRun.DoesNotExist:
                     await self.close()  # the run was deleted: nothing more to show
                     return
@@ -126,6 +131,7 @@ class RunConsumer(AsyncJsonWebsocketConsumer):
                     break
                 await self._send_events(events)
                 await self._send_seconds(seconds)
+                await self._send_request_stats(stats)
                 if len(seconds) < BACKLOG_CHUNK:
                     break  # caught up: the status read before these seconds covers them all
             if status is None:
@@ -135,12 +141,12 @@ class RunConsumer(AsyncJsonWebsocketConsumer):
                 return  # nothing more will be recorded: stay open, stop reading
 
     @database_sync_to_async
-    def _read_new(self) -> tuple[dict, dict, list[dict]]:
+    def _read_new(self) -> tuple[dict, dict, list[dict], dict | None]:
         # The status first: a finished status is written after the run's last second, so the
         # seconds read next include every second it covers.
         run = LoadTestRun.objects.get(pk=self.run.pk)
         return (run_status_message(run), run_events(run.pk),
-                samples_since(run.pk, _after(self.cursor), limit=BACKLOG_CHUNK))
+                samples_since(run.pk, _after(self.cursor), limit=BACKLOG_CHUNK), request_stats(run.pk))
 
     # ----------------------------------------------------------------- on connect
 
@@ -211,6 +217,11 @@ class RunConsumer(AsyncJsonWebsocketConsumer):
         if status != self.last_status:
             await self.send_json(status)
             self.last_status = status
+
+    async def _send_request_stats(self, stats: dict | None) -> None:
+        if stats is not None and (self.stats_t is None or stats["t"] > self.stats_t):
+            await self.send_json(stats)
+            self.stats_t = stats["t"]
 
     async def _send_events(self, events: dict) -> None:
         if events != self.last_events:

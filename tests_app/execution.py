@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from clusters.balance import UNATTRIBUTED
 from clusters.base import Cluster, ClusterError
 from clusters.targets import target_kind
-from metrics_app.live import POD_FIELDS, SECOND_FIELDS, LiveSeries
+from metrics_app.live import POD_FIELDS, SECOND_FIELDS, LiveSeries, request_stats_message
 from metrics_app.summary import summarise
 from tests_app.engine.launcher import LocustProcess
 from tests_app.models import LoadTestRun, Target
@@ -134,6 +134,8 @@ class SecondsFeed:
     def next(self, line: dict) -> Second:
         second = build_second(line, self.readings.read())
         second.messages.extend(self.live.feed(as_recorded(second)))
+        if second.endpoints or second.errors:
+            second.messages.append(request_stats_message(t=second.t, endpoints=second.endpoints, errors=second.errors))
         self.pods_seen.update(second.pods)
         self.per_second_pods.append({name: figures["requests"] for name, figures in second.pods.items()})
         return second
@@ -145,7 +147,8 @@ class SecondsFeed:
 
 
 def build_second(line: dict, readings: dict[str, dict]) -> Second:
-    """One sample line of the plugin, with every pod the cluster reports (idle ones as zeros)."""
+    """One sample line of the plugin, with every pod the cluster reports (idle ones as zeros), and
+    the run's per-endpoint table and failures so far that the line carries."""
     pods = {}
     for name, figures in (line.get("pods") or {}).items():
         pods[name] = {"requests": figures.get("requests", 0), "failures": figures.get("failures", 0),
@@ -161,7 +164,8 @@ def build_second(line: dict, readings: dict[str, dict]) -> Second:
         totals[key] = totals[key] or 0
     for key in ("rps", "failures_per_s"):
         totals[key] = totals[key] or 0.0
-    return Second(t=float(line["t"]), totals=totals, pods=pods, unattributed=int(line.get("unattributed") or 0))
+    return Second(t=float(line["t"]), totals=totals, pods=pods, unattributed=int(line.get("unattributed") or 0),
+                  endpoints=list(line.get("endpoints") or []), errors=list(line.get("errors") or []))
 
 
 def as_recorded(second: Second) -> dict:

@@ -296,6 +296,9 @@ def _request_mix_problem(mix) -> str | None:
         weight = entry.get("weight", 1)
         if not isinstance(weight, int | float) or isinstance(weight, bool) or weight <= 0:
             return f"Request {index}: weight must be a positive number."
+        name = entry.get("name")
+        if name is not None and (not isinstance(name, str) or not name.strip()):
+            return f"Request {index}: name, when given, is the text the endpoint is shown as."
     return None
 
 

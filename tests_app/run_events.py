@@ -67,14 +67,17 @@ class RunEvents:
 class Second:
     """One measured second of a run, as recorded: Locust's totals, every pod known so far (idle
     ones as zeros, with the cluster's CPU, memory and readiness where it has them), the requests
-    no pod was named for, and the live messages (`sample`, `alert`) computed from it by the
-    run's one `LiveSeries`."""
+    no pod was named for, the run's per-endpoint table and failures so far, and the live
+    messages (`sample`, `alert` computed from it by the run's one `LiveSeries`, then
+    `request_stats`)."""
 
     t: float
     totals: dict  # users, requests, failures, rps, failures_per_s, p50_ms, p95_ms, p99_ms, max_ms, active_connections
     pods: dict[str, dict]  # pod -> requests, failures, p95_ms, cpu, memory_bytes, ready
     unattributed: int
     messages: list[dict] = field(default_factory=list)
+    endpoints: list[dict] = field(default_factory=list)  # endpoint, requests, failures, rps, ... since the start
+    errors: list[dict] = field(default_factory=list)  # endpoint, type, status, message, count, first_s, last_s
 
 
 @dataclass

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from django.contrib.auth import get_user_model
 from django.db.models import Count, QuerySet
+from django.utils import timezone
 
 from chaos_app.models import ChaosInjection
+from clusters.targets import target_kind
 from lbsite.permissions import owned_by
-from metrics_app.figures import chart_specs, run_figures
+from metrics_app.figures import chart_specs, run_figures, wall_clock_ms
 from metrics_app.live import LiveSeries
 from metrics_app.selectors import iter_run_seconds, tuning_decisions
 from metrics_app.summary import WINDOW_S
@@ -53,10 +55,19 @@ def runs_in_order(user, ids: list[int]) -> list[LoadTestRun] | None:
 # --------------------------------------------------------------------------- a run's live view
 
 
+def started_at_text(run: LoadTestRun) -> str | None:
+    """When the run started, in the zone the pages show, to the millisecond (ISO 8601 with its
+    offset): the `status` message's started_at, from which the live page shows the start and
+    reads the charts' clock."""
+    if run.started_at is None:
+        return None
+    return timezone.localtime(run.started_at).isoformat(timespec="milliseconds")
+
+
 def run_status_message(run: LoadTestRun) -> dict:
     """The live protocol's `status` message of a run as it is now."""
     return {
-        "type": "status", "run": run.pk, "status": run.status,
+        "type": "status", "run": run.pk, "status": run.status, "started_at": started_at_text(run),
         "threshold": run.balance_threshold, "window_s": WINDOW_S,
         "duration_s": float(run.scenario_spec.duration_s),  # as planned: the span a live chart shows
         "verdict_passed": run.verdict_passed, "verdict_reasons": list(run.verdict_reasons or []),
@@ -84,12 +95,21 @@ def live_series_for(run: LoadTestRun) -> LiveSeries:
     return LiveSeries(run.balance_threshold, WINDOW_S, run.target.expected_pod_set())
 
 
+def run_charts(run: LoadTestRun) -> tuple[list[dict], str]:
+    """The charts of the run's page and report (metrics_app.figures.chart_specs), and why CPU and
+    memory per pod are left out ("" when they are drawn: the target kind measures them)."""
+    missing = target_kind(run.target.kind).pod_usage_missing
+    return chart_specs(threshold=run.balance_threshold, pod_usage=not missing), missing
+
+
 def report_figures(run: LoadTestRun) -> dict[str, dict]:
     """Every chart of the live run page, complete, for a run's recorded seconds: what the page
-    showed, built from the same messages (the standalone report)."""
+    showed, built from the same messages (the standalone report), on the same clock."""
     series, samples, alerts = None, [], []
     for second in iter_run_seconds(run.pk):
         series = series or live_series_for(run)
         for message in series.feed(second):
             (samples if message["type"] == "sample" else alerts).append(message)
-    return run_figures(chart_specs(threshold=run.balance_threshold), samples, events=run_events(run.pk), alerts=alerts)
+    specs, _ = run_charts(run)
+    origin = wall_clock_ms(timezone.localtime(run.started_at)) if run.started_at else None
+    return run_figures(specs, samples, events=run_events(run.pk), alerts=alerts, clock_origin_ms=origin)

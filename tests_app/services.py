@@ -27,7 +27,7 @@ from clusters.base import ClusterError
 from clusters.durations import SpecError
 from clusters.faults import parse_step
 from clusters.targets import Allowed, target_kind
-from metrics_app.selectors import samples_overview
+from metrics_app.selectors import request_stats, samples_overview
 from metrics_app.services import compare_runs, compare_series, publish_to_run
 from tests_app import run_listeners
 from tests_app.models import LoadTestRun, Scenario, Target
@@ -480,10 +480,13 @@ def _described_for_comparison(run: LoadTestRun) -> dict:
 
 
 def _partial_summary(run: LoadTestRun) -> dict:
-    """What the samples recorded before a failure add up to, so nothing measured is lost."""
+    """What the samples recorded before a failure add up to, and the endpoint and failures tables
+    of the last second recorded, so nothing measured is lost."""
     overview = samples_overview(run.pk)
+    tables = request_stats(run.pk) or {}
     return {"run_id": run.pk, "requests": overview["requests"] or 0, "failures": overview["failures"] or 0,
-            "pods": {p["pod"]: {"requests": p["requests"], "failures": p["failures"]} for p in overview["pods"]}}
+            "pods": {p["pod"]: {"requests": p["requests"], "failures": p["failures"]} for p in overview["pods"]},
+            "endpoints": tables.get("endpoints", []), "errors": tables.get("errors", [])}
 
 
 def reap_stale_runs() -> int:

@@ -12,7 +12,7 @@ from lbsite.permissions import OwnedQuerysetMixin, sees_everyones
 from lbsite.staticfiles import static_text
 from metrics_app import exports
 from metrics_app.exports import filename, summary_json
-from metrics_app.figures import PLOTLY_CONFIG, chart_specs, compare_figures, figure_payload
+from metrics_app.figures import PLOTLY_CONFIG, compare_figures, figure_payload
 from metrics_app.selectors import iter_run_seconds
 from tests_app import services
 from tests_app.api.filters import RunFilterSet
@@ -21,6 +21,7 @@ from tests_app.forms import RunForm, TargetForm
 from tests_app.models import LoadTestRun
 from tests_app.selectors import (
     report_figures,
+    run_charts,
     runs_in_order,
     runs_visible_to,
     targets_visible_to,
@@ -28,6 +29,12 @@ from tests_app.selectors import (
 )
 
 SAMPLE_FILES = {"samples.csv": "text/csv; charset=utf-8", "samples.json": "application/json"}
+# Files made from the run's summary: name -> (content type, how the summary is written).
+SUMMARY_FILES = {
+    "summary.json": ("application/json", summary_json),
+    "endpoints.csv": ("text/csv; charset=utf-8", exports.endpoints_csv),
+    "errors.csv": ("text/csv; charset=utf-8", exports.errors_csv),
+}
 
 
 def samples_download(run_id: int, name: str) -> StreamingHttpResponse:
@@ -76,8 +83,9 @@ class RunDetailView(LoginRequiredMixin, OwnedQuerysetMixin, DetailView):
         return super().get_queryset().select_related("target", "scenario", "autotune")
 
     def get_context_data(self, **kwargs):
+        specs, pod_usage_missing = run_charts(self.object)
         return super().get_context_data(
-            **kwargs, chart_specs=chart_specs(threshold=self.object.balance_threshold), plotly_config=PLOTLY_CONFIG,
+            **kwargs, chart_specs=specs, pod_usage_missing=pod_usage_missing, plotly_config=PLOTLY_CONFIG,
         )
 
 
@@ -154,7 +162,8 @@ class RunReportView(LoginRequiredMixin, OwnedQuerysetMixin, DetailView):
         figures = report_figures(self.object)
         return super().get_context_data(
             **kwargs, figures=[figure_payload(figure) for figure in figures.values()],
-            plotly_js=static_text("plotly/plotly.min.js"), figures_js=static_text("js/plotly_figures.js"),
+            pod_usage_missing=run_charts(self.object)[1], plotly_js=static_text("plotly/plotly.min.js"),
+            figures_js=static_text("js/linked_zoom.js") + static_text("js/plotly_figures.js"),
         )
 
     def render_to_response(self, context, **kwargs):
@@ -164,15 +173,17 @@ class RunReportView(LoginRequiredMixin, OwnedQuerysetMixin, DetailView):
 
 
 class RunExportView(LoginRequiredMixin, View):
-    """A run's seconds as CSV or JSON, or its summary as JSON, streamed as a download."""
+    """A run's seconds as CSV or JSON (streamed), or its summary as JSON and its per-endpoint
+    table and failures as CSV, as a download."""
 
     def get(self, request, pk, name):
         run = get_object_or_404(runs_visible_to(request.user), pk=pk)
         if name in SAMPLE_FILES:
             return samples_download(run.pk, name)
-        if name != "summary.json":
+        if name not in SUMMARY_FILES:
             raise Http404("No such export.")
-        response = HttpResponse(summary_json(run.summary or {}), content_type="application/json")
+        content_type, write = SUMMARY_FILES[name]
+        response = HttpResponse(write(run.summary or {}), content_type=content_type)
         response["Content-Disposition"] = f'attachment; filename="{filename(run.pk, name)}"'
         return response
 

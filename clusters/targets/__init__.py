@@ -60,6 +60,9 @@ class TargetKind(abc.ABC):
     help: str
     fields: tuple[str, ...]  # the TargetSpec fields this kind uses, besides attribution and weights
     required: Mapping[str, str] = {}  # field -> the message when it is empty
+    # Why the pods' CPU and memory are not measured for this kind ("" when they are): the run
+    # page says so in one line instead of drawing empty charts.
+    pod_usage_missing: str = ""
 
     @abc.abstractmethod
     def describe(self, spec: TargetSpec) -> str:

@@ -18,6 +18,7 @@ class Url(TargetKind):
     help = "A service LB Lab only sends load to; declare its pods to count one that gets nothing."
     fields = ("base_url",)
     required = {"base_url": "A URL target needs a base URL."}
+    pod_usage_missing = "LB Lab only sends load to a URL target and cannot see its pods' processes."
 
     def describe(self, spec: TargetSpec) -> str:
         return spec.base_url.rstrip("/")[:NAME_LENGTH]

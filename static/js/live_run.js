@@ -1,7 +1,9 @@
 // The live run page: the charts declared by metrics_app/figures.py chart_specs (shipped in
 // <script id="chart-specs">), fed sample by sample by the run's WebSocket (live protocol:
-// status, events, backlog, then live samples and alerts). The drawing rules mirror
-// figures.run_figures and figures.marks_for, so the live charts and the report agree.
+// status, events, backlog, then live samples and alerts, and the per-endpoint and failures
+// tables in request_stats). The drawing rules mirror figures.run_figures and
+// figures.marks_for, so the live charts and the report agree. The header (started, elapsed,
+// remaining) and the headline numbers come from the same messages as the charts.
 (function () {
   "use strict";
 
@@ -21,6 +23,10 @@
   var config = configElement ? JSON.parse(configElement.textContent) : DEFAULT_CONFIG;
 
   var ts = [];            // every t drawn, oldest first
+  var clockOrigin = null; // the run's start as a date axis reads it (figures.wall_clock_ms); null: x is t
+  var durationS = null;   // as planned (status): what "remaining" counts down from
+  var totals = { requests: 0, failures: 0 };  // of every sample drawn
+  var latest = null;      // the last sample drawn
   var pods = [];          // pods in the order they first appeared
   var events = { chaos: [], tuning: [] };
   var alerts = new Map(); // String(start_t) -> the latest alert message with that start
@@ -44,6 +50,11 @@
 
   function number(value) {
     return typeof value === "number" && isFinite(value) ? value : null;
+  }
+
+  // A time chart's x for a t: t, or the clock once the run's start is known (figures.clock_x).
+  function xOf(t) {
+    return clockOrigin === null ? t : clockOrigin + Math.round(t * 1000);
   }
 
   function scaled(value, scale) {
@@ -103,7 +114,7 @@
       outline = { width: 1, color: style.fillcolor };  // an instant stays visible on a long run
     }
     return {
-      type: "rect", xref: "x", yref: "paper", x0: x0, x1: x1, y0: 0, y1: 1,
+      type: "rect", xref: "x", yref: "paper", x0: xOf(x0), x1: xOf(x1), y0: 0, y1: 1,
       fillcolor: style.fillcolor, opacity: style.opacity, line: outline, layer: "below"
     };
   }
@@ -136,18 +147,19 @@
         if (injection.started_at_s === null || injection.started_at_s === undefined) return;
         shapes.push(band(injection.started_at_s, injection.ended_at_s, marks.chaos));
         annotations.push({
-          xref: "x", yref: "paper", x: injection.started_at_s, y: 1, xanchor: "left", yanchor: "top", showarrow: false,
+          xref: "x", yref: "paper", x: xOf(injection.started_at_s), y: 1, xanchor: "left", yanchor: "top", showarrow: false,
           text: injection.target ? injection.kind + " " + injection.target : String(injection.kind),
           font: { size: 10, color: marks.chaos.label_color }
         });
       });
       (events.tuning || []).forEach(function (decision) {
+        var at = xOf(decision.t);
         shapes.push({
-          type: "line", xref: "x", yref: "paper", x0: decision.t, x1: decision.t, y0: 0, y1: 1,
+          type: "line", xref: "x", yref: "paper", x0: at, x1: at, y0: 0, y1: 1,
           line: { color: marks.tuning.color, width: 1.5, dash: "dot" }
         });
         annotations.push({
-          xref: "x", yref: "paper", x: decision.t, y: 0, xanchor: "left", yanchor: "bottom", showarrow: false,
+          xref: "x", yref: "paper", x: at, y: 0, xanchor: "left", yanchor: "bottom", showarrow: false,
           text: tuningLabel(decision, marks.tuning), hovertext: String(decision.reason || ""),
           font: { size: 10, color: marks.tuning.color }
         });
@@ -193,7 +205,7 @@
 
   function drawSamples(chart, batch, tsBefore) {
     var spec = chart.spec;
-    var xs = batch.map(function (sample) { return sample.t; });
+    var xs = batch.map(function (sample) { return xOf(sample.t); });
     if (spec.kind === "time") {
       Plotly.extendTraces(chart.element, {
         x: spec.series.map(function () { return xs.slice(); }),
@@ -206,7 +218,7 @@
         // A pod that appears later gets a trace over every earlier t, as gaps.
         Plotly.addTraces(chart.element, pods.slice(chart.podTraces).map(function (pod, offset) {
           var color = spec.palette[(chart.podTraces + offset) % spec.palette.length];
-          return line(pod, color, tsBefore.slice(), tsBefore.map(function () { return null; }));
+          return line(pod, color, tsBefore.map(xOf), tsBefore.map(function () { return null; }));
         }));
         chart.podTraces = pods.length;
       }
@@ -242,10 +254,14 @@
       var tsBefore = ts.slice();
       batch.forEach(function (sample) {
         ts.push(sample.t);
+        totals.requests += number(sample.requests) || 0;
+        totals.failures += number(sample.failures) || 0;
         Object.keys(sample.pods || {}).filter(function (pod) { return pods.indexOf(pod) < 0; }).sort()
           .forEach(function (pod) { pods.push(pod); });
       });
+      latest = batch[batch.length - 1];
       charts.forEach(function (chart) { drawSamples(chart, batch, tsBefore); });
+      renderNumbers();
       if (hasOpenAlert() && !marksDirty) marksDirty = "alerts";  // an open alert's span reaches the last t
     }
     if (marksDirty) {
@@ -264,6 +280,97 @@
     if (frameRequested) return;
     frameRequested = true;
     window.requestAnimationFrame(redraw);
+  }
+
+  // The run's start became known: time charts switch to clock time, what is drawn included.
+  function startClock(startedAt) {
+    // "2025-03-04T13:30:15.250+01:00": the wall-clock part read as UTC, as figures.wall_clock_ms does
+    clockOrigin = Date.parse(startedAt.slice(0, 23) + "Z");
+    charts.forEach(function (chart) {
+      var spec = chart.spec;
+      if (!spec.clock_xaxis) return;
+      var traces = (chart.element.data || []).length;
+      var layout = {};
+      Object.keys(spec.clock_xaxis).forEach(function (key) { layout["xaxis." + key] = spec.clock_xaxis[key]; });
+      if (traces) {
+        var xs = indices(traces).map(function () { return ts.map(xOf); });
+        Plotly.update(chart.element, { x: xs }, layout, indices(traces));
+      } else {
+        Plotly.relayout(chart.element, layout);
+      }
+    });
+    marksDirty = "all";
+    scheduleRedraw();
+  }
+
+  // ---- header, headline numbers, request tables ----
+
+  function setText(id, text) {
+    var element = document.getElementById(id);
+    if (element) element.textContent = text;
+  }
+
+  function formatSpan(seconds) {
+    var whole = Math.max(0, Math.round(seconds));
+    if (whole < 60) return whole + " s";
+    var rest = whole % 60;
+    return Math.floor(whole / 60) + " min " + (rest < 10 ? "0" : "") + rest + " s";
+  }
+
+  function fixed(value, digits, unit) {
+    value = number(value);
+    return value === null ? "–" : value.toFixed(digits) + (unit || "");
+  }
+
+  function renderNumbers() {
+    if (latest) {
+      setText("run-elapsed", formatSpan(latest.t));
+      setText("headline-rps", fixed(latest.rps, 1));
+      setText("headline-p95", fixed(latest.p95_ms, 1, " ms"));
+      setText("headline-score", fixed(latest.score, 1, " %"));
+      setText("headline-requests", totals.requests.toLocaleString("en-US"));
+      setText("headline-errors", totals.requests ? fixed(100 * totals.failures / totals.requests, 2, " %") : "–");
+    }
+    var remaining = finished || durationS === null || !latest ? null : durationS - latest.t;
+    setText("run-remaining", remaining === null ? "–" : formatSpan(remaining));
+  }
+
+  function cell(row, text) {
+    var td = document.createElement("td");
+    td.textContent = text;  // names and messages come from the target: text, never HTML
+    row.appendChild(td);
+  }
+
+  function fillRows(table, rows) {
+    var body = table.tBodies[0];
+    body.replaceChildren();
+    rows.forEach(function (cells) {
+      var row = document.createElement("tr");
+      cells.forEach(function (text) { cell(row, text); });
+      body.appendChild(row);
+    });
+  }
+
+  function showRequestStats(message) {
+    var endpoints = document.getElementById("live-endpoints");
+    if (endpoints) {
+      fillRows(endpoints, (message.endpoints || []).map(function (row) {
+        return [row.endpoint, String(row.requests), String(row.failures), fixed(row.rps, 1), fixed(row.p50_ms, 1),
+          fixed(row.p95_ms, 1), fixed(row.p99_ms, 1), fixed(row.max_ms, 1)];
+      }));
+    }
+    var errors = document.getElementById("live-errors");
+    var none = document.getElementById("live-no-errors");
+    var groups = message.errors || [];
+    if (errors) {
+      fillRows(errors, groups.map(function (error) {
+        return [error.endpoint, error.type, error.status === null || error.status === undefined ? "–" : String(error.status),
+          error.message, String(error.count), fixed(error.first_s, 1, " s"), fixed(error.last_s, 1, " s")];
+      }));
+      errors.hidden = groups.length === 0;
+    }
+    if (none) none.hidden = groups.length > 0;
+    root.dataset.statsT = String(message.t);
   }
 
   // ---- status, alerts, results ----
@@ -348,13 +455,21 @@
 
   function showStatus(message) {
     status = message.status;
+    if (typeof message.duration_s === "number") durationS = message.duration_s;
+    if (message.started_at) {
+      setText("run-started", message.started_at.slice(0, 10) + " " + message.started_at.slice(11, 19));
+      if (clockOrigin === null) startClock(message.started_at);
+    }
     renderStatus();
     if (message.finished && !finished) {
       finished = true;
       var stopForm = document.getElementById("stop-form");
       if (stopForm) stopForm.hidden = true;
+      var live = document.getElementById("live-requests");
+      if (live) live.hidden = true;  // the results hold the run's final tables
       loadResults();
     }
+    renderNumbers();
   }
 
   // ---- the socket ----
@@ -373,6 +488,8 @@
       scheduleRedraw();
     } else if (message.type === "alert") {
       showAlert(message);
+    } else if (message.type === "request_stats") {
+      showRequestStats(message);
     }
   }
 
@@ -424,6 +541,8 @@
 
   charts = specs.map(createChart).filter(function (chart) { return chart !== null; });
   Promise.all(charts.map(function (chart) { return chart.ready; })).then(function () {
+    var timed = charts.filter(function (chart) { return chart.spec.clock_xaxis; });
+    window.lblabLinkZoom(timed.map(function (chart) { return chart.element; }));
     renderStatus();
     connect();
   });

@@ -1,13 +1,15 @@
 """The Plotly figures of metrics_app.figures: pure dicts built from `sample` messages."""
 
 import json
+from datetime import UTC, datetime
 
 import pytest
 
 from metrics_app import figures
 from metrics_app.figures import PLOTLY_CONFIG, chart_specs, compare_figures, run_figures, tuning_label
 
-CHART_IDS = ["throughput", "latency", "pod_requests", "pod_throughput", "balance", "cpu", "memory", "connections"]
+CHART_IDS = ["throughput", "latency", "users", "pod_requests", "pod_throughput", "balance", "cpu", "memory",
+             "connections"]
 TIME_CHARTS = [chart_id for chart_id in CHART_IDS if chart_id != "pod_requests"]
 
 
@@ -191,6 +193,40 @@ def test_an_open_alert_without_samples_is_a_thin_band():
     layout = run_figures(chart_specs(threshold=95.0), [], alerts=alerts)["balance"]["layout"]
     (band,) = [shape for shape in layout["shapes"] if shape["type"] == "rect"]
     assert (band["x0"], band["x1"]) == (4.0, 4.0 + figures.ALERT_STYLE["min_width_s"])
+
+
+def test_users_are_drawn_over_time(samples):
+    samples[1]["users"] = 9
+    users = run_figures(chart_specs(threshold=95.0), samples)["users"]
+    assert [(trace["name"], trace["x"], trace["y"]) for trace in users["data"]] == [("users", [1.0, 2.0, 3.0], [4, 9, 4])]
+
+
+def test_without_pod_usage_the_cpu_and_memory_charts_are_left_out():
+    ids = [spec["id"] for spec in chart_specs(threshold=95.0, pod_usage=False)]
+    assert ids == [chart_id for chart_id in CHART_IDS if chart_id not in ("cpu", "memory")]
+
+
+def test_with_the_runs_start_time_charts_read_clock_time(samples):
+    started = datetime(2025, 3, 4, 12, 30, 15, 250_000)  # the run's start, in the zone the page shows
+    origin = figures.wall_clock_ms(started)
+    assert origin == int(datetime(2025, 3, 4, 12, 30, 15, 250_000, tzinfo=UTC).timestamp() * 1000)
+    events = {"chaos": [{"kind": "pod_kill", "target": "pod-b", "started_at_s": 2.0, "ended_at_s": 2.0}],
+              "tuning": [{"t": 2.5, "action": "scale", "from": 2, "to": 3, "reason": "r"}]}
+    alerts = [{"start_t": 1.0, "end_t": None, "score": 50.0, "worst_pod": "pod-a", "message": "m"}]
+    result = run_figures(chart_specs(threshold=95.0), samples, events=events, alerts=alerts, clock_origin_ms=origin)
+    for chart_id in TIME_CHARTS:
+        figure = result[chart_id]
+        assert all(trace["x"] == [origin + 1000, origin + 2000, origin + 3000] for trace in figure["data"]), chart_id
+        xaxis = figure["layout"]["xaxis"]
+        assert xaxis["type"] == "date" and xaxis["hoverformat"] == "%Y-%m-%d %H:%M:%S", chart_id
+        bands = [(shape["x0"], shape["x1"]) for shape in figure["layout"]["shapes"] if shape["type"] == "rect"]
+        assert (origin + 2000, origin + 2000 + 1000 * figures.MARKS["chaos"]["min_width_s"]) in bands
+        tuning = [shape["x0"] for shape in figure["layout"]["shapes"] if shape["type"] == "line" and shape["xref"] == "x"]
+        assert tuning == [origin + 2500]
+    balance_bands = [(s["x0"], s["x1"]) for s in result["balance"]["layout"]["shapes"] if s["type"] == "rect"]
+    assert (origin + 1000, origin + 3000) in balance_bands  # the open alert reaches the last second
+    assert result["pod_requests"]["data"][0]["x"] == ["pod-a", "pod-b", "pod-c"]  # no time axis
+    assert "type" not in result["pod_requests"]["layout"]["xaxis"]
 
 
 def compared_run(offset):

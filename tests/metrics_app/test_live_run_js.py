@@ -20,6 +20,7 @@ pytestmark = pytest.mark.browser
 
 REPO = Path(__file__).resolve().parents[2]
 LIVE_RUN_JS = REPO / "static" / "js" / "live_run.js"
+LINKED_ZOOM_JS = REPO / "static" / "js" / "linked_zoom.js"
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 THRESHOLD = 90.0
 SPECS = chart_specs(threshold=THRESHOLD)
@@ -89,6 +90,7 @@ def harness_page(*, status: str, results_html: str = "") -> bytes:
 {json_script(SPECS, "chart-specs")}
 {json_script(PLOTLY_CONFIG, "plotly-config")}
 <script src="/static/plotly/plotly.min.js"></script>
+<script src="/static/js/linked_zoom.js"></script>
 <script src="/static/js/live_run.js"></script>
 </body></html>""".encode()
 
@@ -100,6 +102,7 @@ class Site:
         self.files: dict[str, tuple[str, bytes]] = {
             "/static/plotly/plotly.min.js": ("text/javascript", PLOTLY_JS.read_bytes()),
             "/static/js/live_run.js": ("text/javascript", LIVE_RUN_JS.read_bytes()),
+            "/static/js/linked_zoom.js": ("text/javascript", LINKED_ZOOM_JS.read_bytes()),
             "/runs/7/results/": ("text/html; charset=utf-8", RESULTS_FRAGMENT),
         }
         self.requested: list[str] = []

@@ -85,3 +85,22 @@ def test_healthy_pods_give_an_empty_pod_health():
     summary = summarise(run_id=1, final=FINAL, per_second_pods=per_second(20, 20), expected_pods=["pod-a", "pod-b"],
                         shares=None, threshold=95.0)
     assert summary["pod_health"]["outliers"] == [] and summary["pod_health"]["diagnosis"] is None
+
+
+ENDPOINTS = [{"endpoint": "GET /broken", "requests": 100, "failures": 4, "rps": 10.0, "failures_per_s": 0.4,
+              "p50_ms": 1.1, "p95_ms": 3.2, "p99_ms": 5.0, "max_ms": 8.0},
+             {"endpoint": "GET /api/items", "requests": 300, "failures": 0, "rps": 30.0, "failures_per_s": 0.0,
+              "p50_ms": 1.0, "p95_ms": 2.9, "p99_ms": 4.8, "max_ms": 9.0}]
+ERRORS = [{"endpoint": "GET /broken", "type": "HTTPError", "status": 503, "message": "Service Unavailable",
+           "count": 4, "first_s": 0.5, "last_s": 9.2}]
+
+
+def test_endpoints_and_errors_are_the_final_lines_tables():
+    summary = summarise(run_id=1, final={**FINAL, "endpoints": ENDPOINTS, "errors": ERRORS},
+                        per_second_pods=per_second(20, 20), expected_pods=["pod-a", "pod-b"], shares=None,
+                        threshold=95.0)
+    assert summary["endpoints"] == ENDPOINTS  # in the mix's order, whatever it is
+    assert summary["errors"] == ERRORS
+    bare = summarise(run_id=1, final=FINAL, per_second_pods=per_second(20, 20), expected_pods=["pod-a", "pod-b"],
+                     shares=None, threshold=95.0)
+    assert (bare["endpoints"], bare["errors"]) == ([], [])  # a final line without them: empty tables, not missing keys

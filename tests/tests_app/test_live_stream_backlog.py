@@ -22,6 +22,7 @@ from tests.tests_app.live_stream_support import (  # noqa: F401 - release_db_con
     write_second,
 )
 from tests_app.models import LoadTestRun
+from tests_app.selectors import started_at_text
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("release_db_connections")]
 
@@ -55,7 +56,8 @@ async def test_connect_sends_status_events_then_every_second_oldest_first(alice)
         assert await comm.receive_nothing(timeout=1.0)
     finally:
         await comm.disconnect()
-    assert status == {"type": "status", "run": run.pk, "status": "passed", "threshold": 95.0, "window_s": WINDOW_S,
+    assert status == {"type": "status", "run": run.pk, "status": "passed", "started_at": started_at_text(run),
+                      "threshold": 95.0, "window_s": WINDOW_S,
                       "duration_s": float(run.scenario_config["duration_s"]), "verdict_passed": True,
                       "verdict_reasons": [], "finished": True}
     assert events == {"type": "events", "chaos": [], "tuning": []}

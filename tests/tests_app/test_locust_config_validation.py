@@ -28,6 +28,7 @@ def with_(**changes):
     (with_(request_mix=[{"path": "nope"}]), "request_mix[0].path"),
     (with_(request_mix=[{"path": "/", "method": "FETCH"}]), "request_mix[0].method"),
     (with_(request_mix=[{"path": "/", "weight": 0}]), "request_mix[0].weight"),
+    (with_(request_mix=[{"path": "/", "name": " "}]), "request_mix[0].name"),
     (with_(think_time_ms=[10, 5]), "think_time_ms"),
     (with_(keep_alive="no"), "keep_alive"),
     (with_(attribution={"method": "dns"}), "attribution.method"),

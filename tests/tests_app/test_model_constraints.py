@@ -89,6 +89,7 @@ def test_database_refuses_invalid_target(changes, constraint):
         ({"request_mix": [{"path": "no-slash"}]}, "request_mix"),
         ({"request_mix": [{"path": "/", "method": "BREW"}]}, "request_mix"),
         ({"request_mix": [{"path": "/", "weight": 0}]}, "request_mix"),
+        ({"request_mix": [{"path": "/", "name": 5}]}, "request_mix"),
     ],
 )
 def test_scenario_field_errors(changes, field):

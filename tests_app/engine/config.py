@@ -1,7 +1,7 @@
 """The run config: what the launcher writes to a JSON file and the locustfile reads back.
 
     {"host": "http://127.0.0.1:8800", "shape": {"kind": "steady", "users": 10, ...},
-     "arrival_rate": null, "request_mix": [{"path": "/", "method": "GET", "weight": 1}],
+     "arrival_rate": null, "request_mix": [{"path": "/", "method": "GET", "weight": 1, "name": null}],
      "think_time_ms": [0, 0], "keep_alive": true,
      "attribution": {"method": "header", "header": "X-Pod"}, "expected_pods": [],
      "timeout_s": 10.0}
@@ -35,6 +35,13 @@ class Request:
     method: str = "GET"
     weight: float = 1.0
     body: object = None  # str: sent as is; dict/list: sent as JSON
+    name: str | None = None  # what it is counted and shown as, instead of the path
+
+    @property
+    def endpoint(self) -> str:
+        """The row it is counted in (per-endpoint table, failures): "GET /api/items", or the
+        method and the entry's name. Entries with the same endpoint are counted together."""
+        return f"{self.method} {self.name or self.path}"
 
 
 @dataclass(frozen=True)
@@ -61,6 +68,11 @@ class RunConfig:
     @property
     def open_model(self) -> bool:
         return self.arrival_rate is not None
+
+    @property
+    def endpoints(self) -> tuple[str, ...]:
+        """The request mix's endpoints, each once, in the mix's order."""
+        return tuple(dict.fromkeys(request.endpoint for request in self.request_mix))
 
 
 _number = partial(check_number, minimum=0.0, error=ConfigError)
@@ -129,7 +141,10 @@ def _request_mix(data) -> tuple[Request, ...]:
         body = item.get("body")
         if body is not None and not isinstance(body, (str, dict, list)):
             raise ConfigError("must be a string or JSON", field=f"{name}.body")
-        mix.append(Request(path=path, method=method, body=body,
+        label = item.get("name")
+        if label is not None and (not isinstance(label, str) or not label.strip()):
+            raise ConfigError("must be a non-empty name", field=f"{name}.name")
+        mix.append(Request(path=path, method=method, body=body, name=label.strip() if label else None,
                            weight=_number(item.get("weight", 1), f"{name}.weight", strict=True)))
     return tuple(mix)
 

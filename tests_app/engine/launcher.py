@@ -214,7 +214,7 @@ class LocustProcess:
             # nothing: end it now and say so in the plugin's own terms.
             if not self._ended:
                 self._ended = True
-                for line in nothing_sent_lines(self.run_config.expected_pods):
+                for line in nothing_sent_lines(self.run_config.expected_pods, self.run_config.endpoints):
                     self._lines.put(line)
                 self._ended_event.set()
         elif master.poll() is None:

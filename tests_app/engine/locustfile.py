@@ -49,7 +49,7 @@ from locust.runners import MasterRunner, WorkerRunner
 from tests_app.engine import shapes
 from tests_app.engine.attribution import CounterDeltas, query_prometheus, response_attributor
 from tests_app.engine.config import CONFIG_ENV, load_config
-from tests_app.engine.stats import Aggregator, Window, dumps, nothing_sent_lines
+from tests_app.engine.stats import Aggregator, Window, dumps, failure_of, nothing_sent_lines
 
 PROCESSES_ENV = "LBLAB_LOCUST_PROCESSES"  # processes that run users (workers, or 1)
 RESULTS_FD_ENV = "LBLAB_RESULTS_FD"
@@ -69,17 +69,19 @@ PROCESSES = max(1, int(os.environ.get(PROCESSES_ENV, "1")))
 ATTRIBUTE = response_attributor(CONFIG.attribution)
 MIX = CONFIG.request_mix
 MIX_CUMULATIVE = list(accumulate(r.weight for r in MIX))
+ENDPOINTS = CONFIG.endpoints
 REQUEST_HEADERS = {} if CONFIG.keep_alive else {"Connection": "close"}
+DROPPED = ("Dropped", None, "arrival dropped: the generator's backlog was full")
 
 # What this process counted since its counts were last taken (a report, or a sample).
-WINDOW = Window()
+WINDOW = Window(len(ENDPOINTS))
 STOP = Event()  # SIGTERM: end the run now
 STATE = {"started": False, "finished": False, "stopping_users": False, "socket_baseline": None}
 
 
 def take_window() -> Window:
     global WINDOW
-    window, WINDOW = WINDOW, Window()
+    window, WINDOW = WINDOW, Window(len(ENDPOINTS))
     return window
 
 
@@ -106,14 +108,15 @@ def active_connections() -> int:
     return max(0, count_sockets() - baseline)
 
 
-def _call(request) -> tuple[str, str, dict]:
-    """What `client.request` gets for one entry of the mix: method, path, keyword arguments."""
-    kwargs = {"headers": REQUEST_HEADERS, "name": request.path}
+def _call(request) -> tuple[str, str, dict, int]:
+    """What `client.request` gets for one entry of the mix (method, path, keyword arguments),
+    and the number of the endpoint it is counted for."""
+    kwargs = {"headers": REQUEST_HEADERS, "name": request.name or request.path}
     if isinstance(request.body, str):
         kwargs["data"] = request.body
     elif request.body is not None:
         kwargs["json"] = request.body
-    return request.method, request.path, kwargs
+    return request.method, request.path, kwargs, ENDPOINTS.index(request.endpoint)
 
 
 # Built once: send() runs for every request, and on a fast target each µs it spends is
@@ -122,7 +125,7 @@ CALLS = [_call(request) for request in MIX]
 MIX_TOTAL = MIX_CUMULATIVE[-1]
 
 
-def pick_call() -> tuple[str, str, dict]:
+def pick_call() -> tuple[str, str, dict, int]:
     if len(CALLS) == 1:
         return CALLS[0]
     return CALLS[bisect_right(MIX_CUMULATIVE, random.random() * MIX_TOTAL)]
@@ -131,20 +134,23 @@ def pick_call() -> tuple[str, str, dict]:
 def send(client, scheduled: float | None = None) -> None:
     """One request from the mix, counted with its pod. `scheduled`: the open model's
     intended start, so the latency includes the time it waited for a free slot."""
-    method, path, kwargs = pick_call()
+    method, path, kwargs, endpoint = pick_call()
     start = time.perf_counter()
     response = client.request(method, path, **kwargs)
     latency = time.perf_counter() - (start if scheduled is None else scheduled)
     pod = None
     try:
         status = response.status_code or 0
-        failed = status == 0 or status >= 400 or getattr(response, "error", None) is not None
+        error = getattr(response, "error", None)
+        failed = status == 0 or status >= 400 or error is not None
         headers = response.headers
         if headers is not None:
             pod = ATTRIBUTE(headers, lambda: response.content)
-    except Exception:  # noqa: BLE001 - a strange response is an unattributed failure, never a lost count
-        failed = True
-    WINDOW.record(pod, latency, failed)
+    except Exception as strange:  # noqa: BLE001 - a strange response is an unattributed failure, never a lost count
+        status, error, failed = 0, strange, True
+    WINDOW.record(pod, latency, failed, endpoint)
+    if failed:
+        WINDOW.record_error(endpoint, *failure_of(status, error), time.time())
 
 
 def _wait_time():
@@ -154,7 +160,18 @@ def _wait_time():
     return between(low / 1000.0, high / 1000.0)
 
 
-class LBUser(FastHttpUser):
+class ClosingUser(FastHttpUser):
+    """A user whose connections end with it: a user stopped by the shape (a spike's end) or at
+    the end of the run closes its keep-alive sockets, so active connections follow the users
+    instead of staying at their peak until the process exits."""
+
+    abstract = True
+
+    def on_stop(self):
+        self.client.client.close()
+
+
+class LBUser(ClosingUser):
     """Closed model: each user sends a request, waits for it, thinks, and again."""
 
     abstract = CONFIG.open_model
@@ -185,12 +202,14 @@ def generate_arrivals(rate: float) -> None:
         if ARRIVAL_STATE["stop"]:
             return
         if ARRIVALS.qsize() >= BACKLOG_CAP:
-            WINDOW.record(None, None, True)
+            endpoint = pick_call()[3]  # the one it would have gone to: endpoints still add up to the total
+            WINDOW.record(None, None, True, endpoint)
+            WINDOW.record_error(endpoint, *DROPPED, time.time())
             continue
         ARRIVALS.put_nowait(next_at)
 
 
-class LBOpenUser(FastHttpUser):
+class LBOpenUser(ClosingUser):
     """Open model: takes the next arrival; never sends on its own schedule."""
 
     abstract = not CONFIG.open_model
@@ -236,7 +255,7 @@ class Driver:
     def __init__(self, environment):
         self.environment = environment
         self.prometheus = CONFIG.attribution.method == "prometheus"
-        self.aggregator = Aggregator(CONFIG.expected_pods, counted_by_counters=self.prometheus)
+        self.aggregator = Aggregator(CONFIG.expected_pods, endpoints=ENDPOINTS, counted_by_counters=self.prometheus)
         self.deltas: CounterDeltas | None = None
         self.worker_sockets: dict[str, int] = {}
         self.worker_users: dict[str, int] = {}
@@ -307,6 +326,7 @@ class Driver:
             self.deltas = CounterDeltas(self.read_counters())
         STATE["socket_baseline"] = count_sockets()
         t0 = time.perf_counter()
+        self.aggregator.epoch = time.time()  # errors' first and last seen are counted from here
         starter = None
         last_target = None
         next_sample = 1.0
@@ -375,7 +395,7 @@ def _on_sigterm() -> None:
     if not STATE["started"]:
         # Still waiting for workers: nothing ran, say so and leave (the launcher kills the workers).
         STATE["started"] = STATE["finished"] = True
-        for line in nothing_sent_lines(CONFIG.expected_pods):
+        for line in nothing_sent_lines(CONFIG.expected_pods, ENDPOINTS):
             emit(line)
         os._exit(0)
 

@@ -8,17 +8,23 @@ visible share of a request that costs the generator ~250 µs), and they are reco
 bulk, at C speed (`record_latencies`), when the window is read or the cap is reached.
 
 - `Window` collects what one process saw since it last reported: `record()` per
-  response, `to_wire()` / `merge_wire()` to ship it from a worker to the master
-  (histograms encoded with HdrHistogram's compressed format).
+  response (counted for its pod and for its endpoint, the request mix entry it came from),
+  `record_error()` per failure (grouped by endpoint, type, status and message),
+  `to_wire()` / `merge_wire()` to ship it from a worker to the master (histograms encoded
+  with HdrHistogram's compressed format).
 - `Aggregator` (in the process that emits lines) turns windows into `sample` lines and
   keeps the cumulative figures for the `final` line. Every count in `final` is the sum
-  of the samples that were emitted, per pod too, by construction.
+  of the samples that were emitted, per pod too, by construction. The endpoint and error
+  tables, as Locust's own UI shows them, are the run so far in every sample (counts and
+  percentiles since the start; `rps` and `failures_per_s` of that second), so the last
+  sample's counts are the final line's.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from http import HTTPStatus
 
 import numpy as np
 from hdrh.histogram import HdrHistogram
@@ -27,6 +33,13 @@ LOWEST_US = 1
 HIGHEST_US = 60_000_000
 DIGITS = 3
 PENDING_CAP = 8192  # latencies a window slot holds before recording them into its histogram
+# Distinct failure groups kept; a target answering with ever new messages (ids, addresses in
+# them) must not grow memory: past this many, new messages are counted together under
+# OTHER_MESSAGES, one group per endpoint, type and status.
+MAX_ERROR_GROUPS = 100
+OTHER_MESSAGES = "(other messages)"
+MESSAGE_MAX_CHARS = 200
+HTTP_REASONS = {status.value: status.phrase for status in HTTPStatus}
 
 
 def new_histogram() -> HdrHistogram:
@@ -95,9 +108,20 @@ def p95_ms(hist: HdrHistogram | None) -> float | None:
     return _ms(values_at_percentiles(hist, (95,))[0])
 
 
+def failure_of(status: int, error: BaseException | None) -> tuple[str, int | None, str]:
+    """How a failed request is grouped: (type, status, message). An error status is an
+    `HTTPError` with its reason phrase, whatever exception the client raised for it; without
+    a status, the exception's class and text (cut to MESSAGE_MAX_CHARS)."""
+    if status >= 400:
+        return "HTTPError", status, HTTP_REASONS.get(status, "")
+    if error is not None:
+        return type(error).__name__, status or None, str(error)[:MESSAGE_MAX_CHARS]
+    return "NoResponse", status or None, "no status and no error"
+
+
 class PodWindow:
-    """One pod's (or the unattributed responses') counts in a window. `hist` is None until
-    a latency was recorded."""
+    """One pod's (or endpoint's, or the unattributed responses') counts in a window. `hist`
+    is None until a latency was recorded."""
 
     __slots__ = ("_hist", "failures", "pending", "requests")
 
@@ -128,15 +152,20 @@ class PodWindow:
 
 
 class Window:
-    """Counts since the last report, in one process. Each latency is recorded once, in
-    its pod's histogram (or the unattributed one); `merged_hist()` adds them up."""
+    """Counts since the last report, in one process. Each latency is recorded in its pod's
+    histogram (or the unattributed one), which `merged_hist()` adds up, and in its endpoint's.
+    `endpoints`: how many the request mix has; they are numbered in the mix's order, the same
+    in every process (all read one config)."""
 
-    def __init__(self):
+    def __init__(self, endpoints: int = 1):
         self.requests = 0
         self.failures = 0
         self.unattributed = 0
         self.unattributed_slot = PodWindow()
         self.pods: dict[str, PodWindow] = {}
+        self.endpoints = [PodWindow() for _ in range(endpoints)]
+        # (endpoint, type, status, message) -> [count, first seen, last seen] (time.time())
+        self.errors: dict[tuple[int, str, int | None, str], list] = {}
         # Counts that come from elsewhere than responses (prometheus counters): pod -> requests.
         self.pod_counts: dict[str, int] = {}
 
@@ -147,9 +176,10 @@ class Window:
     def unattributed_hist(self) -> HdrHistogram | None:
         return self.unattributed_slot.hist
 
-    def record(self, pod: str | None, latency_s: float | None, failed: bool) -> None:
-        """One finished request. `latency_s` None: no latency (a request that never went out).
-        Runs once per request: kept to the fewest operations."""
+    def record(self, pod: str | None, latency_s: float | None, failed: bool, endpoint: int = 0) -> None:
+        """One finished request of the mix's `endpoint`. `latency_s` None: no latency (a request
+        that never went out). Runs once per request: kept to the fewest operations, and it
+        allocates nothing but list room for the latency."""
         self.requests += 1
         if pod is None:
             self.unattributed += 1
@@ -159,14 +189,26 @@ class Window:
             if slot is None:
                 slot = self.pods[pod] = PodWindow()
             slot.requests += 1
+        by_endpoint = self.endpoints[endpoint]
+        by_endpoint.requests += 1
         if failed:
             self.failures += 1
             slot.failures += 1
+            by_endpoint.failures += 1
         if latency_s is not None:
             pending = slot.pending
             pending.append(latency_s)
             if len(pending) >= PENDING_CAP:
                 slot.flush()
+            pending = by_endpoint.pending
+            pending.append(latency_s)
+            if len(pending) >= PENDING_CAP:
+                by_endpoint.flush()
+
+    def record_error(self, endpoint: int, kind: str, status: int | None, message: str, at: float) -> None:
+        """Why a request counted as failed by `record` failed (`failure_of`); `at` is time.time().
+        Runs for failures only."""
+        add_error(self.errors, (endpoint, kind, status, message), 1, at, at)
 
     def merged_hist(self) -> HdrHistogram | None:
         parts = [slot.hist for slot in (*self.pods.values(), self.unattributed_slot)]
@@ -187,6 +229,8 @@ class Window:
             "requests": self.requests, "failures": self.failures, "unattributed": self.unattributed,
             "unattributed_hist": enc(self.unattributed_hist),
             "pods": {name: [slot.requests, slot.failures, enc(slot.hist)] for name, slot in self.pods.items()},
+            "endpoints": [[slot.requests, slot.failures, enc(slot.hist)] for slot in self.endpoints],
+            "errors": [[*key, *group] for key, group in self.errors.items()],
         }
 
     def merge_wire(self, data: Mapping) -> None:
@@ -203,6 +247,30 @@ class Window:
             slot.failures += int(failures)
             if encoded:
                 slot.histogram().decode_and_add(encoded)
+        for slot, (requests, failures, encoded) in zip(self.endpoints, data.get("endpoints") or (), strict=False):
+            slot.requests += int(requests)
+            slot.failures += int(failures)
+            if encoded:
+                slot.histogram().decode_and_add(encoded)
+        for endpoint, kind, status, message, count, first, last in data.get("errors") or ():
+            add_error(self.errors, (int(endpoint), kind, status, message), int(count), float(first), float(last))
+
+
+def add_error(groups: dict[tuple, list], key: tuple, count: int, first: float, last: float) -> None:
+    """Count `count` failures of `key` (endpoint, type, status, message), seen from `first` to
+    `last`, into `groups` (key -> [count, first, last]). Past MAX_ERROR_GROUPS keys, a new
+    message joins its endpoint's, type's and status's OTHER_MESSAGES group."""
+    group = groups.get(key)
+    if group is None:
+        if len(groups) >= MAX_ERROR_GROUPS:
+            key = (*key[:3], OTHER_MESSAGES)
+            group = groups.get(key)
+        if group is None:
+            groups[key] = [count, first, last]
+            return
+    group[0] += count
+    group[1] = min(group[1], first)
+    group[2] = max(group[2], last)
 
 
 class _PodTotal:
@@ -225,13 +293,19 @@ class Aggregator:
     (0 and null).
     """
 
-    def __init__(self, expected_pods: Iterable[str] = (), *, counted_by_counters: bool = False):
+    def __init__(self, expected_pods: Iterable[str] = (), *, endpoints: Sequence[str] = ("GET /",),
+                 counted_by_counters: bool = False, epoch: float = 0.0):
         self.counted_by_counters = counted_by_counters
         self.requests = 0
         self.failures = 0
         self.unattributed = 0
         self.hist = new_histogram()
         self.pods: dict[str, _PodTotal] = {name: _PodTotal() for name in expected_pods}
+        # The request mix's endpoints in its order ("GET /api/items"), numbered as Window numbers them.
+        self.endpoints: dict[str, _PodTotal] = {name: _PodTotal() for name in endpoints}
+        self.errors: dict[tuple[int, str, int | None, str], list] = {}
+        # time.time() when the run started: errors are first and last seen this many seconds after it.
+        self.epoch = epoch
         self.last_t = 0.0
         self._counter_pod_total = 0  # prometheus: sum of all pod counts so far
 
@@ -275,6 +349,15 @@ class Aggregator:
                 pods[name] = ({"requests": slot.requests, "failures": slot.failures, "p95_ms": p95_ms(slot.hist)}
                               if slot is not None else {"requests": 0, "failures": 0, "p95_ms": None})
         self.unattributed += unattributed
+        rates = []
+        for total, slot in zip(self.endpoints.values(), window.endpoints, strict=True):
+            total.requests += slot.requests
+            total.failures += slot.failures
+            if slot.hist is not None:
+                total.hist.add(slot.hist)
+            rates.append((slot.requests, slot.failures))
+        for key, (count, first, last) in window.errors.items():
+            add_error(self.errors, key, count, first, last)
         latency = percentiles_ms(window_hist)
         return {
             "type": "sample", "t": round(t, 3), "users": int(users),
@@ -283,7 +366,29 @@ class Aggregator:
             "p50_ms": latency["p50"], "p95_ms": latency["p95"], "p99_ms": latency["p99"], "max_ms": latency["max"],
             "active_connections": int(active_connections),
             "pods": dict(sorted(pods.items())), "unattributed": unattributed,
+            "endpoints": self._endpoint_rows([(requests / elapsed, failures / elapsed) for requests, failures in rates]),
+            "errors": self._error_rows(),
         }
+
+    def _endpoint_rows(self, rates: list[tuple[float, float]]) -> list[dict]:
+        """A row per endpoint, in the mix's order (a list: JSON objects lose their key order in
+        PostgreSQL's jsonb): its requests, failures and percentiles so far, with the given rates."""
+        rows = []
+        for (name, total), (rps, failures_per_s) in zip(self.endpoints.items(), rates, strict=True):
+            latency = percentiles_ms(total.hist)
+            rows.append({"endpoint": name, "requests": total.requests, "failures": total.failures,
+                         "rps": round(rps, 3), "failures_per_s": round(failures_per_s, 3), "p50_ms": latency["p50"],
+                         "p95_ms": latency["p95"], "p99_ms": latency["p99"], "max_ms": latency["max"]})
+        return rows
+
+    def _error_rows(self) -> list[dict]:
+        """The failure groups so far, the most frequent first (then the earliest)."""
+        names = list(self.endpoints)
+        rows = [{"endpoint": names[endpoint], "type": kind, "status": status, "message": message, "count": count,
+                 "first_s": round(max(0.0, first - self.epoch), 3), "last_s": round(max(0.0, last - self.epoch), 3)}
+                for (endpoint, kind, status, message), (count, first, last) in self.errors.items()]
+        rows.sort(key=lambda row: (-row["count"], row["first_s"]))
+        return rows
 
     def final(self, *, duration_s: float, reason: str) -> dict:
         pods = {
@@ -291,17 +396,21 @@ class Aggregator:
                    "p95_ms": None if self.counted_by_counters else p95_ms(total.hist)}
             for name, total in sorted(self.pods.items())
         }
+        over = max(1e-9, duration_s)
         return {
             "type": "final", "duration_s": round(duration_s, 3), "reason": reason,
             "requests": self.requests, "failures": self.failures,
             "latency_ms": percentiles_ms(self.hist), "pods": pods, "unattributed": self.unattributed,
+            "endpoints": self._endpoint_rows([(total.requests / over, total.failures / over)
+                                              for total in self.endpoints.values()]),
+            "errors": self._error_rows(),
         }
 
 
-def nothing_sent_lines(expected_pods: Iterable[str]) -> list[dict]:
+def nothing_sent_lines(expected_pods: Iterable[str], endpoints: Sequence[str] = ("GET /",)) -> list[dict]:
     """The last sample and the final line of a run stopped before it sent anything."""
-    aggregator = Aggregator(expected_pods)
-    sample = aggregator.sample(Window(), t=0.0, users=0, active_connections=0, last=True)
+    aggregator = Aggregator(expected_pods, endpoints=endpoints)
+    sample = aggregator.sample(Window(len(aggregator.endpoints)), t=0.0, users=0, active_connections=0, last=True)
     return [sample, aggregator.final(duration_s=0.0, reason="stopped")]
 
 
