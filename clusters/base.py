@@ -93,6 +93,10 @@ class Cluster(abc.ABC):
     @abc.abstractmethod
     def pod_metrics(self) -> dict[str, PodMetrics]: ...
 
+    def nodes(self) -> list[str]:
+        """Every node's name, those without pods included; default: the nodes of `pods()`."""
+        return sorted({pod.node for pod in self.pods()})
+
     @abc.abstractmethod
     def kill_pod(self, pod: str) -> None: ...
 

@@ -107,6 +107,9 @@ class SandboxCluster(Cluster):
     def pod_metrics(self) -> dict[str, PodMetrics]:
         return self.client.pod_metrics()
 
+    def nodes(self) -> list[str]:
+        return [node["name"] for node in self.client.status()["nodes"]]
+
     def kill_pod(self, pod: str) -> None:
         self.client.kill_pod(pod)
 
