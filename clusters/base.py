@@ -12,6 +12,7 @@ import math
 import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 
 class ClusterError(ValueError):
@@ -79,6 +80,51 @@ class Fault:
     params: dict = field(default_factory=dict)
 
 
+class EventType(StrEnum):
+    """What a cluster says happened (`Cluster.events`), each at the wall-clock time (time.time(), the
+    clock Locust and the run driver read on the same machine) it happened. The recovery analysis
+    reads them; a Kubernetes adapter would map its own events (Killing, Started, a pod's Ready
+    condition, cordon and eviction) onto the same types. Each type's fields besides `seq`, `t`, `type`:"""
+
+    FAULT_APPLIED = "fault_applied"          # kind, pods, duration_s, params, until
+    FAULT_CLEARED = "fault_cleared"          # kind, pods, reason: expired | restored | replaced | pod_gone
+    POD_KILLED = "pod_killed"                # pod, node, slot, pid
+    POD_STOPPING = "pod_stopping"            # pod, node, slot, pid, reason: drain | scale (a graceful stop)
+    POD_EXITED = "pod_exited"                # pod, node, slot, pid, returncode, expected (stopped on purpose)
+    POD_STARTED = "pod_started"              # pod, node, slot, pid, reason, replaces (the slot's previous pod)
+    POD_READY = "pod_ready"                  # pod, first (its first passing readiness check)
+    POD_NOT_READY = "pod_not_ready"          # pod, reason: health_check | connect_failed
+    NODE_CORDONED = "node_cordoned"          # node
+    NODE_DRAINED = "node_drained"            # node, moved (the pods evicted from it)
+    NODE_UNCORDONED = "node_uncordoned"      # node
+    FAILURES_STARTED = "failures_started"    # pod (null: no pod was ready), outcome: the first failure's
+    FAILURES_ENDED = "failures_ended"        # pod, first_t, failures, outcomes; `t` is the last failure's
+    SCALED = "scaled"                        # replicas, previous
+    ALGORITHM_SET = "algorithm_set"          # algorithm, options
+    RETRIES_SET = "retries_set"              # retries
+
+
+@dataclass(frozen=True)
+class ClusterEvent:
+    """One event of a cluster's log. `seq` counts from 1 without gaps, so a reader that finds the
+    first event it gets past `since + 1` knows the log dropped what lay between; `t` is when it
+    happened (a failure streak is logged when it ends, so its `t` may precede earlier-logged events')."""
+
+    seq: int
+    t: float
+    type: str
+    pod: str | None = None
+    node: str | None = None
+    details: dict = field(default_factory=dict)  # the type's other fields, as listed above
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ClusterEvent:
+        """An event from its flat JSON form: `seq`, `t`, `type`, `pod`, `node` and the type's fields."""
+        details = {key: value for key, value in data.items() if key not in ("seq", "t", "type", "pod", "node")}
+        return cls(seq=data["seq"], t=data["t"], type=data["type"], pod=data.get("pod"), node=data.get("node"),
+                   details=details)
+
+
 class Cluster(abc.ABC):
     """What LB Lab can ask of a cluster. Implementations: sandbox, kubernetes."""
 
@@ -92,6 +138,10 @@ class Cluster(abc.ABC):
 
     @abc.abstractmethod
     def pod_metrics(self) -> dict[str, PodMetrics]: ...
+
+    def nodes(self) -> list[str]:
+        """Every node's name, those without pods included; default: the nodes of `pods()`."""
+        return sorted({pod.node for pod in self.pods()})
 
     @abc.abstractmethod
     def kill_pod(self, pod: str) -> None: ...
@@ -128,6 +178,17 @@ class Cluster(abc.ABC):
 
     @abc.abstractmethod
     def set_algorithm(self, name: str, options: dict | None = None) -> None: ...
+
+    def set_retries(self, retries: int) -> None:
+        """Let the balancer retry an idempotent request on another pod up to `retries` times when one
+        fails before answering (0: never). nginx's `proxy_next_upstream` (tries = retries + 1),
+        Envoy's and Istio's retry policies (`numRetries`, `attempts`); kube-proxy has none."""
+        raise ClusterError("this cluster's balancer has no retry setting LB Lab can change", field="retries")
+
+    def events(self, since: int = 0) -> list[ClusterEvent]:
+        """The events logged after sequence number `since`, oldest first; default: none (a cluster
+        that keeps no log: the recovery analysis then has only the load's own requests)."""
+        return []
 
     @abc.abstractmethod
     def restore(self) -> None:

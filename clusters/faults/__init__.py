@@ -8,32 +8,35 @@ fault route. Adding a kind is a new module here, imported at the bottom of this 
 (and a chaos_app migration: the database's check constraint freezes the names).
 
 A chaos step is written `KIND@START:DURATION[:SEVERITY][:TARGET]`, e.g. `pod_kill@10s:0s`
-or `latency@5s:20s:high:pod-1`; `parse_step` turns it into a `FaultStep`.
+or `latency@5s:20s:high:pod-1`; `parse_step` turns it into a `FaultStep`. The target's forms
+(a pod, a slot, `random`, `2`, `50%`, `all`, `node:node-0`) are in `clusters/faults/targets.py`;
+`FaultKind.inject` resolves a step's target against the cluster's pods of the moment and applies it.
 """
 
 from __future__ import annotations
 
 import abc
 import math
-from collections.abc import Mapping, Sequence
+import random
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import ClassVar, Literal
 
-from clusters.base import Cluster, ClusterError, Fault, check_number
+from clusters.base import Cluster, ClusterError, Fault, Pod, check_number
 from clusters.durations import SpecError, parse_duration
+from clusters.faults.targets import NODE, PODS, STATEFUL, FaultTarget, parse_target, resolve
 
 SEVERITIES: tuple[str, ...] = ("low", "medium", "high")
 DEFAULT_SEVERITY = "medium"
 SEVERITY_WORDS = f"{', '.join(SEVERITIES[:-1])} or {SEVERITIES[-1]}"  # "low, medium or high"
 
-# What a kind acts on, so whoever applies it knows what a step's target names.
-PODS, NODE, STATEFUL = "pods", "node", "stateful"
+# What a kind acts on (PODS, NODE, STATEFUL, from targets.py), so whoever applies it knows what a
+# step's target names.
 ActsOn = Literal["pods", "node", "stateful"]
 
 DEFAULT_DURATION_S = 30.0
 MAX_DURATION_S = 7 * 24 * 3600.0
-# The syntax as the messages have always spelt it (the target is a pod or a node name).
-STEP_SYNTAX = "KIND@START:DURATION[:SEVERITY][:POD]"
+STEP_SYNTAX = "KIND@START:DURATION[:SEVERITY][:TARGET]"
 
 
 def validate_duration(value, name: str = "duration") -> float:
@@ -64,6 +67,22 @@ class FaultKind(abc.ABC):
     def params_for(self, step: FaultStep) -> dict:
         """The parameters `apply` gets for `step`: its severity's magnitudes and its duration."""
         return self.validate({**self.severities[step.severity], "duration": step.duration_s})
+
+    def parse_target(self, text: str) -> FaultTarget:
+        """`text` as this kind's target (pods, a node or nothing, as `acts_on` says)."""
+        return parse_target(text, self.acts_on)
+
+    def targets_for(self, step: FaultStep, pods: Sequence[Pod], *, rng: random.Random,
+                    nodes: Iterable[str] | None = None) -> list[str]:
+        """What `apply` gets for `step` among `pods` (and `nodes`): resolved at injection time,
+        because pods are replaced during a run and a random pick must see the ready ones."""
+        return resolve(step.target, pods, rng=rng, acts_on=self.acts_on, nodes=nodes)
+
+    def inject(self, cluster: Cluster, step: FaultStep, *, rng: random.Random) -> Fault:
+        """Apply `step` to `cluster`: its target resolved against the cluster's pods now, its
+        parameters from its severity and duration. The one way a schedule applies a step."""
+        targets = self.targets_for(step, cluster.pods(), rng=rng, nodes=cluster.nodes())
+        return self.apply(cluster, targets, self.params_for(step))
 
     @abc.abstractmethod
     def apply(self, cluster: Cluster, targets: Sequence[str], params: Mapping) -> Fault:
@@ -112,7 +131,8 @@ def unknown_kind_message(kind) -> str:
 @dataclass(frozen=True)
 class FaultStep:
     """One step of a chaos schedule: `kind` at `start_s` for `duration_s`, at `severity`, on
-    `target` (a pod or node name; empty: chosen at run time). Always valid: SpecError otherwise."""
+    `target` (targets.py's forms as written; empty: one chosen at run time). Always valid:
+    SpecError otherwise."""
 
     kind: str
     start_s: float
@@ -130,8 +150,10 @@ class FaultStep:
             if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < math.inf:
                 raise SpecError(f"{name} must be a number of seconds, 0 or more")
             object.__setattr__(self, name, float(value))
-        if not isinstance(self.target, str):
-            raise SpecError("target must be a pod or node name (empty: chosen at run time)")
+        try:
+            parse_target(self.target, FAULT_KINDS[self.kind].acts_on)
+        except ClusterError as error:
+            raise SpecError(error.args[0]) from None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -160,8 +182,9 @@ def parse_step(spec: str) -> FaultStep:
         raise SpecError(f"{spec!r}: expected {STEP_SYNTAX}")
     if kind not in FAULT_KINDS:
         raise SpecError(unknown_kind_message(kind))
-    fields = rest.split(":")
-    if len(fields) < 2 or len(fields) > 4:
+    # At most 4 fields: the target is the rest, so `node:node-0` keeps its colon.
+    fields = rest.split(":", 3)
+    if len(fields) < 2:
         raise SpecError(f"{spec!r}: expected {STEP_SYNTAX}")
     severity = fields[2] if len(fields) > 2 and fields[2] else DEFAULT_SEVERITY
     if severity not in SEVERITIES:

@@ -9,7 +9,8 @@ Django-free. Module map: pod.py (a pod process), balancer.py + algorithms.py (th
 proxy), supervisor.py (ReplicaSet-like restarts, nodes, drain, scale), autoscaler.py
 (HPA-like), control.py (the control API), controller.py (the process that hosts them),
 client.py (control API client), cluster.py (SandboxCluster, run_foreground),
-config.py (SandboxConfig and validation). Processes are started and stopped through
+config.py (SandboxConfig and validation), events.py (the event log and the balancer's
+failure streaks). Processes are started and stopped through
 clusters/procs.py, the project's one module for that.
 """
 

@@ -6,10 +6,14 @@ find where a message ends are parsed (request line, Content-Length, Connection),
 answers are forwarded unchanged so the pod's `X-Pod` reaches the client.
 
 Robustness, as nginx's defaults: a request that fails before any answer byte arrived
-(refused connection, a pooled connection the pod closed) is retried on another pod
-when its method is idempotent; an upstream that does not answer within
-`upstream_timeout_s` gives 504. Active health checks on `/readyz` take pods out and
-put them back; a refused connection takes a pod out at once.
+(refused connection, a pooled connection the pod closed) is retried on another pod up to
+`retries` times when its method is idempotent (`retries` 0: never, as `proxy_next_upstream off`);
+an upstream that does not answer within `upstream_timeout_s` gives 504. Active health checks on
+`/readyz` take pods out and put them back; a refused connection takes a pod out at once.
+
+Every failed response a client gets (a 5xx generated or passed on, a connection cut mid-answer)
+goes to the event log's failure streaks, as do pods leaving and joining the rotation. Successful
+requests log nothing: the log costs the hot path nothing.
 """
 
 from __future__ import annotations
@@ -19,12 +23,14 @@ import json
 import time
 
 from clusters.algorithms import ALGORITHMS
+from clusters.base import EventType
 from clusters.sandbox.algorithms import observe_latency
+from clusters.sandbox.config import DEFAULT_RETRIES
+from clusters.sandbox.events import EventLog, FailureStreaks
 from clusters.sandbox.httpwire import content_length
 
 MAX_REQUEST_BYTES = 16 * 1024 * 1024
 IDEMPOTENT = frozenset({b"GET", b"HEAD", b"OPTIONS", b"PUT", b"DELETE", b"TRACE"})
-MAX_ATTEMPTS = 3
 
 
 def plain_response(status: int, reason: str, message: str, *, close: bool) -> bytes:
@@ -137,6 +143,8 @@ class UpstreamConnection(asyncio.Protocol):
         upstream.requests += 1
         if self.status >= 500:
             upstream.failures += 1
+            if client.transport is not None:
+                balancer.streaks.failed(upstream.name, str(self.status))
         observe_latency(upstream, now - self.started, now, balancer.ewma_decay_s)
         if self.reusable and not upstream.terminating and not self.closed:
             upstream.idle.append(self)
@@ -159,7 +167,7 @@ class UpstreamConnection(asyncio.Protocol):
         upstream.in_flight -= 1
         if self.got_bytes:
             upstream.failures += 1
-            client.abort()  # half an answer was forwarded: only closing tells the client
+            client.cut(upstream)  # half an answer was forwarded: only closing tells the client
         else:
             client.retry_or_fail(upstream)
 
@@ -173,9 +181,9 @@ class UpstreamConnection(asyncio.Protocol):
         self.upstream.failures += 1
         self.transport.abort()
         if self.got_bytes:
-            client.abort()
+            client.cut(self.upstream)
         else:
-            client.reply_error(504, "Gateway Timeout", "upstream timed out")
+            client.fail(self.upstream, 504, "Gateway Timeout", "upstream timed out")
 
 
 class ClientConnection(asyncio.Protocol):
@@ -285,7 +293,7 @@ class ClientConnection(asyncio.Protocol):
         balancer = self.balancer
         upstream = balancer.picker.pick(self)
         if upstream is None:
-            self.reply_error(503, "Service Unavailable", "no ready pods")
+            self.fail(None, 503, "Service Unavailable", "no ready pods")
             return
         self.attempts += 1
         upstream.in_flight += 1
@@ -319,12 +327,12 @@ class ClientConnection(asyncio.Protocol):
     def retry_or_fail(self, upstream: Upstream, count: bool = True) -> None:
         if self.transport is None:
             return
-        if self.idempotent and self.attempts < MAX_ATTEMPTS:
+        if self.idempotent and self.attempts < self.balancer.max_attempts:
             self.dispatch()
         else:
             if count:
                 upstream.failures += 1
-            self.reply_error(502, "Bad Gateway", "upstream failed")
+            self.fail(upstream, 502, "Bad Gateway", "upstream failed")
 
     def response_done(self) -> None:
         self.upstream_conn = None
@@ -353,6 +361,18 @@ class ClientConnection(asyncio.Protocol):
         else:
             self.response_done()
 
+    def fail(self, upstream: Upstream | None, status: int, reason: str, message: str) -> None:
+        """Answer a failure the balancer generates, logged against `upstream` (None: no pod)."""
+        if self.transport is not None:
+            self.balancer.streaks.failed(upstream.name if upstream is not None else None, str(status))
+            self.reply_error(status, reason, message)
+
+    def cut(self, upstream: Upstream) -> None:
+        """Close the client's connection mid-answer: a failure the client sees as a reset."""
+        if self.transport is not None:
+            self.balancer.streaks.failed(upstream.name, "reset")
+            self.abort()
+
     def abort(self) -> None:
         if self.transport is not None:
             self.transport.abort()
@@ -363,8 +383,13 @@ class Balancer:
     """Owns the upstream set, the current picker, health checks and the listening server."""
 
     def __init__(self, *, algorithm: str, options: dict, health_interval_s: float = 0.5,
-                 unhealthy_threshold: int = 2, upstream_timeout_s: float = 10.0):
+                 unhealthy_threshold: int = 2, upstream_timeout_s: float = 10.0,
+                 retries: int = DEFAULT_RETRIES, events: EventLog | None = None):
         self.loop = asyncio.get_running_loop()
+        self.events = events if events is not None else EventLog()
+        self.streaks = FailureStreaks(self.events)
+        self.retries = retries
+        self.max_attempts = 1 + retries
         self.upstreams: dict[str, Upstream] = {}
         self.weights: dict[str, float] = {}
         self.algorithm = algorithm
@@ -428,6 +453,8 @@ class Balancer:
     def mark_down(self, upstream: Upstream) -> None:
         if upstream.ready:
             upstream.ready = False
+            if self.upstreams.get(upstream.name) is upstream:  # a pod already gone is not news
+                self.events.record(EventType.POD_NOT_READY, pod=upstream.name, reason="connect_failed")
             self.refresh()
 
     def refresh(self) -> None:
@@ -450,6 +477,13 @@ class Balancer:
         self.algorithm, self.options = name, options
         self.picker = picker
         self.refresh()
+        self.events.record(EventType.ALGORITHM_SET, algorithm=name, options=options)
+
+    def set_retries(self, retries: int) -> None:
+        """Retries of a failed idempotent request on another pod from now on (0: none)."""
+        self.retries = retries
+        self.max_attempts = 1 + retries
+        self.events.record(EventType.RETRIES_SET, retries=retries)
 
     def stats(self) -> dict:
         return {name: upstream.stats() for name, upstream in sorted(self.upstreams.items())}
@@ -486,14 +520,17 @@ class Balancer:
             return ok
         if ok:
             upstream.fails_in_row = 0
+            first = not upstream.checked
             upstream.checked = True
             if not upstream.ready:
                 upstream.ready = True
+                self.events.record(EventType.POD_READY, pod=upstream.name, first=first)
                 self.refresh()
         else:
             upstream.fails_in_row += 1
             if upstream.ready and (upstream.fails_in_row >= self.unhealthy_threshold or not upstream.checked):
                 upstream.ready = False
+                self.events.record(EventType.POD_NOT_READY, pod=upstream.name, reason="health_check")
                 self.refresh()
         return ok
 
@@ -513,4 +550,5 @@ class Balancer:
             limit = time.monotonic() - self.upstream_timeout_s
             for conn in [c for c in self.busy if c.started < limit]:
                 conn.time_out()
+            self.streaks.close_quiet()
 

@@ -11,12 +11,13 @@ import argparse
 
 from clusters.algorithms import ALGORITHMS
 from clusters.base import ClusterError
-from clusters.sandbox.config import AutoscalerConfig, SandboxConfig, ServiceTime
+from clusters.sandbox.config import DEFAULT_RETRIES, AutoscalerConfig, SandboxConfig, ServiceTime
 
 FLAG_OF_FIELD = {"pods": "--pods", "nodes": "--nodes", "algorithm": "--algorithm", "port": "--port",
                  "control_port": "--control-port", "service_time": "--service-time",
                  "service_time_ms": "--service-time", "service_time_sigma": "--service-time",
                  "capacity": "--capacity", "speeds": "--speeds", "restart_delay_s": "--restart-delay",
+                 "retries": "--retries",
                  "host": "--host", "algorithm_options.weights": "--weights",
                  "options.weights": "--weights", "options.header": "--hash-header"}
 
@@ -47,6 +48,9 @@ def add_sandbox_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--speeds", default="", help="per-pod speed factors, comma separated, e.g. 1,1,0.5")
     parser.add_argument("--restart-delay", type=float, default=1.0,
                         help="seconds before a killed pod returns")
+    parser.add_argument("--retries", type=int, default=DEFAULT_RETRIES,
+                        help="retries of an idempotent request on another pod when one fails before "
+                             "answering, as nginx's proxy_next_upstream (default 2; 0 turns them off)")
     parser.add_argument("--weights", default="",
                         help="slot weights for weighted_round_robin/least_conn, e.g. pod-0=3,pod-1=1")
     parser.add_argument("--hash-header", default="",
@@ -87,7 +91,8 @@ def config_from_options(options: dict) -> SandboxConfig:
         port=options.get("port", 0), control_port=options.get("control_port", 0),
         service_time=parse_service_time(options.get("service_time", "exponential:1")),
         capacity=options.get("capacity", 8), speeds=speeds,
-        restart_delay_s=options.get("restart_delay", 1.0), autoscaler=autoscaler)
+        restart_delay_s=options.get("restart_delay", 1.0), retries=options.get("retries", DEFAULT_RETRIES),
+        autoscaler=autoscaler)
 
 
 def flag_for(field: str | None) -> str:

@@ -11,7 +11,7 @@ import json
 from collections.abc import Sequence
 from urllib.parse import quote, urlsplit
 
-from clusters.base import ClusterError, Fault, Pod, PodMetrics
+from clusters.base import ClusterError, ClusterEvent, Fault, Pod, PodMetrics
 
 
 class ControlClient:
@@ -61,6 +61,17 @@ class ControlClient:
     def balancer_stats(self) -> dict[str, dict]:
         return self.call("GET", "/balancer/stats")["pods"]
 
+    def faults(self) -> dict:
+        """{"faults": [applied, not cleared], "held": {pod: [kinds]}, "cordoned": [nodes]}."""
+        return self.call("GET", "/faults")
+
+    def events(self, since: int = 0) -> list[ClusterEvent]:
+        """The sandbox's events after sequence number `since`, oldest first."""
+        return [ClusterEvent.from_dict(event) for event in self.call("GET", f"/events?since={int(since)}")["events"]]
+
+    def retries(self) -> int:
+        return self.call("GET", "/retries")["retries"]
+
     # Acting.
     def kill_pod(self, pod: str) -> None:
         self.call("POST", f"/pods/{quote(pod, safe='')}/kill", {})
@@ -83,6 +94,9 @@ class ControlClient:
 
     def set_algorithm(self, name: str, options: dict | None = None) -> None:
         self.call("POST", "/algorithm", {"name": name, "options": options or {}})
+
+    def set_retries(self, retries: int) -> None:
+        self.call("POST", "/retries", {"retries": retries})
 
     def set_autoscaler(self, **settings) -> dict:
         """AutoscalerConfig fields to enable (or replace) it; `enabled=False` to stop it."""

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from clusters import procs
-from clusters.base import Cluster, ClusterError, Fault, Pod, PodMetrics
+from clusters.base import Cluster, ClusterError, ClusterEvent, Fault, Pod, PodMetrics
 from clusters.sandbox.client import ControlClient
 from clusters.sandbox.config import SandboxConfig
 
@@ -107,6 +107,9 @@ class SandboxCluster(Cluster):
     def pod_metrics(self) -> dict[str, PodMetrics]:
         return self.client.pod_metrics()
 
+    def nodes(self) -> list[str]:
+        return [node["name"] for node in self.client.status()["nodes"]]
+
     def kill_pod(self, pod: str) -> None:
         self.client.kill_pod(pod)
 
@@ -140,6 +143,12 @@ class SandboxCluster(Cluster):
 
     def set_algorithm(self, name: str, options: dict | None = None) -> None:
         self.client.set_algorithm(name, options)
+
+    def set_retries(self, retries: int) -> None:
+        self.client.set_retries(retries)
+
+    def events(self, since: int = 0) -> list[ClusterEvent]:
+        return self.client.events(since)
 
     def set_autoscaler(self, **settings) -> dict:
         return self.client.set_autoscaler(**settings)

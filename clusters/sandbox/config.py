@@ -14,6 +14,8 @@ from clusters.faults import FAULT_KINDS, PODS
 
 SERVICE_TIME_DISTRIBUTIONS = ("fixed", "exponential", "lognormal")
 MAX_PODS = 64
+DEFAULT_RETRIES = 2  # 3 tries in all, as ingress-nginx's default proxy-next-upstream-tries
+MAX_RETRIES = 10
 # Ports taken by this machine's services (ARCHITECTURE.md section 9): refuse them early.
 RESERVED_PORTS = frozenset({5432, 6379, 3306, 5672, 1883, 4222})
 
@@ -30,6 +32,11 @@ def validate_port(value, name: str) -> int:
 
 def validate_replicas(value, name: str = "replicas") -> int:
     return int(_number(value, name, minimum=1, maximum=MAX_PODS, integer=True))
+
+
+def validate_retries(value, name: str = "retries") -> int:
+    """Retries of a failed idempotent request on another pod: a whole number, 0 (off) to MAX_RETRIES."""
+    return int(_number(value, name, minimum=0, maximum=MAX_RETRIES, integer=True))
 
 
 def validate_algorithm(name, options: dict | None, *, pod_names=None) -> tuple[str, dict]:
@@ -105,6 +112,9 @@ class SandboxConfig:
     `port`/`control_port` 0 let the kernel pick (the real ports are reported once
     started). `speeds` gives per-slot speed factors (slot i gets speeds[i % len]).
     Weights in `algorithm_options` name slots (`{"weights": {"pod-0": 3}}`).
+    `retries`: how often the balancer retries an idempotent request on another pod when one
+    fails before answering, as nginx's `proxy_next_upstream` does; 0 shows every such failure
+    to the client (the same pod kill with and without retries).
     """
 
     pods: int = 3
@@ -121,6 +131,7 @@ class SandboxConfig:
     health_interval_s: float = 0.5
     unhealthy_threshold: int = 2
     upstream_timeout_s: float = 10.0
+    retries: int = DEFAULT_RETRIES
     drain_grace_s: float = 5.0
     autoscaler: AutoscalerConfig | None = None
 
@@ -147,6 +158,7 @@ class SandboxConfig:
         _number(self.health_interval_s, "health_interval_s", minimum=0.02, maximum=60)
         _number(self.unhealthy_threshold, "unhealthy_threshold", minimum=1, maximum=100, integer=True)
         _number(self.upstream_timeout_s, "upstream_timeout_s", minimum=0.1, maximum=3600)
+        validate_retries(self.retries)
         _number(self.drain_grace_s, "drain_grace_s", minimum=0, maximum=3600)
         if self.autoscaler is not None and not isinstance(self.autoscaler, AutoscalerConfig):
             raise ClusterError("must be an AutoscalerConfig", field="autoscaler")

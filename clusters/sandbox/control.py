@@ -7,12 +7,17 @@
     POST /pods/<name>/kill            the process dies (SIGKILL); its slot restarts
     POST /faults                      {"kind": a fault the pods hold (config.pod_fault_kinds()),
                                        "pods": [...], "duration": s, + the kind's parameters}
+    GET  /faults                      {"faults": [applied, not cleared], "held": {pod: [kinds its
+                                       process holds]}, "cordoned": [nodes]}: all empty = no fault left
     POST /nodes/<node>/drain          cordon the node; its pods move
     POST /nodes/<node>/uncordon       the node takes new pods again (its old ones stay moved)
     POST /scale                       {"replicas": n}
     POST /algorithm                   {"name": ..., "options": {...}} (options.weights: {pod: w})
     POST /autoscaler                  AutoscalerConfig fields, or {"enabled": false}
+    GET  /retries   POST /retries     {"retries": n}: the balancer's retries of failed idempotent
+                                       requests on another pod (0: off)
     POST /restore                     clear every fault, uncordon every node
+    GET  /events?since=<seq>          {"events": [the log after seq, oldest first], "last_seq": n}
 
 Bad input answers 400 with {"field": ..., "error": ...}; unknown routes 404.
 """
@@ -23,12 +28,14 @@ import asyncio
 import json
 import os
 import time
+from urllib.parse import parse_qs, urlsplit
 
-from clusters.base import ClusterError
+from clusters.base import ClusterError, EventType
 from clusters.sandbox.autoscaler import Autoscaler
 from clusters.sandbox.balancer import Balancer
-from clusters.sandbox.config import AutoscalerConfig, validate_algorithm, validate_fault, validate_replicas
-from clusters.sandbox.supervisor import Supervisor
+from clusters.sandbox.config import AutoscalerConfig, validate_algorithm, validate_fault, validate_replicas, validate_retries
+from clusters.sandbox.events import EventLog
+from clusters.sandbox.supervisor import PodProcess, Supervisor
 
 REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed",
            500: "Internal Server Error"}
@@ -38,6 +45,69 @@ class NotFound(Exception):
     pass
 
 
+class AppliedFault:
+    __slots__ = ("kind", "pods", "duration_s", "params", "until", "timer")
+
+    def __init__(self, kind: str, pods: list[str], duration_s: float, params: dict):
+        self.kind = kind
+        self.pods = pods
+        self.duration_s = duration_s
+        self.params = params
+        self.until = time.time() + duration_s
+        self.timer: asyncio.TimerHandle | None = None
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "pods": list(self.pods), "duration_s": self.duration_s,
+                "params": self.params, "until": self.until}
+
+
+class AppliedFaults:
+    """The pod faults applied and not yet cleared, as the pods hold them: each is logged as cleared
+    when its duration ends (the pods' own timers clear it then), when `clear_all` (restore) does,
+    when the same kind is applied again to its pods (a pod holds one of each kind), or when its
+    pods are gone (a pod's faults die with its process: its replacement starts clean)."""
+
+    def __init__(self, events: EventLog):
+        self.events = events
+        self.entries: list[AppliedFault] = []
+
+    def active(self) -> list[dict]:
+        return [entry.to_dict() for entry in self.entries]
+
+    def add(self, kind: str, pods: list[str], params: dict) -> dict:
+        for pod in pods:
+            self._release(pod, "replaced", kind=kind)
+        entry = AppliedFault(kind, pods, params["duration"], {k: v for k, v in params.items() if k != "duration"})
+        entry.timer = asyncio.get_running_loop().call_later(entry.duration_s, self._expire, entry)
+        self.entries.append(entry)
+        self.events.record(EventType.FAULT_APPLIED, **entry.to_dict())
+        return entry.to_dict()
+
+    def pod_gone(self, pod: PodProcess) -> None:
+        self._release(pod.name, "pod_gone")
+
+    def clear_all(self) -> int:
+        entries, self.entries = self.entries, []
+        for entry in entries:
+            entry.timer.cancel()
+            self.events.record(EventType.FAULT_CLEARED, kind=entry.kind, pods=entry.pods, reason="restored")
+        return len(entries)
+
+    def _expire(self, entry: AppliedFault) -> None:
+        if entry in self.entries:
+            self.entries.remove(entry)
+            self.events.record(EventType.FAULT_CLEARED, kind=entry.kind, pods=entry.pods, reason="expired")
+
+    def _release(self, pod: str, reason: str, kind: str | None = None) -> None:
+        """`pod` no longer holds its faults (of `kind`): logged, and a fault left on no pod ends."""
+        for entry in [e for e in self.entries if pod in e.pods and (kind is None or e.kind == kind)]:
+            entry.pods = [name for name in entry.pods if name != pod]
+            self.events.record(EventType.FAULT_CLEARED, kind=entry.kind, pods=[pod], reason=reason)
+            if not entry.pods:
+                entry.timer.cancel()
+                self.entries.remove(entry)
+
+
 class ControlApi:
     def __init__(self, supervisor: Supervisor, balancer: Balancer, *, endpoint: str = "",
                  autoscaler_config: AutoscalerConfig | None = None):
@@ -45,7 +115,9 @@ class ControlApi:
         self.balancer = balancer
         self.endpoint = endpoint
         self.control_url = ""
-        self.faults: list[dict] = []
+        self.events = balancer.events
+        self.faults = AppliedFaults(self.events)
+        supervisor.exit_listeners.append(self.faults.pod_gone)
         self.autoscaler: Autoscaler | None = None
         if autoscaler_config is not None:
             self.enable_autoscaler(autoscaler_config)
@@ -59,7 +131,8 @@ class ControlApi:
             self.autoscaler.start()
 
     async def handle(self, method: str, path: str, body: dict) -> dict:
-        parts = [p for p in path.split("?")[0].split("/") if p]
+        url = urlsplit(path)
+        parts = [p for p in url.path.split("/") if p]
         route = (method, *parts)
         if route == ("GET", "status"):
             return self.status()
@@ -74,6 +147,10 @@ class ControlApi:
             return {"killed": parts[1]}
         if route == ("POST", "faults"):
             return await self.add_fault(body)
+        if route == ("GET", "faults"):
+            return await self.faults_left()
+        if route == ("GET", "events"):
+            return self.events_since(parse_qs(url.query).get("since", ["0"])[-1])
         if method == "POST" and len(parts) == 3 and parts[0] == "nodes" and parts[2] == "drain":
             return {"node": parts[1], "moved": self.supervisor.drain(parts[1])}
         if method == "POST" and len(parts) == 3 and parts[0] == "nodes" and parts[2] == "uncordon":
@@ -95,12 +172,16 @@ class ControlApi:
             return self.configure_autoscaler(body)
         if route == ("GET", "autoscaler"):
             return self.autoscaler.status() if self.autoscaler else {"enabled": False}
+        if route == ("POST", "retries"):
+            retries = validate_retries(body.get("retries"))
+            self.balancer.set_retries(retries)
+            return {"retries": retries}
+        if route == ("GET", "retries"):
+            return {"retries": self.balancer.retries}
         if route == ("POST", "restore"):
             await self.supervisor.clear_faults()
             self.supervisor.uncordon_all()
-            cleared = len(self.active_faults())
-            self.faults.clear()
-            return {"restored": True, "cleared": cleared}
+            return {"restored": True, "cleared": self.faults.clear_all()}
         raise NotFound(path)
 
     def pods(self) -> list[dict]:
@@ -118,36 +199,37 @@ class ControlApi:
         return {
             "endpoint": self.endpoint, "control_url": self.control_url,
             "algorithm": self.balancer.algorithm, "options": self.balancer.options,
-            "replicas": supervisor.replicas, "restarts": supervisor.restarts,
+            "retries": self.balancer.retries, "replicas": supervisor.replicas, "restarts": supervisor.restarts,
             "nodes": [{"name": n, "cordoned": n in supervisor.cordoned} for n in supervisor.nodes],
             "pids": {"controller": os.getpid(),
                      "pods": {name: p.pid for name, p in supervisor.processes.items()}},
-            "faults": self.active_faults(),
+            "faults": self.faults.active(),
             "autoscaler": self.autoscaler.status() if self.autoscaler else {"enabled": False},
         }
-
-    def active_faults(self) -> list[dict]:
-        now = time.time()
-        self.faults = [f for f in self.faults if f["until"] > now]
-        return list(self.faults)
 
     async def add_fault(self, body: dict) -> dict:
         kind = body.get("kind")
         params = validate_fault(kind, body)
         pods = self.supervisor.find_all(body.get("pods"))
         await self.supervisor.fault(pods, kind, params)
-        fault = {"kind": kind, "pods": [p.name for p in pods], "duration_s": params["duration"],
-                 "params": {k: v for k, v in params.items() if k != "duration"},
-                 "until": time.time() + params["duration"]}
-        self.faults.append(fault)
-        return fault
+        return self.faults.add(kind, [p.name for p in pods], params)
+
+    async def faults_left(self) -> dict:
+        """What is still applied, asked of the pods themselves too: nothing anywhere after a restore."""
+        return {"faults": self.faults.active(), "held": await self.supervisor.held_faults(),
+                "cordoned": sorted(self.supervisor.cordoned)}
+
+    def events_since(self, since: str) -> dict:
+        try:
+            seq = int(since)
+        except ValueError:
+            seq = -1
+        if seq < 0:
+            raise ClusterError("must be a sequence number, 0 or more", field="since")
+        return {"events": self.events.since(seq), "last_seq": self.events.last_seq}
 
     def uncordon(self, node: str) -> None:
-        supervisor = self.supervisor
-        if node not in supervisor.nodes:
-            raise ClusterError(f"unknown node {node!r}; one of {', '.join(supervisor.nodes)}", field="node")
-        supervisor.cordoned.discard(node)
-        supervisor.fill_pending()  # slots left pending while every node was cordoned start now
+        self.supervisor.uncordon(node)
 
     def configure_autoscaler(self, body: dict) -> dict:
         if body.get("enabled") is False:

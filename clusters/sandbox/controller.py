@@ -22,6 +22,7 @@ from clusters.base import ClusterError
 from clusters.sandbox.balancer import Balancer
 from clusters.sandbox.config import SandboxConfig
 from clusters.sandbox.control import ControlApi, ControlServer
+from clusters.sandbox.events import EventLog
 from clusters.sandbox.supervisor import Supervisor
 
 STARTUP_TIMEOUT_S = 30.0
@@ -60,7 +61,8 @@ async def run(config: SandboxConfig) -> None:
     balancer = Balancer(algorithm=config.algorithm, options=config.algorithm_options,
                         health_interval_s=config.health_interval_s,
                         unhealthy_threshold=config.unhealthy_threshold,
-                        upstream_timeout_s=config.upstream_timeout_s)
+                        upstream_timeout_s=config.upstream_timeout_s, retries=config.retries,
+                        events=EventLog())
     supervisor = Supervisor(config, balancer)
     control = None
     try:

@@ -11,7 +11,9 @@ Every pod is started from the controller's main thread (the parent-death signal,
 the pod arms itself, follows that thread), inherits the controller's process group, and is
 stopped by PID.
 The supervisor binds each pod's listening socket itself and hands it over, so the
-port is known before the pod runs and no two pods can race for one.
+port is known before the pod runs and no two pods can race for one. It logs each pod's life
+(started, killed, stopping, exited) and each node's cordon, drain and uncordon in the balancer's
+event log; the balancer adds when a pod becomes ready.
 """
 
 from __future__ import annotations
@@ -24,10 +26,10 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from clusters import procs
-from clusters.base import ClusterError
+from clusters.base import ClusterError, EventType
 from clusters.sandbox.balancer import Balancer
 from clusters.sandbox.config import SandboxConfig
 
@@ -115,6 +117,13 @@ class Supervisor:
         self.restart_timers: dict[int, asyncio.TimerHandle] = {}
         self.stopping = False
         self.restarts = 0
+        self.events = balancer.events
+        self.previous: dict[int, str] = {}  # slot -> the last pod started in it, for `replaces`
+        # Called with each pod whose process has exited (the control API drops the faults it held).
+        self.exit_listeners: list[Callable[[PodProcess], None]] = []
+
+    def _log(self, type: str, pod: PodProcess, **fields) -> None:
+        self.events.record(type, pod=pod.name, node=pod.node, slot=pod.slot, pid=pod.pid, **fields)
 
     # Reading.
     def running(self) -> list[PodProcess]:
@@ -137,7 +146,7 @@ class Supervisor:
     # Starting and stopping processes.
     def start(self) -> None:
         for slot in range(self.replicas):
-            self.spawn(slot)
+            self.spawn(slot, "initial")
 
     def pick_node(self) -> str | None:
         counts = {node: 0 for node in self.nodes if node not in self.cordoned}
@@ -148,7 +157,10 @@ class Supervisor:
                 counts[pod.node] += 1
         return min(counts, key=lambda node: (counts[node], self.nodes.index(node)))
 
-    def spawn(self, slot: int) -> PodProcess | None:
+    def spawn(self, slot: int, reason: str) -> PodProcess | None:
+        """Start a pod in `slot` (if it is empty and a node is schedulable); `reason` is logged:
+        initial, restart (after its pod died), rescheduled (off a drained node), scale or scheduled
+        (a pending slot once a node is schedulable again)."""
         self.restart_timers.pop(slot, None)
         if self.stopping or slot >= self.replicas or self.slots.get(slot) is not None:
             return None
@@ -177,6 +189,8 @@ class Supervisor:
         pod = PodProcess(slot, name, node, config.host, port, proc)
         self.slots[slot] = pod
         self.processes[name] = pod
+        self._log(EventType.POD_STARTED, pod, reason=reason, replaces=self.previous.get(slot))
+        self.previous[slot] = name
         self.loop.create_task(self._attach(pod))
         self.balancer.add(name, config.host, port)
         return pod
@@ -214,16 +228,21 @@ class Supervisor:
         pod.gone()
         self.processes.pop(pod.name, None)
         self.balancer.remove(pod.name)
+        self._log(EventType.POD_EXITED, pod, returncode=pod.proc.returncode,
+                  expected=pod.terminating or self.stopping)
+        for listener in self.exit_listeners:
+            listener(pod)
         if self.slots.get(pod.slot) is pod:
             # It died on its own or was killed: the ReplicaSet brings the slot back.
             self.slots[pod.slot] = None
             if not self.stopping and pod.slot < self.replicas:
                 self.restarts += 1
                 self.restart_timers[pod.slot] = self.loop.call_later(
-                    self.config.restart_delay_s, self.spawn, pod.slot)
+                    self.config.restart_delay_s, self.spawn, pod.slot, "restart")
 
-    def terminate(self, pod: PodProcess) -> None:
+    def terminate(self, pod: PodProcess, reason: str) -> None:
         """Graceful stop: out of the balancer first, then SIGTERM (the pod finishes its work)."""
+        self._log(EventType.POD_STOPPING, pod, reason=reason)
         pod.terminating = True
         if self.slots.get(pod.slot) is pod:
             self.slots[pod.slot] = None
@@ -239,46 +258,71 @@ class Supervisor:
     # Operations of the Cluster interface.
     def kill(self, name: str) -> None:
         pod = self.find(name)
+        # Logged before the signal: nothing the kill causes can be logged before it.
+        self._log(EventType.POD_KILLED, pod)
         procs.signal_pid(pod.pid, signal.SIGKILL)
 
     def drain(self, node: str) -> list[str]:
         if node not in self.nodes:
             raise ClusterError(f"unknown node {node!r}; one of {', '.join(self.nodes)}", field="node")
         self.cordoned.add(node)
+        self.events.record(EventType.NODE_CORDONED, node=node)
         moved = []
         for pod in self.running():
             if pod.node == node:
-                self.terminate(pod)
+                self.terminate(pod, "drain")
                 moved.append(pod.name)
-                self.spawn(pod.slot)
+                self.spawn(pod.slot, "rescheduled")
+        self.events.record(EventType.NODE_DRAINED, node=node, moved=moved)
         return moved
 
-    def uncordon_all(self) -> None:
-        self.cordoned.clear()
-        self.fill_pending()
+    def uncordon(self, node: str) -> None:
+        if node not in self.nodes:
+            raise ClusterError(f"unknown node {node!r}; one of {', '.join(self.nodes)}", field="node")
+        if node in self.cordoned:
+            self.cordoned.discard(node)
+            self.events.record(EventType.NODE_UNCORDONED, node=node)
+        self.fill_pending("scheduled")  # slots left pending while every node was cordoned start now
 
-    def fill_pending(self) -> None:
+    def uncordon_all(self) -> None:
+        for node in sorted(self.cordoned):
+            self.events.record(EventType.NODE_UNCORDONED, node=node)
+        self.cordoned.clear()
+        self.fill_pending("scheduled")
+
+    def fill_pending(self, reason: str) -> None:
         for slot in range(self.replicas):
             if self.slots.get(slot) is None and slot not in self.restart_timers:
-                self.spawn(slot)
+                self.spawn(slot, reason)
 
     def scale(self, replicas: int) -> None:
         old = self.replicas
         self.replicas = replicas
+        if replicas != old:
+            self.events.record(EventType.SCALED, replicas=replicas, previous=old)
         for slot in range(replicas, old):
             timer = self.restart_timers.pop(slot, None)
             if timer is not None:
                 timer.cancel()
             pod = self.slots.pop(slot, None)
             if pod is not None:
-                self.terminate(pod)
-        self.fill_pending()
+                self.terminate(pod, "scale")
+        self.fill_pending("scale")
 
     async def fault(self, pods: list[PodProcess], kind: str, params: dict) -> None:
         await asyncio.gather(*(pod.command("fault", kind=kind, params=params) for pod in pods))
 
     async def clear_faults(self) -> None:
-        await asyncio.gather(*(pod.command("clear_all") for pod in self.running()), return_exceptions=True)
+        # Terminating pods too: one still finishing its requests after a drain must not keep a fault.
+        await asyncio.gather(*(pod.command("clear_all") for pod in list(self.processes.values())),
+                             return_exceptions=True)
+
+    async def held_faults(self) -> dict[str, list[str]]:
+        """The fault kinds each live pod process holds, terminating ones included; pods holding none left out."""
+        pods = list(self.processes.values())
+        answers = await asyncio.gather(*(pod.command("metrics") for pod in pods), return_exceptions=True)
+        return {pod.name: answer["metrics"]["faults"] for pod, answer in zip(pods, answers, strict=True)
+                if isinstance(answer, dict) and answer.get("ok") and answer["metrics"]["faults"]}
 
     async def metrics(self) -> dict[str, dict]:
         pods = self.running()
