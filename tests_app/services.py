@@ -469,7 +469,7 @@ def _described_for_comparison(run: LoadTestRun) -> dict:
     judged = summary.get("balance") if isinstance(summary.get("balance"), dict) else {}
     threshold = judged.get("threshold")
     return {
-        "id": run.pk, "label": f"#{run.pk} {run.target.name} · {scenario.name or scenario.shape}",
+        "id": run.pk, "label": f"#{run.pk} {run.name or f'{run.target.name} · {scenario.name or scenario.shape}'}",
         "status": run.status, "created_at": run.created_at.isoformat() if run.created_at else None,
         "target": {"id": run.target_id, "name": run.target.name, "kind": run.target.kind},
         "scenario": {"id": run.scenario_id, "name": scenario.name, "shape": scenario.shape, "users": scenario.users,
