@@ -11,6 +11,8 @@ from urllib.parse import urlsplit
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from clusters.allowlist import parse_allowlist
+
 SUPPORTED_DATABASE_SCHEMES = ("sqlite", "postgres", "postgresql", "pgsql", "psql")
 
 
@@ -80,3 +82,14 @@ def split_list(raw: str | None, *, default: list[str]) -> list[str]:
     if raw is None:
         return list(default)
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def allowlist(raw: str | None, *, default: list[str]) -> list[str]:
+    """LBLAB_ALLOWED_TARGETS: comma-separated entries (clusters.allowlist), each checked now, so a
+    typo fails at start instead of silently allowing nothing (or too much)."""
+    entries = split_list(raw, default=default)
+    try:
+        parse_allowlist(tuple(entries))
+    except ValueError as error:
+        raise ImproperlyConfigured(f"LBLAB_ALLOWED_TARGETS: {error}") from None
+    return entries

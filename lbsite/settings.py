@@ -13,7 +13,7 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from lbsite.env import database_config, redis_url, split_list
+from lbsite.env import allowlist, database_config, redis_url, split_list
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -148,8 +148,10 @@ if REDIS_URL:
 else:
     Q_CLUSTER["orm"] = "default"
 
-# Load goes only to these hosts (host, host:port, or CIDR) and namespaces.
-LBLAB_ALLOWED_TARGETS = split_list(
+# LB Lab contacts only these hosts (host, address or CIDR, each optionally with :port or
+# :low-high): the load, a target's Prometheus, every redirect it follows. Loopback by default:
+# the sandbox and a service run beside LB Lab for a try, nothing on the network (README, Security).
+LBLAB_ALLOWED_TARGETS = allowlist(
     os.environ.get("LBLAB_ALLOWED_TARGETS"), default=["127.0.0.0/8", "::1", "localhost"]
 )
 # Where LB Lab's pages are reached, for links printed outside a browser (`loadtest` prints its run's page).

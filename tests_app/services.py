@@ -23,6 +23,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_q.tasks import async_task
 
+from clusters.allowlist import check_url_allowed
 from clusters.base import ClusterError
 from clusters.durations import SpecError
 from clusters.faults import parse_step
@@ -50,9 +51,13 @@ def allowed_now() -> Allowed:
 
 
 def validate_target_allowed(target: Target) -> None:
-    """Raise ValidationError (with the field) unless load may be sent to the target."""
+    """Raise ValidationError (with the field) unless LB Lab may contact every address the target
+    names: where the load goes (its kind says) and the Prometheus it would poll."""
+    allowed = allowed_now()
     try:
-        target_kind(target.kind).check_allowed(target.spec(), allowed_now())
+        target_kind(target.kind).check_allowed(target.spec(), allowed)
+        if target.prometheus_url:
+            check_url_allowed(target.prometheus_url, allowed.hosts, field="prometheus_url")
     except ClusterError as error:
         raise ValidationError({error.field or "kind": error.args[0]}) from error
 
@@ -354,6 +359,17 @@ def claim_run(run_id: int) -> LoadTestRun | None:
         return run
 
 
+def refusal_at_start(run: LoadTestRun) -> str:
+    """Why a claimed run may not start after all ("" when it may): the settings may have changed
+    while it waited, so the rules it was created under are checked again, and the host names it
+    contacts are resolved again now."""
+    try:
+        validate_target_allowed(run.target)
+    except ValidationError as error:
+        return "; ".join(f"{name}: {message}" for name, messages in error.message_dict.items() for message in messages)
+    return ""
+
+
 def beat(run: LoadTestRun) -> bool:
     """Record the worker is alive; returns whether a stop was requested."""
     run.heartbeat_at = timezone.now()
@@ -428,6 +444,9 @@ def execute_run(
     run = claim_run(run_id)
     if run is None:
         return LoadTestRun.objects.get(pk=run_id)
+    refused = refusal_at_start(run)
+    if refused:
+        return finish_run(run, status=LoadTestRun.Status.ERROR, error=f"refused at start: {refused}")
     events = RunEvents()
     run_listeners.attach(events, extra=listeners)
     try:

@@ -3,8 +3,7 @@ but cannot see or change the cluster behind it."""
 
 from __future__ import annotations
 
-from clusters.allowlist import host_allowed, url_host_port
-from clusters.base import ClusterError
+from clusters.allowlist import check_url_allowed
 from clusters.targets import Allowed, TargetKind, TargetSpec, register
 
 # How long a target's name may be (the Target model's `name`).
@@ -24,6 +23,4 @@ class Url(TargetKind):
         return spec.base_url.rstrip("/")[:NAME_LENGTH]
 
     def check_allowed(self, spec: TargetSpec, allowed: Allowed) -> None:
-        host, port = url_host_port(spec.base_url)
-        if not host_allowed(host, port, allowed.hosts):
-            raise ClusterError(f"{host} is not allow-listed (LBLAB_ALLOWED_TARGETS)", field="base_url")
+        check_url_allowed(spec.base_url, allowed.hosts, field="base_url")

@@ -22,7 +22,7 @@ from django.db import transaction
 from django.db.models import F, Q
 
 from clusters.algorithms import ALGORITHMS
-from clusters.allowlist import url_host_port
+from clusters.allowlist import check_url
 from clusters.durations import SpecError, parse_duration
 from clusters.faults import FAULT_KINDS
 from lbsite.db import NotMigrated, ensure_migrated
@@ -196,7 +196,7 @@ class Command(BaseCommand):
             services.validate_target_allowed(Target(kind="url", base_url=url))
         except ValidationError as error:
             raise bad("--target", error.message_dict["base_url"][0]) from error
-        host, port = url_host_port(url)
+        host, port = check_url(url, field="--target")
         try:
             socket.create_connection((host, port), timeout=3).close()
         except OSError as error:
