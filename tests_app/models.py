@@ -52,6 +52,10 @@ class Target(models.Model):
 
     # url
     base_url = models.URLField(blank=True, help_text="Base URL load is sent to, e.g. http://127.0.0.1:8080")
+    follow_redirects = models.BooleanField(
+        default=False, help_text="Follow 3xx answers, each only to the same origin or an allow-listed address. "
+                                 "Off: a 3xx counts as the response.",
+    )
 
     # kubernetes
     context = models.CharField(max_length=200, blank=True, help_text="kubeconfig context; empty: current.")

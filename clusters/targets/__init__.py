@@ -31,6 +31,7 @@ class TargetSpec:
     service_time_ms: float = 1.0
     # url
     base_url: str = ""
+    follow_redirects: bool = False
     # kubernetes
     context: str = ""
     namespace: str = ""

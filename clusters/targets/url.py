@@ -15,7 +15,7 @@ class Url(TargetKind):
     name = "url"
     label = "URL"
     help = "A service LB Lab only sends load to; declare its pods to count one that gets nothing."
-    fields = ("base_url",)
+    fields = ("base_url", "follow_redirects")
     required = {"base_url": "A URL target needs a base URL."}
     pod_usage_missing = "LB Lab only sends load to a URL target and cannot see its pods' processes."
 

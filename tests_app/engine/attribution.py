@@ -100,10 +100,12 @@ def parse_vector(payload: Mapping) -> dict[str, float]:
     return out
 
 
-def query_prometheus(url: str, query: str, *, timeout: float = 2.0) -> dict[str, float]:
-    """Run an instant query against the Prometheus HTTP API at `url`; {pod: value}."""
+def query_prometheus(url: str, query: str, *, timeout: float = 2.0,
+                     opener: urllib.request.OpenerDirector | None = None) -> dict[str, float]:
+    """Run an instant query against the Prometheus HTTP API at `url`; {pod: value}. `opener`:
+    how redirects are followed (the plugin's follows only allow-listed ones: redirects.py)."""
     full = f"{url}/api/v1/query?{urllib.parse.urlencode({'query': query})}"
-    with urllib.request.urlopen(full, timeout=timeout) as answer:  # noqa: S310 - URL validated in config
+    with (opener or urllib.request.build_opener()).open(full, timeout=timeout) as answer:
         return parse_vector(json.loads(answer.read()))
 
 

@@ -208,3 +208,32 @@ class PodEchoServer(LoopbackHTTPServer):
                 self.wfile.write(body)
 
         super().__init__(Handler)
+
+
+class RedirectServer(LoopbackHTTPServer):
+    """A loopback HTTP/1.1 server that answers every request with `status` and `Location:
+    location` + the request's path (a target sending the load elsewhere); `requests` counts them."""
+
+    def __init__(self, location: str, *, status: int = 302):
+        self.requests = 0
+        lock = threading.Lock()
+        redirect = self
+
+        class Handler(QuietHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self):  # noqa: N802 - http.server's name
+                self.do_GET()
+
+            def do_GET(self):  # noqa: N802 - http.server's name
+                length = int(self.headers.get("Content-Length") or 0)
+                if length:
+                    self.rfile.read(length)
+                with lock:
+                    redirect.requests += 1
+                self.send_response(status)
+                self.send_header("Location", location + self.path)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        super().__init__(Handler)
