@@ -16,10 +16,11 @@ from django.db.models.functions import Cast
 from django.urls import reverse
 
 from clusters.algorithms import ALGORITHMS
-from clusters.balance import ExpectedPods
+from clusters.balance import MAX_DISTINCT_PODS, POD_NAME_MAX, ExpectedPods, clean_pod_name
 from clusters.targets import TARGET_KINDS, TargetSpec, target_kind
 from lbsite.db import NullsOrderedIndex
 from tests_app.choices import Attribution, RunStatus, Shape, algorithm_choices, target_kind_choices
+from tests_app.engine.config import is_header_name
 from tests_app.scenario_spec import DEFAULTS, ScenarioSpec
 
 MAX_PODS = 64
@@ -113,6 +114,8 @@ class Target(models.Model):
                     errors[name] = message
         if self.attribution == self.Attribution.HEADER and not self.pod_header.strip():
             errors["pod_header"] = "Name the response header that carries the pod."
+        elif self.attribution == self.Attribution.HEADER and not is_header_name(self.pod_header):
+            errors["pod_header"] = "Not a header name: letters, digits and !#$%&'*+-.^_`|~ only, no spaces."
         if self.attribution == self.Attribution.JSON_FIELD and not self.pod_json_field:
             errors["pod_json_field"] = "Name the JSON field that carries the pod."
         if self.attribution == self.Attribution.PROMETHEUS and not (self.prometheus_url and self.prometheus_query):
@@ -121,6 +124,11 @@ class Target(models.Model):
             isinstance(p, str) and p for p in self.expected_pods
         ):
             errors["expected_pods"] = "A list of pod names."
+        elif len(self.expected_pods) > MAX_DISTINCT_PODS:
+            errors["expected_pods"] = f"At most {MAX_DISTINCT_PODS} pods (the pods a run keeps apart)."
+        elif bad := [name for name in self.expected_pods if clean_pod_name(name) != name]:
+            errors["expected_pods"] = (f"Not a pod name: {bad[0][:60]!r} (control characters, longer than "
+                                       f"{POD_NAME_MAX}, or a name LB Lab gives rows itself).")
         if not isinstance(self.weights, dict) or not all(
             isinstance(k, str) and isinstance(v, int | float) and not isinstance(v, bool) and v > 0
             for k, v in self.weights.items()

@@ -32,6 +32,7 @@ def with_(**changes):
     (with_(think_time_ms=[10, 5]), "think_time_ms"),
     (with_(keep_alive="no"), "keep_alive"),
     (with_(attribution={"method": "dns"}), "attribution.method"),
+    (with_(attribution={"method": "header", "header": "X-Pod\r\nX-Other"}), "attribution.header"),
     (with_(attribution={"method": "prometheus", "url": "http://p:9090"}), "attribution.query"),
     (with_(expected_pods=[""]), "expected_pods"),
     (with_(timeout_s=-1), "timeout_s"),

@@ -13,6 +13,7 @@ one, so the launcher refuses bad input before any process starts. Pure: no Locus
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from functools import partial
 from urllib.parse import urlsplit
@@ -24,6 +25,13 @@ from tests_app.engine.shapes import KINDS, Shape, Stage
 CONFIG_ENV = "LBLAB_LOCUST_CONFIG"
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 ATTRIBUTION_METHODS = ("header", "json_field", "prometheus")
+# An HTTP header name (RFC 9110 `token`), as long as the Target model keeps it.
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}")
+
+
+def is_header_name(name: object) -> bool:
+    """Whether `name` can name a response header (letters, digits and !#$%&'*+-.^_`|~ only)."""
+    return isinstance(name, str) and _HEADER_NAME.fullmatch(name) is not None
 
 
 class ConfigError(ClusterError):
@@ -163,9 +171,9 @@ def _attribution(data) -> Attribution:
         raise ConfigError(f"one of {', '.join(ATTRIBUTION_METHODS)}", field="attribution.method")
     if method == "header":
         header = data.get("header") or "X-Pod"
-        if not isinstance(header, str) or not header.strip():
-            raise ConfigError("must be a header name", field="attribution.header")
-        return Attribution(method=method, header=header.strip())
+        if not is_header_name(header):
+            raise ConfigError("must be a header name: letters, digits and !#$%&'*+-.^_`|~", field="attribution.header")
+        return Attribution(method=method, header=header)
     if method == "json_field":
         name = data.get("field") or "hostname"
         if not isinstance(name, str):

@@ -50,7 +50,7 @@ from tests_app.engine import shapes
 from tests_app.engine.attribution import CounterDeltas, header_value, query_prometheus, response_attributor
 from tests_app.engine.config import CONFIG_ENV, load_config
 from tests_app.engine.redirects import MAX_REDIRECTS, RedirectPolicy, RedirectRefused, checked_opener, redirected_method
-from tests_app.engine.stats import Aggregator, Window, dumps, failure_of, nothing_sent_lines
+from tests_app.engine.stats import Aggregator, PodNames, Window, dumps, failure_of, nothing_sent_lines
 
 PROCESSES_ENV = "LBLAB_LOCUST_PROCESSES"  # processes that run users (workers, or 1)
 RESULTS_FD_ENV = "LBLAB_RESULTS_FD"
@@ -77,15 +77,17 @@ DROPPED = ("Dropped", None, "arrival dropped: the generator's backlog was full")
 REDIRECTS = RedirectPolicy(CONFIG.host, CONFIG.allowed_hosts)
 PROMETHEUS_OPENER = checked_opener(RedirectPolicy(CONFIG.attribution.url or CONFIG.host, CONFIG.allowed_hosts))
 
+# The pod names this process keeps for the run (a target naming thousands is capped).
+POD_NAMES = PodNames(CONFIG.expected_pods)
 # What this process counted since its counts were last taken (a report, or a sample).
-WINDOW = Window(len(ENDPOINTS))
+WINDOW = Window(len(ENDPOINTS), POD_NAMES)
 STOP = Event()  # SIGTERM: end the run now
 STATE = {"started": False, "finished": False, "stopping_users": False, "socket_baseline": None}
 
 
 def take_window() -> Window:
     global WINDOW
-    window, WINDOW = WINDOW, Window(len(ENDPOINTS))
+    window, WINDOW = WINDOW, Window(len(ENDPOINTS), POD_NAMES)
     return window
 
 
@@ -280,7 +282,8 @@ class Driver:
     def __init__(self, environment):
         self.environment = environment
         self.prometheus = CONFIG.attribution.method == "prometheus"
-        self.aggregator = Aggregator(CONFIG.expected_pods, endpoints=ENDPOINTS, counted_by_counters=self.prometheus)
+        self.aggregator = Aggregator(CONFIG.expected_pods, endpoints=ENDPOINTS, counted_by_counters=self.prometheus,
+                                     pod_names=POD_NAMES)
         self.deltas: CounterDeltas | None = None
         self.worker_sockets: dict[str, int] = {}
         self.worker_users: dict[str, int] = {}
