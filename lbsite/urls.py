@@ -2,12 +2,12 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
-from rest_framework.authtoken.views import obtain_auth_token
 
+from lbsite.auth_api import TokenView
 from lbsite.views import favicon
 
 api_patterns = [
-    path("auth/token/", obtain_auth_token, name="token"),
+    path("auth/token/", TokenView.as_view(), name="token"),
     path("", include("tests_app.api.urls")),
     path("chaos/", include("chaos_app.api.urls")),
     path("", include("metrics_app.api.urls")),

@@ -277,12 +277,24 @@ class Scenario(models.Model):
         return self.spec().to_dict()
 
 
+STAGE_KEYS = ("duration_s", "users", "spawn_rate")
+REQUEST_KEYS = ("path", "method", "weight", "name", "body")
+
+
+def _unknown_keys(entry: dict, known: tuple[str, ...]) -> str | None:
+    """The first key of an inline object that is none of `known`, said with the ones it may have."""
+    unknown = sorted(set(entry) - set(known))
+    return f"unknown field {unknown[0]!r} (one of {', '.join(known)})" if unknown else None
+
+
 def _stages_problem(stages) -> str | None:
     if not isinstance(stages, list) or not stages:
         return "Give at least one stage: [{\"duration_s\": 10, \"users\": 50, \"spawn_rate\": 10}]."
     for index, stage in enumerate(stages, start=1):
         if not isinstance(stage, dict):
             return f"Stage {index} is not an object."
+        if unknown := _unknown_keys(stage, STAGE_KEYS):
+            return f"Stage {index}: {unknown}."
         duration, users = stage.get("duration_s"), stage.get("users")
         if not isinstance(duration, int | float) or isinstance(duration, bool) or duration <= 0:
             return f"Stage {index}: duration_s must be a positive number."
@@ -300,6 +312,8 @@ def _request_mix_problem(mix) -> str | None:
     for index, entry in enumerate(mix, start=1):
         if not isinstance(entry, dict):
             return f"Request {index} is not an object."
+        if unknown := _unknown_keys(entry, REQUEST_KEYS):
+            return f"Request {index}: {unknown}."
         path = entry.get("path")
         if not isinstance(path, str) or not path.startswith("/"):
             return f"Request {index}: path must start with '/'."
@@ -311,6 +325,9 @@ def _request_mix_problem(mix) -> str | None:
         name = entry.get("name")
         if name is not None and (not isinstance(name, str) or not name.strip()):
             return f"Request {index}: name, when given, is the text the endpoint is shown as."
+        body = entry.get("body")
+        if body is not None and not isinstance(body, str | dict | list):
+            return f"Request {index}: body, when given, is text (sent as is) or JSON (an object or a list)."
     return None
 
 

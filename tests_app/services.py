@@ -19,7 +19,7 @@ from functools import partial
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django_q.tasks import async_task
 
@@ -93,15 +93,18 @@ def target_for_editing(target: Target) -> Target:
 
 def next_version_name(target: Target) -> str:
     """The first free "<name> vN" (N from 2) among the owner's targets; a name ending in " vN" counts on."""
-    stem, number = target.name, 1
-    head, _, tail = target.name.rpartition(" v")
-    if head and tail.isdigit():
-        stem, number = head, int(tail)
+    stem, number = _version_of(target.name)
     taken = set(Target.objects.filter(owner_id=target.owner_id, name__startswith=f"{stem} v").values_list("name", flat=True))
     number += 1
     while f"{stem} v{number}" in taken:
         number += 1
     return f"{stem} v{number}"
+
+
+def _version_of(name: str) -> tuple[str, int]:
+    """("lab", 3) for "lab v3"; (name, 1) for a name with no version."""
+    head, _, tail = name.rpartition(" v")
+    return (head, int(tail)) if head and tail.isdigit() else (name, 1)
 
 
 def delete_target(*, target: Target) -> None:
@@ -186,7 +189,7 @@ def submit_run(*, owner, request: RunRequest, queue: bool = True) -> LoadTestRun
     with transaction.atomic():
         run = _checked_run(owner, request)
         if isinstance(request.target, Mapping):  # inline: created, or the same-named one updated
-            run.target.save()
+            run.target = _save_inline_target(run.target)
         run.save()
         if queue:
             transaction.on_commit(lambda: async_task("tests_app.tasks.run_load_test", run.pk, task_name=f"run-{run.pk}"))
@@ -249,17 +252,56 @@ def _resolve_target(owner, given, errors: dict) -> Target | None:
     fields = dict(given)
     fields["name"] = fields.get("name") or _describe_or_blank(fields)
     # Asking for the same thing twice finds the same target (its name says what it is).
-    target = targets_visible_to(owner).filter(name=fields["name"]).first() or Target(owner=owner)
+    found = targets_visible_to(owner).filter(name=fields["name"]).first()
+    target = Target.objects.get(pk=found.pk) if found else Target(owner=owner)  # a copy: `found` stays as saved
     for name, value in fields.items():
         setattr(target, name, value)
     problems: dict = {}
-    _check(lambda: target.full_clean(), problems, None)
+    # Without the (owner, name) uniqueness: the name was looked up above, and a target another
+    # request creates under it meanwhile is met when saving (`_save_inline_target`).
+    _check(lambda: target.full_clean(exclude=["owner"]), problems, None)
     if not problems:
         _check(lambda: validate_target_allowed(target), problems, None)
     if problems:
         errors["target"] = problems
         return None
+    if found is not None and _differs(target, found, fields) and runs_on(found):
+        # Never rewritten under its runs: saved as a new version, as the targets pages do.
+        return _version_like(target, found, fields)
     return target
+
+
+def _differs(target: Target, saved: Target, fields) -> bool:
+    return any(getattr(target, name) != getattr(saved, name) for name in fields)
+
+
+def _version_like(target: Target, found: Target, fields) -> Target:
+    """`target` as a version of `found` ("lab v2"): the owner's existing version with the same fields
+    when there is one (asking twice finds it again), else an unsaved one under the next free name."""
+    stem, _ = _version_of(found.name)
+    for version in Target.objects.filter(owner_id=found.owner_id, name__startswith=f"{stem} v"):
+        if not _differs(target, version, INLINE_TARGET_FIELDS - {"name"}):
+            return version
+    version = target_for_editing(found)
+    for name in set(fields) - {"name"}:
+        setattr(version, name, getattr(target, name))
+    return version
+
+
+def _save_inline_target(target: Target) -> Target:
+    """Save an inline target; when another request created the same one first (two `POST /api/runs/`
+    at once), the one it created, if it is the same; RunRejected if it is not."""
+    try:
+        with transaction.atomic():  # a savepoint: the run's transaction goes on after a clash
+            target.save()
+        return target
+    except IntegrityError:
+        existing = Target.objects.filter(owner_id=target.owner_id, name=target.name).first()
+        fields = INLINE_TARGET_FIELDS - {"name"}
+        if existing is None or _differs(target, existing, fields):
+            raise RunRejected({"target": {"name": [f"A target named “{target.name}” was just saved with other "
+                                                    "fields: try again."]}}) from None
+        return existing
 
 
 def _refuse_unknown(given: Mapping, known: frozenset, field_name: str, errors: dict) -> bool:
