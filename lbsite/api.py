@@ -23,6 +23,14 @@ class Conflict(APIException):
     default_code = "conflict"
 
 
+class TooManyRequests(APIException):
+    """A limit on how much one user may have going at once (429), with what it is and what to do."""
+
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    default_detail = "Too many requests."
+    default_code = "too_many"
+
+
 class TooLarge(APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_detail = "The request body is too large."

@@ -135,6 +135,14 @@ else:
 # The longest run LB Lab accepts; the task timeout sits above it and the retry above that,
 # so django-q2 never hands a live run to a second worker (ARCHITECTURE.md s9).
 LBLAB_MAX_RUN_SECONDS = env.int("LBLAB_MAX_RUN_SECONDS", default=4 * 3600)
+# Budgets (tests_app.budgets): what one run may ask of this machine and how many runs a user may
+# have queued or going; a run past one is refused with the field before anything is queued.
+LBLAB_MAX_USERS = env.int("LBLAB_MAX_USERS", default=1000)
+LBLAB_MAX_SPAWN_RATE = env.float("LBLAB_MAX_SPAWN_RATE", default=500.0)
+LBLAB_MAX_ARRIVAL_RATE = env.float("LBLAB_MAX_ARRIVAL_RATE", default=5000.0)
+LBLAB_MAX_WORKERS = env.int("LBLAB_MAX_WORKERS", default=4)
+LBLAB_MAX_PODS = env.int("LBLAB_MAX_PODS", default=32)
+LBLAB_MAX_ACTIVE_RUNS_PER_USER = env.int("LBLAB_MAX_ACTIVE_RUNS_PER_USER", default=5)
 Q_CLUSTER = {
     # Overridable so a test run never shares a Redis queue with a running `make run`.
     "name": env.str("LBLAB_Q_NAME", default="lblab"),

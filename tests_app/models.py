@@ -339,6 +339,7 @@ class LoadTestRun(models.Model):
     Status = RunStatus
 
     FINISHED = (RunStatus.PASSED, RunStatus.FAILED, RunStatus.ERROR, RunStatus.CANCELLED)
+    ACTIVE = (RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.STOPPING)  # waiting for a turn, or going
     staff_sees_all = True  # lbsite.permissions: staff review every user's runs (`loadtest`'s too)
 
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="runs")

@@ -18,6 +18,7 @@ from datetime import timedelta
 from functools import partial
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -31,6 +32,7 @@ from clusters.targets import Allowed, target_kind
 from metrics_app.selectors import request_stats, samples_overview
 from metrics_app.services import compare_runs, compare_series, publish_to_run
 from tests_app import run_listeners
+from tests_app.budgets import Budgets, active_runs_problem, run_problems
 from tests_app.models import LoadTestRun, Scenario, Target
 from tests_app.run_events import RunEvents
 from tests_app.scenario_spec import CUSTOM
@@ -143,6 +145,14 @@ class RunRequest:
     name: str = ""  # empty: the run is named after its scenario and target
 
 
+def budgets_now() -> Budgets:
+    """The operator's limits on a run and on a user's runs, as the settings say now."""
+    return Budgets(users=settings.LBLAB_MAX_USERS, spawn_rate=settings.LBLAB_MAX_SPAWN_RATE,
+                   arrival_rate=settings.LBLAB_MAX_ARRIVAL_RATE, workers=settings.LBLAB_MAX_WORKERS,
+                   pods=settings.LBLAB_MAX_PODS, duration_s=settings.LBLAB_MAX_RUN_SECONDS,
+                   active_runs=settings.LBLAB_MAX_ACTIVE_RUNS_PER_USER)
+
+
 class RunRejected(ValidationError):
     """Why a run was not created. `errors` maps each wrong field to its messages; the errors of
     an inline target or scenario are nested under `target` / `scenario` by their own field.
@@ -152,6 +162,13 @@ class RunRejected(ValidationError):
         self.errors = {name: dict(messages) if isinstance(messages, Mapping) else list(messages)
                        for name, messages in errors.items()}
         super().__init__({name: _flat(messages) for name, messages in self.errors.items()})
+
+
+class TooManyRuns(RunRejected):
+    """The user has as many runs queued or going as they may (the API answers 429)."""
+
+    def __init__(self, reason: str):
+        super().__init__({"runs": [reason]})
 
 
 def _flat(messages) -> list[str]:
@@ -187,7 +204,13 @@ def submit_run(*, owner, request: RunRequest, queue: bool = True) -> LoadTestRun
     field when anything is wrong, and then nothing is created. `queue`: hand it to a worker once
     the transaction commits (the API, the form); `loadtest` runs it in the foreground instead."""
     with transaction.atomic():
+        # One submission of a user at a time, so two at once cannot both pass the active-runs budget.
+        get_user_model().objects.select_for_update().filter(pk=owner.pk).exists()
         run = _checked_run(owner, request)
+        reason = active_runs_problem(budgets_now(), active=LoadTestRun.objects.filter(
+            owner=owner, status__in=LoadTestRun.ACTIVE).count())
+        if reason:
+            raise TooManyRuns(reason)
         if isinstance(request.target, Mapping):  # inline: created, or the same-named one updated
             run.target = _save_inline_target(run.target)
         run.save()
@@ -216,9 +239,48 @@ def _checked_run(owner, request: RunRequest) -> LoadTestRun:
                        validate_unique=False, validate_constraints=False)
     except ValidationError as error:
         errors.update({name: messages for name, messages in error.message_dict.items() if name not in errors})
+    if not errors:  # what it asks for is possible: is it within the budgets, and would the engine take it?
+        _merge(errors, run_problems(budgets_now(), scenario=run.scenario_spec, workers=run.workers,
+                                    started_pods=target_kind(target.kind).started_pods(target.spec())))
+    if not errors:
+        _merge(errors, _engine_problems(run))
     if errors:
         raise RunRejected(errors)
     return run
+
+
+def _merge(errors: dict, more: Mapping) -> None:
+    for name, messages in more.items():
+        if isinstance(messages, Mapping):
+            errors.setdefault(name, {}).update(messages)
+        else:
+            errors.setdefault(name, []).extend(messages)
+
+
+# Where a field of the Locust plugin's configuration comes from: (run request field, its field).
+_ENGINE_FIELDS = {"shape": ("scenario", None), "arrival_rate": ("scenario", "arrival_rate"),
+                  "request_mix": ("scenario", "request_mix"), "think_time_ms": ("scenario", "think_time_max_ms"),
+                  "keep_alive": ("scenario", "keep_alive"), "host": ("target", "base_url"),
+                  "attribution": ("target", "attribution"), "expected_pods": ("target", "expected_pods")}
+
+
+def _engine_problems(run: LoadTestRun) -> dict:
+    """What the load engine would refuse when the run starts (tests_app/engine/config.py), refused now
+    instead: the configuration the run would start with is checked by the engine's own rules."""
+    # Imported here, as execute_run does: the driver pulls in the launcher the web process rarely needs.
+    from tests_app.engine.config import ConfigError, parse_config
+    from tests_app.execution import locust_config
+
+    host = run.target.base_url or "http://127.0.0.1:1"  # a sandbox's address is known once it starts
+    try:
+        parse_config(locust_config(run.target, run.scenario_spec, host))
+    except ConfigError as error:
+        top = (error.field or "").split(".")[0].split("[")[0]
+        under, field_name = _ENGINE_FIELDS.get(top, ("scenario", None))
+        if field_name is None:  # shape.users -> users; shape.stages[1].users -> stages
+            field_name = (error.field or "shape").split(".")[1].split("[")[0] if "." in (error.field or "") else "shape"
+        return {under: {field_name: [f"{error.field}: {error.args[0]}"]}}
+    return {}
 
 
 def run_again(*, owner, run: LoadTestRun) -> LoadTestRun:

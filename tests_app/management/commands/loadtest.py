@@ -15,6 +15,7 @@ import socket
 import threading
 from pathlib import Path
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
@@ -91,6 +92,8 @@ class Command(BaseCommand):
                 owner = self._cli_user()
             try:
                 run = services.submit_run(owner=owner, request=request, queue=False)
+            except services.TooManyRuns as refused:
+                raise CommandError(refused.errors["runs"][0], returncode=2) from refused
             except services.RunRejected as rejected:
                 raise bad(*_flag_and_reason(rejected.errors)) from rejected
 
@@ -154,7 +157,9 @@ class Command(BaseCommand):
             raise bad("--duration", "must be at least 1 second")
         return {
             "shape": options["shape"], "users": options["users"],
-            "spawn_rate": options["spawn_rate"] if options["spawn_rate"] is not None else float(options["users"]),
+            # default: every user started in the first second, as fast as the budget lets
+            "spawn_rate": options["spawn_rate"] if options["spawn_rate"] is not None
+            else min(float(options["users"]), settings.LBLAB_MAX_SPAWN_RATE),
             "duration_s": round(duration), "keep_alive": not options["no_keep_alive"],
             "arrival_rate": options["arrival_rate"], "spike_at_s": round(duration / 3),
             "spike_length_s": max(1, round(duration / 3)),
