@@ -143,6 +143,10 @@ LBLAB_MAX_ARRIVAL_RATE = env.float("LBLAB_MAX_ARRIVAL_RATE", default=5000.0)
 LBLAB_MAX_WORKERS = env.int("LBLAB_MAX_WORKERS", default=4)
 LBLAB_MAX_PODS = env.int("LBLAB_MAX_PODS", default=32)
 LBLAB_MAX_ACTIVE_RUNS_PER_USER = env.int("LBLAB_MAX_ACTIVE_RUNS_PER_USER", default=5)
+# The run queue (tests_app.run_queue): runs going at once (two runs on a small machine skew each
+# other's numbers), and at once on one target; waiting runs of different users take turns.
+LBLAB_MAX_CONCURRENT_RUNS = env.int("LBLAB_MAX_CONCURRENT_RUNS", default=1)
+LBLAB_MAX_RUNS_PER_TARGET = env.int("LBLAB_MAX_RUNS_PER_TARGET", default=1)
 Q_CLUSTER = {
     # Overridable so a test run never shares a Redis queue with a running `make run`.
     "name": env.str("LBLAB_Q_NAME", default="lblab"),

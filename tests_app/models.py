@@ -364,6 +364,11 @@ class LoadTestRun(models.Model):
     ended_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     attempt = models.PositiveSmallIntegerField(default=0, help_text="Times a worker has claimed this run.")
+    # The run queue (tests_app.run_queue): a queued run waits for its turn; the dispatcher gives it
+    # one (queueing its task, or letting the `loadtest` that waits for it start it).
+    dispatched_at = models.DateTimeField(null=True, blank=True, help_text="When the queue gave the run its turn.")
+    foreground = models.BooleanField(
+        default=False, help_text="Run by the `loadtest` that created it, which waits for its turn, not by a worker.")
     stop_requested = models.BooleanField(default=False)
     summary = models.JSONField(default=dict, blank=True)
     verdict_passed = models.BooleanField(null=True, blank=True)

@@ -21,6 +21,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Max, Q
 from django.utils import timezone
 from django_q.tasks import async_task
 
@@ -29,12 +30,14 @@ from clusters.base import ClusterError
 from clusters.durations import SpecError
 from clusters.faults import parse_step
 from clusters.targets import Allowed, target_kind
+from lbsite.db import hold_lock
 from metrics_app.selectors import request_stats, samples_overview
 from metrics_app.services import compare_runs, compare_series, publish_to_run
 from tests_app import run_listeners
 from tests_app.budgets import Budgets, active_runs_problem, run_problems
 from tests_app.models import LoadTestRun, Scenario, Target
 from tests_app.run_events import RunEvents
+from tests_app.run_queue import Limits, Place, Plan, QueuedRun, plan
 from tests_app.scenario_spec import CUSTOM
 from tests_app.selectors import run_status_message, scenarios_visible_to, targets_visible_to
 
@@ -200,9 +203,10 @@ NOT_IN_THIS_BUILD = {
 
 
 def submit_run(*, owner, request: RunRequest, queue: bool = True) -> LoadTestRun:
-    """Check the request with one set of rules and create the run; RunRejected with every wrong
-    field when anything is wrong, and then nothing is created. `queue`: hand it to a worker once
-    the transaction commits (the API, the form); `loadtest` runs it in the foreground instead."""
+    """Check the request with one set of rules and create the run, queued; RunRejected with every
+    wrong field when anything is wrong (TooManyRuns past the user's budget), and then nothing is
+    created. `queue`: a worker runs it when the run queue gives it its turn (the API, the form);
+    otherwise the caller runs it in the foreground once it has its turn (`loadtest`: `take_turn`)."""
     with transaction.atomic():
         # One submission of a user at a time, so two at once cannot both pass the active-runs budget.
         get_user_model().objects.select_for_update().filter(pk=owner.pk).exists()
@@ -213,9 +217,12 @@ def submit_run(*, owner, request: RunRequest, queue: bool = True) -> LoadTestRun
             raise TooManyRuns(reason)
         if isinstance(request.target, Mapping):  # inline: created, or the same-named one updated
             run.target = _save_inline_target(run.target)
+        run.foreground = not queue
+        if run.foreground:
+            run.heartbeat_at = timezone.now()  # its `loadtest` beats while it waits (reap_stale_runs)
         run.save()
         if queue:
-            transaction.on_commit(lambda: async_task("tests_app.tasks.run_load_test", run.pk, task_name=f"run-{run.pk}"))
+            transaction.on_commit(dispatch_runs)
     return run
 
 
@@ -438,6 +445,89 @@ def _check(validate: Callable[[], None], errors: dict, under: str | None) -> Non
             errors[under] = [message for messages in found.values() for message in messages]
 
 
+# --------------------------------------------------------------------------- the run queue
+# How a queued run waits: it has no task until the queue gives it its turn. `dispatch_runs` is the
+# one dispatcher: it runs when a run is submitted, whenever one ends (every end comes through
+# `_finish`), from a waiting `loadtest`, and every minute with the reaper as a safety net. It takes
+# a lock, plans with tests_app.run_queue (limits, turns between users), marks the runs that may
+# start (`dispatched_at`) and queues their tasks once that commits; a `loadtest` run is started by
+# its own process instead. A task then claims its run once, as before (`claim_run`, `attempt`).
+
+QUEUE_LOCK = 0x4C424C51  # "LBLQ": the dispatcher's lock (lbsite.db.hold_lock)
+
+
+def queue_limits() -> Limits:
+    return Limits(concurrent=settings.LBLAB_MAX_CONCURRENT_RUNS, per_target=settings.LBLAB_MAX_RUNS_PER_TARGET)
+
+
+def _queued(run: LoadTestRun) -> QueuedRun:
+    return QueuedRun(id=run.pk, owner_id=run.owner_id, created_at=run.created_at,
+                     target_key=target_kind(run.target.kind).queue_key(run.target.spec()))
+
+
+def _queue_plan() -> Plan:
+    """The queue as the database has it now: runs waiting for a turn, runs going (started, or given
+    their turn and not started yet), and when each waiting run's owner last had a turn."""
+    waiting_turn = Q(status=LoadTestRun.Status.QUEUED, dispatched_at__isnull=True)
+    going = Q(status__in=[LoadTestRun.Status.RUNNING, LoadTestRun.Status.STOPPING]) | Q(
+        status=LoadTestRun.Status.QUEUED, dispatched_at__isnull=False)
+    runs = LoadTestRun.objects.filter(waiting_turn | going).select_related("target").defer("summary")
+    waiting, going_runs = [], []
+    for run in runs:
+        (waiting if run.status == LoadTestRun.Status.QUEUED and run.dispatched_at is None else going_runs).append(
+            _queued(run))
+    last_turns = dict(LoadTestRun.objects.filter(owner_id__in={run.owner_id for run in waiting}).values("owner_id")
+                      .annotate(last=Max("dispatched_at")).values_list("owner_id", "last"))
+    return plan(waiting, going_runs, last_turns, queue_limits())
+
+
+def dispatch_runs() -> list[int]:
+    """Give their turn to the waiting runs that may start now; returns their ids."""
+    with transaction.atomic():
+        hold_lock(QUEUE_LOCK)  # one dispatcher at a time: two would both see the same free slot
+        chosen = _queue_plan().start
+        if not chosen:
+            return []
+        LoadTestRun.objects.filter(pk__in=chosen).update(dispatched_at=timezone.now())
+        for run_id in LoadTestRun.objects.filter(pk__in=chosen, foreground=False).values_list("pk", flat=True):
+            transaction.on_commit(partial(async_task, "tests_app.tasks.run_load_test", run_id, task_name=f"run-{run_id}"))
+    log.info("run queue: turn given to run(s) %s", ", ".join(map(str, chosen)))
+    return chosen
+
+
+def queue_places() -> dict[int, Place]:
+    """Where every run waiting for its turn is in the queue (run id -> Place)."""
+    return _queue_plan().places
+
+
+def queue_place(run: LoadTestRun) -> Place | None:
+    """Where `run` waits in the queue; None when it is not waiting for a turn."""
+    if run.status != LoadTestRun.Status.QUEUED or run.dispatched_at is not None:
+        return None
+    return queue_places().get(run.pk)
+
+
+def take_turn(run: LoadTestRun) -> Place | None:
+    """For the `loadtest` that waits for its run: dispatch what may start, keep the run's heartbeat,
+    and say where it still waits; None once it has its turn (or has ended: stopped meanwhile)."""
+    dispatch_runs()
+    run.refresh_from_db(fields=["status", "dispatched_at"])
+    if run.dispatched_at is not None or run.is_finished:
+        return None
+    beat(run)
+    return queue_place(run)
+
+
+def withdraw_run(run: LoadTestRun) -> bool:
+    """Delete a `loadtest` run that has not had its turn (`--no-wait`: nothing was started); False
+    when it got its turn meanwhile, and then it should run."""
+    with transaction.atomic():
+        hold_lock(QUEUE_LOCK)
+        waiting = LoadTestRun.objects.select_for_update().filter(
+            pk=run.pk, status=LoadTestRun.Status.QUEUED, dispatched_at__isnull=True)
+        return waiting.delete()[0] > 0
+
+
 # --------------------------------------------------------------------------- the lifecycle
 
 
@@ -522,8 +612,10 @@ def _finish(run: LoadTestRun, *, status: str, error: str, extra=(), save_stop: b
     if save_stop:
         fields.append("stop_requested")
     run.save(update_fields=fields)
-    # Every way a run ends comes through here; live viewers get the finished status (push mode).
+    # Every way a run ends comes through here; live viewers get the finished status (push mode),
+    # and the queue gives its slot to the next run.
     transaction.on_commit(partial(publish_status, run))
+    transaction.on_commit(dispatch_runs)
 
 
 def publish_status(run: LoadTestRun) -> bool:
@@ -613,10 +705,12 @@ def _partial_summary(run: LoadTestRun) -> dict:
 
 
 def reap_stale_runs() -> int:
-    """End runs whose worker stopped beating (killed, machine lost). Returns how many."""
+    """End runs whose worker stopped beating (killed, machine lost), and `loadtest` runs whose
+    command stopped waiting for their turn; then give the queue's free slots. Returns how many ended."""
     cutoff = timezone.now() - HEARTBEAT_STALE_AFTER
     stale = LoadTestRun.objects.filter(
-        status__in=[LoadTestRun.Status.RUNNING, LoadTestRun.Status.STOPPING], heartbeat_at__lt=cutoff
+        Q(status__in=[LoadTestRun.Status.RUNNING, LoadTestRun.Status.STOPPING])
+        | Q(status=LoadTestRun.Status.QUEUED, foreground=True), heartbeat_at__lt=cutoff,
     ).values_list("pk", flat=True)
     reaped = 0
     for run_id in list(stale):
@@ -624,10 +718,14 @@ def reap_stale_runs() -> int:
             run = LoadTestRun.objects.select_for_update().get(pk=run_id)
             if run.is_finished or (run.heartbeat_at and run.heartbeat_at >= cutoff):
                 continue
-            _finish(run, status=LoadTestRun.Status.ERROR, error="worker lost: no heartbeat for 30 s")
+            if run.status == LoadTestRun.Status.QUEUED:
+                _finish(run, status=LoadTestRun.Status.CANCELLED, error="loadtest stopped waiting for its turn")
+            else:
+                _finish(run, status=LoadTestRun.Status.ERROR, error="worker lost: no heartbeat for 30 s")
             reaped += 1
     if reaped:
-        log.warning("reaped %d run(s) whose worker was lost", reaped)
+        log.warning("reaped %d run(s) whose worker or loadtest was lost", reaped)
+    dispatch_runs()  # a safety net: a slot freed by a process that died before it could dispatch
     return reaped
 
 

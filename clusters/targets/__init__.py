@@ -96,6 +96,11 @@ class TargetKind(abc.ABC):
         return ExpectedPods(named=tuple(spec.expected_pods), count=count,
                             shares_for=lambda pods: self.expected_shares(spec, pods))
 
+    def queue_key(self, spec: TargetSpec) -> str | None:
+        """Where the load goes, for the run queue's limit per target: runs with the same key load the
+        same service. None: each run loads its own (a sandbox LB Lab starts for the run)."""
+        return None
+
     def known_pods(self, spec: TargetSpec, cluster: Cluster | None) -> list[str]:
         """The pods expected to get traffic, known before the first request."""
         return [pod.name for pod in cluster.pods()] if cluster is not None else list(spec.expected_pods)

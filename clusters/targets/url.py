@@ -3,7 +3,8 @@ but cannot see or change the cluster behind it."""
 
 from __future__ import annotations
 
-from clusters.allowlist import check_url_allowed
+from clusters.allowlist import check_url, check_url_allowed
+from clusters.base import ClusterError
 from clusters.targets import Allowed, TargetKind, TargetSpec, register
 
 # How long a target's name may be (the Target model's `name`).
@@ -21,6 +22,14 @@ class Url(TargetKind):
 
     def describe(self, spec: TargetSpec) -> str:
         return spec.base_url.rstrip("/")[:NAME_LENGTH]
+
+    def queue_key(self, spec: TargetSpec) -> str | None:
+        """The host and port: every user's targets at one address load the same service."""
+        try:
+            host, port = check_url(spec.base_url)
+        except ClusterError:
+            return spec.base_url
+        return f"{host.lower()}:{port}"
 
     def check_allowed(self, spec: TargetSpec, allowed: Allowed) -> None:
         check_url_allowed(spec.base_url, allowed.hosts, field="base_url")
