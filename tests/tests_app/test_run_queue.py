@@ -147,8 +147,14 @@ def test_loadtest_waits_its_turn_then_runs(alice, child_env):
     assert waiting.started_at >= blocker.ended_at
 
 
+@pytest.fixture
+def two_workers(child_env):
+    """The qcluster started after this has two worker processes: both could take a run at once."""
+    child_env["LBLAB_WORKERS"] = "2"
+
+
 @pytest.mark.timeout(300)
-def test_a_worker_runs_queued_runs_one_at_a_time(qcluster, alice, bob):
+def test_workers_run_queued_runs_one_at_a_time(two_workers, qcluster, alice, bob):
     first, second = submit(alice), submit(bob)
     wait_for(lambda: LoadTestRun.objects.get(pk=first.pk).status != LoadTestRun.Status.QUEUED, "the first to start")
     if not LoadTestRun.objects.get(pk=first.pk).is_finished:
