@@ -26,7 +26,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='loadtestrun',
             name='foreground',
-            field=models.BooleanField(default=False, help_text='Run by the `loadtest` that created it, which waits for its turn, not by a worker.'),
+            field=models.BooleanField(db_default=False, default=False, help_text='Run by the `loadtest` that created it, which waits for its turn, not by a worker.'),
         ),
         migrations.RunPython(queued_runs_have_their_turn, migrations.RunPython.noop),
     ]
