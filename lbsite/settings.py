@@ -59,7 +59,6 @@ INSTALLED_APPS = [
     "channels",
     "django_q",
     "rest_framework",
-    "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -77,6 +76,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "lbsite.login_limits.LoginLimitMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -182,6 +182,12 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Failed logins are limited per username and per address, on the login pages and the token
+# endpoint (lbsite.login_limits): past these within the window, a login answers 429.
+AUTHENTICATION_BACKENDS = ["lbsite.login_limits.LoginLimitBackend"]
+LBLAB_LOGIN_FAILURES_PER_USERNAME = env.int("LBLAB_LOGIN_FAILURES_PER_USERNAME", default=5)
+LBLAB_LOGIN_FAILURES_PER_ADDRESS = env.int("LBLAB_LOGIN_FAILURES_PER_ADDRESS", default=20)
+LBLAB_LOGIN_WINDOW_S = env.int("LBLAB_LOGIN_WINDOW_S", default=15 * 60)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "runs"
 LOGOUT_REDIRECT_URL = "login"
@@ -210,7 +216,7 @@ STORAGES = {
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "lbsite.tokens.ApiTokenAuthentication",  # several per user, revocable, stored as digests
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

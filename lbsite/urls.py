@@ -2,12 +2,18 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
 
-from lbsite.auth_api import TokenView
+from lbsite.auth_api import ApiTokenViewSet, TokenView
 from lbsite.views import favicon
+
+tokens = DefaultRouter(trailing_slash=True)
+tokens.include_root_view = False
+tokens.register("auth/tokens", ApiTokenViewSet, basename="api-token")
 
 api_patterns = [
     path("auth/token/", TokenView.as_view(), name="token"),
+    *tokens.urls,
     path("", include("tests_app.api.urls")),
     path("chaos/", include("chaos_app.api.urls")),
     path("", include("metrics_app.api.urls")),

@@ -368,7 +368,8 @@ class LoadTestRun(models.Model):
     # one (queueing its task, or letting the `loadtest` that waits for it start it).
     dispatched_at = models.DateTimeField(null=True, blank=True, help_text="When the queue gave the run its turn.")
     foreground = models.BooleanField(
-        default=False, db_default=False, help_text="Run by the `loadtest` that created it, which waits for its turn, not by a worker.")
+        default=False, db_default=False,
+        help_text="Run by the `loadtest` that created it, which waits for its turn, not by a worker.")
     stop_requested = models.BooleanField(default=False)
     summary = models.JSONField(default=dict, blank=True)
     verdict_passed = models.BooleanField(null=True, blank=True)

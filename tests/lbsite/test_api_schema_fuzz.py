@@ -19,13 +19,13 @@ from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from rest_framework.authtoken.models import Token
 from schemathesis.checks import not_a_server_error
 from schemathesis.config import SchemathesisConfig
 
 from chaos_app.models import ChaosExperiment
 from clusters.algorithms import NAMES as ALGORITHMS
 from clusters.faults import FAULT_KINDS
+from lbsite.models import ApiToken
 from metrics_app.models import MetricSample, PodSample, TuningPolicy
 from tests.factories import ChaosExperimentFactory, LoadTestRunFactory, ScenarioFactory, TargetFactory
 from tests_app.models import LoadTestRun, Scenario, Target
@@ -179,7 +179,7 @@ def fuzz_world(alice, bob):
     OWN_IDS.update({kind: list(model.objects.filter(owner=alice).values_list("pk", flat=True))
                     for kind, model in models.items()})
     OWN_IDS["tuning-policies"] = KNOWN_IDS["tuning-policies"]  # shared
-    yield {"token": Token.objects.create(user=alice).key, "alice": alice}
+    yield {"token": ApiToken.issue(owner=alice)[1], "alice": alice}
     KNOWN_IDS.clear()
     OWN_IDS.clear()
 
