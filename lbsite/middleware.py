@@ -28,3 +28,18 @@ class RequestBodyLimit:
                 return JsonResponse({"detail": message}, status=413)
             return HttpResponse(message, status=413, content_type="text/plain; charset=utf-8")
         return self.get_response(request)
+
+
+class ContentSecurityPolicy:
+    """Sends settings.LBLAB_CONTENT_SECURITY_POLICY with every response that has none of its own:
+    scripts, styles, images and connections from LB Lab itself only (plotly.js and the Swagger UI
+    are served locally), no inline script, no framing, forms posting back to LB Lab only. An
+    injected `<script>` or a link to elsewhere in something a target answered goes nowhere."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        response.headers.setdefault("Content-Security-Policy", settings.LBLAB_CONTENT_SECURITY_POLICY)
+        return response

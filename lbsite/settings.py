@@ -13,7 +13,7 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from lbsite.env import allowlist, database_config, redis_url, split_list
+from lbsite.env import allowlist, database_config, redis_url, secret_key, split_list
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -21,12 +21,8 @@ env = environ.Env()
 
 DEBUG = env.bool("DEBUG", default=True)
 
-if DEBUG:
-    SECRET_KEY = env.str("SECRET_KEY", default="dev-only-insecure-key-do-not-use-in-production")
-else:
-    SECRET_KEY = env.str("SECRET_KEY", default="")
-    if not SECRET_KEY:
-        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off")
+# With DEBUG off: set, not a known default, long and varied enough, or LB Lab refuses to start.
+SECRET_KEY = secret_key(os.environ.get("SECRET_KEY"), debug=DEBUG)
 
 ALLOWED_HOSTS = split_list(
     os.environ.get("ALLOWED_HOSTS"), default=["localhost", "127.0.0.1", "[::1]"] if DEBUG else []
@@ -46,6 +42,12 @@ SECURE_HSTS_PRELOAD = HTTPS
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if HTTPS else None
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# Every page's policy (lbsite.middleware.ContentSecurityPolicy): LB Lab's own scripts only, never
+# inline ones; 'self' covers the live pages' WebSocket too.
+LBLAB_CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
+    "connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
 
 INSTALLED_APPS = [
     "daphne",  # first: its runserver serves ASGI (HTTP + WebSockets)
@@ -70,6 +72,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "lbsite.middleware.ContentSecurityPolicy",  # on every response, static files' too
     "lbsite.middleware.RequestBodyLimit",  # before anything reads a body
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
