@@ -16,8 +16,9 @@ COPY requirements.txt .
 RUN pip install -r requirements.txt
 
 COPY . .
-# collectstatic needs settings but no real secret or database.
-RUN SECRET_KEY=build-only ALLOWED_HOSTS=build python manage.py collectstatic --noinput --verbosity 0
+# collectstatic needs settings but no real secret or database: a throwaway key, never kept.
+RUN SECRET_KEY="$(python -c 'import secrets; print(secrets.token_urlsafe(50))')" ALLOWED_HOSTS=build \
+    python manage.py collectstatic --noinput --verbosity 0
 
 USER lblab
 EXPOSE 8000

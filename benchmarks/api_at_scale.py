@@ -165,14 +165,14 @@ def summary_templates(rng: np.random.Generator, count: int = 40) -> list[dict]:
 def seed(rng: np.random.Generator, size: Size) -> dict:
     from django.contrib.auth import get_user_model
     from django.db import connection
-    from rest_framework.authtoken.models import Token
 
+    from lbsite.models import ApiToken
     from metrics_app.models import MetricSample, PodSample
     from metrics_app.summary import summarise
     from tests_app.models import LoadTestRun, Scenario, Target
 
     user = get_user_model().objects.create_user("bench", password="bench-password-1")
-    token = Token.objects.create(user=user).key
+    token = ApiToken.issue(owner=user, name="benchmark")[1]
     targets = [Target.objects.create(owner=user, name=f"shop-{i}", pods=8) for i in range(20)]
     scenarios = [Scenario.objects.create(owner=user, name=f"steady-{i}", duration_s=60, users=40) for i in range(5)]
     templates = summary_templates(rng)

@@ -46,8 +46,10 @@ a window or step under one second):
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from itertools import chain, repeat
 
 import numpy as np
@@ -55,6 +57,18 @@ import numpy as np
 from clusters.algorithms import ALGORITHMS
 
 UNATTRIBUTED = "unattributed"
+# --------------------------------------------------------------------------- pod names a target gives
+# A pod's name comes from the target (a header, a JSON field, a Prometheus label): hostile input.
+# It is cleaned before it is counted (`clean_pod_name`), and a run keeps at most MAX_DISTINCT_PODS
+# distinct names: the requests of any other name are counted together under OTHER_PODS, so a target
+# answering with a new name per request cannot bloat a run (the Locust plugin, tests_app/engine).
+POD_NAME_MAX = 253  # a Kubernetes name's longest, and the length PodSample.pod keeps
+MAX_DISTINCT_PODS = 200
+OTHER_PODS = "(other pods)"
+TOTALS_ROW = "(total)"  # a second's totals row in the exports (metrics_app.exports)
+# Names LB Lab gives rows itself; a pod named so by a target is shown as "<name> (pod)".
+RESERVED_POD_NAMES = frozenset({UNATTRIBUTED, OTHER_PODS, TOTALS_ROW})
+_INVISIBLE = re.compile("[\x00-\x1f\x7f-\x9f\u00ad\u200b-\u200f\u2028-\u202e\u2060-\u2064\ufeff]")
 DEFAULT_THRESHOLD = 95.0
 DEFAULT_WINDOW_S = 10
 CV_AT_ZERO_SCORE = 0.5  # score = max(0, 1 - cv / 0.5): a CV of 0.5 or more scores 0
@@ -158,6 +172,20 @@ class Diagnosis:
 
 
 # --------------------------------------------------------------------------- the pods a run expects
+
+
+@lru_cache(maxsize=4096)  # per response: the same few names again and again
+def clean_pod_name(raw: str | None) -> str | None:
+    """The name a pod is counted under: control and invisible formatting characters removed,
+    blanks trimmed, cut to POD_NAME_MAX, a reserved name marked as a pod's; None for nothing left."""
+    if raw is None:
+        return None
+    name = _INVISIBLE.sub("", str(raw)).strip()[:POD_NAME_MAX].rstrip()
+    if not name:
+        return None
+    if name.lower() in RESERVED_POD_NAMES:
+        name = f"{name} (pod)"
+    return name
 
 
 def placeholder_pod(index: int) -> str:

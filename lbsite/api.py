@@ -1,7 +1,12 @@
-"""What every app's API shares: owner scoping, presets, and model validation as 400s."""
+"""What every app's API shares: owner scoping, presets, model validation as 400s, and the limits
+on what a request may be (body size, fields it may name; JSON depth: lbsite.parsers)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.db.models import ProtectedError, RestrictedError
@@ -18,10 +23,27 @@ class Conflict(APIException):
     default_code = "conflict"
 
 
+class TooManyRequests(APIException):
+    """A limit on how much one user may have going at once (429), with what it is and what to do."""
+
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    default_detail = "Too many requests."
+    default_code = "too_many"
+
+
+class TooLarge(APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request body is too large."
+    default_code = "too_large"
+
+
 def exception_handler(exc, context):
     """Model and service validation (Django's ValidationError) answers 400 with field errors; deleting
-    what history still points at (a target with runs: on_delete=PROTECT) answers 409."""
-    if isinstance(exc, DjangoValidationError):
+    what history still points at (a target with runs: on_delete=PROTECT) answers 409; a body past
+    DATA_UPLOAD_MAX_MEMORY_SIZE (one without a Content-Length the middleware could judge) 413."""
+    if isinstance(exc, RequestDataTooBig):
+        exc = TooLarge(f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes.")
+    elif isinstance(exc, DjangoValidationError):
         detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         exc = ValidationError(detail)
     elif isinstance(exc, ProtectedError | RestrictedError):
@@ -45,11 +67,23 @@ class CSVRenderer(renderers.BaseRenderer):
         return renderers.JSONRenderer().render(data)
 
 
+# Sent by DRF's browsable API forms with every field: not a field of the object.
+_FORM_FIELDS = frozenset({"csrfmiddlewaretoken"})
+
+
 class FullCleanSerializerMixin:
-    """Run the model's own `full_clean` so the API and the admin reject the same things.
+    """Run the model's own `full_clean` so the API and the admin reject the same things, and refuse a
+    field the object does not have by name (a typo such as `user` for `users` is never ignored).
 
     Called from `validate` on an unsaved copy, so nothing is written when anything is wrong.
     """
+
+    def to_internal_value(self, data):
+        if isinstance(data, Mapping):
+            unknown = sorted(set(data) - set(self.fields) - _FORM_FIELDS)
+            if unknown:
+                raise ValidationError({name: ["Unknown field."] for name in unknown})
+        return super().to_internal_value(data)
 
     def validate(self, attrs):
         attrs = super().validate(attrs)

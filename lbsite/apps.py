@@ -6,3 +6,8 @@ class LbsiteConfig(AppConfig):
 
     name = "lbsite"
     verbose_name = "LB Lab"
+
+    def ready(self):
+        from lbsite import login_limits
+
+        login_limits.connect()

@@ -6,7 +6,7 @@ PostgreSQL spells one way, SQLite gets an equivalent that keeps the feature.
 
 from __future__ import annotations
 
-from django.db import models
+from django.db import connection, models
 from django.db.models.expressions import OrderBy
 
 
@@ -93,3 +93,13 @@ def ensure_migrated(using: str = "default") -> None:
         first = pending[0][0]
         raise NotMigrated(f"the database is not fully migrated ({len(pending)} migration(s) pending, first "
                           f"{first.app_label}.{first.name}): {MIGRATE_HINT}")
+
+
+def hold_lock(key: int) -> None:
+    """Hold the lock numbered `key` until the current transaction ends, so that callers taking it
+    go one at a time (call it inside `transaction.atomic()`). PostgreSQL: a transaction-level
+    advisory lock. SQLite: nothing to do, since every write transaction here begins IMMEDIATE and so
+    already holds the database's one write lock (lbsite.env.with_sqlite_options)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])

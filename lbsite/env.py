@@ -11,6 +11,8 @@ from urllib.parse import urlsplit
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from clusters.allowlist import parse_allowlist
+
 SUPPORTED_DATABASE_SCHEMES = ("sqlite", "postgres", "postgresql", "pgsql", "psql")
 
 
@@ -80,3 +82,37 @@ def split_list(raw: str | None, *, default: list[str]) -> list[str]:
     if raw is None:
         return list(default)
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def allowlist(raw: str | None, *, default: list[str]) -> list[str]:
+    """LBLAB_ALLOWED_TARGETS: comma-separated entries (clusters.allowlist), each checked now, so a
+    typo fails at start instead of silently allowing nothing (or too much)."""
+    entries = split_list(raw, default=default)
+    try:
+        parse_allowlist(tuple(entries))
+    except ValueError as error:
+        raise ImproperlyConfigured(f"LBLAB_ALLOWED_TARGETS: {error}") from None
+    return entries
+
+
+DEV_SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production"
+# Keys found in examples and defaults: whoever knows one can sign sessions and password resets.
+KNOWN_SECRET_KEYS = frozenset({DEV_SECRET_KEY, "build-only", "changeme", "change-me", "secret", "secret-key"})
+MIN_SECRET_KEY_LENGTH = 50  # as Django's own deployment check (security.W009)
+MIN_SECRET_KEY_CHARACTERS = 5
+
+
+def secret_key(raw: str | None, *, debug: bool) -> str:
+    """SECRET_KEY: the development key when DEBUG is on and none is set; with DEBUG off, a key that
+    is set, not a known default and long and varied enough, or LB Lab refuses to start."""
+    if debug:
+        return raw or DEV_SECRET_KEY
+    if not raw:
+        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off")
+    how = "python -c 'import secrets; print(secrets.token_urlsafe(50))' gives a good one"
+    if raw in KNOWN_SECRET_KEYS or raw.startswith("django-insecure-"):
+        raise ImproperlyConfigured(f"SECRET_KEY is a known default, so anyone can sign sessions with it: {how}")
+    if len(raw) < MIN_SECRET_KEY_LENGTH or len(set(raw)) < MIN_SECRET_KEY_CHARACTERS:
+        raise ImproperlyConfigured(f"SECRET_KEY is too short or too plain (at least {MIN_SECRET_KEY_LENGTH} "
+                                   f"characters, {MIN_SECRET_KEY_CHARACTERS} different ones): {how}")
+    return raw

@@ -13,7 +13,7 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from lbsite.env import database_config, redis_url, split_list
+from lbsite.env import allowlist, database_config, redis_url, secret_key, split_list
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -21,12 +21,8 @@ env = environ.Env()
 
 DEBUG = env.bool("DEBUG", default=True)
 
-if DEBUG:
-    SECRET_KEY = env.str("SECRET_KEY", default="dev-only-insecure-key-do-not-use-in-production")
-else:
-    SECRET_KEY = env.str("SECRET_KEY", default="")
-    if not SECRET_KEY:
-        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off")
+# With DEBUG off: set, not a known default, long and varied enough, or LB Lab refuses to start.
+SECRET_KEY = secret_key(os.environ.get("SECRET_KEY"), debug=DEBUG)
 
 ALLOWED_HOSTS = split_list(
     os.environ.get("ALLOWED_HOSTS"), default=["localhost", "127.0.0.1", "[::1]"] if DEBUG else []
@@ -46,6 +42,12 @@ SECURE_HSTS_PRELOAD = HTTPS
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if HTTPS else None
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# Every page's policy (lbsite.middleware.ContentSecurityPolicy): LB Lab's own scripts only, never
+# inline ones; 'self' covers the live pages' WebSocket too.
+LBLAB_CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
+    "connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
 
 INSTALLED_APPS = [
     "daphne",  # first: its runserver serves ASGI (HTTP + WebSockets)
@@ -59,7 +61,6 @@ INSTALLED_APPS = [
     "channels",
     "django_q",
     "rest_framework",
-    "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -71,14 +72,21 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "lbsite.middleware.ContentSecurityPolicy",  # on every response, static files' too
+    "lbsite.middleware.RequestBodyLimit",  # before anything reads a body
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "lbsite.login_limits.LoginLimitMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+
+# The largest request body accepted (the API's JSON, a form): a larger one is refused with 413
+# before it is read (lbsite.middleware.RequestBodyLimit).
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("LBLAB_MAX_REQUEST_BYTES", default=1024 * 1024)
 
 ROOT_URLCONF = "lbsite.urls"
 ASGI_APPLICATION = "lbsite.asgi.application"
@@ -130,6 +138,18 @@ else:
 # The longest run LB Lab accepts; the task timeout sits above it and the retry above that,
 # so django-q2 never hands a live run to a second worker (ARCHITECTURE.md s9).
 LBLAB_MAX_RUN_SECONDS = env.int("LBLAB_MAX_RUN_SECONDS", default=4 * 3600)
+# Budgets (tests_app.budgets): what one run may ask of this machine and how many runs a user may
+# have queued or going; a run past one is refused with the field before anything is queued.
+LBLAB_MAX_USERS = env.int("LBLAB_MAX_USERS", default=1000)
+LBLAB_MAX_SPAWN_RATE = env.float("LBLAB_MAX_SPAWN_RATE", default=500.0)
+LBLAB_MAX_ARRIVAL_RATE = env.float("LBLAB_MAX_ARRIVAL_RATE", default=5000.0)
+LBLAB_MAX_WORKERS = env.int("LBLAB_MAX_WORKERS", default=4)
+LBLAB_MAX_PODS = env.int("LBLAB_MAX_PODS", default=32)
+LBLAB_MAX_ACTIVE_RUNS_PER_USER = env.int("LBLAB_MAX_ACTIVE_RUNS_PER_USER", default=5)
+# The run queue (tests_app.run_queue): runs going at once (two runs on a small machine skew each
+# other's numbers), and at once on one target; waiting runs of different users take turns.
+LBLAB_MAX_CONCURRENT_RUNS = env.int("LBLAB_MAX_CONCURRENT_RUNS", default=1)
+LBLAB_MAX_RUNS_PER_TARGET = env.int("LBLAB_MAX_RUNS_PER_TARGET", default=1)
 Q_CLUSTER = {
     # Overridable so a test run never shares a Redis queue with a running `make run`.
     "name": env.str("LBLAB_Q_NAME", default="lblab"),
@@ -148,8 +168,10 @@ if REDIS_URL:
 else:
     Q_CLUSTER["orm"] = "default"
 
-# Load goes only to these hosts (host, host:port, or CIDR) and namespaces.
-LBLAB_ALLOWED_TARGETS = split_list(
+# LB Lab contacts only these hosts (host, address or CIDR, each optionally with :port or
+# :low-high): the load, a target's Prometheus, every redirect it follows. Loopback by default:
+# the sandbox and a service run beside LB Lab for a try, nothing on the network (README, Security).
+LBLAB_ALLOWED_TARGETS = allowlist(
     os.environ.get("LBLAB_ALLOWED_TARGETS"), default=["127.0.0.0/8", "::1", "localhost"]
 )
 # Where LB Lab's pages are reached, for links printed outside a browser (`loadtest` prints its run's page).
@@ -163,6 +185,12 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Failed logins are limited per username and per address, on the login pages and the token
+# endpoint (lbsite.login_limits): past these within the window, a login answers 429.
+AUTHENTICATION_BACKENDS = ["lbsite.login_limits.LoginLimitBackend"]
+LBLAB_LOGIN_FAILURES_PER_USERNAME = env.int("LBLAB_LOGIN_FAILURES_PER_USERNAME", default=5)
+LBLAB_LOGIN_FAILURES_PER_ADDRESS = env.int("LBLAB_LOGIN_FAILURES_PER_ADDRESS", default=20)
+LBLAB_LOGIN_WINDOW_S = env.int("LBLAB_LOGIN_WINDOW_S", default=15 * 60)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "runs"
 LOGOUT_REDIRECT_URL = "login"
@@ -191,7 +219,7 @@ STORAGES = {
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "lbsite.tokens.ApiTokenAuthentication",  # several per user, revocable, stored as digests
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -200,6 +228,11 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.OrderingFilter",
+    ],
+    "DEFAULT_PARSER_CLASSES": [
+        "lbsite.parsers.JSONParser",  # DRF's, with a 400 for JSON nested too deep
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "lbsite.api.exception_handler",

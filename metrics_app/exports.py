@@ -41,7 +41,9 @@ import io
 import json
 from collections.abc import Iterable, Iterator, Mapping
 
-TOTAL = "(total)"
+from clusters import balance
+
+TOTAL = balance.TOTALS_ROW  # reserved: no pod is counted under it (clusters.balance.clean_pod_name)
 SAMPLE_COLUMNS = (
     "t", "pod", "requests", "failures", "p95_ms", "rps", "failures_per_s", "users", "active_connections",
     "p50_ms", "p99_ms", "max_ms", "cpu", "memory_bytes", "ready",

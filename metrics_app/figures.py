@@ -159,6 +159,14 @@ def clock_x(clock_origin_ms: int | None) -> Callable[[float], float | int]:
         return seconds_since_start
     return lambda t: clock_origin_ms + round(t * 1000)
 
+def plotly_text(label) -> str:
+    """A label as text: Plotly reads its labels (trace names, categories, annotations) as HTML-like
+    markup and draws `<a href>` as a clickable link, so a name that came from a target (a pod) must
+    arrive with `<`, `>` and `&` as entities, which Plotly shows as the characters themselves.
+    live_run.js's plotlyText mirrors this."""
+    return str(label).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def _number(value):
     """A plotted value: None stays a gap, and so does anything JSON (and so the browser) can't carry."""
     if value is None or isinstance(value, bool):
@@ -264,7 +272,7 @@ def marks_for(spec: Mapping, *, events: Mapping | None, alerts: Sequence[Mapping
             annotations.append({"xref": "x", "yref": "paper", "x": x_of(injection["started_at_s"]), "y": 1,
                                 "xanchor": "left",
                                 "yanchor": "top", "showarrow": False,
-                                "text": f"{injection.get('kind')} {target}" if target else str(injection.get("kind")),
+                                "text": plotly_text(f"{injection.get('kind')} {target}" if target else injection.get("kind")),
                                 "font": {"size": 10, "color": chaos_style["label_color"]}})
         tuning_style = marks["tuning"]
         for decision in events.get("tuning") or ():
@@ -308,7 +316,7 @@ def run_figures(specs: Sequence[Mapping], samples: Sequence[Mapping], *, events:
                     for series in spec["series"]]
         elif kind == "time_per_pod":
             palette, field, scale = spec["palette"], spec["pod_field"], spec["scale"]
-            data = [_line(pod, palette[index % len(palette)], list(xs),
+            data = [_line(plotly_text(pod), palette[index % len(palette)], list(xs),
                           [_scaled((sample.get("pods") or {}).get(pod, {}).get(field), scale) for sample in samples])
                     for index, pod in enumerate(pods)]
         elif kind == "pod_bar":
@@ -317,7 +325,8 @@ def run_figures(specs: Sequence[Mapping], samples: Sequence[Mapping], *, events:
             for sample in samples:
                 for pod, figures_of_pod in (sample.get("pods") or {}).items():
                     totals[pod] += _number(figures_of_pod.get(field)) or 0
-            data = [{"type": "bar", "name": spec["y_title"], "x": list(pods), "y": [totals[pod] * spec["scale"] for pod in pods],
+            data = [{"type": "bar", "name": spec["y_title"], "x": [plotly_text(pod) for pod in pods],
+                     "y": [totals[pod] * spec["scale"] for pod in pods],
                      "marker": {"color": [palette[index % len(palette)] for index in range(len(pods))]}}]
         else:
             raise ValueError(f"unknown chart kind {kind!r} in spec {spec['id']!r}")
@@ -355,7 +364,7 @@ def compare_figures(series: Mapping[str, Mapping], labels: Mapping[str, str], *,
         # run labels are long: under the plot, where they cannot cover the title
         layout["legend"] = {"orientation": "h", "x": 0, "xanchor": "left", "y": -0.3, "yanchor": "top"}
         layout["margin"] = {**layout["margin"], "b": 90}
-        data = [{**_line(str(labels.get(key, key)), colours[key], list(run.get("t") or ()),
+        data = [{**_line(plotly_text(labels.get(key, key)), colours[key], list(run.get("t") or ()),
                          [_number(value) for value in run.get(field) or ()]), "legendgroup": str(key)}
                 for key, run in series.items()]
         if chart_id == "score":

@@ -59,4 +59,14 @@ def summarise(
         "chaos": [],
         "tuning": [],
         "durability": None,
+        "notes": notes(pods),
     }
+
+
+def notes(pods: Mapping[str, Mapping]) -> list[str]:
+    """What a reader of the figures must know about how they were counted."""
+    found = []
+    if balance.OTHER_PODS in pods:
+        found.append(f"The target named more than {balance.MAX_DISTINCT_PODS} different pods: the requests of every "
+                     f"name past the first {balance.MAX_DISTINCT_PODS} are counted together as “{balance.OTHER_PODS}”.")
+    return found

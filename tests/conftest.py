@@ -16,9 +16,9 @@ from urllib.parse import quote
 
 import psutil
 import pytest
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from lbsite.models import ApiToken
 from tests.factories import UserFactory
 
 REPO = Path(__file__).resolve().parent.parent
@@ -63,8 +63,8 @@ def api_for():
 
     def make(user) -> APIClient:
         client = APIClient()
-        token, _ = Token.objects.get_or_create(user=user)
-        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        _, key = ApiToken.issue(owner=user, name="tests")
+        client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
         return client
 
     return make

@@ -76,7 +76,7 @@ class LiveDisplay:
         pods = Table.grid(padding=(0, 1))
         largest = max(self.pod_totals.values(), default=0)
         for pod, total in sorted(self.pod_totals.items()):
-            pods.add_row(pod, _bar(total, largest), str(total))
+            pods.add_row(escape(pod), _bar(total, largest), str(total))  # the target names pods: text, not markup
         return Group(header, pods)
 
 
@@ -110,7 +110,7 @@ def _print_endpoints_and_failures(console: Console, summary: dict) -> None:
     table.add_column("last", justify="right")
     for error in errors:
         status = "" if error.get("status") is None else f" {error['status']}"
-        table.add_row(str(error["count"]), error["endpoint"], f"{error['type']}{status}: {error['message']}",
+        table.add_row(str(error["count"]), escape(error["endpoint"]), escape(f"{error['type']}{status}: {error['message']}"),
                       f"{error['first_s']:.1f}", f"{error['last_s']:.1f}")
     console.print(table)
 
@@ -124,7 +124,7 @@ def print_results(run, *, console: Console) -> None:
         table.add_column(column, justify="left" if column == "pod" else "right")
     for pod, figures in pods.items():
         p95 = figures.get("p95_ms")
-        table.add_row(pod, str(figures.get("requests", 0)), f"{figures.get('requests', 0) / total:.1%}",
+        table.add_row(escape(pod), str(figures.get("requests", 0)), f"{figures.get('requests', 0) / total:.1%}",
                       str(figures.get("failures", 0)), "–" if p95 is None else f"{p95:.1f}")
     if summary.get("unattributed"):
         table.add_row("unattributed", str(summary["unattributed"]), "", "", "")
@@ -159,9 +159,11 @@ def print_results(run, *, console: Console) -> None:
         console.print(f"[yellow]advice:[/yellow] {escape(health['diagnosis']['advice'])}")
     for alert in summary.get("alerts") or []:
         console.print(f"[yellow]alert:[/yellow] {escape(alert['message'])}")
+    for note in summary.get("notes") or []:
+        console.print(f"[yellow]note:[/yellow] {escape(note)}")
     for reason in run.verdict_reasons or []:
         console.print(f"[red]✗[/red] {reason}")
     if run.error:
-        console.print(f"[red]error:[/red] {run.error}")
+        console.print(f"[red]error:[/red] {escape(run.error)}")
     if run.verdict_passed:
         console.print("[green]✓ passed[/green]")

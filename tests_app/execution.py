@@ -16,6 +16,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from django.conf import settings
+
 from clusters.balance import UNATTRIBUTED
 from clusters.base import Cluster, ClusterError
 from clusters.targets import target_kind
@@ -76,6 +78,8 @@ def locust_config(target: Target, scenario: ScenarioSpec, host: str) -> dict:
         "attribution": attribution,
         "expected_pods": list(target.expected_pods),
         "timeout_s": 10.0,
+        "follow_redirects": target.follow_redirects,
+        "allowed_hosts": list(settings.LBLAB_ALLOWED_TARGETS),  # where a followed redirect may go
     }
 
 

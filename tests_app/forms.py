@@ -73,7 +73,8 @@ class TargetForm(forms.ModelForm):
     class Meta:
         model = Target
         fields = [
-            "name", "kind", "pods", "nodes", "algorithm", "service_time_ms", "base_url", "context", "namespace",
+            "name", "kind", "pods", "nodes", "algorithm", "service_time_ms", "base_url", "follow_redirects", "context",
+            "namespace",
             "service", "label_selector", "attribution", "pod_header", "pod_json_field", "prometheus_url",
             "prometheus_query", "expected_pods", "expected_pod_count", "weights",
         ]

@@ -16,10 +16,11 @@ from django.db.models.functions import Cast
 from django.urls import reverse
 
 from clusters.algorithms import ALGORITHMS
-from clusters.balance import ExpectedPods
+from clusters.balance import MAX_DISTINCT_PODS, POD_NAME_MAX, ExpectedPods, clean_pod_name
 from clusters.targets import TARGET_KINDS, TargetSpec, target_kind
 from lbsite.db import NullsOrderedIndex
 from tests_app.choices import Attribution, RunStatus, Shape, algorithm_choices, target_kind_choices
+from tests_app.engine.config import is_header_name
 from tests_app.scenario_spec import DEFAULTS, ScenarioSpec
 
 MAX_PODS = 64
@@ -52,6 +53,10 @@ class Target(models.Model):
 
     # url
     base_url = models.URLField(blank=True, help_text="Base URL load is sent to, e.g. http://127.0.0.1:8080")
+    follow_redirects = models.BooleanField(
+        default=False, help_text="Follow 3xx answers, each only to the same origin or an allow-listed address. "
+                                 "Off: a 3xx counts as the response.",
+    )
 
     # kubernetes
     context = models.CharField(max_length=200, blank=True, help_text="kubeconfig context; empty: current.")
@@ -109,6 +114,8 @@ class Target(models.Model):
                     errors[name] = message
         if self.attribution == self.Attribution.HEADER and not self.pod_header.strip():
             errors["pod_header"] = "Name the response header that carries the pod."
+        elif self.attribution == self.Attribution.HEADER and not is_header_name(self.pod_header):
+            errors["pod_header"] = "Not a header name: letters, digits and !#$%&'*+-.^_`|~ only, no spaces."
         if self.attribution == self.Attribution.JSON_FIELD and not self.pod_json_field:
             errors["pod_json_field"] = "Name the JSON field that carries the pod."
         if self.attribution == self.Attribution.PROMETHEUS and not (self.prometheus_url and self.prometheus_query):
@@ -117,6 +124,11 @@ class Target(models.Model):
             isinstance(p, str) and p for p in self.expected_pods
         ):
             errors["expected_pods"] = "A list of pod names."
+        elif len(self.expected_pods) > MAX_DISTINCT_PODS:
+            errors["expected_pods"] = f"At most {MAX_DISTINCT_PODS} pods (the pods a run keeps apart)."
+        elif bad := [name for name in self.expected_pods if clean_pod_name(name) != name]:
+            errors["expected_pods"] = (f"Not a pod name: {bad[0][:60]!r} (control characters, longer than "
+                                       f"{POD_NAME_MAX}, or a name LB Lab gives rows itself).")
         if not isinstance(self.weights, dict) or not all(
             isinstance(k, str) and isinstance(v, int | float) and not isinstance(v, bool) and v > 0
             for k, v in self.weights.items()
@@ -265,12 +277,24 @@ class Scenario(models.Model):
         return self.spec().to_dict()
 
 
+STAGE_KEYS = ("duration_s", "users", "spawn_rate")
+REQUEST_KEYS = ("path", "method", "weight", "name", "body")
+
+
+def _unknown_keys(entry: dict, known: tuple[str, ...]) -> str | None:
+    """The first key of an inline object that is none of `known`, said with the ones it may have."""
+    unknown = sorted(set(entry) - set(known))
+    return f"unknown field {unknown[0]!r} (one of {', '.join(known)})" if unknown else None
+
+
 def _stages_problem(stages) -> str | None:
     if not isinstance(stages, list) or not stages:
         return "Give at least one stage: [{\"duration_s\": 10, \"users\": 50, \"spawn_rate\": 10}]."
     for index, stage in enumerate(stages, start=1):
         if not isinstance(stage, dict):
             return f"Stage {index} is not an object."
+        if unknown := _unknown_keys(stage, STAGE_KEYS):
+            return f"Stage {index}: {unknown}."
         duration, users = stage.get("duration_s"), stage.get("users")
         if not isinstance(duration, int | float) or isinstance(duration, bool) or duration <= 0:
             return f"Stage {index}: duration_s must be a positive number."
@@ -288,6 +312,8 @@ def _request_mix_problem(mix) -> str | None:
     for index, entry in enumerate(mix, start=1):
         if not isinstance(entry, dict):
             return f"Request {index} is not an object."
+        if unknown := _unknown_keys(entry, REQUEST_KEYS):
+            return f"Request {index}: {unknown}."
         path = entry.get("path")
         if not isinstance(path, str) or not path.startswith("/"):
             return f"Request {index}: path must start with '/'."
@@ -299,6 +325,9 @@ def _request_mix_problem(mix) -> str | None:
         name = entry.get("name")
         if name is not None and (not isinstance(name, str) or not name.strip()):
             return f"Request {index}: name, when given, is the text the endpoint is shown as."
+        body = entry.get("body")
+        if body is not None and not isinstance(body, str | dict | list):
+            return f"Request {index}: body, when given, is text (sent as is) or JSON (an object or a list)."
     return None
 
 
@@ -310,6 +339,7 @@ class LoadTestRun(models.Model):
     Status = RunStatus
 
     FINISHED = (RunStatus.PASSED, RunStatus.FAILED, RunStatus.ERROR, RunStatus.CANCELLED)
+    ACTIVE = (RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.STOPPING)  # waiting for a turn, or going
     staff_sees_all = True  # lbsite.permissions: staff review every user's runs (`loadtest`'s too)
 
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="runs")
@@ -334,6 +364,12 @@ class LoadTestRun(models.Model):
     ended_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     attempt = models.PositiveSmallIntegerField(default=0, help_text="Times a worker has claimed this run.")
+    # The run queue (tests_app.run_queue): a queued run waits for its turn; the dispatcher gives it
+    # one (queueing its task, or letting the `loadtest` that waits for it start it).
+    dispatched_at = models.DateTimeField(null=True, blank=True, help_text="When the queue gave the run its turn.")
+    foreground = models.BooleanField(
+        default=False, db_default=False,
+        help_text="Run by the `loadtest` that created it, which waits for its turn, not by a worker.")
     stop_requested = models.BooleanField(default=False)
     summary = models.JSONField(default=dict, blank=True)
     verdict_passed = models.BooleanField(null=True, blank=True)

@@ -18,20 +18,26 @@ from datetime import timedelta
 from functools import partial
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models import Max, Q
 from django.utils import timezone
 from django_q.tasks import async_task
 
+from clusters.allowlist import check_url_allowed
 from clusters.base import ClusterError
 from clusters.durations import SpecError
 from clusters.faults import parse_step
 from clusters.targets import Allowed, target_kind
+from lbsite.db import hold_lock
 from metrics_app.selectors import request_stats, samples_overview
 from metrics_app.services import compare_runs, compare_series, publish_to_run
 from tests_app import run_listeners
+from tests_app.budgets import Budgets, active_runs_problem, run_problems
 from tests_app.models import LoadTestRun, Scenario, Target
 from tests_app.run_events import RunEvents
+from tests_app.run_queue import Limits, Place, Plan, QueuedRun, plan
 from tests_app.scenario_spec import CUSTOM
 from tests_app.selectors import run_status_message, scenarios_visible_to, targets_visible_to
 
@@ -50,9 +56,13 @@ def allowed_now() -> Allowed:
 
 
 def validate_target_allowed(target: Target) -> None:
-    """Raise ValidationError (with the field) unless load may be sent to the target."""
+    """Raise ValidationError (with the field) unless LB Lab may contact every address the target
+    names: where the load goes (its kind says) and the Prometheus it would poll."""
+    allowed = allowed_now()
     try:
-        target_kind(target.kind).check_allowed(target.spec(), allowed_now())
+        target_kind(target.kind).check_allowed(target.spec(), allowed)
+        if target.prometheus_url:
+            check_url_allowed(target.prometheus_url, allowed.hosts, field="prometheus_url")
     except ClusterError as error:
         raise ValidationError({error.field or "kind": error.args[0]}) from error
 
@@ -88,15 +98,18 @@ def target_for_editing(target: Target) -> Target:
 
 def next_version_name(target: Target) -> str:
     """The first free "<name> vN" (N from 2) among the owner's targets; a name ending in " vN" counts on."""
-    stem, number = target.name, 1
-    head, _, tail = target.name.rpartition(" v")
-    if head and tail.isdigit():
-        stem, number = head, int(tail)
+    stem, number = _version_of(target.name)
     taken = set(Target.objects.filter(owner_id=target.owner_id, name__startswith=f"{stem} v").values_list("name", flat=True))
     number += 1
     while f"{stem} v{number}" in taken:
         number += 1
     return f"{stem} v{number}"
+
+
+def _version_of(name: str) -> tuple[str, int]:
+    """("lab", 3) for "lab v3"; (name, 1) for a name with no version."""
+    head, _, tail = name.rpartition(" v")
+    return (head, int(tail)) if head and tail.isdigit() else (name, 1)
 
 
 def delete_target(*, target: Target) -> None:
@@ -135,6 +148,14 @@ class RunRequest:
     name: str = ""  # empty: the run is named after its scenario and target
 
 
+def budgets_now() -> Budgets:
+    """The operator's limits on a run and on a user's runs, as the settings say now."""
+    return Budgets(users=settings.LBLAB_MAX_USERS, spawn_rate=settings.LBLAB_MAX_SPAWN_RATE,
+                   arrival_rate=settings.LBLAB_MAX_ARRIVAL_RATE, workers=settings.LBLAB_MAX_WORKERS,
+                   pods=settings.LBLAB_MAX_PODS, duration_s=settings.LBLAB_MAX_RUN_SECONDS,
+                   active_runs=settings.LBLAB_MAX_ACTIVE_RUNS_PER_USER)
+
+
 class RunRejected(ValidationError):
     """Why a run was not created. `errors` maps each wrong field to its messages; the errors of
     an inline target or scenario are nested under `target` / `scenario` by their own field.
@@ -146,6 +167,13 @@ class RunRejected(ValidationError):
         super().__init__({name: _flat(messages) for name, messages in self.errors.items()})
 
 
+class TooManyRuns(RunRejected):
+    """The user has as many runs queued or going as they may (the API answers 429)."""
+
+    def __init__(self, reason: str):
+        super().__init__({"runs": [reason]})
+
+
 def _flat(messages) -> list[str]:
     if isinstance(messages, Mapping):
         return [f"{name}: {message}" for name, items in messages.items() for message in items]
@@ -154,9 +182,9 @@ def _flat(messages) -> list[str]:
 
 # Fields an inline target or scenario may give; anything else is refused by name.
 INLINE_TARGET_FIELDS = frozenset({
-    "name", "kind", "pods", "nodes", "algorithm", "service_time_ms", "base_url", "context", "namespace", "service",
-    "label_selector", "attribution", "pod_header", "pod_json_field", "prometheus_url", "prometheus_query",
-    "expected_pods", "expected_pod_count", "weights",
+    "name", "kind", "pods", "nodes", "algorithm", "service_time_ms", "base_url", "follow_redirects", "context",
+    "namespace", "service", "label_selector", "attribution", "pod_header", "pod_json_field", "prometheus_url",
+    "prometheus_query", "expected_pods", "expected_pod_count", "weights",
 })
 INLINE_SCENARIO_FIELDS = frozenset({
     "name", "description", "shape", "users", "spawn_rate", "duration_s", "spike_factor", "spike_at_s", "spike_length_s",
@@ -175,16 +203,26 @@ NOT_IN_THIS_BUILD = {
 
 
 def submit_run(*, owner, request: RunRequest, queue: bool = True) -> LoadTestRun:
-    """Check the request with one set of rules and create the run; RunRejected with every wrong
-    field when anything is wrong, and then nothing is created. `queue`: hand it to a worker once
-    the transaction commits (the API, the form); `loadtest` runs it in the foreground instead."""
+    """Check the request with one set of rules and create the run, queued; RunRejected with every
+    wrong field when anything is wrong (TooManyRuns past the user's budget), and then nothing is
+    created. `queue`: a worker runs it when the run queue gives it its turn (the API, the form);
+    otherwise the caller runs it in the foreground once it has its turn (`loadtest`: `take_turn`)."""
     with transaction.atomic():
+        # One submission of a user at a time, so two at once cannot both pass the active-runs budget.
+        get_user_model().objects.select_for_update().filter(pk=owner.pk).exists()
         run = _checked_run(owner, request)
+        reason = active_runs_problem(budgets_now(), active=LoadTestRun.objects.filter(
+            owner=owner, status__in=LoadTestRun.ACTIVE).count())
+        if reason:
+            raise TooManyRuns(reason)
         if isinstance(request.target, Mapping):  # inline: created, or the same-named one updated
-            run.target.save()
+            run.target = _save_inline_target(run.target)
+        run.foreground = not queue
+        if run.foreground:
+            run.heartbeat_at = timezone.now()  # its `loadtest` beats while it waits (reap_stale_runs)
         run.save()
         if queue:
-            transaction.on_commit(lambda: async_task("tests_app.tasks.run_load_test", run.pk, task_name=f"run-{run.pk}"))
+            transaction.on_commit(dispatch_runs)
     return run
 
 
@@ -208,9 +246,48 @@ def _checked_run(owner, request: RunRequest) -> LoadTestRun:
                        validate_unique=False, validate_constraints=False)
     except ValidationError as error:
         errors.update({name: messages for name, messages in error.message_dict.items() if name not in errors})
+    if not errors:  # what it asks for is possible: is it within the budgets, and would the engine take it?
+        _merge(errors, run_problems(budgets_now(), scenario=run.scenario_spec, workers=run.workers,
+                                    started_pods=target_kind(target.kind).started_pods(target.spec())))
+    if not errors:
+        _merge(errors, _engine_problems(run))
     if errors:
         raise RunRejected(errors)
     return run
+
+
+def _merge(errors: dict, more: Mapping) -> None:
+    for name, messages in more.items():
+        if isinstance(messages, Mapping):
+            errors.setdefault(name, {}).update(messages)
+        else:
+            errors.setdefault(name, []).extend(messages)
+
+
+# Where a field of the Locust plugin's configuration comes from: (run request field, its field).
+_ENGINE_FIELDS = {"shape": ("scenario", None), "arrival_rate": ("scenario", "arrival_rate"),
+                  "request_mix": ("scenario", "request_mix"), "think_time_ms": ("scenario", "think_time_max_ms"),
+                  "keep_alive": ("scenario", "keep_alive"), "host": ("target", "base_url"),
+                  "attribution": ("target", "attribution"), "expected_pods": ("target", "expected_pods")}
+
+
+def _engine_problems(run: LoadTestRun) -> dict:
+    """What the load engine would refuse when the run starts (tests_app/engine/config.py), refused now
+    instead: the configuration the run would start with is checked by the engine's own rules."""
+    # Imported here, as execute_run does: the driver pulls in the launcher the web process rarely needs.
+    from tests_app.engine.config import ConfigError, parse_config
+    from tests_app.execution import locust_config
+
+    host = run.target.base_url or "http://127.0.0.1:1"  # a sandbox's address is known once it starts
+    try:
+        parse_config(locust_config(run.target, run.scenario_spec, host))
+    except ConfigError as error:
+        top = (error.field or "").split(".")[0].split("[")[0]
+        under, field_name = _ENGINE_FIELDS.get(top, ("scenario", None))
+        if field_name is None:  # shape.users -> users; shape.stages[1].users -> stages
+            field_name = (error.field or "shape").split(".")[1].split("[")[0] if "." in (error.field or "") else "shape"
+        return {under: {field_name: [f"{error.field}: {error.args[0]}"]}}
+    return {}
 
 
 def run_again(*, owner, run: LoadTestRun) -> LoadTestRun:
@@ -244,17 +321,56 @@ def _resolve_target(owner, given, errors: dict) -> Target | None:
     fields = dict(given)
     fields["name"] = fields.get("name") or _describe_or_blank(fields)
     # Asking for the same thing twice finds the same target (its name says what it is).
-    target = targets_visible_to(owner).filter(name=fields["name"]).first() or Target(owner=owner)
+    found = targets_visible_to(owner).filter(name=fields["name"]).first()
+    target = Target.objects.get(pk=found.pk) if found else Target(owner=owner)  # a copy: `found` stays as saved
     for name, value in fields.items():
         setattr(target, name, value)
     problems: dict = {}
-    _check(lambda: target.full_clean(), problems, None)
+    # Without the (owner, name) uniqueness: the name was looked up above, and a target another
+    # request creates under it meanwhile is met when saving (`_save_inline_target`).
+    _check(lambda: target.full_clean(exclude=["owner"]), problems, None)
     if not problems:
         _check(lambda: validate_target_allowed(target), problems, None)
     if problems:
         errors["target"] = problems
         return None
+    if found is not None and _differs(target, found, fields) and runs_on(found):
+        # Never rewritten under its runs: saved as a new version, as the targets pages do.
+        return _version_like(target, found, fields)
     return target
+
+
+def _differs(target: Target, saved: Target, fields) -> bool:
+    return any(getattr(target, name) != getattr(saved, name) for name in fields)
+
+
+def _version_like(target: Target, found: Target, fields) -> Target:
+    """`target` as a version of `found` ("lab v2"): the owner's existing version with the same fields
+    when there is one (asking twice finds it again), else an unsaved one under the next free name."""
+    stem, _ = _version_of(found.name)
+    for version in Target.objects.filter(owner_id=found.owner_id, name__startswith=f"{stem} v"):
+        if not _differs(target, version, INLINE_TARGET_FIELDS - {"name"}):
+            return version
+    version = target_for_editing(found)
+    for name in set(fields) - {"name"}:
+        setattr(version, name, getattr(target, name))
+    return version
+
+
+def _save_inline_target(target: Target) -> Target:
+    """Save an inline target; when another request created the same one first (two `POST /api/runs/`
+    at once), the one it created, if it is the same; RunRejected if it is not."""
+    try:
+        with transaction.atomic():  # a savepoint: the run's transaction goes on after a clash
+            target.save()
+        return target
+    except IntegrityError:
+        existing = Target.objects.filter(owner_id=target.owner_id, name=target.name).first()
+        fields = INLINE_TARGET_FIELDS - {"name"}
+        if existing is None or _differs(target, existing, fields):
+            raise RunRejected({"target": {"name": [f"A target named “{target.name}” was just saved with other "
+                                                    "fields: try again."]}}) from None
+        return existing
 
 
 def _refuse_unknown(given: Mapping, known: frozenset, field_name: str, errors: dict) -> bool:
@@ -329,6 +445,89 @@ def _check(validate: Callable[[], None], errors: dict, under: str | None) -> Non
             errors[under] = [message for messages in found.values() for message in messages]
 
 
+# --------------------------------------------------------------------------- the run queue
+# How a queued run waits: it has no task until the queue gives it its turn. `dispatch_runs` is the
+# one dispatcher: it runs when a run is submitted, whenever one ends (every end comes through
+# `_finish`), from a waiting `loadtest`, and every minute with the reaper as a safety net. It takes
+# a lock, plans with tests_app.run_queue (limits, turns between users), marks the runs that may
+# start (`dispatched_at`) and queues their tasks once that commits; a `loadtest` run is started by
+# its own process instead. A task then claims its run once, as before (`claim_run`, `attempt`).
+
+QUEUE_LOCK = 0x4C424C51  # "LBLQ": the dispatcher's lock (lbsite.db.hold_lock)
+
+
+def queue_limits() -> Limits:
+    return Limits(concurrent=settings.LBLAB_MAX_CONCURRENT_RUNS, per_target=settings.LBLAB_MAX_RUNS_PER_TARGET)
+
+
+def _queued(run: LoadTestRun) -> QueuedRun:
+    return QueuedRun(id=run.pk, owner_id=run.owner_id, created_at=run.created_at,
+                     target_key=target_kind(run.target.kind).queue_key(run.target.spec()))
+
+
+def _queue_plan() -> Plan:
+    """The queue as the database has it now: runs waiting for a turn, runs going (started, or given
+    their turn and not started yet), and when each waiting run's owner last had a turn."""
+    waiting_turn = Q(status=LoadTestRun.Status.QUEUED, dispatched_at__isnull=True)
+    going = Q(status__in=[LoadTestRun.Status.RUNNING, LoadTestRun.Status.STOPPING]) | Q(
+        status=LoadTestRun.Status.QUEUED, dispatched_at__isnull=False)
+    runs = LoadTestRun.objects.filter(waiting_turn | going).select_related("target").defer("summary")
+    waiting, going_runs = [], []
+    for run in runs:
+        (waiting if run.status == LoadTestRun.Status.QUEUED and run.dispatched_at is None else going_runs).append(
+            _queued(run))
+    last_turns = dict(LoadTestRun.objects.filter(owner_id__in={run.owner_id for run in waiting}).values("owner_id")
+                      .annotate(last=Max("dispatched_at")).values_list("owner_id", "last"))
+    return plan(waiting, going_runs, last_turns, queue_limits())
+
+
+def dispatch_runs() -> list[int]:
+    """Give their turn to the waiting runs that may start now; returns their ids."""
+    with transaction.atomic():
+        hold_lock(QUEUE_LOCK)  # one dispatcher at a time: two would both see the same free slot
+        chosen = _queue_plan().start
+        if not chosen:
+            return []
+        LoadTestRun.objects.filter(pk__in=chosen).update(dispatched_at=timezone.now())
+        for run_id in LoadTestRun.objects.filter(pk__in=chosen, foreground=False).values_list("pk", flat=True):
+            transaction.on_commit(partial(async_task, "tests_app.tasks.run_load_test", run_id, task_name=f"run-{run_id}"))
+    log.info("run queue: turn given to run(s) %s", ", ".join(map(str, chosen)))
+    return chosen
+
+
+def queue_places() -> dict[int, Place]:
+    """Where every run waiting for its turn is in the queue (run id -> Place)."""
+    return _queue_plan().places
+
+
+def queue_place(run: LoadTestRun) -> Place | None:
+    """Where `run` waits in the queue; None when it is not waiting for a turn."""
+    if run.status != LoadTestRun.Status.QUEUED or run.dispatched_at is not None:
+        return None
+    return queue_places().get(run.pk)
+
+
+def take_turn(run: LoadTestRun) -> Place | None:
+    """For the `loadtest` that waits for its run: dispatch what may start, keep the run's heartbeat,
+    and say where it still waits; None once it has its turn (or has ended: stopped meanwhile)."""
+    dispatch_runs()
+    run.refresh_from_db(fields=["status", "dispatched_at"])
+    if run.dispatched_at is not None or run.is_finished:
+        return None
+    beat(run)
+    return queue_place(run)
+
+
+def withdraw_run(run: LoadTestRun) -> bool:
+    """Delete a `loadtest` run that has not had its turn (`--no-wait`: nothing was started); False
+    when it got its turn meanwhile, and then it should run."""
+    with transaction.atomic():
+        hold_lock(QUEUE_LOCK)
+        waiting = LoadTestRun.objects.select_for_update().filter(
+            pk=run.pk, status=LoadTestRun.Status.QUEUED, dispatched_at__isnull=True)
+        return waiting.delete()[0] > 0
+
+
 # --------------------------------------------------------------------------- the lifecycle
 
 
@@ -352,6 +551,17 @@ def claim_run(run_id: int) -> LoadTestRun | None:
         run.save(update_fields=["attempt", "status", "started_at", "heartbeat_at"])
         transaction.on_commit(partial(publish_status, run))  # live viewers see it start (push mode)
         return run
+
+
+def refusal_at_start(run: LoadTestRun) -> str:
+    """Why a claimed run may not start after all ("" when it may): the settings may have changed
+    while it waited, so the rules it was created under are checked again, and the host names it
+    contacts are resolved again now."""
+    try:
+        validate_target_allowed(run.target)
+    except ValidationError as error:
+        return "; ".join(f"{name}: {message}" for name, messages in error.message_dict.items() for message in messages)
+    return ""
 
 
 def beat(run: LoadTestRun) -> bool:
@@ -402,8 +612,10 @@ def _finish(run: LoadTestRun, *, status: str, error: str, extra=(), save_stop: b
     if save_stop:
         fields.append("stop_requested")
     run.save(update_fields=fields)
-    # Every way a run ends comes through here; live viewers get the finished status (push mode).
+    # Every way a run ends comes through here; live viewers get the finished status (push mode),
+    # and the queue gives its slot to the next run.
     transaction.on_commit(partial(publish_status, run))
+    transaction.on_commit(dispatch_runs)
 
 
 def publish_status(run: LoadTestRun) -> bool:
@@ -428,6 +640,9 @@ def execute_run(
     run = claim_run(run_id)
     if run is None:
         return LoadTestRun.objects.get(pk=run_id)
+    refused = refusal_at_start(run)
+    if refused:
+        return finish_run(run, status=LoadTestRun.Status.ERROR, error=f"refused at start: {refused}")
     events = RunEvents()
     run_listeners.attach(events, extra=listeners)
     try:
@@ -490,10 +705,12 @@ def _partial_summary(run: LoadTestRun) -> dict:
 
 
 def reap_stale_runs() -> int:
-    """End runs whose worker stopped beating (killed, machine lost). Returns how many."""
+    """End runs whose worker stopped beating (killed, machine lost), and `loadtest` runs whose
+    command stopped waiting for their turn; then give the queue's free slots. Returns how many ended."""
     cutoff = timezone.now() - HEARTBEAT_STALE_AFTER
     stale = LoadTestRun.objects.filter(
-        status__in=[LoadTestRun.Status.RUNNING, LoadTestRun.Status.STOPPING], heartbeat_at__lt=cutoff
+        Q(status__in=[LoadTestRun.Status.RUNNING, LoadTestRun.Status.STOPPING])
+        | Q(status=LoadTestRun.Status.QUEUED, foreground=True), heartbeat_at__lt=cutoff,
     ).values_list("pk", flat=True)
     reaped = 0
     for run_id in list(stale):
@@ -501,10 +718,14 @@ def reap_stale_runs() -> int:
             run = LoadTestRun.objects.select_for_update().get(pk=run_id)
             if run.is_finished or (run.heartbeat_at and run.heartbeat_at >= cutoff):
                 continue
-            _finish(run, status=LoadTestRun.Status.ERROR, error="worker lost: no heartbeat for 30 s")
+            if run.status == LoadTestRun.Status.QUEUED:
+                _finish(run, status=LoadTestRun.Status.CANCELLED, error="loadtest stopped waiting for its turn")
+            else:
+                _finish(run, status=LoadTestRun.Status.ERROR, error="worker lost: no heartbeat for 30 s")
             reaped += 1
     if reaped:
-        log.warning("reaped %d run(s) whose worker was lost", reaped)
+        log.warning("reaped %d run(s) whose worker or loadtest was lost", reaped)
+    dispatch_runs()  # a safety net: a slot freed by a process that died before it could dispatch
     return reaped
 
 

@@ -86,6 +86,7 @@ class RunDetailView(LoginRequiredMixin, OwnedQuerysetMixin, DetailView):
         specs, pod_usage_missing = run_charts(self.object)
         return super().get_context_data(
             **kwargs, chart_specs=specs, pod_usage_missing=pod_usage_missing, plotly_config=PLOTLY_CONFIG,
+            queue_place=services.queue_place(self.object),
         )
 
 

@@ -31,6 +31,7 @@ class TargetSpec:
     service_time_ms: float = 1.0
     # url
     base_url: str = ""
+    follow_redirects: bool = False
     # kubernetes
     context: str = ""
     namespace: str = ""
@@ -94,6 +95,11 @@ class TargetKind(abc.ABC):
         count = max(len(spec.expected_pods), spec.expected_pod_count or 0, self.started_pods(spec))
         return ExpectedPods(named=tuple(spec.expected_pods), count=count,
                             shares_for=lambda pods: self.expected_shares(spec, pods))
+
+    def queue_key(self, spec: TargetSpec) -> str | None:
+        """Where the load goes, for the run queue's limit per target: runs with the same key load the
+        same service. None: each run loads its own (a sandbox LB Lab starts for the run)."""
+        return None
 
     def known_pods(self, spec: TargetSpec, cluster: Cluster | None) -> list[str]:
         """The pods expected to get traffic, known before the first request."""

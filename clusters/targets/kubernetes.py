@@ -23,6 +23,9 @@ class Kubernetes(TargetKind):
             raise ClusterError(f"namespace {spec.namespace!r} is not allow-listed (LBLAB_ALLOWED_NAMESPACES)",
                                field="namespace")
 
+    def queue_key(self, spec: TargetSpec) -> str | None:
+        return f"kubernetes {spec.context}/{spec.namespace}/{spec.service}"
+
     def open(self, spec: TargetSpec) -> Cluster:
         raise ClusterError("Kubernetes targets need the Kubernetes adapter, which this build does not include yet",
                            field="kind")

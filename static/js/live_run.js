@@ -67,6 +67,12 @@
     return figures ? figures[field] : undefined;
   }
 
+  // A label as text: Plotly draws <a href> in labels as a link; a pod's name comes from the
+  // target (figures.plotly_text mirrors this).
+  function plotlyText(value) {
+    return String(value).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+  }
+
   function line(name, color, x, y) {
     return { type: "scatter", mode: "lines", name: name, line: { color: color, width: 2 }, x: x, y: y };
   }
@@ -148,7 +154,7 @@
         shapes.push(band(injection.started_at_s, injection.ended_at_s, marks.chaos));
         annotations.push({
           xref: "x", yref: "paper", x: xOf(injection.started_at_s), y: 1, xanchor: "left", yanchor: "top", showarrow: false,
-          text: injection.target ? injection.kind + " " + injection.target : String(injection.kind),
+          text: plotlyText(injection.target ? injection.kind + " " + injection.target : injection.kind),
           font: { size: 10, color: marks.chaos.label_color }
         });
       });
@@ -179,7 +185,7 @@
   function barTrace(spec, totals) {
     var palette = spec.palette;
     return {
-      type: "bar", name: spec.y_title, x: pods.slice(),
+      type: "bar", name: spec.y_title, x: pods.map(plotlyText),
       y: pods.map(function (pod) { return (totals[pod] || 0) * spec.scale; }),
       marker: { color: pods.map(function (pod, index) { return palette[index % palette.length]; }) }
     };
@@ -218,7 +224,7 @@
         // A pod that appears later gets a trace over every earlier t, as gaps.
         Plotly.addTraces(chart.element, pods.slice(chart.podTraces).map(function (pod, offset) {
           var color = spec.palette[(chart.podTraces + offset) % spec.palette.length];
-          return line(pod, color, tsBefore.map(xOf), tsBefore.map(function () { return null; }));
+          return line(plotlyText(pod), color, tsBefore.map(xOf), tsBefore.map(function () { return null; }));
         }));
         chart.podTraces = pods.length;
       }

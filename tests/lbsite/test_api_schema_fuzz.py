@@ -1,5 +1,6 @@
-"""The OpenAPI schema fuzzed with schemathesis: whatever a token-holding client sends to any
-operation of `/api/schema/`, the answer is never a server error.
+"""The OpenAPI schema fuzzed with schemathesis: whatever a token-holding client, or anyone without
+credentials, sends to any operation of `/api/schema/`, the answer is never a server error; and every
+operation that takes a body refuses one too large (413) or nested too deep (400), before or after login.
 
 The project's WSGI app runs in-process on the test's database transaction, so runs that fuzzing
 starts through `POST /api/runs/` are created but never run: their task is queued only when the
@@ -19,13 +20,13 @@ from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from rest_framework.authtoken.models import Token
 from schemathesis.checks import not_a_server_error
 from schemathesis.config import SchemathesisConfig
 
 from chaos_app.models import ChaosExperiment
 from clusters.algorithms import NAMES as ALGORITHMS
 from clusters.faults import FAULT_KINDS
+from lbsite.models import ApiToken
 from metrics_app.models import MetricSample, PodSample, TuningPolicy
 from tests.factories import ChaosExperimentFactory, LoadTestRunFactory, ScenarioFactory, TargetFactory
 from tests_app.models import LoadTestRun, Scenario, Target
@@ -34,6 +35,7 @@ from tests_app.services import validate_target_allowed
 pytestmark = pytest.mark.django_db
 
 EXAMPLES_PER_OPERATION = 40
+UNAUTHENTICATED_EXAMPLES = 10  # refused at the door: fewer examples reach as much code
 
 
 class InProcessApp:
@@ -179,7 +181,7 @@ def fuzz_world(alice, bob):
     OWN_IDS.update({kind: list(model.objects.filter(owner=alice).values_list("pk", flat=True))
                     for kind, model in models.items()})
     OWN_IDS["tuning-policies"] = KNOWN_IDS["tuning-policies"]  # shared
-    yield {"token": Token.objects.create(user=alice).key, "alice": alice}
+    yield {"token": ApiToken.issue(owner=alice)[1], "alice": alice}
     KNOWN_IDS.clear()
     OWN_IDS.clear()
 
@@ -195,3 +197,34 @@ def test_no_operation_answers_a_server_error(case, fuzz_world):
         assert run.status == "queued" and run.attempt == 0
         run.target.full_clean()
         validate_target_allowed(run.target)
+
+
+@schema.parametrize()
+@settings(max_examples=UNAUTHENTICATED_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+def test_no_operation_answers_a_server_error_without_credentials(case, fuzz_world):
+    """As anyone on the network could call them: no token, no session."""
+    response = case.call_and_validate(checks=[not_a_server_error])
+    if case.operation.path != "/api/auth/token/":
+        assert response.status_code in (401, 404, 405, 429), (case.method, case.formatted_path, response.status_code)
+
+
+OPERATIONS = [result.ok() for result in schema.get_all_operations()]
+WITH_BODY = [operation for operation in OPERATIONS if operation.method.upper() in ("POST", "PUT", "PATCH")]
+DEEP = "[" * 100_000 + "]" * 100_000
+
+
+@pytest.mark.parametrize("operation", WITH_BODY, ids=lambda operation: f"{operation.method.upper()} {operation.path}")
+@pytest.mark.parametrize("authenticated", [True, False], ids=["token", "anonymous"])
+def test_oversized_and_deeply_nested_bodies_are_refused_by_every_operation(operation, authenticated, fuzz_world,
+                                                                           client, settings):
+    kind = next((kind for kind in OWN_IDS if f"/{kind}/" in operation.path), None)
+    path = operation.path.replace("{id}", str(OWN_IDS[kind][0] if kind else 1))
+    headers = {"HTTP_AUTHORIZATION": f"Token {fuzz_world['token']}"} if authenticated else {}
+    oversized = '{"name": "' + "x" * settings.DATA_UPLOAD_MAX_MEMORY_SIZE + '"}'
+    answers = [client.generic(operation.method.upper(), path, body, content_type="application/json", **headers)
+               for body in (oversized, DEEP)]
+    assert answers[0].status_code == 413 and answers[0].json()["detail"].startswith("The request body is larger")
+    if list(operation.body):  # it reads a body: a deep one is a 400 (a 401 first without credentials)
+        assert 400 <= answers[1].status_code < 500 and answers[1].status_code != 413
+    else:  # it reads none (POST /api/runs/<id>/stop/): whatever comes is ignored
+        assert answers[1].status_code < 500

@@ -5,6 +5,7 @@ import subprocess
 
 import pytest
 
+from lbsite.env import DEV_SECRET_KEY, secret_key
 from tests.conftest import PYTHON, REPO
 
 STRONG_KEY = "k3y-" + "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMN"
@@ -39,3 +40,22 @@ def test_check_deploy_leaves_only_https_warnings(https, expected):
     output = result.stdout + result.stderr
     found = set(re.findall(r"\((security\.[WE]\d+)\)", output))
     assert found == expected, output
+
+
+@pytest.mark.parametrize(
+    ("key", "reason"),
+    [("short-key-0123456789", "SECRET_KEY is too short or too plain"),
+     ("a" * 60, "SECRET_KEY is too short or too plain"),
+     ("dev-only-insecure-key-do-not-use-in-production", "SECRET_KEY is a known default"),
+     ("django-insecure-" + "x1y2z3" * 10, "SECRET_KEY is a known default"),
+     ("build-only", "SECRET_KEY is a known default")],
+)
+def test_refuses_to_start_with_a_short_or_known_secret_key(key, reason):
+    result = run_manage("check", SECRET_KEY=key, ALLOWED_HOSTS="lblab.example.test")
+    assert result.returncode != 0
+    assert reason in result.stderr
+
+
+def test_debug_keeps_its_development_key():
+    assert secret_key(None, debug=True) == DEV_SECRET_KEY
+    assert secret_key(STRONG_KEY, debug=False) == STRONG_KEY

@@ -5,7 +5,7 @@ import subprocess
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from lbsite.env import database_config, redis_url, split_list
+from lbsite.env import allowlist, database_config, redis_url, split_list
 from tests.conftest import PYTHON, REPO
 
 
@@ -67,3 +67,10 @@ def test_manage_py_with_bad_database_url_fails_with_one_clear_line(tmp_path):
     )
     assert result.returncode != 0
     assert "DATABASE_URL has an unsupported scheme 'mysql'" in result.stderr
+
+
+def test_a_bad_allow_list_entry_stops_the_start_with_the_entry_named():
+    with pytest.raises(ImproperlyConfigured, match="LBLAB_ALLOWED_TARGETS: '127.0.0.1:8000-80'"):
+        allowlist("localhost,127.0.0.1:8000-80", default=[])
+    assert allowlist(None, default=["127.0.0.0/8"]) == ["127.0.0.0/8"]
+    assert allowlist("127.0.0.1:8000-8999, ::1", default=[]) == ["127.0.0.1:8000-8999", "::1"]

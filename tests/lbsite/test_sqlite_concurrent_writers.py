@@ -23,7 +23,9 @@ PODS = 12
 @pytest.fixture
 def site(tmp_path):
     """`make run`'s runner (daphne + qcluster) on a fresh, migrated SQLite file."""
-    env = embedded_env(tmp_path, DJANGO_SUPERUSER_PASSWORD="embedded-test-pw", LBLAB_WORKERS="1")
+    # Two runs at once: more than the run queue lets go together by default (LBLAB_MAX_CONCURRENT_RUNS).
+    env = embedded_env(tmp_path, DJANGO_SUPERUSER_PASSWORD="embedded-test-pw", LBLAB_WORKERS="1",
+                       LBLAB_MAX_CONCURRENT_RUNS="2")
     assert manage(env, "migrate", "--noinput").returncode == 0
     assert manage(env, "ensure_admin").returncode == 0
     port = free_port()

@@ -266,3 +266,18 @@ def test_compare_rejects_series_of_unequal_length_and_more_runs_than_colours():
 def test_compare_without_labels_names_runs_by_key():
     result = compare_figures({"3": compared_run(0), "4": compared_run(0)}, {}, threshold=95.0)
     assert [trace["name"] for trace in result["p95"]["data"]] == ["3", "4"]
+
+
+def test_labels_a_target_controls_reach_plotly_as_text():
+    """Plotly reads `<a href>` in a trace name, a category or an annotation as a link."""
+    pod = '<a href="https://evil.test/">x</a>&'
+    escaped = "&lt;a href=\"https://evil.test/\"&gt;x&lt;/a&gt;&amp;"
+    samples = [{"t": 1.0, "pods": {pod: {"requests": 3, "cpu": 0.1, "memory_bytes": 1}}}]
+    events = {"chaos": [{"kind": "pod_kill", "target": pod, "started_at_s": 0.5, "ended_at_s": 0.5}], "tuning": []}
+    figures = run_figures(chart_specs(threshold=95.0), samples, events=events)
+    assert figures["pod_throughput"]["data"][0]["name"] == escaped
+    assert figures["pod_requests"]["data"][0]["x"] == [escaped]
+    assert figures["throughput"]["layout"]["annotations"][0]["text"] == f"pod_kill {escaped}"
+    compared = compare_figures({"1": {"t": [1.0], "rps": [1.0], "p95_ms": [1.0], "score": [1.0], "pod_spread": [1.0]}},
+                               {"1": pod}, threshold=95.0)
+    assert compared["throughput"]["data"][0]["name"] == escaped

@@ -310,3 +310,28 @@ def test_a_socket_dropped_before_any_sample_reconnects_for_the_whole_backlog(bro
     wait_samples(page, 2)
     assert_charts_match_the_report(page, [sample(1), sample(2)])
     assert browser.console_problems == []
+
+
+HOSTILE_POD = '<a href="https://evil.test/">click</a> & <b>me</b>'
+
+
+def test_a_pod_name_with_markup_is_drawn_as_text_never_a_link(browser, site):
+    """Plotly draws <a href> in trace names and categories as links: a pod's name comes from the
+    target, so the page and the report draw it as the characters it is."""
+    page = open_page(browser, site, status_attr="running")
+    hostile = [{**sample(t), "pods": {**sample(t)["pods"], HOSTILE_POD: sample(t)["pods"]["pod-a"]}} for t in (1, 2, 3)]
+    events = {**EVENTS, "chaos": [{**EVENTS["chaos"][0], "target": HOSTILE_POD}]}
+    page.evaluate("(messages) => window.__ws.deliver(messages)", [status("running"), events, *hostile])
+    wait_samples(page, 3)
+    page.wait_for_selector("#chart-pod_throughput .legendtext")
+    assert page.locator(".chart svg a").count() == 0  # no link anywhere in the charts
+    legend = page.locator("#chart-pod_throughput .legendtext").all_text_contents()
+    assert HOSTILE_POD in legend
+    assert any(HOSTILE_POD in text for text in page.locator("#chart-pod_requests .xtick text").all_text_contents())
+    assert any(HOSTILE_POD in text for text in page.locator("#chart-throughput .annotation-text").all_text_contents())
+    expected = run_figures(SPECS, hostile, events=events)
+    shown = page.evaluate(CHART_STATE)
+    assert [trace["name"] for trace in shown["pod_throughput"]["data"]] == \
+        [trace["name"] for trace in expected["pod_throughput"]["data"]]
+    assert shown["pod_requests"]["data"][0]["x"] == expected["pod_requests"]["data"][0]["x"]
+    assert browser.console_problems == []

@@ -111,6 +111,8 @@ def test_a_runs_endpoints_failures_and_numbers_live_after_a_reload_and_in_the_re
 
     report = page.request.get(f"{site.url}/runs/{run_id}/report/")
     assert report.ok
+    # A download, opened as a file: outside the site's pages and their Content-Security-Policy.
+    page.goto("about:blank")
     page.set_content(report.text())
     page.wait_for_function("() => document.querySelectorAll('[data-plotted=true]').length > 5")
     assert [row[0] for row in table_rows(page, "table.endpoints")] == ["GET /api/items", "GET /broken"]

@@ -32,9 +32,13 @@ def with_(**changes):
     (with_(think_time_ms=[10, 5]), "think_time_ms"),
     (with_(keep_alive="no"), "keep_alive"),
     (with_(attribution={"method": "dns"}), "attribution.method"),
+    (with_(attribution={"method": "header", "header": "X-Pod\r\nX-Other"}), "attribution.header"),
     (with_(attribution={"method": "prometheus", "url": "http://p:9090"}), "attribution.query"),
     (with_(expected_pods=[""]), "expected_pods"),
     (with_(timeout_s=-1), "timeout_s"),
+    (with_(follow_redirects="yes"), "follow_redirects"),
+    (with_(allowed_hosts="127.0.0.1"), "allowed_hosts"),
+    (with_(allowed_hosts=["127.0.0.1:0-80"]), "allowed_hosts"),
 ])
 def test_bad_field_is_named(config, field):
     with pytest.raises(ConfigError) as info:
@@ -48,6 +52,7 @@ def test_defaults():
     config = parse_config(GOOD)
     assert config.attribution.method == "header" and config.attribution.header == "X-Pod"
     assert [(r.path, r.method, r.weight) for r in config.request_mix] == [("/", "GET", 1.0)]
+    assert config.follow_redirects is False and config.allowed_hosts == ()  # a 3xx is the response
     assert config.keep_alive is True and config.open_model is False
     stages = parse_config(with_(shape={"kind": "stages", "stages": [{"duration_s": 2, "users": 1},
                                                                       {"duration_s": 3, "users": 2}]}))

@@ -5,13 +5,14 @@ import re
 from django.db.models.fields.json import KeyTransform
 from django.db.models.functions import JSONObject
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from clusters.targets import fields_not_used_by
 from lbsite.api import FullCleanSerializerMixin
 from metrics_app.services import COMPARE_MAX_RUNS, COMPARE_MIN_RUNS
 from tests_app.models import RUN_NAME_LENGTH, LoadTestRun, Scenario, Target
-from tests_app.services import INLINE_SCENARIO_FIELDS, INLINE_TARGET_FIELDS, validate_target_allowed
+from tests_app.services import INLINE_SCENARIO_FIELDS, INLINE_TARGET_FIELDS, queue_places, validate_target_allowed
 
 
 class TargetSerializer(FullCleanSerializerMixin, serializers.ModelSerializer):
@@ -87,16 +88,33 @@ class VerdictSerializer(serializers.Serializer):
     reasons = serializers.ListField(child=serializers.CharField(), source="verdict_reasons")
 
 
+class QueuePlaceSerializer(serializers.Serializer):
+    position = serializers.IntegerField(help_text="1: the next run to start.")
+    reason = serializers.CharField(help_text="What it waits for.")
+    text = serializers.CharField(help_text="Both in words, as the run page and `loadtest` say it.")
+
+
 class LoadTestRunSerializer(serializers.ModelSerializer):
     owner = serializers.CharField(source="owner.get_username", read_only=True, help_text="Who started the run.")
     target_name = serializers.CharField(source="target.name", read_only=True)
     verdict = VerdictSerializer(source="*", read_only=True)
+    queue = serializers.SerializerMethodField(
+        help_text="Where a run waiting for its turn is in the run queue; null once it has its turn.")
+
+    @extend_schema_field(QueuePlaceSerializer(allow_null=True))
+    def get_queue(self, run: LoadTestRun) -> dict | None:
+        if run.status != LoadTestRun.Status.QUEUED or run.dispatched_at is not None:
+            return None
+        if "queue_places" not in self.context:  # computed once for a whole list
+            self.context["queue_places"] = queue_places()
+        place = self.context["queue_places"].get(run.pk)
+        return QueuePlaceSerializer(place).data if place else None
 
     class Meta:
         model = LoadTestRun
         fields = [
             "id", "name", "owner", "target", "target_name", "scenario", "scenario_config", "chaos", "autotune", "workers",
-            "status", "created_at", "started_at", "ended_at", "heartbeat_at", "attempt", "stop_requested",
+            "status", "queue", "created_at", "started_at", "ended_at", "heartbeat_at", "attempt", "stop_requested",
             "summary", "verdict", "error",
         ]
         read_only_fields = fields

@@ -9,7 +9,7 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
-from lbsite.api import Conflict, CSVRenderer, OwnedModelViewSet, PresetOrOwnedModelViewSet
+from lbsite.api import Conflict, CSVRenderer, OwnedModelViewSet, PresetOrOwnedModelViewSet, TooManyRequests
 from lbsite.permissions import OwnedQuerysetMixin
 from metrics_app.selectors import samples_since
 from tests_app import services
@@ -97,6 +97,8 @@ class LoadTestRunViewSet(
         given.is_valid(raise_exception=True)
         try:
             run = services.submit_run(owner=request.user, request=services.RunRequest(**given.validated_data))
+        except services.TooManyRuns as refused:
+            raise TooManyRequests(refused.errors) from refused
         except services.RunRejected as rejected:
             raise ValidationError(rejected.errors) from rejected
         return Response(LoadTestRunSerializer(run).data, status=status.HTTP_201_CREATED)

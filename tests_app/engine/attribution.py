@@ -6,7 +6,9 @@ Three methods (ARCHITECTURE.md section 3):
 - `prometheus`: no per-response attribution; per-pod request counters are read from a
   Prometheus HTTP API (`/api/v1/query`) at the start and end of each 1 s window and the
   increase is the pod's count for that window (`CounterDeltas`).
-A response with no pod is `None`: the caller counts it as unattributed, never drops it.
+A response with no pod is `None`: the caller counts it as unattributed, never drops it. A pod's
+name comes from the target, so it is cleaned first (`clusters.balance.clean_pod_name`: control
+characters removed, cut to length, reserved names marked).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterable, Mapping
 
+from clusters.balance import clean_pod_name
 from tests_app.engine.config import Attribution
 
 
@@ -66,14 +69,14 @@ def response_attributor(spec: Attribution) -> Callable[[object, Callable[[], byt
         name = spec.header
 
         def by_header(headers, _body):
-            return header_value(headers, name)
+            return clean_pod_name(header_value(headers, name))
 
         return by_header
     if spec.method == "json_field":
         field = spec.field
 
         def by_json(_headers, body):
-            return json_field(body(), field)
+            return clean_pod_name(json_field(body(), field))
 
         return by_json
 
@@ -93,17 +96,19 @@ def parse_vector(payload: Mapping) -> dict[str, float]:
         raise ValueError(f"the query must return a vector, not {data.get('resultType')!r}")
     out: dict[str, float] = {}
     for series in data.get("result") or []:
-        pod = (series.get("metric") or {}).get("pod")
+        pod = clean_pod_name((series.get("metric") or {}).get("pod"))
         if not pod:
             raise ValueError("every series of the query needs a `pod` label")
         out[pod] = out.get(pod, 0.0) + float(series["value"][1])
     return out
 
 
-def query_prometheus(url: str, query: str, *, timeout: float = 2.0) -> dict[str, float]:
-    """Run an instant query against the Prometheus HTTP API at `url`; {pod: value}."""
+def query_prometheus(url: str, query: str, *, timeout: float = 2.0,
+                     opener: urllib.request.OpenerDirector | None = None) -> dict[str, float]:
+    """Run an instant query against the Prometheus HTTP API at `url`; {pod: value}. `opener`:
+    how redirects are followed (the plugin's follows only allow-listed ones: redirects.py)."""
     full = f"{url}/api/v1/query?{urllib.parse.urlencode({'query': query})}"
-    with urllib.request.urlopen(full, timeout=timeout) as answer:  # noqa: S310 - URL validated in config
+    with (opener or urllib.request.build_opener()).open(full, timeout=timeout) as answer:
         return parse_vector(json.loads(answer.read()))
 
 

@@ -4,7 +4,7 @@
      "arrival_rate": null, "request_mix": [{"path": "/", "method": "GET", "weight": 1, "name": null}],
      "think_time_ms": [0, 0], "keep_alive": true,
      "attribution": {"method": "header", "header": "X-Pod"}, "expected_pods": [],
-     "timeout_s": 10.0}
+     "timeout_s": 10.0, "follow_redirects": false, "allowed_hosts": ["127.0.0.0/8"]}
 
 `parse_config` checks every field and raises `ConfigError(field=...)` naming the wrong
 one, so the launcher refuses bad input before any process starts. Pure: no Locust.
@@ -13,16 +13,25 @@ one, so the launcher refuses bad input before any process starts. Pure: no Locus
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from functools import partial
 from urllib.parse import urlsplit
 
+from clusters.allowlist import parse_allowlist
 from clusters.base import ClusterError, check_number
 from tests_app.engine.shapes import KINDS, Shape, Stage
 
 CONFIG_ENV = "LBLAB_LOCUST_CONFIG"
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 ATTRIBUTION_METHODS = ("header", "json_field", "prometheus")
+# An HTTP header name (RFC 9110 `token`), as long as the Target model keeps it.
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}")
+
+
+def is_header_name(name: object) -> bool:
+    """Whether `name` can name a response header (letters, digits and !#$%&'*+-.^_`|~ only)."""
+    return isinstance(name, str) and _HEADER_NAME.fullmatch(name) is not None
 
 
 class ConfigError(ClusterError):
@@ -64,6 +73,10 @@ class RunConfig:
     attribution: Attribution = field(default_factory=Attribution)
     expected_pods: tuple[str, ...] = ()
     timeout_s: float = 10.0
+    # A 3xx is the response unless the target asks to follow; then only to the run's own origin
+    # or to `allowed_hosts` (LBLAB_ALLOWED_TARGETS as the run started): tests_app/engine/redirects.py.
+    follow_redirects: bool = False
+    allowed_hosts: tuple[str, ...] = ()
 
     @property
     def open_model(self) -> bool:
@@ -158,9 +171,9 @@ def _attribution(data) -> Attribution:
         raise ConfigError(f"one of {', '.join(ATTRIBUTION_METHODS)}", field="attribution.method")
     if method == "header":
         header = data.get("header") or "X-Pod"
-        if not isinstance(header, str) or not header.strip():
-            raise ConfigError("must be a header name", field="attribution.header")
-        return Attribution(method=method, header=header.strip())
+        if not is_header_name(header):
+            raise ConfigError("must be a header name: letters, digits and !#$%&'*+-.^_`|~", field="attribution.header")
+        return Attribution(method=method, header=header)
     if method == "json_field":
         name = data.get("field") or "hostname"
         if not isinstance(name, str):
@@ -198,6 +211,16 @@ def parse_config(data: dict) -> RunConfig:
     keep_alive = True if data.get("keep_alive") is None else data["keep_alive"]
     if not isinstance(keep_alive, bool):
         raise ConfigError("must be true or false", field="keep_alive")
+    follow = data.get("follow_redirects") or False
+    if not isinstance(follow, bool):
+        raise ConfigError("must be true or false", field="follow_redirects")
+    allowed = data.get("allowed_hosts") or []
+    if not isinstance(allowed, list) or not all(isinstance(entry, str) for entry in allowed):
+        raise ConfigError("must be a list of allow-list entries", field="allowed_hosts")
+    try:
+        parse_allowlist(tuple(allowed))
+    except ValueError as error:
+        raise ConfigError(str(error), field="allowed_hosts") from None
     pods = data.get("expected_pods") or []
     if not isinstance(pods, list) or not all(isinstance(p, str) and p for p in pods):
         raise ConfigError("must be a list of pod names", field="expected_pods")
@@ -212,6 +235,8 @@ def parse_config(data: dict) -> RunConfig:
         expected_pods=tuple(dict.fromkeys(pods)),
         timeout_s=_number(10.0 if data.get("timeout_s") is None else data["timeout_s"], "timeout_s", strict=True,
                           maximum=3600),
+        follow_redirects=follow,
+        allowed_hosts=tuple(allowed),
     )
 
 

@@ -47,9 +47,10 @@ from locust import FastHttpUser, LoadTestShape, between, constant, events, task
 from locust.runners import MasterRunner, WorkerRunner
 
 from tests_app.engine import shapes
-from tests_app.engine.attribution import CounterDeltas, query_prometheus, response_attributor
+from tests_app.engine.attribution import CounterDeltas, header_value, query_prometheus, response_attributor
 from tests_app.engine.config import CONFIG_ENV, load_config
-from tests_app.engine.stats import Aggregator, Window, dumps, failure_of, nothing_sent_lines
+from tests_app.engine.redirects import MAX_REDIRECTS, RedirectPolicy, RedirectRefused, checked_opener, redirected_method
+from tests_app.engine.stats import Aggregator, PodNames, Window, dumps, failure_of, nothing_sent_lines
 
 PROCESSES_ENV = "LBLAB_LOCUST_PROCESSES"  # processes that run users (workers, or 1)
 RESULTS_FD_ENV = "LBLAB_RESULTS_FD"
@@ -72,16 +73,21 @@ MIX_CUMULATIVE = list(accumulate(r.weight for r in MIX))
 ENDPOINTS = CONFIG.endpoints
 REQUEST_HEADERS = {} if CONFIG.keep_alive else {"Connection": "close"}
 DROPPED = ("Dropped", None, "arrival dropped: the generator's backlog was full")
+# Redirects: a 3xx is the response unless the target follows them, each hop checked first.
+REDIRECTS = RedirectPolicy(CONFIG.host, CONFIG.allowed_hosts)
+PROMETHEUS_OPENER = checked_opener(RedirectPolicy(CONFIG.attribution.url or CONFIG.host, CONFIG.allowed_hosts))
 
+# The pod names this process keeps for the run (a target naming thousands is capped).
+POD_NAMES = PodNames(CONFIG.expected_pods)
 # What this process counted since its counts were last taken (a report, or a sample).
-WINDOW = Window(len(ENDPOINTS))
+WINDOW = Window(len(ENDPOINTS), POD_NAMES)
 STOP = Event()  # SIGTERM: end the run now
 STATE = {"started": False, "finished": False, "stopping_users": False, "socket_baseline": None}
 
 
 def take_window() -> Window:
     global WINDOW
-    window, WINDOW = WINDOW, Window(len(ENDPOINTS))
+    window, WINDOW = WINDOW, Window(len(ENDPOINTS), POD_NAMES)
     return window
 
 
@@ -111,7 +117,7 @@ def active_connections() -> int:
 def _call(request) -> tuple[str, str, dict, int]:
     """What `client.request` gets for one entry of the mix (method, path, keyword arguments),
     and the number of the endpoint it is counted for."""
-    kwargs = {"headers": REQUEST_HEADERS, "name": request.name or request.path}
+    kwargs = {"headers": REQUEST_HEADERS, "name": request.name or request.path, "allow_redirects": False}
     if isinstance(request.body, str):
         kwargs["data"] = request.body
     elif request.body is not None:
@@ -137,11 +143,14 @@ def send(client, scheduled: float | None = None) -> None:
     method, path, kwargs, endpoint = pick_call()
     start = time.perf_counter()
     response = client.request(method, path, **kwargs)
+    refused = None
+    if CONFIG.follow_redirects:
+        response, refused = follow(client, method, CONFIG.host + path, kwargs, response)
     latency = time.perf_counter() - (start if scheduled is None else scheduled)
     pod = None
     try:
         status = response.status_code or 0
-        error = getattr(response, "error", None)
+        error = refused or getattr(response, "error", None)
         failed = status == 0 or status >= 400 or error is not None
         headers = response.headers
         if headers is not None:
@@ -151,6 +160,24 @@ def send(client, scheduled: float | None = None) -> None:
     WINDOW.record(pod, latency, failed, endpoint)
     if failed:
         WINDOW.record_error(endpoint, *failure_of(status, error), time.time())
+
+
+def follow(client, method: str, url: str, kwargs: dict, response):
+    """The answer at the end of the redirects a target sends, each `Location` checked before it is
+    contacted (redirects.py), and the refusal that stopped it there, if any."""
+    for _ in range(MAX_REDIRECTS):
+        try:
+            hop = REDIRECTS.next_hop(url, response.status_code or 0, header_value(response.headers, "location"))
+        except RedirectRefused as refused:
+            return response, refused
+        if hop is None:
+            break
+        method = redirected_method(method, response.status_code)
+        if method == "GET":  # 301/302 of a POST, and 303: the body is not sent again
+            kwargs = {key: value for key, value in kwargs.items() if key not in ("data", "json")}
+        response = client.request(method, hop, **kwargs)
+        url = hop
+    return response, None
 
 
 def _wait_time():
@@ -255,7 +282,8 @@ class Driver:
     def __init__(self, environment):
         self.environment = environment
         self.prometheus = CONFIG.attribution.method == "prometheus"
-        self.aggregator = Aggregator(CONFIG.expected_pods, endpoints=ENDPOINTS, counted_by_counters=self.prometheus)
+        self.aggregator = Aggregator(CONFIG.expected_pods, endpoints=ENDPOINTS, counted_by_counters=self.prometheus,
+                                     pod_names=POD_NAMES)
         self.deltas: CounterDeltas | None = None
         self.worker_sockets: dict[str, int] = {}
         self.worker_users: dict[str, int] = {}
@@ -300,7 +328,7 @@ class Driver:
     def read_counters(self) -> dict[str, float] | None:
         try:
             return query_prometheus(CONFIG.attribution.url, CONFIG.attribution.query,
-                                    timeout=min(2.0, CONFIG.timeout_s))
+                                    timeout=min(2.0, CONFIG.timeout_s), opener=PROMETHEUS_OPENER)
         except Exception as exc:  # noqa: BLE001 - a missed reading is carried into the next window
             if not self._warned:
                 logger.warning("prometheus query failed: %s", exc)

@@ -29,6 +29,8 @@ from http import HTTPStatus
 import numpy as np
 from hdrh.histogram import HdrHistogram
 
+from clusters.balance import MAX_DISTINCT_PODS, OTHER_PODS
+
 LOWEST_US = 1
 HIGHEST_US = 60_000_000
 DIGITS = 3
@@ -119,6 +121,27 @@ def failure_of(status: int, error: BaseException | None) -> tuple[str, int | Non
     return "NoResponse", status or None, "no status and no error"
 
 
+class PodNames:
+    """The distinct pod names a process keeps for the run, first seen first kept, at most `cap`
+    (expected pods count among them); any other name is counted as OTHER_PODS, so a target that
+    answers with a new name per request cannot grow memory, lines or rows. `folded`: whether any was."""
+
+    def __init__(self, expected: Iterable[str] = (), cap: int = MAX_DISTINCT_PODS):
+        self.kept: set[str] = set(expected)
+        self.cap = cap
+        self.folded = False
+
+    def admit(self, name: str) -> str:
+        """The name `name` is counted under. Called once per pod per window, not per request."""
+        if name in self.kept or name == OTHER_PODS:
+            return name
+        if len(self.kept) < self.cap:
+            self.kept.add(name)
+            return name
+        self.folded = True
+        return OTHER_PODS
+
+
 class PodWindow:
     """One pod's (or endpoint's, or the unattributed responses') counts in a window. `hist`
     is None until a latency was recorded."""
@@ -157,7 +180,8 @@ class Window:
     `endpoints`: how many the request mix has; they are numbered in the mix's order, the same
     in every process (all read one config)."""
 
-    def __init__(self, endpoints: int = 1):
+    def __init__(self, endpoints: int = 1, pod_names: PodNames | None = None):
+        self.pod_names = pod_names if pod_names is not None else PodNames()  # the process's, for the run
         self.requests = 0
         self.failures = 0
         self.unattributed = 0
@@ -187,7 +211,7 @@ class Window:
         else:
             slot = self.pods.get(pod)
             if slot is None:
-                slot = self.pods[pod] = PodWindow()
+                slot = self._slot(pod)
             slot.requests += 1
         by_endpoint = self.endpoints[endpoint]
         by_endpoint.requests += 1
@@ -204,6 +228,14 @@ class Window:
             pending.append(latency_s)
             if len(pending) >= PENDING_CAP:
                 by_endpoint.flush()
+
+    def _slot(self, pod: str) -> PodWindow:
+        """The slot of a pod new to this window (under OTHER_PODS past the run's cap)."""
+        name = self.pod_names.admit(pod)
+        slot = self.pods.get(name)
+        if slot is None:
+            slot = self.pods[name] = PodWindow()
+        return slot
 
     def record_error(self, endpoint: int, kind: str, status: int | None, message: str, at: float) -> None:
         """Why a request counted as failed by `record` failed (`failure_of`); `at` is time.time().
@@ -242,7 +274,7 @@ class Window:
         for name, (requests, failures, encoded) in (data.get("pods") or {}).items():
             slot = self.pods.get(name)
             if slot is None:
-                slot = self.pods[name] = PodWindow()
+                slot = self._slot(name)
             slot.requests += int(requests)
             slot.failures += int(failures)
             if encoded:
@@ -273,6 +305,13 @@ def add_error(groups: dict[tuple, list], key: tuple, count: int, first: float, l
     group[2] = max(group[2], last)
 
 
+def _add_slot(into: PodWindow, slot: PodWindow) -> None:
+    into.requests += slot.requests
+    into.failures += slot.failures
+    if slot.hist is not None:
+        into.histogram().add(slot.hist)
+
+
 class _PodTotal:
     __slots__ = ("failures", "hist", "requests")
 
@@ -291,10 +330,15 @@ class Aggregator:
     counted beyond the pods' counters, reported in the last sample only (0 before), so
     the samples still sum to the final line. Per-pod failures and p95 are unknown there
     (0 and null).
+
+    `pod_names`: the run's kept pod names (the windows' own, in the process that emits lines);
+    a pod past them is counted under OTHER_PODS.
     """
 
     def __init__(self, expected_pods: Iterable[str] = (), *, endpoints: Sequence[str] = ("GET /",),
-                 counted_by_counters: bool = False, epoch: float = 0.0):
+                 counted_by_counters: bool = False, epoch: float = 0.0, pod_names: PodNames | None = None):
+        expected_pods = tuple(expected_pods)
+        self.pod_names = pod_names if pod_names is not None else PodNames(expected_pods)
         self.counted_by_counters = counted_by_counters
         self.requests = 0
         self.failures = 0
@@ -315,6 +359,24 @@ class Aggregator:
             total = self.pods[name] = _PodTotal()
         return total
 
+    def _kept(self, pods: dict[str, PodWindow]) -> dict[str, PodWindow]:
+        """A window's pods under the names the run keeps: those past them merged into one
+        OTHER_PODS slot (none are, when the windows were counted with the same `pod_names`)."""
+        kept: dict[str, PodWindow] = {}
+        folded: list[PodWindow] = []
+        for name, slot in pods.items():
+            if self.pod_names.admit(name) == name:
+                kept[name] = slot
+            else:
+                folded.append(slot)
+        if folded:  # a new slot: the window's own are never added into
+            other = PodWindow()
+            for slot in (kept.get(OTHER_PODS), *folded):
+                if slot is not None:
+                    _add_slot(other, slot)
+            kept[OTHER_PODS] = other
+        return kept
+
     def sample(self, window: Window, *, t: float, users: int, active_connections: int, last: bool = False) -> dict:
         """The `sample` line for `window` (the second that ended at `t`), added to the totals.
         `last`: the run's last sample (after the users stopped)."""
@@ -327,7 +389,11 @@ class Aggregator:
             self.hist.add(window_hist)
         pods: dict[str, dict] = {}
         if self.counted_by_counters:
+            counts: dict[str, int] = {}
             for name, count in window.pod_counts.items():
+                kept = self.pod_names.admit(name)
+                counts[kept] = counts.get(kept, 0) + count
+            for name, count in counts.items():
                 self._pod(name).requests += count
                 self._counter_pod_total += count
             # Counters and the client's own count drift apart within a run (requests in
@@ -335,17 +401,18 @@ class Aggregator:
             # sample, so no second shows a negative or spurious figure.
             unattributed = max(0, self.requests - self._counter_pod_total) if last else 0
             for name in self.pods:
-                pods[name] = {"requests": window.pod_counts.get(name, 0), "failures": 0, "p95_ms": None}
+                pods[name] = {"requests": counts.get(name, 0), "failures": 0, "p95_ms": None}
         else:
             unattributed = window.unattributed
-            for name, slot in window.pods.items():
+            window_pods = self._kept(window.pods)
+            for name, slot in window_pods.items():
                 total = self._pod(name)
                 total.requests += slot.requests
                 total.failures += slot.failures
                 if slot.hist is not None:
                     total.hist.add(slot.hist)
             for name in self.pods:
-                slot = window.pods.get(name)
+                slot = window_pods.get(name)
                 pods[name] = ({"requests": slot.requests, "failures": slot.failures, "p95_ms": p95_ms(slot.hist)}
                               if slot is not None else {"requests": 0, "failures": 0, "p95_ms": None})
         self.unattributed += unattributed

@@ -166,12 +166,13 @@ def base_config(host: str, *, users: int = 4, duration_s: float = 3, spawn_rate:
 
 class PodEchoServer(LoopbackHTTPServer):
     """A loopback HTTP/1.1 server that answers each request as the next pod of `pods`
-    (cycling) in header `header` spelled exactly as given (e.g. HAProxy's lower case);
-    a None pod answers without the header. `served` counts answers per pod (None too).
+    (cycling) in header `header` spelled exactly as given (e.g. HAProxy's lower case; None: in the
+    JSON body only), and in the body's `hostname`; a None pod answers without the header.
+    `served` counts answers per pod (None too).
     `failing` maps a path to the error status every request to it is answered with (by its
     pod all the same, as a broken endpoint behind a balancer would be)."""
 
-    def __init__(self, pods: list[str | None], *, header: str = "x-pod", failing: dict[str, int] | None = None):
+    def __init__(self, pods: list[str | None], *, header: str | None = "x-pod", failing: dict[str, int] | None = None):
         failing = dict(failing or {})
         self.served: dict[str | None, int] = {}
         self.requests: dict[tuple[str, str], int] = {}  # (method, path) -> count
@@ -200,11 +201,40 @@ class PodEchoServer(LoopbackHTTPServer):
                         echo.bodies.append(payload)
                 body = json.dumps({"hostname": pod}).encode()
                 self.send_response(failing.get(self.path, 200))
-                if pod is not None:
+                if pod is not None and header is not None:
                     self.send_header(header, pod)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
+
+        super().__init__(Handler)
+
+
+class RedirectServer(LoopbackHTTPServer):
+    """A loopback HTTP/1.1 server that answers every request with `status` and `Location:
+    location` + the request's path (a target sending the load elsewhere); `requests` counts them."""
+
+    def __init__(self, location: str, *, status: int = 302):
+        self.requests = 0
+        lock = threading.Lock()
+        redirect = self
+
+        class Handler(QuietHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self):  # noqa: N802 - http.server's name
+                self.do_GET()
+
+            def do_GET(self):  # noqa: N802 - http.server's name
+                length = int(self.headers.get("Content-Length") or 0)
+                if length:
+                    self.rfile.read(length)
+                with lock:
+                    redirect.requests += 1
+                self.send_response(status)
+                self.send_header("Location", location + self.path)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
 
         super().__init__(Handler)

@@ -1,7 +1,9 @@
 """`manage.py loadtest`: one load test in the foreground, recorded like any other run.
 
-Every flag is checked before anything starts (exit 2 with one line naming the flag);
-then the run goes through the same service as the run task, with a live display, and
+Every flag is checked before anything starts (exit 2 with one line naming the flag); the run
+then waits for its turn in the run queue like any other (saying where it waits), or with
+`--no-wait` exits 2 saying why when it cannot start at once; then it goes through the same
+service as the run task, with a live display, and
 whatever it started (sandbox, Locust) is stopped however it ends, Ctrl-C included.
 Exit 0 when the run passes its thresholds, 1 when it does not, 2 on bad input, 130 when it
 was cancelled with Ctrl-C (a second Ctrl-C stops at once, still as cancelled, data kept).
@@ -15,6 +17,7 @@ import socket
 import threading
 from pathlib import Path
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
@@ -22,7 +25,7 @@ from django.db import transaction
 from django.db.models import F, Q
 
 from clusters.algorithms import ALGORITHMS
-from clusters.allowlist import url_host_port
+from clusters.allowlist import check_url
 from clusters.durations import SpecError, parse_duration
 from clusters.faults import FAULT_KINDS
 from lbsite.db import NotMigrated, ensure_migrated
@@ -36,6 +39,7 @@ CLI_USER = "lblab-cli"
 
 # Exit status of a run stopped with Ctrl-C, as shells report a command SIGINT ended (128 + 2).
 EXIT_CANCELLED = 130
+WAIT_POLL_S = 1.0  # how often a run waiting for its turn asks the queue again
 
 
 def bad(flag: str, reason: str) -> CommandError:
@@ -71,6 +75,9 @@ class Command(BaseCommand):
         parser.add_argument("--json", metavar="PATH", help="write the summary here (the API's `summary`)")
         parser.add_argument("--user", help=f"record the run as this user (default {CLI_USER})")
         parser.add_argument("--name", default="", help="the run's name (default: its scenario and target)")
+        parser.add_argument("--no-wait", action="store_true",
+                            help="exit 2 (nothing started) when the run queue cannot start the run now, instead of "
+                                 "waiting its turn")
 
     def handle(self, *args, **options):
         # Everything is checked before anything is written or started.
@@ -91,6 +98,8 @@ class Command(BaseCommand):
                 owner = self._cli_user()
             try:
                 run = services.submit_run(owner=owner, request=request, queue=False)
+            except services.TooManyRuns as refused:
+                raise CommandError(refused.errors["runs"][0], returncode=2) from refused
             except services.RunRejected as rejected:
                 raise bad(*_flag_and_reason(rejected.errors)) from rejected
 
@@ -106,6 +115,7 @@ class Command(BaseCommand):
         console = cli_console(self.stdout._out)
         previous = signal.signal(signal.SIGINT, on_interrupt)
         try:
+            self._wait_for_turn(run, no_wait=options["no_wait"], stop=stop)
             with LiveDisplay(run, console=console) as display:
                 run = services.execute_run(run.pk, listeners=[display.attach], should_stop=stop.is_set)
         finally:
@@ -118,6 +128,20 @@ class Command(BaseCommand):
             raise CommandError(f"run {run.pk} cancelled", returncode=EXIT_CANCELLED)
         if not run.verdict_passed:
             raise CommandError(f"run {run.pk} {run.status}" + (f": {run.error}" if run.error else ""), returncode=1)
+
+    def _wait_for_turn(self, run: LoadTestRun, *, no_wait: bool, stop: threading.Event) -> None:
+        """Wait until the run queue gives the run its turn, saying where it waits when that changes;
+        with --no-wait, withdraw it and exit 2 instead. Ctrl-C while waiting cancels it."""
+        shown = None
+        while (place := services.take_turn(run)) is not None:
+            if no_wait and services.withdraw_run(run):
+                raise CommandError(f"--no-wait: run not started, the queue is full: {place.text}", returncode=2)
+            if place.text != shown:
+                self.stderr.write(f"waiting for a turn: {place.text}")
+                shown = place.text
+            if stop.wait(WAIT_POLL_S):
+                services.request_stop(run=run)  # cancelled before it started
+                return
 
     # Each check below raises `bad(flag, reason)`; nothing has been created when one does.
 
@@ -154,7 +178,9 @@ class Command(BaseCommand):
             raise bad("--duration", "must be at least 1 second")
         return {
             "shape": options["shape"], "users": options["users"],
-            "spawn_rate": options["spawn_rate"] if options["spawn_rate"] is not None else float(options["users"]),
+            # default: every user started in the first second, as fast as the budget lets
+            "spawn_rate": options["spawn_rate"] if options["spawn_rate"] is not None
+            else min(float(options["users"]), settings.LBLAB_MAX_SPAWN_RATE),
             "duration_s": round(duration), "keep_alive": not options["no_keep_alive"],
             "arrival_rate": options["arrival_rate"], "spike_at_s": round(duration / 3),
             "spike_length_s": max(1, round(duration / 3)),
@@ -196,7 +222,7 @@ class Command(BaseCommand):
             services.validate_target_allowed(Target(kind="url", base_url=url))
         except ValidationError as error:
             raise bad("--target", error.message_dict["base_url"][0]) from error
-        host, port = url_host_port(url)
+        host, port = check_url(url, field="--target")
         try:
             socket.create_connection((host, port), timeout=3).close()
         except OSError as error:
