@@ -17,7 +17,8 @@ SANDBOX = {"kind": "sandbox", "pods": 3, "algorithm": "p2c"}
 
 
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_runs_with_the_same_new_inline_target_all_start_with_one_target(alice, api_for):
+def test_concurrent_runs_with_the_same_new_inline_target_all_start_with_one_target(alice, api_for, settings):
+    settings.LBLAB_MAX_ACTIVE_RUNS_PER_USER = 10  # the race, not the budget (its own test)
     clients = [api_for(alice) for _ in range(6)]
     start, answers = threading.Barrier(len(clients)), []
 
