@@ -306,7 +306,14 @@ def _conflict(steps: Sequence[FaultStep], layout: Layout) -> str | None:
     dies with it)."""
     for i, first in enumerate(steps):
         for second in steps[i + 1:]:
-            both = (_pods_of(first, layout) or set()) & (_pods_of(second, layout) or set())
+            first_pods, second_pods = _pods_of(first, layout), _pods_of(second, layout)
+            if first_pods is None or second_pods is None:  # one picks at run time: surely shared only with `all`
+                every = set(layout.slots or ())
+                acting = FAULT_KINDS[first.kind].acts_on == FAULT_KINDS[second.kind].acts_on == PODS
+                shared = acting and (first_pods == every or second_pods == every)
+                both = (first_pods or second_pods or set()) if shared and every else set()
+            else:
+                both = first_pods & second_pods
             if not both:
                 continue
             a, b = sorted((first, second), key=lambda step: step.start_s)

@@ -5,6 +5,8 @@ import math
 from django import forms
 from django.core.exceptions import ValidationError
 
+from chaos_app.models import ChaosExperiment
+from chaos_app.services import experiments_visible_to
 from clusters.algorithms import ALGORITHMS
 from clusters.durations import SpecError, parse_duration
 from clusters.faults import FAULT_KINDS
@@ -199,7 +201,11 @@ class RunForm(forms.Form):
     workers = forms.IntegerField(label="Locust workers", initial=1, help_text=f"Locust worker processes, 1 to {MAX_WORKERS}.",
                                  widget=forms.NumberInput(attrs={"min": 1, "max": MAX_WORKERS}))
     chaos = forms.CharField(label="Chaos steps", required=False, widget=forms.Textarea(attrs={"rows": 2}),
-                            help_text="One per line: KIND@START:DURATION[:SEVERITY][:POD], e.g. pod_kill@10s:0s.")
+                            help_text="One per line: KIND@START:DURATION[:SEVERITY][:TARGET], e.g. pod_kill@10s:0s, "
+                                      "latency@5s:20s:high:pod-1.")
+    experiment = forms.ModelChoiceField(label="Chaos experiment", queryset=ChaosExperiment.objects.none(),
+                                        required=False, empty_label="None",
+                                        help_text="Its steps, steady state and stop conditions, instead of the steps above.")
     autotune = forms.ModelChoiceField(label="Auto-tune policy", queryset=TuningPolicy.objects.none(), required=False,
                                       empty_label="None")
 
@@ -216,6 +222,7 @@ class RunForm(forms.Form):
         self.fields["target"].queryset = targets_visible_to(owner).order_by("name")
         self.fields["scenario"].queryset = scenarios_visible_to(owner).order_by("owner_id", "name")
         self.fields["autotune"].queryset = TuningPolicy.objects.filter(enabled=True).order_by("name")
+        self.fields["experiment"].queryset = experiments_visible_to(owner).order_by("owner_id", "name")
         self.fields["sandbox_algorithm"].choices = algorithm_choices()  # the registries as they are now
         self.fields["chaos"].help_text += f" Kinds: {', '.join(FAULT_KINDS)}."
         # Not offered as if they worked: shown disabled, with why (submit_run refuses them too).
@@ -278,7 +285,9 @@ class RunForm(forms.Form):
             if shape == Shape.STAGES and data.get("stages"):  # the run lasts as long as its stages
                 scenario["duration_s"] = math.ceil(sum(stage["duration_s"] for stage in data["stages"]))
         autotune = data.get("autotune")
+        experiment = data.get("experiment")
         return RunRequest(target=target, scenario=scenario, chaos=data.get("chaos", []), workers=data.get("workers", 1),
+                          experiment=experiment.pk if experiment else None,
                           autotune=autotune.pk if autotune else None, name=data.get("name", ""))
 
     def submit(self) -> LoadTestRun | None:

@@ -25,6 +25,7 @@ from django.db.models import Max, Q
 from django.utils import timezone
 from django_q.tasks import async_task
 
+from chaos_app.services import RunChaos, run_chaos
 from clusters.allowlist import check_url_allowed
 from clusters.base import ClusterError
 from clusters.durations import SpecError
@@ -142,6 +143,7 @@ class RunRequest:
     scenario: Scenario | int | Mapping
     scenario_overrides: Mapping = field(default_factory=dict)  # changed in the run's copy only (`--threshold`)
     chaos: Sequence[str] = ()
+    experiment: int | str | None = None  # a chaos experiment (the user's or a preset), by id or name
     autotune: int | str | None = None  # a tuning policy, by id or name
     workers: int = 1
     stateful: str | None = None
@@ -182,7 +184,7 @@ def _flat(messages) -> list[str]:
 
 # Fields an inline target or scenario may give; anything else is refused by name.
 INLINE_TARGET_FIELDS = frozenset({
-    "name", "kind", "pods", "nodes", "algorithm", "service_time_ms", "base_url", "follow_redirects", "context",
+    "name", "kind", "pods", "nodes", "algorithm", "service_time_ms", "retries", "base_url", "follow_redirects", "context",
     "namespace", "service", "label_selector", "attribution", "pod_header", "pod_json_field", "prometheus_url",
     "prometheus_query", "expected_pods", "expected_pod_count", "weights",
 })
@@ -196,7 +198,6 @@ INLINE_SCENARIO_FIELDS = frozenset({
 # Run options whose engine this build does not have yet, and why each is refused: submit_run
 # refuses them (never silently ignored) and the new-run form shows them disabled with the reason.
 NOT_IN_THIS_BUILD = {
-    "chaos": "fault injection arrives with the chaos engine; this build cannot inject faults yet",
     "autotune": "the auto-tuner is not part of this build yet",
     "stateful": "stateful services are not part of this build yet",
 }
@@ -238,8 +239,16 @@ def _checked_run(owner, request: RunRequest) -> LoadTestRun:
     target = _resolve_target(owner, request.target, errors)
     scenario = _resolve_scenario(owner, request.scenario, request.scenario_overrides, errors)
     _check_run_options(request, errors)
+    chaos = RunChaos(steps=list(request.chaos))
+    if target is not None and scenario is not None and "chaos" not in errors:
+        try:  # the steps against the pods and nodes the target will have, within the load's duration
+            chaos = run_chaos(owner=owner, steps=request.chaos, experiment=request.experiment, target=target.spec(),
+                              duration_s=scenario.spec().duration_s)
+        except ValidationError as error:
+            errors.update(error.message_dict)
     run = LoadTestRun(owner=owner, target=target, scenario=scenario if scenario is not None and scenario.pk else None,
-                      scenario_config=scenario.frozen() if scenario is not None else {}, chaos=list(request.chaos),
+                      scenario_config=scenario.frozen() if scenario is not None else {}, chaos=chaos.steps,
+                      chaos_experiment=chaos.experiment, chaos_settings=chaos.settings,
                       workers=request.workers, name=(request.name or "").strip())
     try:  # the run's own fields (its name...); target and scenario were checked above
         run.full_clean(exclude=["owner", "target", "scenario", "scenario_config", "autotune"],
@@ -300,7 +309,8 @@ def run_again(*, owner, run: LoadTestRun) -> LoadTestRun:
         name: getattr(run.target, name) for name in INLINE_TARGET_FIELDS - {"name"}}  # named by its kind
     return submit_run(owner=owner, request=RunRequest(
         target=target, scenario=run.scenario_id if saved else frozen, scenario_overrides=frozen if saved else {},
-        chaos=list(run.chaos or ()), autotune=run.autotune_id, workers=run.workers, name=run.name,
+        chaos=[] if run.chaos_experiment_id else list(run.chaos or ()), experiment=run.chaos_experiment_id,
+        autotune=run.autotune_id, workers=run.workers, name=run.name,
     ))
 
 
@@ -416,15 +426,15 @@ def _resolve_scenario(owner, given, overrides: Mapping, errors: dict) -> Scenari
 
 
 def _check_run_options(request: RunRequest, errors: dict) -> None:
-    for spec in request.chaos:
-        try:
-            parse_step(spec)
-        except (SpecError, ClusterError) as error:
-            errors["chaos"] = [error.args[0]]
-            break
+    if isinstance(request.chaos, str | bytes) or not all(isinstance(spec, str) for spec in request.chaos):
+        errors["chaos"] = ["a list of steps KIND@START:DURATION[:SEVERITY][:TARGET]"]
     else:
-        if request.chaos:
-            errors["chaos"] = [NOT_IN_THIS_BUILD["chaos"]]
+        for spec in request.chaos:
+            try:
+                parse_step(spec)
+            except (SpecError, ClusterError) as error:
+                errors["chaos"] = [error.args[0]]
+                break
     if request.autotune is not None:
         errors["autotune"] = [NOT_IN_THIS_BUILD["autotune"]]
     if request.stateful:

@@ -12,7 +12,7 @@ class Sandbox(TargetKind):
     name = "sandbox"
     label = "Sandbox cluster"
     help = "Local pod processes behind LB Lab's balancer, started for the run and stopped after it."
-    fields = ("pods", "nodes", "algorithm", "service_time_ms")
+    fields = ("pods", "nodes", "algorithm", "service_time_ms", "retries")
 
     def describe(self, spec: TargetSpec) -> str:
         return f"sandbox {spec.pods} pods {spec.algorithm}"
@@ -25,7 +25,12 @@ class Sandbox(TargetKind):
         return SandboxCluster(SandboxConfig(
             pods=spec.pods, nodes=spec.nodes, algorithm=spec.algorithm, algorithm_options=options,
             service_time=ServiceTime(distribution="exponential", mean_ms=spec.service_time_ms),
+            retries=spec.retries,
         ))
+
+    def planned_layout(self, spec: TargetSpec):
+        """Pods are `pod-<slot>-<suffix>` (the suffix drawn at start), on nodes `node-0`... in turn."""
+        return tuple(f"pod-{slot}" for slot in range(spec.pods)), tuple(f"node-{i}" for i in range(spec.nodes))
 
     def started_pods(self, spec: TargetSpec) -> int:
         return spec.pods
