@@ -29,7 +29,7 @@ class TargetSpec:
     nodes: int = 2
     algorithm: str = "round_robin"
     service_time_ms: float = 1.0
-    retries: int = 2  # the sandbox balancer's retries of a failed idempotent request (clusters.sandbox.config)
+    retries: int = 2  # the sandbox balancer's retries of a failed idempotent request (its DEFAULT_RETRIES)
     # url
     base_url: str = ""
     follow_redirects: bool = False

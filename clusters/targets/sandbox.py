@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from clusters.base import Cluster
 from clusters.sandbox import SandboxCluster, SandboxConfig, ServiceTime
+from clusters.sandbox.config import DEFAULT_RETRIES
 from clusters.targets import Allowed, TargetKind, TargetSpec, register
 
 
@@ -15,7 +16,8 @@ class Sandbox(TargetKind):
     fields = ("pods", "nodes", "algorithm", "service_time_ms", "retries")
 
     def describe(self, spec: TargetSpec) -> str:
-        return f"sandbox {spec.pods} pods {spec.algorithm}"
+        retries = f" retries {spec.retries}" if spec.retries != DEFAULT_RETRIES else ""
+        return f"sandbox {spec.pods} pods {spec.algorithm}{retries}"
 
     def check_allowed(self, spec: TargetSpec, allowed: Allowed) -> None:
         """Always allowed: the sandbox listens on loopback and lives only as long as the run."""

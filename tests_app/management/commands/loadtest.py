@@ -28,6 +28,7 @@ from clusters.algorithms import ALGORITHMS
 from clusters.allowlist import check_url
 from clusters.durations import SpecError, parse_duration
 from clusters.faults import FAULT_KINDS
+from clusters.sandbox.config import DEFAULT_RETRIES
 from lbsite.db import NotMigrated, ensure_migrated
 from tests_app import services
 from tests_app.cli_display import LiveDisplay, cli_console, print_results
@@ -69,6 +70,13 @@ class Command(BaseCommand):
         parser.add_argument("--workers", type=int, default=1, help="Locust worker processes (default 1)")
         parser.add_argument("--chaos", action="append", default=[], metavar="KIND@START:DURATION[:SEVERITY][:POD]",
                             help=f"a fault step, repeatable; kinds: {', '.join(FAULT_KINDS)}")
+        parser.add_argument("--experiment", metavar="NAME",
+                            help="a chaos experiment (yours or a preset) by name, instead of --chaos steps")
+        retries = parser.add_mutually_exclusive_group()
+        retries.add_argument("--retries", type=int, metavar="N",
+                             help="sandbox balancer: retry a failed idempotent request on another pod up to N "
+                                  f"times (default {DEFAULT_RETRIES}, as nginx's proxy_next_upstream)")
+        retries.add_argument("--no-retries", action="store_true", help="sandbox balancer: never retry (--retries 0)")
         parser.add_argument("--threshold", type=float, help="balance score threshold, percent (default 95)")
         parser.add_argument("--autotune", metavar="POLICY")
         parser.add_argument("--stateful", choices=("redis", "postgres"))
@@ -90,6 +98,7 @@ class Command(BaseCommand):
         request = services.RunRequest(
             target=self._target_fields(options), scenario=self._scenario(options, owner),
             scenario_overrides=self._scenario_overrides(options), chaos=options["chaos"],
+            experiment=options["experiment"],
             autotune=options["autotune"], workers=options["workers"], stateful=options["stateful"],
             name=options["name"],
         )
@@ -196,9 +205,15 @@ class Command(BaseCommand):
 
     def _target_fields(self, options) -> dict:
         expected_names, expected_count = self._expected_pods(options["expect_pods"])
+        retries = 0 if options["no_retries"] else options["retries"]
         if options["sandbox"]:
             fields = {"kind": "sandbox", "pods": options["pods"], "algorithm": options["algorithm"]}
+            if retries is not None:
+                fields["retries"] = retries
         elif options["target"]:
+            if retries is not None:
+                raise bad("--retries" if options["retries"] is not None else "--no-retries",
+                          "only the sandbox's balancer has retries LB Lab can set")
             url = options["target"].rstrip("/")
             self._check_reachable(url)
             fields = {"kind": "url", "base_url": url, "pod_header": options["pod_header"]}
