@@ -10,8 +10,9 @@ from dataclasses import dataclass, field
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 
-from chaos_app.models import ChaosExperiment
+from chaos_app.models import ChaosExperiment, ChaosInjection
 from chaos_app.schedule import Layout, plan_problem
+from chaos_app.selectors import FIGURES
 from clusters.faults import FaultStep
 from clusters.targets import TargetSpec, target_kind
 from lbsite.permissions import owned_by
@@ -75,3 +76,11 @@ def run_chaos(*, owner, steps: Sequence[str], experiment, target: TargetSpec, du
     if problem:
         raise ValidationError({field_name: [problem]})
     return RunChaos(steps=steps, experiment=found, settings=settings)
+
+
+def store_figures(run_id: int, section: Sequence[dict]) -> None:
+    """Each injection's recovery figures (metrics_app.recovery's `chaos_section`) on its row."""
+    for item in section:
+        figures = {name: item.get(name) for name in FIGURES}
+        figures["reason"] = figures["reason"] or ""
+        ChaosInjection.objects.filter(run_id=run_id, step=item["step"]).update(**figures)

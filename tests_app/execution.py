@@ -20,17 +20,19 @@ from django.conf import settings
 
 from chaos_app.schedule import ChaosPlan
 from chaos_app.selectors import injections as chaos_injections
+from chaos_app.services import store_figures
 from clusters.balance import UNATTRIBUTED
 from clusters.base import Cluster, ClusterError
 from clusters.targets import target_kind
 from metrics_app.live import POD_FIELDS, SECOND_FIELDS, LiveSeries, request_stats_message
+from metrics_app.recovery import SteadyState, chaos_section
 from metrics_app.summary import summarise
 from tests_app.engine.launcher import LocustProcess
 from tests_app.models import LoadTestRun, Target
 from tests_app.run_events import TICK_S, RunContext, RunEvents, Second
 from tests_app.scenario_spec import ScenarioSpec
 from tests_app.selectors import live_series_for
-from tests_app.verdict import judge
+from tests_app.verdict import judge, judge_chaos
 
 log = logging.getLogger(__name__)
 
@@ -184,6 +186,38 @@ def as_recorded(second: Second) -> dict:
     return {"t": second.t, **second.totals, "pods": pods}
 
 
+def cluster_events_on_load_clock(cluster: Cluster | None, t0_unix: float | None) -> list[dict]:
+    """The cluster's own events (kills, readiness, failure streaks...) in load-relative seconds."""
+    if cluster is None or t0_unix is None:
+        return []
+    try:
+        logged = cluster.events(0)
+    except Exception as error:  # noqa: BLE001 - without them healing is unknown (None), never guessed
+        log.warning("cluster events unavailable: %s", error)
+        return []
+    return [{**event.details, "t": round(event.t - t0_unix, 4), "type": str(event.type), "pod": event.pod,
+             "node": event.node, "seq": event.seq} for event in logged]
+
+
+def chaos_summary(run: LoadTestRun, ctx: RunContext, buckets: list[dict], *, expected_pods, end_s: float) -> list[dict]:
+    """The summary's `chaos` list: every injection with its recovery figures (metrics_app.recovery,
+    from the load's 100 ms buckets and the cluster's events), stored on its ChaosInjection row too;
+    steps that never ran are listed as such, without figures."""
+    steps = chaos_injections(run.pk)
+    applied = [step for step in steps if step["rollback"] != "not_run"]
+    if not applied:
+        return steps
+    settings_ = run.chaos_settings or {}
+    section = chaos_section(
+        applied, buckets, events=cluster_events_on_load_clock(ctx.cluster, ctx.load_t0_unix),
+        bounds=SteadyState.from_hypothesis(settings_.get("hypothesis")), rto_limits=settings_.get("rto_limits_s"),
+        threshold_balance=ctx.scenario.threshold_balance, expected_pods=list(expected_pods), end_s=end_s,
+    )
+    store_figures(run.pk, section)
+    measured = {item["step"]: item for item in section}
+    return [measured.get(step["step"], step) for step in sorted(steps, key=lambda item: item["step"])]
+
+
 def drive(
     run: LoadTestRun, *, events: RunEvents, beat: Callable[[LoadTestRun], bool],
     should_stop: Callable[[], bool] = lambda: False,
@@ -207,7 +241,7 @@ def drive(
                                         stop_conditions=settings_.get("stop_conditions"), seed=run.pk)
         events.start.fire(ctx)
         deadline = time.monotonic() + scenario.duration_s + OVERRUN_S
-        final, stopped, last_beat, pending = None, None, 0.0, []
+        final, stopped, last_beat, pending, buckets = None, None, 0.0, [], []
         with LocustProcess(locust_config(run.target, scenario, host), workers=run.workers) as locust:
             locust.start()
             while final is None:
@@ -215,6 +249,7 @@ def drive(
                 lines, pending = pending or locust.poll(timeout=TICK_S), []
                 for line in lines:
                     if line["type"] == "sample":
+                        buckets.extend(line.get("buckets") or ())  # 100 ms: what recovery is measured from
                         events.second.fire(ctx, feed.next(line))
                     elif line["type"] == "clock":
                         ctx.load_t0_unix = float(line["t0_unix"])
@@ -256,7 +291,11 @@ def drive(
             threshold_error_rate=scenario.threshold_error_rate, threshold_p95_ms=scenario.threshold_p95_ms,
         )
         summary.update(ctx.report)
-        summary["chaos"] = chaos_injections(run.pk)
+        # Balance recovery is judged over the pods there are now (a killed pod's replacement, not the
+        # pod it replaced), as the target kind knows them.
+        summary["chaos"] = chaos_summary(run, ctx, buckets, expected_pods=kind.known_pods(spec, cluster),
+                                         end_s=summary["duration_s"])
+        passed, reasons = judge_chaos(passed, reasons, summary["chaos"])
         if ctx.reasons:
             passed, reasons = False, [*reasons, *ctx.reasons]
         if stopped == "overrun":
