@@ -11,8 +11,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 
-from django.db.models import Q
-
 from chaos_app.models import ChaosInjection
 from chaos_app.schedule import Schedule
 from clusters.faults import FaultStep
@@ -110,8 +108,18 @@ class InjectionRecorder:
         log.warning("run %s: chaos %s: %s", self.run_id, what, message)
 
 
+def open_injections(run_id: int) -> int:
+    """How many of the run's faults are applied and not yet undone."""
+    return ChaosInjection.objects.filter(run_id=run_id, rollback=ChaosInjection.Rollback.PENDING).count()
+
+
 def roll_back_open_injections(run_id: int, *, how: str) -> int:
-    """Mark the run's injections still applied (pending) as rolled back `how` (the reaper, once
-    the faults are undone); returns how many."""
-    return ChaosInjection.objects.filter(Q(run_id=run_id), Q(rollback=ChaosInjection.Rollback.PENDING)).update(
+    """Mark the run's injections still applied as rolled back, saying `how` (the reaper, once the
+    faults are undone); returns how many."""
+    return ChaosInjection.objects.filter(run_id=run_id, rollback=ChaosInjection.Rollback.PENDING).update(
         rollback=ChaosInjection.Rollback.ROLLED_BACK, error=how)
+
+
+def mark_rollback_failed(run_id: int, *, error: str) -> int:
+    return ChaosInjection.objects.filter(run_id=run_id, rollback=ChaosInjection.Rollback.PENDING).update(
+        rollback=ChaosInjection.Rollback.FAILED, error=error)

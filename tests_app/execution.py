@@ -291,6 +291,7 @@ def drive(
             threshold_error_rate=scenario.threshold_error_rate, threshold_p95_ms=scenario.threshold_p95_ms,
         )
         summary.update(ctx.report)
+        summary["load_t0_unix"] = ctx.load_t0_unix  # the load clock's origin: t0_unix + t is wall-clock time
         # Balance recovery is judged over the pods there are now (a killed pod's replacement, not the
         # pod it replaced), as the target kind knows them.
         summary["chaos"] = chaos_summary(run, ctx, buckets, expected_pods=kind.known_pods(spec, cluster),

@@ -25,6 +25,7 @@ from django.db.models import Max, Q
 from django.utils import timezone
 from django_q.tasks import async_task
 
+from chaos_app.run_listeners import mark_rollback_failed, open_injections, roll_back_open_injections
 from chaos_app.services import RunChaos, run_chaos
 from clusters.allowlist import check_url_allowed
 from clusters.base import ClusterError
@@ -732,11 +733,33 @@ def reap_stale_runs() -> int:
                 _finish(run, status=LoadTestRun.Status.CANCELLED, error="loadtest stopped waiting for its turn")
             else:
                 _finish(run, status=LoadTestRun.Status.ERROR, error="worker lost: no heartbeat for 30 s")
+                transaction.on_commit(partial(roll_back_chaos, run))
             reaped += 1
     if reaped:
         log.warning("reaped %d run(s) whose worker or loadtest was lost", reaped)
     dispatch_runs()  # a safety net: a slot freed by a process that died before it could dispatch
     return reaped
+
+
+def roll_back_chaos(run: LoadTestRun) -> int:
+    """Undo the faults a run whose worker died left applied: its target's cluster reopened and
+    restored, or, for a cluster that ended with the worker (the sandbox), nothing left to undo.
+    Its open injections are marked so; returns how many."""
+    if not open_injections(run.pk):
+        return 0
+    kind = target_kind(run.target.kind)
+    try:
+        cluster = kind.reopen(run.target.spec())
+        if cluster is None:
+            how = "rolled back by the reaper: the cluster's processes ended with the run's worker, faults and all"
+        else:
+            with cluster:  # restore() on leaving, then close()
+                pass
+            how = "rolled back by the reaper: the target's cluster was reopened and restored"
+    except Exception as error:  # noqa: BLE001 - recorded on the injections for the operator
+        log.error("run %s: rolling back its chaos failed: %s", run.pk, error)
+        return mark_rollback_failed(run.pk, error=f"the reaper could not roll back: {error}")
+    return roll_back_open_injections(run.pk, how=how)
 
 
 def queue_reaper() -> None:

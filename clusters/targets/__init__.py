@@ -83,6 +83,12 @@ class TargetKind(abc.ABC):
         sends load (a URL)."""
         return None
 
+    def reopen(self, spec: TargetSpec) -> Cluster | None:
+        """The target's cluster as it is now, for undoing the faults of a run whose worker died (the
+        reaper); None when there is nothing to reopen: LB Lab's own cluster ended with the run, or
+        LB Lab never reaches one."""
+        return None
+
     def endpoint(self, spec: TargetSpec, cluster: Cluster | None) -> str:
         """The base URL load goes to."""
         return cluster.endpoint if cluster is not None else spec.base_url

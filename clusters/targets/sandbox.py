@@ -34,6 +34,11 @@ class Sandbox(TargetKind):
         """Pods are `pod-<slot>-<suffix>` (the suffix drawn at start), on nodes `node-0`... in turn."""
         return tuple(f"pod-{slot}" for slot in range(spec.pods)), tuple(f"node-{i}" for i in range(spec.nodes))
 
+    def reopen(self, spec: TargetSpec) -> None:
+        """None: the sandbox's processes die with the process that started them (a parent-death
+        signal), faults and all, so a run whose worker died left nothing applied."""
+        return None
+
     def started_pods(self, spec: TargetSpec) -> int:
         return spec.pods
 
