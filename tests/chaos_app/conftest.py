@@ -16,6 +16,7 @@ class SandboxSeen:
         self.left: list[str] = []  # "" when nothing was applied, else what was left
         self.events: list = []  # the sandbox's own events (clusters.base.ClusterEvent)
         self.pods: list = []  # its pods at the end
+        self.retries: list[int] = []  # its balancer's retries, each run
 
 
 @pytest.fixture
@@ -32,6 +33,7 @@ def sandbox_at_close(monkeypatch) -> SandboxSeen:
                 seen.left.append(str(error))
             seen.events = self.events(0)
             seen.pods = self.pods()
+            seen.retries.append(self.client.retries())
         close(self)
 
     monkeypatch.setattr(SandboxCluster, "close", checked_close)

@@ -87,3 +87,16 @@ def test_stop_conditions_are_validated(stop, message):
     with pytest.raises(ValidationError) as caught:
         experiment.full_clean()
     assert message in caught.value.message_dict["stop_conditions"][0]
+
+
+def test_retries_is_a_sandbox_target_option_of_every_medium(alice, api_for):
+    response = api_for(alice).post("/api/runs/", {
+        "target": {"kind": "sandbox", "pods": 2, "retries": 0}, "scenario": {"users": 2, "duration_s": 5},
+        "chaos": ["pod_kill@2s:0s::pod-1"]}, format="json")
+    assert response.status_code == 201, response.content
+    target = Target.objects.get()
+    assert target.retries == 0 and target.name == "sandbox 2 pods round_robin retries 0"
+    assert target.spec().retries == 0
+    with pytest.raises(CommandError) as caught:
+        call_command("loadtest", "--target", "http://127.0.0.1:9", "--no-retries")
+    assert str(caught.value).startswith("--no-retries: only the sandbox's balancer has retries")

@@ -65,16 +65,19 @@ def test_pod_kill_rto_and_healing_agree_with_the_sandbox_and_retries_hide_it(ali
 
     with_retries = chaos_run(alice, retries=2, **heavy)
     assert sandbox_at_close.left == ["", ""]
+    assert sandbox_at_close.retries == [0, 2]  # the target's option, applied as the run opened the sandbox
     assert with_retries.summary["chaos"][0]["rolled_back"]
     # the balancer retried the killed pod's requests on another pod: far fewer failures reach users
     assert with_retries.summary["failures"] * 3 <= without.summary["failures"], (
         with_retries.summary["failures"], without.summary["failures"])
 
 
-def test_latency_raises_p95_in_its_window_and_not_after(alice, sandbox_at_close):
+def test_latency_raises_p95_in_its_window_and_not_after(alice, sandbox_at_close, api_for):
     run = chaos_run(alice, chaos=["latency@3s:2s:high:pod-1"], duration_s=9)
     assert sandbox_at_close.left == [""]
     injection = run.summary["chaos"][0]
+    # the API carries the same list (and `loadtest --json` writes the same summary)
+    assert api_for(alice).get(f"/api/runs/{run.pk}/").json()["summary"]["chaos"] == run.summary["chaos"]
     assert injection["ended_at_s"] == pytest.approx(5.0, abs=AGREE_S)
     assert injection["p95_during_ms"] >= 900  # a quarter of the requests wait 1000 ms
     assert injection["p95_after_ms"] < 200
