@@ -26,7 +26,7 @@ from typing import Protocol
 from clusters.base import Cluster, ClusterError, Fault, check_number
 from clusters.durations import SpecError
 from clusters.faults import FAULT_KINDS, FaultStep, parse_step
-from clusters.faults.targets import ALL, FIXED, NAMED, NODE, ON_NODE, PODS, parse_target
+from clusters.faults.targets import ALL, FIXED, NAMED, NODE, ON_NODE, PODS, STATEFUL, parse_target
 
 log = logging.getLogger(__name__)
 
@@ -266,6 +266,8 @@ def _step_problem(step: FaultStep, duration_s: float, layout: Layout) -> str:
     if step.start_s >= duration_s:
         return f"starts at {step.start_s:g} s, at or after the end of the {duration_s:g} s load"
     kind = FAULT_KINDS[step.kind]
+    if kind.acts_on == STATEFUL:
+        return "stateful services are not part of this build yet"
     target = parse_target(step.target, kind.acts_on)
     if kind.acts_on == NODE or target.mode == ON_NODE:
         if target.mode == ON_NODE and layout.nodes is not None and target.names[0] not in layout.nodes:
