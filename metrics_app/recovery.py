@@ -38,9 +38,11 @@ Definitions (each figure is None when it cannot be measured, never a guess):
   `pod_ready`). None when the cluster keeps no events, when nothing went down, or when a pod
   never came back.
 - `balance_recovery_s`: from the injection to the start of the first 3 s window (100 ms steps)
-  whose balance score over the pods' requests, expected pods included, is at or above the
-  threshold: `clusters.balance.windowed_scores`, the score every other view uses, over 100 ms
-  rows. So the replacement of a killed pod must have taken its share again.
+  whose balance score over the pods' requests is at or above the threshold:
+  `clusters.balance.analyse`, the score every other view uses, over the window's pods, the
+  expected ones included (a pod the cluster replaced under a new name is expected as its
+  replacement) and padded to the expected count with pods that got nothing. So the
+  replacement of a killed pod must have taken its share again.
 - `passed`: recovered within the kind's RTO limit (`DEFAULT_RTO_LIMITS_S`, editable per
   experiment), with the availability at or above the steady state's floor when it sets one;
   None when the recovery could not be measured. `reason` says why in one sentence.
@@ -225,20 +227,47 @@ def _healing_s(events: Sequence[Mapping], started: float, horizon: float) -> flo
     return max(0.0, max(back_at) - started)
 
 
+def _replaced_names(expected_pods: Sequence[str], events: Sequence[Mapping]) -> list[str]:
+    """The expected pods under their current names: a pod the cluster replaced under a new name
+    (`pod_started` with `replaces`, as the sandbox and a ReplicaSet do) is expected as its
+    replacement, so a dead pod is not waited for forever."""
+    current = {name: name for name in expected_pods}
+    for event in sorted(events, key=lambda event: float(event["t"])):
+        if event.get("type") == EventType.POD_STARTED and event.get("pod"):
+            for name, now in current.items():
+                if now == event.get("replaces"):
+                    current[name] = event["pod"]
+    return sorted(set(current.values()))
+
+
 def _balance_recovery_s(timeline: _Timeline, start: int, end: int, started: float, *, threshold: float,
-                        expected_pods: Sequence[str]) -> float | None:
-    """Seconds from the injection to the start of the first 3 s window at or above the balance
-    threshold (`balance.windowed_scores` over 100 ms rows, sliding by one row)."""
+                        expected_pods: Sequence[str], expected_count: int) -> float | None:
+    """Seconds from the injection to the start of the first 3 s window (100 ms steps) whose
+    balance score (`clusters.balance.analyse`, the score every view uses) is at or above the
+    threshold. Each window is judged over its own pods, as `balance.ExpectedPods.judged` judges
+    a run: the expected pods and those that served in it, padded to `expected_count` with
+    pods that got nothing (so a pod that is gone and not yet replaced counts as 0)."""
     if end - start < WINDOW_BUCKETS:
         return None
     rows = timeline.pods_rows(start, end)
-    if not any(rows) and not expected_pods:
-        return None
-    scores = balance.windowed_scores(rows, window_s=WINDOW_BUCKETS, step_s=1, expected_pods=expected_pods)
-    full_windows = end - start - WINDOW_BUCKETS + 1
-    for offset, score in enumerate(scores[:full_windows]):
-        if score is not None and score >= threshold:
-            return max(0.0, (start + offset) / BUCKETS_PER_S - started)
+    sums: dict[str, int] = {}
+
+    def add(row: Mapping[str, int], sign: int) -> None:
+        for pod, count in row.items():
+            if pod != balance.UNATTRIBUTED:
+                sums[pod] = sums.get(pod, 0) + sign * count
+
+    for row in rows[:WINDOW_BUCKETS]:
+        add(row, 1)
+    for offset in range(end - start - WINDOW_BUCKETS + 1):
+        if offset:
+            add(rows[offset - 1], -1)
+            add(rows[offset + WINDOW_BUCKETS - 1], 1)
+        counts = {pod: count for pod, count in sums.items() if count > 0}
+        if counts:
+            judged = balance.ExpectedPods(named=tuple(expected_pods), count=expected_count).judged(counts)
+            if balance.analyse(counts, expected_pods=judged, threshold=threshold).score >= threshold:
+                return max(0.0, (start + offset) / BUCKETS_PER_S - started)
     return None
 
 
@@ -264,10 +293,12 @@ def _reason(kind: str, *, rto_s: float | None, limit: float | None, measurable: 
 def injection_figures(injection: Mapping, buckets: Sequence[Mapping], *, events: Sequence[Mapping] = (),
                       bounds: SteadyState, rto_limit_s: float | None, threshold_balance: float,
                       expected_pods: Sequence[str] = (), end_s: float,
-                      next_started_at_s: float | None = None) -> dict:
+                      next_started_at_s: float | None = None, expected_count: int | None = None) -> dict:
     """One injection's recovery figures (the module docstring defines each), a dict with exactly
     `FIGURE_KEYS`, JSON-serialisable. `next_started_at_s`: the next injection's start, where
-    `p95_after_ms` and the failure bounds stop (default: the load's end)."""
+    `p95_after_ms` and the failure bounds stop (default: the load's end). `expected_pods` and
+    `expected_count`: the run's `balance.ExpectedPods` `named` and `count` (default: as many as
+    named)."""
     kind = str(injection.get("kind") or "fault")
     started = float(injection["started_at_s"])
     ended = injection.get("ended_at_s")
@@ -307,7 +338,8 @@ def injection_figures(injection: Mapping, buckets: Sequence[Mapping], *, events:
                              bounds=bounds, left_after_s=end_s - started)
     healing = _healing_s(events, started, horizon) if events else None
     balance_s = None if measurable is not None else _balance_recovery_s(
-        timeline, start, end, started, threshold=threshold_balance, expected_pods=expected_pods)
+        timeline, start, end, started, threshold=threshold_balance, expected_pods=_replaced_names(expected_pods, events),
+        expected_count=len(expected_pods) if expected_count is None else int(expected_count))
     return {
         "rto_s": _seconds(rto_s),
         "recovered_at_s": _seconds(recovered_at_s),
@@ -327,7 +359,7 @@ def injection_figures(injection: Mapping, buckets: Sequence[Mapping], *, events:
 
 def chaos_section(injections: Sequence[Mapping], buckets: Sequence[Mapping], *, events: Sequence[Mapping] = (),
                   bounds: SteadyState, rto_limits: Mapping[str, float] | None = None, threshold_balance: float,
-                  expected_pods: Sequence[str] = (), end_s: float) -> list[dict]:
+                  expected_pods: Sequence[str] = (), end_s: float, expected_count: int | None = None) -> list[dict]:
     """The summary's `chaos` list: each injection's own fields, its `rto_limit_s` and its figures,
     in step order."""
     starts = sorted(float(injection["started_at_s"]) for injection in injections)
@@ -338,6 +370,6 @@ def chaos_section(injections: Sequence[Mapping], buckets: Sequence[Mapping], *, 
         limit = rto_limit_for(str(injection.get("kind")), rto_limits)
         figures = injection_figures(injection, buckets, events=events, bounds=bounds, rto_limit_s=limit,
                                     threshold_balance=threshold_balance, expected_pods=expected_pods, end_s=end_s,
-                                    next_started_at_s=later[0] if later else None)
+                                    next_started_at_s=later[0] if later else None, expected_count=expected_count)
         section.append({**dict(injection), "rto_limit_s": limit, **figures})
     return section

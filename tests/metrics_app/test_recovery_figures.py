@@ -194,3 +194,25 @@ def test_chaos_section_in_step_order_with_limits_per_kind():
     assert section[0]["kind"] == "pod_kill" and section[0]["rto_s"] == pytest.approx(2.3, abs=0.05)
     assert rto_limit_for("cpu_stress") == 60.0
     json.dumps(section)
+
+
+def test_a_pod_replaced_under_a_new_name_is_waited_for_as_its_replacement():
+    renamed = ["pod-0", "pod-1-b", "pod-2", "pod-3"]
+
+    def shape(t):
+        if 10.0 <= t < 13.0:
+            return {"pods": ["pod-0", "pod-2", "pod-3"]}
+        if t >= 13.0:
+            return {"pods": renamed}
+        return {}
+    events = [{"t": 10.0, "type": "pod_killed", "pod": "pod-1"},
+              {"t": 10.5, "type": "pod_started", "pod": "pod-1-b", "replaces": "pod-1"},
+              {"t": 12.9, "type": "pod_ready", "pod": "pod-1-b"}]
+    result = figures(timeline(shape=shape), events=events)
+    # a window's score weighs its 3 s: one 100 ms bucket without the new pod still scores >= 95 %
+    assert result["balance_recovery_s"] == pytest.approx(3.0, abs=0.15)
+    assert result["healing_s"] == pytest.approx(2.9)
+    # known by count only (a URL target that declared 4 pods): the missing one counts as 0
+    by_count = figures(timeline(shape=shape), expected_pods=[], expected_count=4)
+    assert by_count["balance_recovery_s"] == pytest.approx(3.0, abs=0.15)
+    assert figures(timeline(shape=shape), expected_pods=[])["balance_recovery_s"] == 0.0
