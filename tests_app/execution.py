@@ -199,7 +199,7 @@ def cluster_events_on_load_clock(cluster: Cluster | None, t0_unix: float | None)
              "node": event.node, "seq": event.seq} for event in logged]
 
 
-def chaos_summary(run: LoadTestRun, ctx: RunContext, buckets: list[dict], *, expected_pods, end_s: float) -> list[dict]:
+def chaos_summary(run: LoadTestRun, ctx: RunContext, buckets: list[dict], *, expected, end_s: float) -> list[dict]:
     """The summary's `chaos` list: every injection with its recovery figures (metrics_app.recovery,
     from the load's 100 ms buckets and the cluster's events), stored on its ChaosInjection row too;
     steps that never ran are listed as such, without figures."""
@@ -211,7 +211,9 @@ def chaos_summary(run: LoadTestRun, ctx: RunContext, buckets: list[dict], *, exp
     section = chaos_section(
         applied, buckets, events=cluster_events_on_load_clock(ctx.cluster, ctx.load_t0_unix),
         bounds=SteadyState.from_hypothesis(settings_.get("hypothesis")), rto_limits=settings_.get("rto_limits_s"),
-        threshold_balance=ctx.scenario.threshold_balance, expected_pods=list(expected_pods), end_s=end_s,
+        # each balance window judged over its own pods, as the run is (`expected`: its ExpectedPods)
+        threshold_balance=ctx.scenario.threshold_balance, expected_pods=list(expected.named),
+        expected_count=expected.count, end_s=end_s,
     )
     store_figures(run.pk, section)
     measured = {item["step"]: item for item in section}
@@ -292,10 +294,7 @@ def drive(
         )
         summary.update(ctx.report)
         summary["load_t0_unix"] = ctx.load_t0_unix  # the load clock's origin: t0_unix + t is wall-clock time
-        # Balance recovery is judged over the pods there are now (a killed pod's replacement, not the
-        # pod it replaced), as the target kind knows them.
-        summary["chaos"] = chaos_summary(run, ctx, buckets, expected_pods=kind.known_pods(spec, cluster),
-                                         end_s=summary["duration_s"])
+        summary["chaos"] = chaos_summary(run, ctx, buckets, expected=feed.live.expected, end_s=summary["duration_s"])
         passed, reasons = judge_chaos(passed, reasons, summary["chaos"])
         if ctx.reasons:
             passed, reasons = False, [*reasons, *ctx.reasons]

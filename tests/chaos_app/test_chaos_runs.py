@@ -53,6 +53,9 @@ def test_pod_kill_rto_and_healing_agree_with_the_sandbox_and_retries_hide_it(ali
     replacement = events_of(sandbox_at_close, EventType.POD_STARTED, replaces=victim)[0]
     ready = events_of(sandbox_at_close, EventType.POD_READY, pod=replacement.pod)[0]
     assert injection["healing_s"] == pytest.approx(ready.t - killed.t, abs=AGREE_S)
+    # traffic is balanced again once the replacement takes its share: not before it is ready
+    assert injection["balance_recovery_s"] is not None
+    assert injection["balance_recovery_s"] >= injection["healing_s"] - AGREE_S
     # users saw failures until the last failed response of the streak the balancer logged
     streaks = events_of(sandbox_at_close, EventType.FAILURES_ENDED, pod=victim)
     assert streaks and injection["requests_failed"] > 0
