@@ -81,6 +81,9 @@ def test_chaos_steps_and_an_experiment_start_a_run(logged_in):
     assert response.status_code == 302, response.context["form"].errors
     run = LoadTestRun.objects.get()
     assert run.chaos == ["pod_kill@3s:0s::pod-1", "latency@5s:2s:high"]
+    response = logged_in.post(reverse("run-new"), {**CUSTOM, "sandbox_retries": "0", "chaos": "pod_kill@3s:0s"})
+    assert response.status_code == 302, response.context["form"].errors
+    assert LoadTestRun.objects.order_by("-pk").first().target.retries == 0
     preset = ChaosExperiment.objects.create(name="Kill one", steps=[{"kind": "pod_kill", "start_s": 4, "duration_s": 0}],
                                             stop_conditions={"max_error_rate": 0.4, "for_s": 5})
     response = logged_in.post(reverse("run-new"), {**CUSTOM, "experiment": preset.pk})
