@@ -96,13 +96,14 @@ class InjectionRecorder:
         self.publish(self.run_id)
 
     def failed(self, index: int, step: FaultStep, at_s: float, error: str) -> None:
+        why = f"not run: it could not be applied: {error}"
         self._save(index, step, target=step.target, started_at_s=at_s, ended_at_s=at_s,
-                   rollback=ChaosInjection.Rollback.NOT_RUN, error=f"could not be applied: {error}")
+                   rollback=ChaosInjection.Rollback.NOT_RUN, error=why, reason=why)
 
     def not_run(self, index: int, step: FaultStep, reason: str) -> None:
         # started_at_s holds the offset it was planned for: it never started.
         self._save(index, step, target=step.target, started_at_s=step.start_s,
-                   rollback=ChaosInjection.Rollback.NOT_RUN, error=reason)
+                   rollback=ChaosInjection.Rollback.NOT_RUN, error=reason, reason=reason)
 
     def note(self, what: str, message: str) -> None:
         log.warning("run %s: chaos %s: %s", self.run_id, what, message)
