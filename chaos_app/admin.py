@@ -22,7 +22,8 @@ class ChaosExperimentAdmin(admin.ModelAdmin):
 
 @admin.register(ChaosInjection)
 class ChaosInjectionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ["run", "step", "kind", "target", "severity", "started_at_s", "rto_s", "availability", "rollback"]
-    list_filter = ["kind", "severity", "rollback"]
+    list_display = ["run", "step", "kind", "target", "severity", "started_at_s", "rto_s", "healing_s", "availability",
+                    "passed", "rollback"]
+    list_filter = ["kind", "severity", "rollback", "passed"]
     search_fields = ["target", "run__id", "error"]
     list_select_related = ["run"]

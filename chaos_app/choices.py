@@ -39,3 +39,4 @@ class RollbackChoices(models.TextChoices):
     PENDING = "pending", "Pending"
     ROLLED_BACK = "rolled_back", "Rolled back"
     FAILED = "failed", "Rollback failed"
+    NOT_RUN = "not_run", "Not run"  # never applied: steady state broken, aborted, or the load ended first

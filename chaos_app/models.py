@@ -10,9 +10,10 @@ from django.db import models
 from django.db.models import Q
 
 from chaos_app.choices import FaultKindChoices, RollbackChoices, SeverityChoices
-from clusters.faults import SEVERITY_WORDS
+from chaos_app.schedule import stop_conditions_problem
+from clusters.faults import FAULT_KINDS, SEVERITY_WORDS
 
-HYPOTHESIS_KEYS = ("max_error_rate", "min_availability", "max_rto_s", "min_balance_score")
+HYPOTHESIS_KEYS = ("max_error_rate", "max_p95_ms", "min_availability", "max_rto_s", "min_balance_score")
 
 
 def steps_problem(steps) -> str | None:
@@ -53,6 +54,15 @@ class ChaosExperiment(models.Model):
         default=dict, blank=True,
         help_text='Steady state that must hold, e.g. {"max_error_rate": 0.01, "max_rto_s": 10}.',
     )
+    stop_conditions = models.JSONField(
+        default=dict, blank=True,
+        help_text='Abort and roll back when breached, e.g. {"max_error_rate": 0.5, "for_s": 10} '
+                  "(the default when empty).",
+    )
+    rto_limits_s = models.JSONField(
+        default=dict, blank=True,
+        help_text='Longest acceptable RTO per fault kind, seconds, e.g. {"pod_kill": 30}; others keep their defaults.',
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -79,6 +89,13 @@ class ChaosExperiment(models.Model):
             not isinstance(v, int | float) or isinstance(v, bool) or v < 0 for v in self.hypothesis.values()
         ):
             errors["hypothesis"] = "Hypothesis values must be numbers, 0 or more."
+        problem = stop_conditions_problem(self.stop_conditions)
+        if problem:
+            errors["stop_conditions"] = problem
+        if not isinstance(self.rto_limits_s, dict) or not set(self.rto_limits_s) <= set(FAULT_KINDS):
+            errors["rto_limits_s"] = f"An object with fault kinds as keys: {', '.join(FAULT_KINDS)}."
+        elif any(not isinstance(v, int | float) or isinstance(v, bool) or v <= 0 for v in self.rto_limits_s.values()):
+            errors["rto_limits_s"] = "RTO limits must be numbers of seconds above 0."
         if errors:
             raise ValidationError(errors)
 
@@ -102,6 +119,16 @@ class ChaosInjection(models.Model):
     )
     rollback = models.CharField(max_length=16, choices=RollbackChoices.choices, default=RollbackChoices.PENDING)
     error = models.TextField(blank=True)
+    spec = models.CharField(max_length=300, blank=True, help_text="The step as written (KIND@START:DURATION...).")
+    # Recovery figures (chaos_section of metrics_app.recovery), once the run has ended.
+    healing_s = models.FloatField(null=True, blank=True, help_text="Until the cluster had its ready replicas back.")
+    balance_recovery_s = models.FloatField(null=True, blank=True,
+                                           help_text="Until the windowed balance score was back above threshold.")
+    requests_failed = models.PositiveIntegerField(null=True, blank=True)
+    p95_during_ms = models.FloatField(null=True, blank=True)
+    p95_after_ms = models.FloatField(null=True, blank=True)
+    passed = models.BooleanField(null=True, blank=True)
+    reason = models.TextField(blank=True)
 
     class Meta:
         ordering = ["run", "started_at_s"]

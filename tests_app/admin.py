@@ -45,8 +45,9 @@ class ScenarioAdmin(admin.ModelAdmin):
 
 class ChaosInjectionInline(ReadOnlyTabularInline):
     model = ChaosInjection
-    fields = ["step", "kind", "target", "severity", "started_at_s", "ended_at_s", "recovered_at_s", "rto_s",
-              "availability", "rollback", "error"]
+    fields = ["step", "spec", "target", "started_at_s", "ended_at_s", "rto_s", "healing_s", "balance_recovery_s",
+              "availability", "requests_failed", "p95_during_ms", "p95_after_ms", "passed", "reason", "rollback",
+              "error"]
     readonly_fields = fields
 
 
@@ -69,7 +70,8 @@ class LoadTestRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         (None, {"fields": ["name", "owner", "target", "scenario", "autotune", "workers", "status", "error"]}),
         ("Timing", {"fields": ["created_at", "started_at", "ended_at", "heartbeat_at", "attempt", "stop_requested"]}),
         ("Results", {"fields": ["samples_summary", "verdict_passed", "verdict_reasons", "summary"]}),
-        ("Configuration", {"classes": ["collapse"], "fields": ["scenario_config", "chaos"]}),
+        ("Configuration", {"classes": ["collapse"], "fields": ["scenario_config", "chaos", "chaos_experiment",
+                                                               "chaos_settings"]}),
     ]
     readonly_fields = [f for _, options in fieldsets for f in options["fields"]]
 

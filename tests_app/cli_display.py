@@ -115,6 +115,34 @@ def _print_endpoints_and_failures(console: Console, summary: dict) -> None:
     console.print(table)
 
 
+def _seconds(value) -> str:
+    return "–" if value is None else f"{value:.3f}"
+
+
+def _print_chaos(console: Console, summary: dict) -> None:
+    """The run's chaos steps: when each was applied and removed, on what, and what it did."""
+    injections = summary.get("chaos") or []
+    if not injections:
+        return
+    table = Table(title="Chaos")
+    for column in ("step", "target", "start s", "end s", "RTO s", "healing s", "balance s", "availability",
+                   "failed", "rolled back"):
+        table.add_column(column, justify="left" if column in ("step", "target") else "right")
+    for item in injections:
+        availability = item.get("availability")
+        rolled = "not run" if item.get("rollback") == "not_run" else ("yes" if item.get("rolled_back") else "no")
+        table.add_row(escape(item.get("spec") or item.get("kind", "")), escape(item.get("target") or ""),
+                      _seconds(item.get("started_at_s")) if rolled != "not run" else "–", _seconds(item.get("ended_at_s")),
+                      _seconds(item.get("rto_s")), _seconds(item.get("healing_s")),
+                      _seconds(item.get("balance_recovery_s")),
+                      "–" if availability is None else f"{availability:.2%}",
+                      "–" if item.get("requests_failed") is None else str(item["requests_failed"]), rolled)
+    console.print(table)
+    for item in injections:
+        if item.get("error"):
+            console.print(f"[yellow]chaos step {item.get('step')}:[/yellow] {escape(item['error'])}")
+
+
 def print_results(run, *, console: Console) -> None:
     summary = run.summary or {}
     pods = summary.get("pods") or {}
@@ -161,8 +189,9 @@ def print_results(run, *, console: Console) -> None:
         console.print(f"[yellow]alert:[/yellow] {escape(alert['message'])}")
     for note in summary.get("notes") or []:
         console.print(f"[yellow]note:[/yellow] {escape(note)}")
+    _print_chaos(console, summary)
     for reason in run.verdict_reasons or []:
-        console.print(f"[red]✗[/red] {reason}")
+        console.print(f"[red]✗[/red] {escape(reason)}")
     if run.error:
         console.print(f"[red]error:[/red] {escape(run.error)}")
     if run.verdict_passed:

@@ -18,17 +18,21 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
+from chaos_app.schedule import ChaosPlan
+from chaos_app.selectors import injections as chaos_injections
+from chaos_app.services import store_figures
 from clusters.balance import UNATTRIBUTED
 from clusters.base import Cluster, ClusterError
 from clusters.targets import target_kind
 from metrics_app.live import POD_FIELDS, SECOND_FIELDS, LiveSeries, request_stats_message
+from metrics_app.recovery import SteadyState, chaos_section
 from metrics_app.summary import summarise
 from tests_app.engine.launcher import LocustProcess
 from tests_app.models import LoadTestRun, Target
-from tests_app.run_events import RunContext, RunEvents, Second
+from tests_app.run_events import TICK_S, RunContext, RunEvents, Second
 from tests_app.scenario_spec import ScenarioSpec
 from tests_app.selectors import live_series_for
-from tests_app.verdict import judge
+from tests_app.verdict import judge, judge_chaos
 
 log = logging.getLogger(__name__)
 
@@ -182,6 +186,40 @@ def as_recorded(second: Second) -> dict:
     return {"t": second.t, **second.totals, "pods": pods}
 
 
+def cluster_events_on_load_clock(cluster: Cluster | None, t0_unix: float | None) -> list[dict]:
+    """The cluster's own events (kills, readiness, failure streaks...) in load-relative seconds."""
+    if cluster is None or t0_unix is None:
+        return []
+    try:
+        logged = cluster.events(0)
+    except Exception as error:  # noqa: BLE001 - without them healing is unknown (None), never guessed
+        log.warning("cluster events unavailable: %s", error)
+        return []
+    return [{**event.details, "t": round(event.t - t0_unix, 4), "type": str(event.type), "pod": event.pod,
+             "node": event.node, "seq": event.seq} for event in logged]
+
+
+def chaos_summary(run: LoadTestRun, ctx: RunContext, buckets: list[dict], *, expected, end_s: float) -> list[dict]:
+    """The summary's `chaos` list: every injection with its recovery figures (metrics_app.recovery,
+    from the load's 100 ms buckets and the cluster's events), stored on its ChaosInjection row too;
+    steps that never ran are listed as such, without figures."""
+    steps = chaos_injections(run.pk)
+    applied = [step for step in steps if step["rollback"] != "not_run"]
+    if not applied:
+        return steps
+    settings_ = run.chaos_settings or {}
+    section = chaos_section(
+        applied, buckets, events=cluster_events_on_load_clock(ctx.cluster, ctx.load_t0_unix),
+        bounds=SteadyState.from_hypothesis(settings_.get("hypothesis")), rto_limits=settings_.get("rto_limits_s"),
+        # each balance window judged over its own pods, as the run is (`expected`: its ExpectedPods)
+        threshold_balance=ctx.scenario.threshold_balance, expected_pods=list(expected.named),
+        expected_count=expected.count, end_s=end_s,
+    )
+    store_figures(run.pk, section)
+    measured = {item["step"]: item for item in section}
+    return [measured.get(step["step"], step) for step in sorted(steps, key=lambda item: item["step"])]
+
+
 def drive(
     run: LoadTestRun, *, events: RunEvents, beat: Callable[[LoadTestRun], bool],
     should_stop: Callable[[], bool] = lambda: False,
@@ -193,28 +231,37 @@ def drive(
         cluster = kind.open(spec)
     except ClusterError as error:
         raise RunFailed(error.args[0]) from error
-    ctx = None
+    ctx, stop_heard = None, False
     try:
         host = kind.endpoint(spec, cluster)
         feed = SecondsFeed(run, cluster)
         ctx = RunContext(run_id=run.pk, scenario=scenario, cluster=cluster, live=feed.live,
                          expected_pods=kind.known_pods(spec, cluster))
+        if run.chaos:
+            settings_ = run.chaos_settings or {}
+            ctx.chaos = ChaosPlan.build(run.chaos, hypothesis=settings_.get("hypothesis"),
+                                        stop_conditions=settings_.get("stop_conditions"), seed=run.pk)
         events.start.fire(ctx)
         deadline = time.monotonic() + scenario.duration_s + OVERRUN_S
-        final, stopped, last_beat = None, None, 0.0
+        final, stopped, last_beat, pending, buckets = None, None, 0.0, [], []
         with LocustProcess(locust_config(run.target, scenario, host), workers=run.workers) as locust:
             locust.start()
             while final is None:
-                lines = locust.poll(timeout=1.0)
+                # A short wait: `tick` listeners (the chaos schedule) act between the samples.
+                lines, pending = pending or locust.poll(timeout=TICK_S), []
                 for line in lines:
                     if line["type"] == "sample":
+                        buckets.extend(line.get("buckets") or ())  # 100 ms: what recovery is measured from
                         events.second.fire(ctx, feed.next(line))
+                    elif line["type"] == "clock":
+                        ctx.load_t0_unix = float(line["t0_unix"])
                     elif line["type"] == "final":
                         final = line
                     elif line["type"] == "error":
                         raise RunFailed(f"Locust: {line.get('message', 'unknown error')}")
                 if final is not None:
                     break
+                events.tick.fire(ctx)
                 if stopped is None and time.monotonic() - last_beat >= 1.0:
                     last_beat = time.monotonic()
                     if beat(run) or should_stop():
@@ -225,8 +272,14 @@ def drive(
                         locust.stop(grace_s=STOP_GRACE_S)  # Locust flushes its last sample and final line
                         continue
                 if locust.exited and not lines:
-                    tail = locust.log_tail(LOG_TAIL_LINES)
-                    raise RunFailed(f"Locust ended without its final report (exit {locust.returncode}): {tail}")
+                    pending = locust.poll(timeout=1.0)  # its last lines may still be on their way
+                    if not pending:
+                        tail = locust.log_tail(LOG_TAIL_LINES)
+                        raise RunFailed(f"Locust ended without its final report (exit {locust.returncode}): {tail}")
+        # The load is over: the listeners end what they did (the chaos schedule removes its faults)
+        # before the summary, which reports it.
+        stop_heard = True
+        events.stop.fire_all(ctx)
         pods = feed.pods_to_judge(final)
         summary = summarise(
             run_id=run.pk, final=final, per_second_pods=feed.per_second_pods, expected_pods=pods,
@@ -239,6 +292,12 @@ def drive(
             p95_ms=summary["latency_ms"]["p95"], threshold_balance=scenario.threshold_balance,
             threshold_error_rate=scenario.threshold_error_rate, threshold_p95_ms=scenario.threshold_p95_ms,
         )
+        summary.update(ctx.report)
+        summary["load_t0_unix"] = ctx.load_t0_unix  # the load clock's origin: t0_unix + t is wall-clock time
+        summary["chaos"] = chaos_summary(run, ctx, buckets, expected=feed.live.expected, end_s=summary["duration_s"])
+        passed, reasons = judge_chaos(passed, reasons, summary["chaos"])
+        if ctx.reasons:
+            passed, reasons = False, [*reasons, *ctx.reasons]
         if stopped == "overrun":
             return Outcome(LoadTestRun.Status.ERROR, summary, False, [*reasons, "Locust ran past the scenario's duration"])
         if stopped == "stop":
@@ -246,8 +305,13 @@ def drive(
         return Outcome(LoadTestRun.Status.PASSED if passed else LoadTestRun.Status.FAILED, summary, passed, reasons)
     finally:
         try:
-            if ctx is not None:
+            if ctx is not None and not stop_heard:
                 events.stop.fire_all(ctx)
         finally:
             if cluster is not None:
-                cluster.close()
+                try:  # no fault outlives the run, however it ended (the cluster may not be LB Lab's own)
+                    cluster.restore()
+                except Exception as error:  # noqa: BLE001 - closing must still happen; logged for the operator
+                    log.error("run %s: restoring the cluster failed: %s", run.pk, error)
+                finally:
+                    cluster.close()

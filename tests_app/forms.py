@@ -5,9 +5,12 @@ import math
 from django import forms
 from django.core.exceptions import ValidationError
 
+from chaos_app.models import ChaosExperiment
+from chaos_app.services import experiments_visible_to
 from clusters.algorithms import ALGORITHMS
 from clusters.durations import SpecError, parse_duration
 from clusters.faults import FAULT_KINDS
+from clusters.sandbox.config import DEFAULT_RETRIES, MAX_RETRIES
 from clusters.targets import TARGET_KINDS, kinds_using
 from metrics_app.models import TuningPolicy
 from tests_app.choices import Attribution, algorithm_choices, target_kind_choices
@@ -73,7 +76,8 @@ class TargetForm(forms.ModelForm):
     class Meta:
         model = Target
         fields = [
-            "name", "kind", "pods", "nodes", "algorithm", "service_time_ms", "base_url", "follow_redirects", "context",
+            "name", "kind", "pods", "nodes", "algorithm", "service_time_ms", "retries", "base_url", "follow_redirects",
+            "context",
             "namespace",
             "service", "label_selector", "attribution", "pod_header", "pod_json_field", "prometheus_url",
             "prometheus_query", "expected_pods", "expected_pod_count", "weights",
@@ -91,6 +95,7 @@ class TargetForm(forms.ModelForm):
         # the registries as they are now (a ModelForm's choices are read once, when its class is made)
         self.fields["kind"].choices = target_kind_choices()
         self.fields["algorithm"].choices = algorithm_choices()
+        self.fields["retries"].required = False
 
     def shown_fields(self) -> list[tuple[forms.BoundField, str]]:
         """Each field with the condition it is shown under (`id_kind=url,mirror`; empty: always):
@@ -105,6 +110,11 @@ class TargetForm(forms.ModelForm):
             else:
                 shown.append((field, ""))
         return shown
+
+    def clean_retries(self) -> int:
+        """Empty (a target of another kind, or left blank): the balancer's default."""
+        retries = self.cleaned_data.get("retries")
+        return DEFAULT_RETRIES if retries is None else retries
 
     def clean_name(self) -> str:
         # (owner, name) is unique, and the owner is not a field here, so the model form skips it.
@@ -155,6 +165,11 @@ class RunForm(forms.Form):
                                       widget=forms.NumberInput(attrs={"min": 1, "max": MAX_PODS}))
     sandbox_algorithm = forms.ChoiceField(label="Balancing algorithm", initial="round_robin",
                                           widget=OptionHelpSelect(help_for=algorithm_help))
+    sandbox_retries = forms.IntegerField(
+        label="Balancer retries", initial=DEFAULT_RETRIES, required=False,
+        widget=forms.NumberInput(attrs={"min": 0, "max": MAX_RETRIES}),
+        help_text="Retries of a failed idempotent request on another pod (0: off), as nginx's proxy_next_upstream: "
+                  "with them a pod kill is mostly hidden from users.")
     scenario = PresetChoiceField(queryset=Scenario.objects.none(), required=False,
                                  empty_label="Custom", widget=OptionHelpSelect(help_for=scenario_help))
     shape = forms.ChoiceField(choices=Shape.choices, initial=DEFAULTS.shape)
@@ -199,12 +214,16 @@ class RunForm(forms.Form):
     workers = forms.IntegerField(label="Locust workers", initial=1, help_text=f"Locust worker processes, 1 to {MAX_WORKERS}.",
                                  widget=forms.NumberInput(attrs={"min": 1, "max": MAX_WORKERS}))
     chaos = forms.CharField(label="Chaos steps", required=False, widget=forms.Textarea(attrs={"rows": 2}),
-                            help_text="One per line: KIND@START:DURATION[:SEVERITY][:POD], e.g. pod_kill@10s:0s.")
+                            help_text="One per line: KIND@START:DURATION[:SEVERITY][:TARGET], e.g. pod_kill@10s:0s, "
+                                      "latency@5s:20s:high:pod-1.")
+    experiment = forms.ModelChoiceField(label="Chaos experiment", queryset=ChaosExperiment.objects.none(),
+                                        required=False, empty_label="None",
+                                        help_text="Its steps, steady state and stop conditions, instead of the steps above.")
     autotune = forms.ModelChoiceField(label="Auto-tune policy", queryset=TuningPolicy.objects.none(), required=False,
                                       empty_label="None")
 
     # Where an error of the run request's target is shown on this form.
-    TARGET_FIELDS = {"pods": "sandbox_pods", "algorithm": "sandbox_algorithm"}
+    TARGET_FIELDS = {"pods": "sandbox_pods", "algorithm": "sandbox_algorithm", "retries": "sandbox_retries"}
     SCENARIO_FIELDS = ("shape", "users", "spawn_rate", "duration_s", "request_mix", "think_time_min_ms",
                        "think_time_max_ms", "keep_alive", "arrival_rate", "threshold_balance", "threshold_p95_ms",
                        "threshold_error_rate")
@@ -216,6 +235,7 @@ class RunForm(forms.Form):
         self.fields["target"].queryset = targets_visible_to(owner).order_by("name")
         self.fields["scenario"].queryset = scenarios_visible_to(owner).order_by("owner_id", "name")
         self.fields["autotune"].queryset = TuningPolicy.objects.filter(enabled=True).order_by("name")
+        self.fields["experiment"].queryset = experiments_visible_to(owner).order_by("owner_id", "name")
         self.fields["sandbox_algorithm"].choices = algorithm_choices()  # the registries as they are now
         self.fields["chaos"].help_text += f" Kinds: {', '.join(FAULT_KINDS)}."
         # Not offered as if they worked: shown disabled, with why (submit_run refuses them too).
@@ -267,7 +287,7 @@ class RunForm(forms.Form):
         left out, so submit_run judges the rest)."""
         data = self.cleaned_data
         target = data.get("target") or {"kind": "sandbox", **{
-            name: data[field] for name, field in self.TARGET_FIELDS.items() if field in data}}
+            name: data[field] for name, field in self.TARGET_FIELDS.items() if data.get(field) is not None}}
         scenario = data.get("scenario")
         if scenario is None:
             shape = data.get("shape")
@@ -278,7 +298,9 @@ class RunForm(forms.Form):
             if shape == Shape.STAGES and data.get("stages"):  # the run lasts as long as its stages
                 scenario["duration_s"] = math.ceil(sum(stage["duration_s"] for stage in data["stages"]))
         autotune = data.get("autotune")
+        experiment = data.get("experiment")
         return RunRequest(target=target, scenario=scenario, chaos=data.get("chaos", []), workers=data.get("workers", 1),
+                          experiment=experiment.pk if experiment else None,
                           autotune=autotune.pk if autotune else None, name=data.get("name", ""))
 
     def submit(self) -> LoadTestRun | None:

@@ -17,6 +17,7 @@ from django.urls import reverse
 
 from clusters.algorithms import ALGORITHMS
 from clusters.balance import MAX_DISTINCT_PODS, POD_NAME_MAX, ExpectedPods, clean_pod_name
+from clusters.sandbox.config import DEFAULT_RETRIES, MAX_RETRIES
 from clusters.targets import TARGET_KINDS, TargetSpec, target_kind
 from lbsite.db import NullsOrderedIndex
 from tests_app.choices import Attribution, RunStatus, Shape, algorithm_choices, target_kind_choices
@@ -49,6 +50,11 @@ class Target(models.Model):
     )
     service_time_ms = models.FloatField(
         default=1.0, validators=[MinValueValidator(0.0)], help_text="Mean service time of a sandbox pod."
+    )
+    retries = models.PositiveSmallIntegerField(
+        default=DEFAULT_RETRIES, validators=[MaxValueValidator(MAX_RETRIES)],
+        help_text="Sandbox balancer: retries of a failed idempotent request on another pod (0: off), "
+                  "as nginx's proxy_next_upstream.",
     )
 
     # url
@@ -354,6 +360,14 @@ class LoadTestRun(models.Model):
     )
     scenario_config = models.JSONField(help_text="Frozen copy of the scenario as it was at start.")
     chaos = models.JSONField(default=list, blank=True, help_text="Chaos steps of this run.")
+    chaos_experiment = models.ForeignKey(
+        "chaos_app.ChaosExperiment", null=True, blank=True, on_delete=models.SET_NULL, related_name="runs",
+        help_text="The experiment the run's chaos steps came from; the run keeps its own frozen copy.",
+    )
+    chaos_settings = models.JSONField(
+        default=dict, blank=True,
+        help_text="Frozen at submission: the experiment's hypothesis, stop_conditions and rto_limits_s.",
+    )
     autotune = models.ForeignKey(
         "metrics_app.TuningPolicy", null=True, blank=True, on_delete=models.SET_NULL, related_name="runs"
     )

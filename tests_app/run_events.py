@@ -5,6 +5,9 @@ The run driver (`tests_app.execution.drive`) fires three events on a `RunEvents`
 
 - `start(ctx)`: the cluster is open and Locust is about to start;
 - `second(ctx, second)`: one second was measured (a `Second`), in order, none skipped;
+- `tick(ctx)`: about every TICK_S (50 ms) while the load runs, for what needs finer timing than
+  a second (the chaos schedule applies a step at its offset to the tenth of a second); read the
+  load's clock with `ctx.load_s()` (None until the plugin's `clock` line arrived);
 - `stop(ctx)`: the load has ended, however it ended (passed, stopped, crashed, Ctrl-C): a
   listener that changed the cluster undoes it here.
 
@@ -58,9 +61,12 @@ class EventHook:
         return failures
 
 
+TICK_S = 0.05  # how often `tick` fires while the load runs
+
+
 class RunEvents:
     def __init__(self) -> None:
-        self.start, self.second, self.stop = EventHook(), EventHook(), EventHook()
+        self.start, self.second, self.tick, self.stop = EventHook(), EventHook(), EventHook(), EventHook()
 
 
 @dataclass(frozen=True)
@@ -91,7 +97,20 @@ class RunContext:
     expected_pods: list[str] = field(default_factory=list)
     started: float = field(default_factory=time.monotonic)
     clock: Callable[[], float] = time.monotonic
+    chaos: Any = None  # chaos_app.schedule.ChaosPlan of the run, None without chaos
+    # The load's origin on the wall clock (time.time()), from the plugin's `clock` line: every
+    # sample's `t` and every chaos timestamp are seconds since it. None until the line arrives.
+    load_t0_unix: float | None = None
+    wall_clock: Callable[[], float] = time.time
+    # What listeners report back for the summary (sections by name) and the verdict (reasons the
+    # run fails), filled by the time `stop` has been heard.
+    report: dict = field(default_factory=dict)
+    reasons: list[str] = field(default_factory=list)
 
     @property
     def elapsed_s(self) -> float:
         return self.clock() - self.started
+
+    def load_s(self) -> float | None:
+        """Seconds since the load's origin now (the samples' clock), or None before it is known."""
+        return None if self.load_t0_unix is None else self.wall_clock() - self.load_t0_unix

@@ -8,12 +8,24 @@ A feature that acts every second of a run (recording, the chaos schedule, the tu
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from functools import partial
 
+from chaos_app import run_listeners as chaos_listeners
 from metrics_app import run_listeners as metrics_listeners
+from metrics_app.services import publish_to_run
 from tests_app.run_events import RunEvents
+from tests_app.selectors import run_events
+
+
+def publish_events(run_id: int) -> None:
+    """The run's chaos and tuning as the live protocol's `events` message, pushed to its viewers
+    (tailing viewers read the same from the database)."""
+    publish_to_run(run_id, [{"type": "events", **run_events(run_id)}])
+
 
 EVERY_RUN: tuple[Callable[[RunEvents], None], ...] = (
     metrics_listeners.attach,  # each second recorded, and published to live viewers
+    partial(chaos_listeners.attach, publish=publish_events),  # the chaos schedule, injections recorded and published
 )
 
 

@@ -6,7 +6,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Count, QuerySet
 from django.utils import timezone
 
-from chaos_app.models import ChaosInjection
+from chaos_app.selectors import injections as chaos_injections
 from clusters.targets import target_kind
 from lbsite.permissions import owned_by
 from metrics_app.figures import chart_specs, run_figures, wall_clock_ms
@@ -78,12 +78,7 @@ def run_status_message(run: LoadTestRun) -> dict:
 def run_events(run_id: int) -> dict:
     """The run's chaos injections and tuning decisions, as the live protocol's `events` message
     carries them: {"chaos": [...], "tuning": [...]}, each in the order they happened."""
-    chaos = [
-        {"id": injection.pk, "kind": injection.kind, "target": injection.target, "severity": injection.severity,
-         "started_at_s": injection.started_at_s, "ended_at_s": injection.ended_at_s,
-         "recovered_at_s": injection.recovered_at_s, "rto_s": injection.rto_s, "rolled_back": injection.rolled_back}
-        for injection in ChaosInjection.objects.filter(run_id=run_id).order_by("started_at_s", "step")
-    ]
+    chaos = chaos_injections(run_id, applied_only=True)  # a step not run has no window to draw
     return {"chaos": chaos, "tuning": tuning_decisions(run_id)}
 
 

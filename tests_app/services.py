@@ -25,6 +25,8 @@ from django.db.models import Max, Q
 from django.utils import timezone
 from django_q.tasks import async_task
 
+from chaos_app.run_listeners import mark_rollback_failed, open_injections, roll_back_open_injections
+from chaos_app.services import RunChaos, run_chaos
 from clusters.allowlist import check_url_allowed
 from clusters.base import ClusterError
 from clusters.durations import SpecError
@@ -142,6 +144,7 @@ class RunRequest:
     scenario: Scenario | int | Mapping
     scenario_overrides: Mapping = field(default_factory=dict)  # changed in the run's copy only (`--threshold`)
     chaos: Sequence[str] = ()
+    experiment: int | str | None = None  # a chaos experiment (the user's or a preset), by id or name
     autotune: int | str | None = None  # a tuning policy, by id or name
     workers: int = 1
     stateful: str | None = None
@@ -182,7 +185,7 @@ def _flat(messages) -> list[str]:
 
 # Fields an inline target or scenario may give; anything else is refused by name.
 INLINE_TARGET_FIELDS = frozenset({
-    "name", "kind", "pods", "nodes", "algorithm", "service_time_ms", "base_url", "follow_redirects", "context",
+    "name", "kind", "pods", "nodes", "algorithm", "service_time_ms", "retries", "base_url", "follow_redirects", "context",
     "namespace", "service", "label_selector", "attribution", "pod_header", "pod_json_field", "prometheus_url",
     "prometheus_query", "expected_pods", "expected_pod_count", "weights",
 })
@@ -196,7 +199,6 @@ INLINE_SCENARIO_FIELDS = frozenset({
 # Run options whose engine this build does not have yet, and why each is refused: submit_run
 # refuses them (never silently ignored) and the new-run form shows them disabled with the reason.
 NOT_IN_THIS_BUILD = {
-    "chaos": "fault injection arrives with the chaos engine; this build cannot inject faults yet",
     "autotune": "the auto-tuner is not part of this build yet",
     "stateful": "stateful services are not part of this build yet",
 }
@@ -238,8 +240,16 @@ def _checked_run(owner, request: RunRequest) -> LoadTestRun:
     target = _resolve_target(owner, request.target, errors)
     scenario = _resolve_scenario(owner, request.scenario, request.scenario_overrides, errors)
     _check_run_options(request, errors)
+    chaos = RunChaos(steps=list(request.chaos))
+    if target is not None and scenario is not None and "chaos" not in errors:
+        try:  # the steps against the pods and nodes the target will have, within the load's duration
+            chaos = run_chaos(owner=owner, steps=request.chaos, experiment=request.experiment, target=target.spec(),
+                              duration_s=scenario.spec().duration_s)
+        except ValidationError as error:
+            errors.update(error.message_dict)
     run = LoadTestRun(owner=owner, target=target, scenario=scenario if scenario is not None and scenario.pk else None,
-                      scenario_config=scenario.frozen() if scenario is not None else {}, chaos=list(request.chaos),
+                      scenario_config=scenario.frozen() if scenario is not None else {}, chaos=chaos.steps,
+                      chaos_experiment=chaos.experiment, chaos_settings=chaos.settings,
                       workers=request.workers, name=(request.name or "").strip())
     try:  # the run's own fields (its name...); target and scenario were checked above
         run.full_clean(exclude=["owner", "target", "scenario", "scenario_config", "autotune"],
@@ -300,7 +310,8 @@ def run_again(*, owner, run: LoadTestRun) -> LoadTestRun:
         name: getattr(run.target, name) for name in INLINE_TARGET_FIELDS - {"name"}}  # named by its kind
     return submit_run(owner=owner, request=RunRequest(
         target=target, scenario=run.scenario_id if saved else frozen, scenario_overrides=frozen if saved else {},
-        chaos=list(run.chaos or ()), autotune=run.autotune_id, workers=run.workers, name=run.name,
+        chaos=[] if run.chaos_experiment_id else list(run.chaos or ()), experiment=run.chaos_experiment_id,
+        autotune=run.autotune_id, workers=run.workers, name=run.name,
     ))
 
 
@@ -416,15 +427,15 @@ def _resolve_scenario(owner, given, overrides: Mapping, errors: dict) -> Scenari
 
 
 def _check_run_options(request: RunRequest, errors: dict) -> None:
-    for spec in request.chaos:
-        try:
-            parse_step(spec)
-        except (SpecError, ClusterError) as error:
-            errors["chaos"] = [error.args[0]]
-            break
+    if isinstance(request.chaos, str | bytes) or not all(isinstance(spec, str) for spec in request.chaos):
+        errors["chaos"] = ["a list of steps KIND@START:DURATION[:SEVERITY][:TARGET]"]
     else:
-        if request.chaos:
-            errors["chaos"] = [NOT_IN_THIS_BUILD["chaos"]]
+        for spec in request.chaos:
+            try:
+                parse_step(spec)
+            except (SpecError, ClusterError) as error:
+                errors["chaos"] = [error.args[0]]
+                break
     if request.autotune is not None:
         errors["autotune"] = [NOT_IN_THIS_BUILD["autotune"]]
     if request.stateful:
@@ -722,11 +733,33 @@ def reap_stale_runs() -> int:
                 _finish(run, status=LoadTestRun.Status.CANCELLED, error="loadtest stopped waiting for its turn")
             else:
                 _finish(run, status=LoadTestRun.Status.ERROR, error="worker lost: no heartbeat for 30 s")
+                transaction.on_commit(partial(roll_back_chaos, run))
             reaped += 1
     if reaped:
         log.warning("reaped %d run(s) whose worker or loadtest was lost", reaped)
     dispatch_runs()  # a safety net: a slot freed by a process that died before it could dispatch
     return reaped
+
+
+def roll_back_chaos(run: LoadTestRun) -> int:
+    """Undo the faults a run whose worker died left applied: its target's cluster reopened and
+    restored, or, for a cluster that ended with the worker (the sandbox), nothing left to undo.
+    Its open injections are marked so; returns how many."""
+    if not open_injections(run.pk):
+        return 0
+    kind = target_kind(run.target.kind)
+    try:
+        cluster = kind.reopen(run.target.spec())
+        if cluster is None:
+            how = "rolled back by the reaper: the cluster's processes ended with the run's worker, faults and all"
+        else:
+            with cluster:  # restore() on leaving, then close()
+                pass
+            how = "rolled back by the reaper: the target's cluster was reopened and restored"
+    except Exception as error:  # noqa: BLE001 - recorded on the injections for the operator
+        log.error("run %s: rolling back its chaos failed: %s", run.pk, error)
+        return mark_rollback_failed(run.pk, error=f"the reaper could not roll back: {error}")
+    return roll_back_open_injections(run.pk, how=how)
 
 
 def queue_reaper() -> None:

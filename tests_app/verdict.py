@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 
 def judge(
     *, requests: int, failures: int, balance_score: float | None, p95_ms: float | None,
@@ -20,3 +22,11 @@ def judge(
     if threshold_p95_ms is not None and p95_ms is not None and p95_ms > threshold_p95_ms:
         reasons.append(f"p95 latency {p95_ms:.1f} ms is over the {threshold_p95_ms:.1f} ms threshold")
     return not reasons, reasons
+
+
+def judge_chaos(passed: bool, reasons: list[str], chaos: Sequence[Mapping]) -> tuple[bool, list[str]]:
+    """The verdict with the run's chaos: each injection that did not recover within its limit
+    (`passed` False in the summary's `chaos` list) fails the run, with its own reason."""
+    # The injection's own reason (it names the kind and the time), as the reports match it.
+    failing = [str(item.get("reason")) for item in chaos if item.get("passed") is False]
+    return (passed and not failing), [*reasons, *failing]

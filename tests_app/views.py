@@ -13,6 +13,7 @@ from lbsite.staticfiles import static_text
 from metrics_app import exports
 from metrics_app.exports import filename, summary_json
 from metrics_app.figures import PLOTLY_CONFIG, compare_figures, figure_payload
+from metrics_app.reports import CHAOS_FIGURES, chaos_rows, run_report_markdown
 from metrics_app.selectors import iter_run_seconds
 from tests_app import services
 from tests_app.api.filters import RunFilterSet
@@ -35,6 +36,7 @@ SUMMARY_FILES = {
     "endpoints.csv": ("text/csv; charset=utf-8", exports.endpoints_csv),
     "errors.csv": ("text/csv; charset=utf-8", exports.errors_csv),
 }
+MARKDOWN_REPORT = "report.md"  # the run report as Markdown (metrics_app.reports), one more export
 
 
 def samples_download(run_id: int, name: str) -> StreamingHttpResponse:
@@ -161,8 +163,10 @@ class RunReportView(LoginRequiredMixin, OwnedQuerysetMixin, DetailView):
 
     def get_context_data(self, **kwargs):
         figures = report_figures(self.object)
+        summary = self.object.summary if isinstance(self.object.summary, dict) else {}
         return super().get_context_data(
             **kwargs, figures=[figure_payload(figure) for figure in figures.values()],
+            chaos_rows=chaos_rows(summary.get("chaos") or []), chaos_figures=CHAOS_FIGURES,
             pod_usage_missing=run_charts(self.object)[1], plotly_js=static_text("plotly/plotly.min.js"),
             figures_js=static_text("js/linked_zoom.js") + static_text("js/plotly_figures.js"),
         )
@@ -181,6 +185,12 @@ class RunExportView(LoginRequiredMixin, View):
         run = get_object_or_404(runs_visible_to(request.user), pk=pk)
         if name in SAMPLE_FILES:
             return samples_download(run.pk, name)
+        if name == MARKDOWN_REPORT:
+            summary = {"status": run.status, **(run.summary if isinstance(run.summary, dict) else {})}
+            response = HttpResponse(run_report_markdown(summary, run_name=run.name or str(run), run_id=run.pk),
+                                    content_type="text/markdown; charset=utf-8")
+            response["Content-Disposition"] = f'attachment; filename="{filename(run.pk, name)}"'
+            return response
         if name not in SUMMARY_FILES:
             raise Http404("No such export.")
         content_type, write = SUMMARY_FILES[name]

@@ -29,6 +29,7 @@ class TargetSpec:
     nodes: int = 2
     algorithm: str = "round_robin"
     service_time_ms: float = 1.0
+    retries: int = 2  # the sandbox balancer's retries of a failed idempotent request (its DEFAULT_RETRIES)
     # url
     base_url: str = ""
     follow_redirects: bool = False
@@ -64,6 +65,9 @@ class TargetKind(abc.ABC):
     # Why the pods' CPU and memory are not measured for this kind ("" when they are): the run
     # page says so in one line instead of drawing empty charts.
     pod_usage_missing: str = ""
+    # Why LB Lab cannot inject faults into this kind's targets ("" when it can): chaos steps on
+    # such a target are refused before the run, with this reason.
+    chaos_missing: str = ""
 
     @abc.abstractmethod
     def describe(self, spec: TargetSpec) -> str:
@@ -77,6 +81,12 @@ class TargetKind(abc.ABC):
     def open(self, spec: TargetSpec) -> Cluster | None:
         """The cluster adapter of the target, started when LB Lab owns it; None when LB Lab only
         sends load (a URL)."""
+        return None
+
+    def reopen(self, spec: TargetSpec) -> Cluster | None:
+        """The target's cluster as it is now, for undoing the faults of a run whose worker died (the
+        reaper); None when there is nothing to reopen: LB Lab's own cluster ended with the run, or
+        LB Lab never reaches one."""
         return None
 
     def endpoint(self, spec: TargetSpec, cluster: Cluster | None) -> str:
@@ -100,6 +110,11 @@ class TargetKind(abc.ABC):
         """Where the load goes, for the run queue's limit per target: runs with the same key load the
         same service. None: each run loads its own (a sandbox LB Lab starts for the run)."""
         return None
+
+    def planned_layout(self, spec: TargetSpec) -> tuple[tuple[str, ...] | None, tuple[str, ...] | None]:
+        """The pods' names (slots) and nodes the target will have when a run starts, as far as
+        they are known before it (None: unknown, chaos targets are checked at injection time)."""
+        return None, None
 
     def known_pods(self, spec: TargetSpec, cluster: Cluster | None) -> list[str]:
         """The pods expected to get traffic, known before the first request."""

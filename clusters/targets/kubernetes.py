@@ -15,6 +15,8 @@ class Kubernetes(TargetKind):
     required = {"namespace": "A Kubernetes target needs a namespace.",
                 "service": "A Kubernetes target needs a service or ingress name."}
 
+    chaos_missing = "fault injection into Kubernetes targets comes with the Kubernetes adapter, not in this build"
+
     def describe(self, spec: TargetSpec) -> str:
         return f"{spec.namespace}/{spec.service}"[:100]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from clusters.base import Cluster
 from clusters.sandbox import SandboxCluster, SandboxConfig, ServiceTime
+from clusters.sandbox.config import DEFAULT_RETRIES
 from clusters.targets import Allowed, TargetKind, TargetSpec, register
 
 
@@ -12,10 +13,11 @@ class Sandbox(TargetKind):
     name = "sandbox"
     label = "Sandbox cluster"
     help = "Local pod processes behind LB Lab's balancer, started for the run and stopped after it."
-    fields = ("pods", "nodes", "algorithm", "service_time_ms")
+    fields = ("pods", "nodes", "algorithm", "service_time_ms", "retries")
 
     def describe(self, spec: TargetSpec) -> str:
-        return f"sandbox {spec.pods} pods {spec.algorithm}"
+        retries = f" retries {spec.retries}" if spec.retries != DEFAULT_RETRIES else ""
+        return f"sandbox {spec.pods} pods {spec.algorithm}{retries}"
 
     def check_allowed(self, spec: TargetSpec, allowed: Allowed) -> None:
         """Always allowed: the sandbox listens on loopback and lives only as long as the run."""
@@ -25,7 +27,17 @@ class Sandbox(TargetKind):
         return SandboxCluster(SandboxConfig(
             pods=spec.pods, nodes=spec.nodes, algorithm=spec.algorithm, algorithm_options=options,
             service_time=ServiceTime(distribution="exponential", mean_ms=spec.service_time_ms),
+            retries=spec.retries,
         ))
+
+    def planned_layout(self, spec: TargetSpec):
+        """Pods are `pod-<slot>-<suffix>` (the suffix drawn at start), on nodes `node-0`... in turn."""
+        return tuple(f"pod-{slot}" for slot in range(spec.pods)), tuple(f"node-{i}" for i in range(spec.nodes))
+
+    def reopen(self, spec: TargetSpec) -> None:
+        """None: the sandbox's processes die with the process that started them (a parent-death
+        signal), faults and all, so a run whose worker died left nothing applied."""
+        return None
 
     def started_pods(self, spec: TargetSpec) -> int:
         return spec.pods

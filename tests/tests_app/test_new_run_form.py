@@ -8,6 +8,7 @@ import pytest
 from django.urls import reverse
 from django.utils.html import escape
 
+from chaos_app.models import ChaosExperiment
 from clusters.algorithms import ALGORITHMS
 from tests.factories import LoadTestRunFactory, ScenarioFactory, TargetFactory, TuningPolicyFactory
 from tests_app.models import LoadTestRun, Scenario, Target
@@ -69,10 +70,27 @@ def test_bad_input_is_a_field_error_and_nothing_is_created(logged_in, field, val
     assert not LoadTestRun.objects.exists() and not Target.objects.exists()
 
 
-def test_chaos_and_autotune_are_refused_with_the_reason(logged_in):
-    response = logged_in.post(reverse("run-new"), {**CUSTOM, "chaos": "pod_kill@3s:0s"})
-    assert "this build cannot inject faults yet" in response.context["form"].errors["chaos"][0]
+def test_chaos_on_a_pod_the_sandbox_will_not_have_is_refused_on_the_field(logged_in):
+    response = logged_in.post(reverse("run-new"), {**CUSTOM, "chaos": "pod_kill@3s:0s::pod-7"})
+    assert "unknown pod 'pod-7'" in response.context["form"].errors["chaos"][0]
     assert not LoadTestRun.objects.exists()
+
+
+def test_chaos_steps_and_an_experiment_start_a_run(logged_in):
+    response = logged_in.post(reverse("run-new"), {**CUSTOM, "chaos": "pod_kill@3s:0s::pod-1\nlatency@5s:2s:high"})
+    assert response.status_code == 302, response.context["form"].errors
+    run = LoadTestRun.objects.get()
+    assert run.chaos == ["pod_kill@3s:0s::pod-1", "latency@5s:2s:high"]
+    response = logged_in.post(reverse("run-new"), {**CUSTOM, "sandbox_retries": "0", "chaos": "pod_kill@3s:0s"})
+    assert response.status_code == 302, response.context["form"].errors
+    assert LoadTestRun.objects.order_by("-pk").first().target.retries == 0
+    preset = ChaosExperiment.objects.create(name="Kill one", steps=[{"kind": "pod_kill", "start_s": 4, "duration_s": 0}],
+                                            stop_conditions={"max_error_rate": 0.4, "for_s": 5})
+    response = logged_in.post(reverse("run-new"), {**CUSTOM, "experiment": preset.pk})
+    assert response.status_code == 302, response.context["form"].errors
+    run = LoadTestRun.objects.order_by("-pk").first()
+    assert run.chaos_experiment == preset and run.chaos == ["pod_kill@4s:0s:medium"]
+    assert run.chaos_settings["stop_conditions"] == {"max_error_rate": 0.4, "for_s": 5}
 
 
 def test_someone_elses_target_or_scenario_cannot_be_chosen(logged_in, bob):
@@ -141,7 +159,7 @@ def test_every_error_comes_in_one_round(logged_in):
     response = logged_in.post(reverse("run-new"), {
         **CUSTOM, "users": "0", "duration_s": "soon", "sandbox_pods": "99", "workers": "40", "name": "n" * 201,
         "threshold_error_rate": "2", "think_time_min_ms": "500", "think_time_max_ms": "100",
-        "chaos": "pod_kill@3s:0s", "autotune": policy.pk,
+        "chaos": "meteor@3s:0s", "autotune": policy.pk,
     })
     errors = response.context["form"].errors
     assert set(errors) == {"users", "duration_s", "sandbox_pods", "workers", "name", "threshold_error_rate",
@@ -187,7 +205,6 @@ def test_sliders_have_a_number_input_beside_them(logged_in):
 
 def test_engines_not_in_this_build_are_shown_disabled_with_why(logged_in):
     page = logged_in.get(reverse("run-new")).content.decode()
-    assert re.search(r'<textarea name="chaos"[^>]*disabled', page)
+    assert not re.search(r'<textarea name="chaos"[^>]*disabled', page)
     assert re.search(r'<select name="autotune"[^>]*disabled', page)
-    assert f"Not in this build: {NOT_IN_THIS_BUILD['chaos']}." in page
     assert f"Not in this build: {NOT_IN_THIS_BUILD['autotune']}." in page

@@ -1,4 +1,4 @@
-from tests_app.verdict import judge
+from tests_app.verdict import judge, judge_chaos
 
 THRESHOLDS = {"threshold_balance": 95.0, "threshold_error_rate": 0.01, "threshold_p95_ms": 250.0}
 
@@ -26,3 +26,11 @@ def test_no_traffic_fails_with_a_reason():
     passed, reasons = judge(requests=0, failures=0, balance_score=None, p95_ms=None, **THRESHOLDS)
     assert passed is False
     assert "no request completed" in reasons[0]
+
+
+def test_each_failing_injection_fails_the_run_with_its_reason():
+    chaos = [{"kind": "pod_kill", "passed": True, "reason": "pod_kill recovered in 0.1 s, within 30 s"},
+             {"kind": "partition", "passed": False, "reason": "partition did not recover within 60 s"},
+             {"kind": "latency", "passed": None, "reason": "not measurable"}]
+    assert judge_chaos(True, [], chaos) == (False, ["partition did not recover within 60 s"])
+    assert judge_chaos(False, ["balance"], chaos[:1]) == (False, ["balance"])

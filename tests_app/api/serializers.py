@@ -113,7 +113,8 @@ class LoadTestRunSerializer(serializers.ModelSerializer):
     class Meta:
         model = LoadTestRun
         fields = [
-            "id", "name", "owner", "target", "target_name", "scenario", "scenario_config", "chaos", "autotune", "workers",
+            "id", "name", "owner", "target", "target_name", "scenario", "scenario_config", "chaos", "chaos_experiment",
+            "autotune", "workers",
             "status", "queue", "created_at", "started_at", "ended_at", "heartbeat_at", "attempt", "stop_requested",
             "summary", "verdict", "error",
         ]
@@ -161,7 +162,11 @@ class RunCreateSerializer(serializers.Serializer):
     name = serializers.CharField(required=False, allow_blank=True, default="",
                                  help_text=f"Up to {RUN_NAME_LENGTH} characters; empty: named after its scenario and target.")
     chaos = serializers.ListField(child=serializers.CharField(), required=False, default=list,
-                                  help_text="Steps KIND@START:DURATION[:SEVERITY][:POD].")
+                                  help_text="Steps KIND@START:DURATION[:SEVERITY][:TARGET], e.g. pod_kill@3s:0s.")
+    experiment = serializers.JSONField(
+        required=False, default=None,
+        help_text="A chaos experiment (yours or a preset) by id or name, instead of `chaos`: its steps, steady "
+                  "state and stop conditions.")
     autotune = serializers.IntegerField(required=False, allow_null=True, default=None)
     workers = serializers.IntegerField(required=False, default=1)
 

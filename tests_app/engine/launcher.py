@@ -5,7 +5,7 @@ Django-free and Locust-free (gevent must never be imported where Django runs):
     with LocustProcess(config, workers=2) as locust_run:
         locust_run.start()
         while True:
-            for line in locust_run.poll(1.0):      # {"type": "sample" | "final" | "error", ...}
+            for line in locust_run.poll(1.0):      # {"type": "clock" | "sample" | "final" | "error", ...}
                 ...
             if stop_requested:
                 locust_run.stop(grace_s=10)        # SIGTERM: users stop, last sample + final

@@ -5,10 +5,17 @@ Config: the JSON file named by env `LBLAB_LOCUST_CONFIG` (tests_app/engine/confi
 Output: one JSON line per second on the file descriptor in env `LBLAB_RESULTS_FD`
 (default 1, stdout), written only by the master (or the single local process):
 
+    {"type": "clock", "t0_unix": 1796537837.3}   first: time.time() at the run's t=0
     {"type": "sample", "t": 1.0, "users": 5, "requests": 812, ..., "pods": {...}, "unattributed": 0}
     ...
     {"type": "sample", "t": 5.0, ...}      last one: after the users stopped, in-flight requests finished
     {"type": "final", "duration_s": 5.0, "requests": ..., "pods": {...}, ...}
+
+Every `t` is seconds since t=0, so `t0_unix + t` is the wall-clock time (the clock the
+cluster's events are stamped with). t=0 is on a 100 ms boundary of the wall clock: every
+process (workers too, on clocks kept in step) counts each response in the 100 ms bucket of its
+completion time (`stats.bucket_key`) without being told when the run started, and the master
+places those buckets in the run (`Aggregator`: each sample's `buckets`).
 
 How a run goes (all of it in the shape greenlet, so Locust's own shutdown cannot race
 the flush): `LBShape.tick()` is called once and drives the whole run: it starts users
@@ -50,7 +57,16 @@ from tests_app.engine import shapes
 from tests_app.engine.attribution import CounterDeltas, header_value, query_prometheus, response_attributor
 from tests_app.engine.config import CONFIG_ENV, load_config
 from tests_app.engine.redirects import MAX_REDIRECTS, RedirectPolicy, RedirectRefused, checked_opener, redirected_method
-from tests_app.engine.stats import Aggregator, PodNames, Window, dumps, failure_of, nothing_sent_lines
+from tests_app.engine.stats import (
+    BUCKETS_PER_S,
+    Aggregator,
+    PodNames,
+    Window,
+    bucket_key,
+    dumps,
+    failure_of,
+    nothing_sent_lines,
+)
 
 PROCESSES_ENV = "LBLAB_LOCUST_PROCESSES"  # processes that run users (workers, or 1)
 RESULTS_FD_ENV = "LBLAB_RESULTS_FD"
@@ -353,8 +369,9 @@ class Driver:
         if self.prometheus:
             self.deltas = CounterDeltas(self.read_counters())
         STATE["socket_baseline"] = count_sockets()
-        t0 = time.perf_counter()
-        self.aggregator.epoch = time.time()  # errors' first and last seen are counted from here
+        t0_unix, t0 = start_clock()
+        self.aggregator.epoch = t0_unix  # buckets and errors' first and last seen are counted from here
+        emit({"type": "clock", "t0_unix": t0_unix})
         starter = None
         last_target = None
         next_sample = 1.0
@@ -403,6 +420,18 @@ class Driver:
             STATE["finished"] = True
 
 
+def start_clock() -> tuple[float, float]:
+    """The run's t=0: the next 100 ms boundary of the wall clock (time.time(), which the workers
+    and the cluster's events read too), waited for (under 0.1 s before any user starts).
+    Returns (t0_unix, the perf_counter() reading at that instant), so seconds are timed with the
+    monotonic clock and still land on the wall clock as t0_unix + t."""
+    t0_key = bucket_key(time.time()) + 1
+    t0_unix = t0_key / BUCKETS_PER_S
+    gevent.sleep(max(0.0, t0_unix - time.time()))
+    # perf_counter at the boundary: now, less how far past it the sleep woke
+    return t0_unix, time.perf_counter() - (time.time() - t0_unix)
+
+
 DRIVER: Driver | None = None
 
 
@@ -423,6 +452,7 @@ def _on_sigterm() -> None:
     if not STATE["started"]:
         # Still waiting for workers: nothing ran, say so and leave (the launcher kills the workers).
         STATE["started"] = STATE["finished"] = True
+        emit({"type": "clock", "t0_unix": time.time()})
         for line in nothing_sent_lines(CONFIG.expected_pods, ENDPOINTS):
             emit(line)
         os._exit(0)

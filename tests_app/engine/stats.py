@@ -12,6 +12,8 @@ bulk, at C speed (`record_latencies`), when the window is read or the cap is rea
   `record_error()` per failure (grouped by endpoint, type, status and message),
   `to_wire()` / `merge_wire()` to ship it from a worker to the master (histograms encoded
   with HdrHistogram's compressed format).
+- `Window.buckets`: the same responses by 100 ms of completion time (`Bucket`), flushed with
+  the window, so the sample lines carry the recovery analysis' resolution (see `Aggregator`).
 - `Aggregator` (in the process that emits lines) turns windows into `sample` lines and
   keeps the cumulative figures for the `final` line. Every count in `final` is the sum
   of the samples that were emitted, per pod too, by construction. The endpoint and error
@@ -23,13 +25,16 @@ bulk, at C speed (`record_latencies`), when the window is read or the cap is rea
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from http import HTTPStatus
 
 import numpy as np
 from hdrh.histogram import HdrHistogram
 
+from clusters import latency_hist
 from clusters.balance import MAX_DISTINCT_PODS, OTHER_PODS
+from clusters.latency_hist import latency_key
 
 LOWEST_US = 1
 HIGHEST_US = 60_000_000
@@ -42,6 +47,16 @@ MAX_ERROR_GROUPS = 100
 OTHER_MESSAGES = "(other messages)"
 MESSAGE_MAX_CHARS = 200
 HTTP_REASONS = {status.value: status.phrase for status in HTTPStatus}
+BUCKETS_PER_S = 10  # 100 ms buckets
+_now = time.time  # looked up once: record() runs per request
+
+
+def bucket_key(at_unix: float) -> int:
+    """The 100 ms bucket a response that completed at `at_unix` (time.time()) is counted in:
+    whole tenths of a second since the Unix epoch, the same in every process on clocks kept in
+    step (one machine, or NTP). The run's t=0 is on such a boundary (the plugin starts on one),
+    so the bucket `key` starts `key - t0_key` tenths of a second into the run."""
+    return int(at_unix * BUCKETS_PER_S)
 
 
 def new_histogram() -> HdrHistogram:
@@ -174,6 +189,28 @@ class PodWindow:
         return self._hist
 
 
+class Bucket:
+    """The responses that completed within one 100 ms bucket: counts, requests per pod (under
+    the run's kept names) and a `clusters.latency_hist` histogram, so percentiles over several
+    buckets stay exact to the histogram's resolution."""
+
+    __slots__ = ("failures", "hist", "pods", "requests")
+
+    def __init__(self):
+        self.requests = 0
+        self.failures = 0
+        self.pods: dict[str, int] = {}
+        self.hist: dict[float, int] = {}
+
+    def add(self, other: Bucket) -> None:
+        self.requests += other.requests
+        self.failures += other.failures
+        for name, count in other.pods.items():
+            self.pods[name] = self.pods.get(name, 0) + count
+        for key, count in other.hist.items():
+            self.hist[key] = self.hist.get(key, 0) + count
+
+
 class Window:
     """Counts since the last report, in one process. Each latency is recorded in its pod's
     histogram (or the unattributed one), which `merged_hist()` adds up, and in its endpoint's.
@@ -192,6 +229,9 @@ class Window:
         self.errors: dict[tuple[int, str, int | None, str], list] = {}
         # Counts that come from elsewhere than responses (prometheus counters): pod -> requests.
         self.pod_counts: dict[str, int] = {}
+        # The window's responses by 100 ms of completion time (`bucket_key` -> Bucket): at most a
+        # second's worth plus the stragglers of a late report, and gone with the window.
+        self.buckets: dict[int, Bucket] = {}
 
     def __bool__(self) -> bool:
         return bool(self.requests or self.pod_counts)
@@ -200,26 +240,40 @@ class Window:
     def unattributed_hist(self) -> HdrHistogram | None:
         return self.unattributed_slot.hist
 
-    def record(self, pod: str | None, latency_s: float | None, failed: bool, endpoint: int = 0) -> None:
+    def record(self, pod: str | None, latency_s: float | None, failed: bool, endpoint: int = 0,
+               at: float | None = None) -> None:
         """One finished request of the mix's `endpoint`. `latency_s` None: no latency (a request
-        that never went out). Runs once per request: kept to the fewest operations, and it
-        allocates nothing but list room for the latency."""
+        that never went out). `at`: when it completed (time.time(), default now); its 100 ms
+        bucket is the one of its completion, the moment Locust's own request event would fire for
+        it, so a request that hung through a fault is counted when its answer (or timeout) came.
+        Runs once per request: kept to the fewest operations, and it allocates nothing but list
+        room for the latency (and a bucket per 100 ms)."""
         self.requests += 1
+        second_tenth = int((_now() if at is None else at) * BUCKETS_PER_S)
+        bucket = self.buckets.get(second_tenth)
+        if bucket is None:
+            bucket = self.buckets[second_tenth] = Bucket()
+        bucket.requests += 1
         if pod is None:
             self.unattributed += 1
             slot = self.unattributed_slot
         else:
             slot = self.pods.get(pod)
             if slot is None:
+                pod = self.pod_names.admit(pod)
                 slot = self._slot(pod)
             slot.requests += 1
+            bucket.pods[pod] = bucket.pods.get(pod, 0) + 1
         by_endpoint = self.endpoints[endpoint]
         by_endpoint.requests += 1
         if failed:
             self.failures += 1
             slot.failures += 1
             by_endpoint.failures += 1
+            bucket.failures += 1
         if latency_s is not None:
+            key = latency_key(latency_s * 1000.0)
+            bucket.hist[key] = bucket.hist.get(key, 0) + 1
             pending = slot.pending
             pending.append(latency_s)
             if len(pending) >= PENDING_CAP:
@@ -263,6 +317,8 @@ class Window:
             "pods": {name: [slot.requests, slot.failures, enc(slot.hist)] for name, slot in self.pods.items()},
             "endpoints": [[slot.requests, slot.failures, enc(slot.hist)] for slot in self.endpoints],
             "errors": [[*key, *group] for key, group in self.errors.items()],
+            "buckets": [[key, bucket.requests, bucket.failures, bucket.pods, latency_hist.to_pairs(bucket.hist)]
+                        for key, bucket in self.buckets.items()],
         }
 
     def merge_wire(self, data: Mapping) -> None:
@@ -286,6 +342,16 @@ class Window:
                 slot.histogram().decode_and_add(encoded)
         for endpoint, kind, status, message, count, first, last in data.get("errors") or ():
             add_error(self.errors, (int(endpoint), kind, status, message), int(count), float(first), float(last))
+        for key, requests, failures, pods, pairs in data.get("buckets") or ():
+            bucket = self.buckets.get(int(key))
+            if bucket is None:
+                bucket = self.buckets[int(key)] = Bucket()
+            bucket.requests += int(requests)
+            bucket.failures += int(failures)
+            for name, count in pods.items():
+                kept = self.pod_names.admit(name)
+                bucket.pods[kept] = bucket.pods.get(kept, 0) + int(count)
+            latency_hist.add_pairs(bucket.hist, pairs)
 
 
 def add_error(groups: dict[tuple, list], key: tuple, count: int, first: float, last: float) -> None:
@@ -333,6 +399,19 @@ class Aggregator:
 
     `pod_names`: the run's kept pod names (the windows' own, in the process that emits lines);
     a pod past them is counted under OTHER_PODS.
+
+    `epoch`: time.time() at the run's t=0 (the plugin's `clock` line), on a 100 ms boundary.
+    Each sample's `buckets` are its window's 100 ms buckets, by completion time: `t` (the
+    bucket's start, seconds since t=0, a multiple of 0.1), `requests`, `failures`, `p95_ms`,
+    `pods` (pod -> requests, attributed responses only: they sum to the sample's requests less
+    its unattributed ones; none when pods are counted by counters) and `latency_hist` (the
+    `clusters.latency_hist` pairs that add up over buckets). Only non-empty buckets, in time
+    order. The buckets of a sample sum to its counts: a response that completed just past the
+    second's end but was collected with it (the sample is taken a few ms late, a worker's
+    counts up to `COLLECT_WAIT_S` late) is counted in the second's last bucket, and one that
+    completed before the second but reached the master after the previous sample (a worker's
+    late report) in its first bucket, as the second's own counts have them. The last sample
+    covers the rest of the run: its buckets may lie past its `t` (requests in flight at the end).
     """
 
     def __init__(self, expected_pods: Iterable[str] = (), *, endpoints: Sequence[str] = ("GET /",),
@@ -381,6 +460,7 @@ class Aggregator:
         """The `sample` line for `window` (the second that ended at `t`), added to the totals.
         `last`: the run's last sample (after the users stopped)."""
         elapsed = max(1e-9, t - self.last_t)
+        buckets = self._bucket_rows(window.buckets, start=self.last_t, end=None if last else t)
         self.last_t = t
         self.requests += window.requests
         self.failures += window.failures
@@ -435,7 +515,32 @@ class Aggregator:
             "pods": dict(sorted(pods.items())), "unattributed": unattributed,
             "endpoints": self._endpoint_rows([(requests / elapsed, failures / elapsed) for requests, failures in rates]),
             "errors": self._error_rows(),
+            "buckets": buckets,
         }
+
+    def _bucket_rows(self, buckets: Mapping[int, Bucket], *, start: float, end: float | None) -> list[dict]:
+        """A sample's `buckets` (see the class): each window bucket at its place in the run, kept
+        within the second [start, end) the sample covers (end None: the last sample, open)."""
+        t0_key = round(self.epoch * BUCKETS_PER_S)
+        first = round(start * BUCKETS_PER_S)
+        last = None if end is None else max(first, round(end * BUCKETS_PER_S) - 1)
+        placed: dict[int, Bucket] = {}
+        for key, bucket in buckets.items():
+            index = max(first, key - t0_key)
+            if last is not None:
+                index = min(last, index)
+            into = placed.get(index)
+            if into is None:
+                placed[index] = bucket
+            else:
+                merged = Bucket()
+                merged.add(into)
+                merged.add(bucket)
+                placed[index] = merged
+        return [{"t": round(index / BUCKETS_PER_S, 1), "requests": bucket.requests, "failures": bucket.failures,
+                 "p95_ms": latency_hist.percentile_ms(bucket.hist, 95.0), "pods": dict(sorted(bucket.pods.items())),
+                 "latency_hist": latency_hist.to_pairs(bucket.hist)}
+                for index, bucket in sorted(placed.items()) if bucket.requests]
 
     def _endpoint_rows(self, rates: list[tuple[float, float]]) -> list[dict]:
         """A row per endpoint, in the mix's order (a list: JSON objects lose their key order in

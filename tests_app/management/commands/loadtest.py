@@ -7,6 +7,8 @@ service as the run task, with a live display, and
 whatever it started (sandbox, Locust) is stopped however it ends, Ctrl-C included.
 Exit 0 when the run passes its thresholds, 1 when it does not, 2 on bad input, 130 when it
 was cancelled with Ctrl-C (a second Ctrl-C stops at once, still as cancelled, data kept).
+`--json PATH` and `--junit PATH` are written when the run ends, whatever its verdict; the
+`--junit` path is checked writable before anything starts.
 """
 
 from __future__ import annotations
@@ -28,7 +30,9 @@ from clusters.algorithms import ALGORITHMS
 from clusters.allowlist import check_url
 from clusters.durations import SpecError, parse_duration
 from clusters.faults import FAULT_KINDS
+from clusters.sandbox.config import DEFAULT_RETRIES
 from lbsite.db import NotMigrated, ensure_migrated
+from metrics_app.reports import junit_xml
 from tests_app import services
 from tests_app.cli_display import LiveDisplay, cli_console, print_results
 from tests_app.execution import RunInterrupted
@@ -69,10 +73,20 @@ class Command(BaseCommand):
         parser.add_argument("--workers", type=int, default=1, help="Locust worker processes (default 1)")
         parser.add_argument("--chaos", action="append", default=[], metavar="KIND@START:DURATION[:SEVERITY][:POD]",
                             help=f"a fault step, repeatable; kinds: {', '.join(FAULT_KINDS)}")
+        parser.add_argument("--experiment", metavar="NAME",
+                            help="a chaos experiment (yours or a preset) by name, instead of --chaos steps")
+        retries = parser.add_mutually_exclusive_group()
+        retries.add_argument("--retries", type=int, metavar="N",
+                             help="sandbox balancer: retry a failed idempotent request on another pod up to N "
+                                  f"times (default {DEFAULT_RETRIES}, as nginx's proxy_next_upstream)")
+        retries.add_argument("--no-retries", action="store_true", help="sandbox balancer: never retry (--retries 0)")
         parser.add_argument("--threshold", type=float, help="balance score threshold, percent (default 95)")
         parser.add_argument("--autotune", metavar="POLICY")
         parser.add_argument("--stateful", choices=("redis", "postgres"))
         parser.add_argument("--json", metavar="PATH", help="write the summary here (the API's `summary`)")
+        parser.add_argument("--junit", metavar="PATH",
+                            help="write JUnit XML here when the run ends, passed or not: a test case per threshold "
+                                 "and per chaos injection")
         parser.add_argument("--user", help=f"record the run as this user (default {CLI_USER})")
         parser.add_argument("--name", default="", help="the run's name (default: its scenario and target)")
         parser.add_argument("--no-wait", action="store_true",
@@ -86,10 +100,12 @@ class Command(BaseCommand):
         except NotMigrated as error:
             raise CommandError(str(error), returncode=2) from error
         json_path = self._json_path(options["json"])
+        junit_path = self._writable_path("--junit", options["junit"])
         owner = self._owner(options["user"])
         request = services.RunRequest(
             target=self._target_fields(options), scenario=self._scenario(options, owner),
             scenario_overrides=self._scenario_overrides(options), chaos=options["chaos"],
+            experiment=options["experiment"],
             autotune=options["autotune"], workers=options["workers"], stateful=options["stateful"],
             name=options["name"],
         )
@@ -124,6 +140,8 @@ class Command(BaseCommand):
         self.stdout.write(f"Run {run.pk}: {run.page_url}")
         if json_path:
             json_path.write_text(json.dumps(run.summary, indent=2) + "\n")
+        if junit_path:
+            junit_path.write_text(run_junit_xml(run))
         if run.status == LoadTestRun.Status.CANCELLED:
             raise CommandError(f"run {run.pk} cancelled", returncode=EXIT_CANCELLED)
         if not run.verdict_passed:
@@ -196,9 +214,15 @@ class Command(BaseCommand):
 
     def _target_fields(self, options) -> dict:
         expected_names, expected_count = self._expected_pods(options["expect_pods"])
+        retries = 0 if options["no_retries"] else options["retries"]
         if options["sandbox"]:
             fields = {"kind": "sandbox", "pods": options["pods"], "algorithm": options["algorithm"]}
+            if retries is not None:
+                fields["retries"] = retries
         elif options["target"]:
+            if retries is not None:
+                raise bad("--retries" if options["retries"] is not None else "--no-retries",
+                          "only the sandbox's balancer has retries LB Lab can set")
             url = options["target"].rstrip("/")
             self._check_reachable(url)
             fields = {"kind": "url", "base_url": url, "pod_header": options["pod_header"]}
@@ -228,6 +252,28 @@ class Command(BaseCommand):
         except OSError as error:
             raise bad("--target", f"cannot connect to {host}:{port}: {error.strerror or error}") from error
 
+    def _writable_path(self, flag: str, value) -> Path | None:
+        """The file a flag names, checked writable now, before any load is sent: a run must not be
+        lost to a path found wrong only at its end. Nothing is left behind by the check."""
+        if not value:
+            return None
+        path = Path(value)
+        if path.is_dir():
+            raise bad(flag, f"is a directory: {path}")
+        if not path.parent.is_dir():
+            raise bad(flag, f"no such directory: {path.parent}")
+        try:
+            if path.exists():
+                with open(path, "a"):  # opened for appending, not written: the contents stay
+                    pass
+            else:
+                with open(path, "x"):
+                    pass
+                path.unlink()
+        except OSError as error:
+            raise bad(flag, f"cannot write {path}: {error.strerror or error}") from error
+        return path
+
     def _json_path(self, value) -> Path | None:
         if not value:
             return None
@@ -235,6 +281,15 @@ class Command(BaseCommand):
         if not path.parent.is_dir():
             raise bad("--json", f"no such directory: {path.parent}")
         return path
+
+
+def run_junit_xml(run: LoadTestRun) -> str:
+    """The finished run as JUnit XML (metrics_app.reports.junit_xml), judged as its verdict was."""
+    scenario = run.scenario_spec
+    summary = {"status": run.status, **(run.summary if isinstance(run.summary, dict) else {})}
+    return junit_xml(summary, run_name=run.name or f"run {run.pk}", passed=run.verdict_passed,
+                     reasons=list(run.verdict_reasons or []),
+                     thresholds={"error_rate": scenario.threshold_error_rate, "p95_ms": scenario.threshold_p95_ms})
 
 
 # Where a field of the run request comes from on the command line, when not `--<field>`.
