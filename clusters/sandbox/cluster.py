@@ -96,9 +96,10 @@ class SandboxCluster(Cluster):
         return self._endpoint
 
     def pids(self) -> list[int]:
-        """The controller's pid and every pod's: what must be gone after `close()`."""
+        """The controller's pid, every pod's and the real balancer's (nginx/HAProxy master and
+        workers): what must be gone after `close()`."""
         status = self.client.status()
-        return [status["pids"]["controller"], *status["pids"]["pods"].values()]
+        return [status["pids"]["controller"], *status["pids"]["pods"].values(), *status["pids"]["balancer"]]
 
     # The Cluster interface.
     def pods(self) -> list[Pod]:
@@ -195,7 +196,7 @@ def run_foreground(config: SandboxConfig, *, echo: Callable[[str], None] = print
     stop = stop or threading.Event()
     try:
         with SandboxCluster(config) as cluster:
-            echo(f"balancer    {cluster.endpoint}  (algorithm {config.algorithm})")
+            echo(f"balancer    {cluster.endpoint}  ({config.balancer}, algorithm {config.algorithm})")
             echo(f"control API {cluster.control_url}")
             for pod in cluster.pods():
                 echo(f"pod         {pod.name:<14} {pod.node:<8} http://{pod.address}")

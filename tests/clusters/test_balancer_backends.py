@@ -1,0 +1,203 @@
+"""The sandbox behind real nginx and HAProxy (`--balancer nginx|haproxy`), real processes: every pod
+serves, weights hold, switching drops nothing, killed pods come back, faults at the pods show, and
+closing the sandbox leaves none of the balancer's processes."""
+
+from __future__ import annotations
+
+import collections
+import http.client
+import statistics
+import threading
+import time
+
+import psutil
+import pytest
+
+from clusters.base import ClusterError
+from clusters.sandbox import SandboxConfig, ServiceTime
+from clusters.sandbox.backends import BALANCER_BACKENDS, backend_named
+from tests.clusters.support import Load, get_once
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def installed(name: str) -> bool:
+    try:
+        backend_named(name).located()
+        return True
+    except ClusterError:
+        return False
+
+
+REAL = [pytest.param(name, marks=pytest.mark.skipif(not installed(name), reason=f"{name} is not installed: make balancers"))
+        for name in BALANCER_BACKENDS if name != "lblab"]
+EVERY = [pytest.param("lblab"), *REAL]
+SPREAD_ALGORITHMS = ("round_robin", "least_conn", "p2c")  # p2c: nginx's random two least_conn, HAProxy's random(2)
+SLOW = ServiceTime(distribution="fixed", mean_ms=2.0)  # requests overlap, so least_conn and p2c see load
+
+
+def spread(endpoint: str, clients: int = 6, per_client: int = 60) -> collections.Counter:
+    """Requests from `clients` threads over kept-alive connections, counted by the X-Pod answering;
+    every one answered 200 (a kept-alive connection a reload closed is retried, as clients do)."""
+    counts: collections.Counter = collections.Counter()
+    lock = threading.Lock()
+    host, port = endpoint.split("//")[1].rsplit(":", 1)
+
+    errors: list = []
+
+    def client():
+        conn = http.client.HTTPConnection(host, int(port), timeout=30)
+        mine: collections.Counter = collections.Counter()
+        try:
+            for _ in range(per_client):
+                status, pod, _ = get_once(conn, retry_stale=True)
+                if status != 200:
+                    errors.append(status)
+                mine[pod] += 1  # HAProxy lower-cases the name: getheader does not care
+        except Exception as exc:  # asserted below
+            errors.append(exc)
+        finally:
+            conn.close()
+        with lock:
+            counts.update(mine)
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    return counts
+
+
+def pod_named(cluster, slot: int) -> str:
+    return next(p.name for p in cluster.pods() if p.name.startswith(f"pod-{slot}-"))
+
+
+@pytest.mark.parametrize("balancer", EVERY)
+def test_every_pod_gets_traffic_for_each_algorithm(start_sandbox, balancer):
+    cluster = start_sandbox(pods=3, balancer=balancer, service_time=SLOW)
+    assert cluster.client.status()["balancer"] == balancer
+    pods = {p.name for p in cluster.pods()}
+    for algorithm in SPREAD_ALGORITHMS:
+        cluster.set_algorithm(algorithm)
+        before = {name: s["requests"] for name, s in cluster.client.balancer_stats().items()}
+        counts = spread(cluster.endpoint)
+        assert set(counts) == pods, (algorithm, counts)
+        assert sum(counts.values()) == 360
+        # The per-pod stats and the pods' metrics agree with what the clients saw, behind every balancer.
+        after = cluster.client.balancer_stats()
+        assert {name: after[name]["requests"] - before[name] for name in pods} == dict(counts), algorithm
+    metrics = cluster.pod_metrics()
+    assert sum(m.requests for m in metrics.values()) == 3 * 360
+
+
+@pytest.mark.parametrize("balancer", REAL)
+def test_algorithm_without_equivalent_is_refused(start_sandbox, balancer):
+    with pytest.raises(ClusterError) as refused:
+        SandboxConfig(balancer=balancer, algorithm="ewma")
+    assert refused.value.field == "algorithm"
+    assert "no " + balancer + " equivalent" in str(refused.value)
+    cluster = start_sandbox(pods=3, balancer=balancer)
+    with pytest.raises(ClusterError) as refused:
+        cluster.set_algorithm("l4_connection")
+    assert refused.value.field == "algorithm"
+    assert cluster.client.status()["algorithm"] == "round_robin"
+    assert len(spread(cluster.endpoint, clients=2, per_client=30)) == 3  # it still serves, unchanged
+
+
+def test_unknown_balancer_is_refused_with_its_field():
+    with pytest.raises(ClusterError) as refused:
+        SandboxConfig(balancer="envoy")
+    assert refused.value.field == "balancer"
+
+
+@pytest.mark.parametrize("balancer", REAL)
+def test_weights_3_1_1_give_60_20_20(start_sandbox, balancer):
+    cluster = start_sandbox(pods=3, balancer=balancer, algorithm="weighted_round_robin")
+    # Weights changed on the running balancer: HAProxy's runtime API, nginx's reload.
+    cluster.set_algorithm("weighted_round_robin", {"weights": {"pod-0": 3}})
+    counts = spread(cluster.endpoint, clients=5, per_client=100)
+    total = sum(counts.values())
+    heavy = counts[pod_named(cluster, 0)] / total
+    assert 0.55 <= heavy <= 0.65, counts
+    for slot in (1, 2):
+        assert 0.15 <= counts[pod_named(cluster, slot)] / total <= 0.25, counts
+
+
+@pytest.mark.parametrize("balancer", REAL)
+def test_switching_algorithm_and_weights_under_load_loses_no_request(start_sandbox, wait_until, balancer):
+    cluster = start_sandbox(pods=3, balancer=balancer, service_time=SLOW)
+    with Load(cluster.endpoint, clients=4, retry_stale=True) as load:
+        for _ in range(3):
+            for algorithm, options in (("least_conn", {}), ("weighted_round_robin", {"weights": {"pod-0": 3}}),
+                                       ("weighted_round_robin", {"weights": {"pod-0": 1, "pod-1": 2}}),
+                                       ("p2c", {}), ("round_robin", {})):
+                cluster.set_algorithm(algorithm, options)
+                answered = load.answered
+                wait_until(lambda a=answered: load.answered > a + 20, message=f"load goes on after {algorithm}")
+    assert load.failures == 0, (load.statuses, load.retried)
+    assert load.statuses[200] > 300
+
+
+@pytest.mark.parametrize("balancer", REAL)
+def test_killed_pod_comes_back_and_gets_traffic(start_sandbox, wait_until, balancer):
+    cluster = start_sandbox(pods=3, balancer=balancer)
+    victim = pod_named(cluster, 1)
+    cluster.kill_pod(victim)
+    replaced = wait_until(lambda: [p.name for p in cluster.pods() if p.name.startswith("pod-1-") and p.name != victim
+                                   and p.ready], message="the pod's replacement is ready")
+    counts = wait_until(lambda: (c := spread(cluster.endpoint, clients=3, per_client=30))[replaced[0]] and c,
+                        message="the replacement gets traffic")
+    assert victim not in counts
+    assert len(counts) == 3
+
+
+@pytest.mark.parametrize("balancer", REAL)
+def test_not_ready_pod_is_taken_out_and_back(start_sandbox, wait_until, balancer):
+    cluster = start_sandbox(pods=3, balancer=balancer)
+    pod = pod_named(cluster, 2)
+    cluster.set_not_ready([pod], duration=2.0)
+    wait_until(lambda: not next(p for p in cluster.pods() if p.name == pod).ready, message="marked not ready")
+    counts = spread(cluster.endpoint, clients=3, per_client=40)
+    assert pod not in counts and len(counts) == 2, counts
+    wait_until(lambda: pod in spread(cluster.endpoint, clients=2, per_client=10), message="back in the rotation")
+
+
+@pytest.mark.parametrize("balancer", REAL)
+def test_closing_the_sandbox_leaves_no_balancer_process(start_sandbox, balancer):
+    cluster = start_sandbox(pods=2, balancer=balancer)
+    cluster.set_algorithm("least_conn")  # a reload: old and new workers are ours alike
+    started = cluster.client.status()["pids"]["balancer"]
+    assert len(started) >= 2  # a master and its worker
+    pids = cluster.pids()
+    assert set(started) <= set(pids)
+    cluster.close()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(psutil.pid_exists(pid) for pid in started):
+        time.sleep(0.05)
+    assert [pid for pid in started if psutil.pid_exists(pid)] == []
+
+
+@pytest.mark.parametrize("balancer", REAL)
+def test_latency_fault_at_a_pod_shows_behind_the_balancer(start_sandbox, balancer):
+    cluster = start_sandbox(pods=3, balancer=balancer)
+    slow = pod_named(cluster, 0)
+    cluster.add_latency([slow], ms=300, duration=30)
+    host, port = cluster.endpoint.split("//")[1].rsplit(":", 1)
+    seconds: dict[str, list[float]] = collections.defaultdict(list)
+    conn = http.client.HTTPConnection(host, int(port), timeout=30)
+    try:
+        for _ in range(9):
+            started = time.monotonic()
+            conn.request("GET", "/")
+            response = conn.getresponse()
+            response.read()
+            seconds[response.getheader("X-Pod")].append(time.monotonic() - started)
+    finally:
+        conn.close()
+    assert len(seconds) == 3
+    assert min(seconds[slow]) >= 0.3
+    others = [s for pod, values in seconds.items() if pod != slow for s in values]
+    assert statistics.median(others) < min(seconds[slow])
+    cluster.restore()
