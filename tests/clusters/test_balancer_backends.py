@@ -197,7 +197,7 @@ def test_latency_fault_at_a_pod_shows_behind_the_balancer(start_sandbox, balance
     finally:
         conn.close()
     assert len(seconds) == 3
-    assert min(seconds[slow]) >= 0.3
+    assert min(seconds[slow]) >= 0.25  # the pod holds each request 300 ms (its loop timer may fire a little early)
     others = [s for pod, values in seconds.items() if pod != slow for s in values]
     assert statistics.median(others) < min(seconds[slow])
     cluster.restore()

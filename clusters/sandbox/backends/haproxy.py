@@ -51,6 +51,7 @@ defaults
     timeout server {timeout}s
     timeout http-keep-alive 75s
     timeout queue 10s
+    timeout check 2s
     retries {retries}
     option redispatch 1
     retry-on conn-failure empty-response
