@@ -28,6 +28,7 @@ from clusters.algorithms import ALGORITHMS
 from clusters.allowlist import check_url
 from clusters.durations import SpecError, parse_duration
 from clusters.faults import FAULT_KINDS
+from clusters.sandbox.backends import BALANCER_BACKENDS, DEFAULT_BACKEND
 from lbsite.db import NotMigrated, ensure_migrated
 from tests_app import services
 from tests_app.cli_display import LiveDisplay, cli_console, print_results
@@ -55,6 +56,10 @@ class Command(BaseCommand):
         where.add_argument("--target", metavar="URL", help="base URL to load (must be allow-listed)")
         parser.add_argument("--pods", type=int, default=4, help="sandbox pods (default 4)")
         parser.add_argument("--algorithm", default="round_robin", help=f"sandbox balancer: {', '.join(ALGORITHMS)}")
+        parser.add_argument("--balancer", default=DEFAULT_BACKEND,
+                            help=f"what serves the sandbox in front of its pods: {', '.join(BALANCER_BACKENDS)} "
+                                 f"(default {DEFAULT_BACKEND}: LB Lab's own; nginx and haproxy: Debian's, "
+                                 "`make balancers` installs them)")
         parser.add_argument("--pod-header", default="X-Pod", help="response header naming the pod (default X-Pod)")
         parser.add_argument("--expect-pods", metavar="N|NAMES",
                             help="pods that should get traffic: a count, or names separated by commas")
@@ -197,7 +202,8 @@ class Command(BaseCommand):
     def _target_fields(self, options) -> dict:
         expected_names, expected_count = self._expected_pods(options["expect_pods"])
         if options["sandbox"]:
-            fields = {"kind": "sandbox", "pods": options["pods"], "algorithm": options["algorithm"]}
+            fields = {"kind": "sandbox", "pods": options["pods"], "balancer": options["balancer"],
+                      "algorithm": options["algorithm"]}
         elif options["target"]:
             url = options["target"].rstrip("/")
             self._check_reachable(url)
