@@ -165,15 +165,16 @@ HELD_S = 30.0  # a latency fault far longer than the test: requests stay on the 
 HELD_REQUESTS = 4  # requests surely in flight on the pod when it is killed
 
 
-def kill_under_load(cluster, wait_until, slot: int) -> tuple[Load, str]:
+def kill_under_load(cluster, wait_until, slot: int, *, retry_stale: bool = False) -> tuple[Load, str]:
     """Kill a sandbox's pod in `slot` under load (8 clients), wait for its replacement to be ready
-    and serve, and return what the clients saw and the killed pod's name.
+    and serve, and return what the clients saw and the killed pod's name. `retry_stale`: the
+    clients' (Load's), for nginx and HAProxy, whose reloads close idle kept-alive connections.
 
     A latency fault first holds requests on the pod, so that at least HELD_REQUESTS are in flight
     when it dies whatever the timing of the kill: counts of failures then do not depend on luck."""
     victim = next(p.name for p in cluster.pods() if p.name.startswith(f"pod-{slot}-"))
     cluster.add_latency([victim], ms=HELD_S * 1000, duration=HELD_S)
-    with Load(cluster.endpoint, clients=8) as load:
+    with Load(cluster.endpoint, clients=8, retry_stale=retry_stale) as load:
         wait_until(lambda: cluster.client.balancer_stats()[victim]["in_flight"] >= HELD_REQUESTS,
                    message="requests held on the pod")
         cluster.kill_pod(victim)

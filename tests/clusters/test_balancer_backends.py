@@ -13,10 +13,11 @@ import time
 import psutil
 import pytest
 
+from clusters.algorithms import ALGORITHMS
 from clusters.base import ClusterError
 from clusters.sandbox import SandboxConfig, ServiceTime
 from clusters.sandbox.backends import BALANCER_BACKENDS, backend_named
-from tests.clusters.support import Load, get_once
+from tests.clusters.support import HELD_REQUESTS, Load, get_once, kill_under_load
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -201,3 +202,57 @@ def test_latency_fault_at_a_pod_shows_behind_the_balancer(start_sandbox, balance
     others = [s for pod, values in seconds.items() if pod != slow for s in values]
     assert statistics.median(others) < min(seconds[slow])
     cluster.restore()
+
+
+@pytest.mark.parametrize("balancer", REAL)
+def test_every_algorithm_with_an_equivalent_runs_and_the_rest_are_refused(start_sandbox, balancer):
+    cluster = start_sandbox(pods=3, balancer=balancer)
+    backend = backend_named(balancer)
+    pods = {p.name for p in cluster.pods()}
+    for name, algorithm in ALGORITHMS.items():
+        options = {"header": "X-User"} if name == "consistent_hash" else {}
+        if backend.equivalent(algorithm) is None:
+            with pytest.raises(ClusterError) as refused:
+                cluster.set_algorithm(name, options)
+            assert refused.value.field == "algorithm"
+            continue
+        cluster.set_algorithm(name, options)  # nginx -t / haproxy -c accepted what LB Lab wrote
+        assert cluster.client.status()["algorithm"] == name
+        assert set(spread(cluster.endpoint, clients=3, per_client=40)) <= pods
+    # consistent_hash on a header: one key, one pod, whatever the connection
+    cluster.set_algorithm("consistent_hash", {"header": "X-User"})
+    host, port = cluster.endpoint.split("//")[1].rsplit(":", 1)
+    seen = set()
+    for _ in range(10):
+        conn = http.client.HTTPConnection(host, int(port), timeout=10)
+        conn.request("GET", "/", headers={"X-User": "alice"})
+        response = conn.getresponse()
+        response.read()
+        seen.add(response.getheader("X-Pod"))
+        conn.close()
+    assert len(seen) == 1
+
+
+@pytest.mark.parametrize("balancer", REAL)
+def test_scaling_adds_and_removes_pods_at_the_balancer(start_sandbox, wait_until, balancer):
+    cluster = start_sandbox(pods=2, balancer=balancer)
+    cluster.scale(3)
+    wait_until(lambda: len([p for p in cluster.pods() if p.ready]) == 3, message="scaled up")
+    added = pod_named(cluster, 2)
+    assert spread(cluster.endpoint, clients=3, per_client=30)[added] > 0
+    cluster.scale(1)
+    wait_until(lambda: [p.name for p in cluster.pods()] == [pod_named(cluster, 0)], message="scaled down")
+    assert set(spread(cluster.endpoint, clients=2, per_client=20)) == {pod_named(cluster, 0)}
+
+
+@pytest.mark.parametrize("balancer", REAL)
+def test_retries_map_to_the_real_balancer(start_sandbox, wait_until, balancer):
+    """`retries` is nginx's proxy_next_upstream tries and HAProxy's retries + redispatch: with 0 the
+    requests held on a killed pod come back as errors; with 2 they go to the other pods."""
+    cluster = start_sandbox(pods=3, balancer=balancer, retries=0, service_time=ServiceTime("fixed", 5.0))
+    off, _ = kill_under_load(cluster, wait_until, slot=1, retry_stale=True)
+    cluster.set_retries(2)
+    on, _ = kill_under_load(cluster, wait_until, slot=2, retry_stale=True)
+    assert off.failures >= HELD_REQUESTS, (off.statuses, on.statuses)
+    assert on.failures * 4 <= off.failures, (off.statuses, on.statuses)
+    assert on.statuses[200] > 0
