@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import collections
 import http.client
+import os
+import signal
 import statistics
 import threading
 import time
@@ -175,9 +177,9 @@ def test_closing_the_sandbox_leaves_no_balancer_process(start_sandbox, balancer)
     assert set(started) <= set(pids)
     cluster.close()
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and any(psutil.pid_exists(pid) for pid in started):
+    while time.monotonic() < deadline and any(alive(pid) for pid in started):
         time.sleep(0.05)
-    assert [pid for pid in started if psutil.pid_exists(pid)] == []
+    assert [pid for pid in started if alive(pid)] == []
 
 
 @pytest.mark.parametrize("balancer", REAL)
@@ -256,3 +258,20 @@ def test_retries_map_to_the_real_balancer(start_sandbox, wait_until, balancer):
     assert off.failures >= HELD_REQUESTS, (off.statuses, on.statuses)
     assert on.failures * 4 <= off.failures, (off.statuses, on.statuses)
     assert on.statuses[200] > 0
+
+
+@pytest.mark.parametrize("balancer", REAL)
+def test_sigkilled_controller_takes_the_balancer_with_it(start_sandbox, wait_until, balancer):
+    """Nothing asks it to stop: the master's parent-death signal (SIGTERM) stops it and its workers."""
+    cluster = start_sandbox(pods=2, balancer=balancer)
+    started = cluster.client.status()["pids"]["balancer"]
+    os.kill(cluster.controller_pid, signal.SIGKILL)
+    wait_until(lambda: not any(alive(pid) for pid in started), timeout=15,
+               message=f"{balancer} gone after the controller's SIGKILL")
+
+
+def alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
