@@ -131,6 +131,25 @@ def test_weights_3_1_1_give_60_20_20(start_sandbox, balancer):
 @pytest.mark.parametrize("balancer", REAL)
 def test_switching_algorithm_and_weights_under_load_loses_no_request(start_sandbox, wait_until, balancer):
     cluster = start_sandbox(pods=3, balancer=balancer, service_time=SLOW)
+    host, port = cluster.endpoint.split("//")[1].rsplit(":", 1)
+    fresh: collections.Counter = collections.Counter()
+    stop = threading.Event()
+
+    def one_connection_per_request():  # nothing to retry: any failure is a lost request
+        while not stop.is_set():
+            conn = http.client.HTTPConnection(host, int(port), timeout=30)
+            try:
+                conn.request("GET", "/", headers={"Connection": "close"})
+                response = conn.getresponse()
+                response.read()
+                fresh[response.status] += 1
+            except (OSError, http.client.HTTPException) as exc:
+                fresh[type(exc).__name__] += 1
+            finally:
+                conn.close()
+
+    closing = threading.Thread(target=one_connection_per_request)
+    closing.start()
     with Load(cluster.endpoint, clients=4, retry_stale=True) as load:
         for _ in range(3):
             for algorithm, options in (("least_conn", {}), ("weighted_round_robin", {"weights": {"pod-0": 3}}),
@@ -139,8 +158,11 @@ def test_switching_algorithm_and_weights_under_load_loses_no_request(start_sandb
                 cluster.set_algorithm(algorithm, options)
                 answered = load.answered
                 wait_until(lambda a=answered: load.answered > a + 20, message=f"load goes on after {algorithm}")
+    stop.set()
+    closing.join(30)
     assert load.failures == 0, (load.statuses, load.retried)
     assert load.statuses[200] > 300
+    assert set(fresh) == {200} and fresh[200] > 20, fresh
 
 
 @pytest.mark.parametrize("balancer", REAL)
