@@ -109,16 +109,19 @@ def test_loadtest_bad_balancer_is_exit_2_in_one_line(flags, reason):
 
 
 @pytest.mark.timeout(240)
-@pytest.mark.skipif(not installed("nginx"), reason="nginx is not installed: make balancers")
-def test_loadtest_behind_nginx_runs_and_attributes_every_pod(child_env, tmp_path):
+@pytest.mark.parametrize("balancer", [
+    pytest.param(name, marks=pytest.mark.skipif(not installed(name), reason=f"{name} is not installed: make balancers"))
+    for name in ("nginx", "haproxy")])
+def test_loadtest_behind_a_real_balancer_runs_and_attributes_every_pod(child_env, tmp_path, balancer):
+    # HAProxy lower-cases the pods' X-Pod header: attribution matches it case-insensitively
     out = tmp_path / "summary.json"
     result = subprocess.run(
-        [PYTHON, "manage.py", "loadtest", "--sandbox", "--balancer", "nginx", "--pods", "3", "--users", "6",
+        [PYTHON, "manage.py", "loadtest", "--sandbox", "--balancer", balancer, "--pods", "3", "--users", "6",
          "--duration", "4s", "--json", str(out)], cwd=REPO, env=child_env, capture_output=True, text=True, timeout=200,
     )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     summary = json.loads(out.read_text())
     run = LoadTestRun.objects.get()
-    assert run.target.balancer == "nginx"
+    assert run.target.balancer == balancer
     assert len(summary["pods"]) == 3 and summary["unattributed"] == 0 and summary["failures"] == 0
     assert summary["balance"]["grade"] == "A"
