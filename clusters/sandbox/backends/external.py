@@ -216,21 +216,23 @@ class ExternalFront(Front):
             deadline = loop.time() + STOP_GRACE_S
             while proc.poll() is None and loop.time() < deadline:
                 await asyncio.sleep(0.02)
-            for pid in sorted(self._known_pids):  # the master first, then workers it left behind
-                if pid == proc.pid and proc.poll() is not None:
-                    continue
-                if pid != proc.pid and not _ours(pid, proc.pid):
-                    continue
-                procs.signal_pid(pid, signal.SIGKILL)
+            if proc.poll() is None:
+                procs.signal_pid(proc.pid, signal.SIGKILL)
+            for pid in sorted(self._known_pids - {proc.pid}):  # workers it left behind
+                if _ours(pid, proc.pid, self.binary):
+                    procs.signal_pid(pid, signal.SIGKILL)
             proc.wait()
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
-def _ours(pid: int, master: int) -> bool:
-    """Whether `pid` is still a process the balancer started: a worker of our master, or orphaned
-    from it (reparented) but still in our process group. A recycled pid is left alone."""
+def _ours(pid: int, master: int, binary: str) -> bool:
+    """Whether `pid` is still a worker the balancer started: a child of our master, or orphaned from
+    it (reparented) but still our balancer's program in our process group. A recycled pid (a pod
+    of this sandbox, another user's process) is left alone."""
     try:
         process = psutil.Process(pid)
-        return process.ppid() == master or os.getpgid(pid) == os.getpgid(0)
+        if process.ppid() == master:
+            return True
+        return os.getpgid(pid) == os.getpgid(0) and process.exe() == os.path.realpath(binary)
     except (psutil.Error, OSError):
         return False
