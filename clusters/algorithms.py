@@ -64,7 +64,9 @@ class Algorithm:
     # Each real balancer's equivalent (clusters/sandbox/backends writes their configs from these);
     # None where it has none. nginx: the directive of the `upstream` block ("": none, round robin is
     # nginx's default); HAProxy: the argument of `balance`. `{key}` (nginx) and `{header}` (HAProxy)
-    # stand for the hash key the options give (consistent_hash's header).
+    # stand for the hash key the options give (consistent_hash's header), `{pick}` for the balancer's
+    # way of picking that the `pick` option names; an L4 algorithm is written as an L4 proxy
+    # (nginx's stream module, HAProxy's `mode tcp`).
     nginx: str | None = None
     haproxy: str | None = None
     weighted: bool = True  # pod weights steer its picks (False: they are kept but ignored)
@@ -263,6 +265,7 @@ ALGORITHMS: dict[str, Algorithm] = {algorithm.name: algorithm for algorithm in (
         help="A pod per TCP connection, kept for the connection's life, as kube-proxy does: "
              "keep-alive clients stay on one pod.",
         layer="L4", stateless=True,
+        nginx="{pick}", haproxy="{pick}",
         sandbox="clusters.sandbox.algorithms:L4Connection",
         simulator="clusters.simulate:L4ConnectionPicks",
         options=(

@@ -103,7 +103,7 @@ def test_algorithm_without_equivalent_is_refused(start_sandbox, balancer):
     assert "no " + balancer + " equivalent" in str(refused.value)
     cluster = start_sandbox(pods=3, balancer=balancer)
     with pytest.raises(ClusterError) as refused:
-        cluster.set_algorithm("l4_connection")
+        cluster.set_algorithm("ewma")
     assert refused.value.field == "algorithm"
     assert cluster.client.status()["algorithm"] == "round_robin"
     assert len(spread(cluster.endpoint, clients=2, per_client=30)) == 3  # it still serves, unchanged
@@ -154,7 +154,7 @@ def test_switching_algorithm_and_weights_under_load_loses_no_request(start_sandb
         for _ in range(3):
             for algorithm, options in (("least_conn", {}), ("weighted_round_robin", {"weights": {"pod-0": 3}}),
                                        ("weighted_round_robin", {"weights": {"pod-0": 1, "pod-1": 2}}),
-                                       ("p2c", {}), ("round_robin", {})):
+                                       ("p2c", {}), ("l4_connection", {}), ("round_robin", {})):
                 cluster.set_algorithm(algorithm, options)
                 answered = load.answered
                 wait_until(lambda a=answered: load.answered > a + 20, message=f"load goes on after {algorithm}")
@@ -328,3 +328,23 @@ def test_error_and_partition_faults_at_a_pod_show_behind_the_balancer(start_sand
     wait_until(lambda: all(p.ready for p in cluster.pods()), message="restored")
     counts = spread(cluster.endpoint, clients=3, per_client=30)
     assert set(counts) == {p.name for p in cluster.pods()}
+
+
+@pytest.mark.parametrize("balancer", REAL)
+def test_l4_connection_pins_each_connection_to_one_pod(start_sandbox, balancer):
+    """nginx's stream module, HAProxy's mode tcp: a pod per client connection, as kube-proxy's."""
+    cluster = start_sandbox(pods=3, balancer=balancer, algorithm="l4_connection",
+                            algorithm_options={"pick": "round_robin"})
+    host, port = cluster.endpoint.split("//")[1].rsplit(":", 1)
+    first_pods = collections.Counter()
+    for _ in range(6):
+        conn = http.client.HTTPConnection(host, int(port), timeout=10)
+        try:
+            pods = {get_once(conn)[1] for _ in range(10)}
+        finally:
+            conn.close()
+        assert len(pods) == 1, pods  # every request of the connection on one pod
+        first_pods.update(pods)
+    assert sorted(first_pods.values()) == [2, 2, 2], first_pods  # connections taken in turn
+    cluster.set_algorithm("round_robin")  # and back to L7 on the same port
+    assert len(spread(cluster.endpoint, clients=1, per_client=9)) == 3

@@ -16,7 +16,7 @@ def test_every_backend_names_an_equivalent_or_none_for_every_algorithm():
     runs = {name: [a for a in ALGORITHMS.values() if backend_named(name).equivalent(a) is not None]
             for name in ("nginx", "haproxy")}
     assert {a.name for a in runs["nginx"]} == {"round_robin", "weighted_round_robin", "least_conn", "random", "p2c",
-                                               "consistent_hash"}
+                                               "consistent_hash", "l4_connection"}
     assert {a.name for a in runs["haproxy"]} == {a.name for a in runs["nginx"]}
 
 
@@ -27,6 +27,8 @@ def test_every_backend_names_an_equivalent_or_none_for_every_algorithm():
     ("random", {}, "random", "random(1)"),
     ("p2c", {}, "random two least_conn", "random(2)"),
     ("consistent_hash", {"header": "X-User-Id"}, "hash $http_x_user_id consistent", "hdr(X-User-Id)"),
+    ("l4_connection", {}, "random", "random(1)"),  # L4: nginx's stream module, HAProxy's mode tcp
+    ("l4_connection", {"pick": "round_robin"}, "", "roundrobin"),
 ])
 def test_the_directive_written_for_each_algorithm(name, options, nginx, haproxy):
     assert directive(algorithm_named(name), options) == nginx
@@ -48,8 +50,7 @@ def test_a_header_that_is_not_a_plain_name_never_reaches_a_config(header):
         assert refused.value.field == "options.header"
 
 
-@pytest.mark.parametrize(("name", "algorithm"), [("nginx", "ewma"), ("nginx", "l4_connection"),
-                                                  ("haproxy", "ewma"), ("haproxy", "l4_connection")])
+@pytest.mark.parametrize(("name", "algorithm"), [("nginx", "ewma"), ("haproxy", "ewma")])
 def test_no_equivalent_is_one_line_naming_what_the_balancer_runs(name, algorithm):
     with pytest.raises(ClusterError) as refused:
         backend_named(name).check_algorithm(algorithm, {})

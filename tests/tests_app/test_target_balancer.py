@@ -50,7 +50,7 @@ def test_api_refuses_a_bad_balancer_on_its_field(alice, api_for, body, field, sa
 
 def test_an_inline_run_target_refuses_a_bad_balancer_on_its_field(alice, api_for):
     answer = api_for(alice).post(reverse("api:run-list"), {
-        "target": {"kind": "sandbox", "pods": 2, "balancer": "nginx", "algorithm": "l4_connection"},
+        "target": {"kind": "sandbox", "pods": 2, "balancer": "nginx", "algorithm": "ewma"},
         "scenario": {"shape": "steady", "users": 2, "spawn_rate": 2, "duration_s": 2}}, format="json")
     assert answer.status_code == 400
     assert "algorithm" in answer.json()["target"]

@@ -3,8 +3,9 @@
 
 From the algorithm registry: `static-rr` (round robin, weights ignored), `roundrobin` (weighted
 round robin), `leastconn`, `random(1)` (random), `random(2)` (p2c: the less loaded of two) and
-`hdr(<header>)` with `hash-type consistent` (consistent_hash with a header). No equivalent:
-`ewma`, `l4_connection` (this front is HTTP mode) and consistent_hash without a header (HAProxy's
+`hdr(<header>)` with `hash-type consistent` (consistent_hash with a header), and `l4_connection`
+in `mode tcp` (a pod per client connection, `random(1)` or `roundrobin` as its `pick` says).
+No equivalent: `ewma` and consistent_hash without a header (HAProxy's
 `source` hashes the client address alone, not LB Lab's per-connection address and port: on
 loopback every request would go to one pod).
 
@@ -19,7 +20,8 @@ change there is a reload too (its weights are 1 anyway).
 
 HAProxy also checks the pods itself (`option httpchk GET /readyz`, `check inter`), beside LB
 Lab's readiness checks. LB Lab's `retries` map to `retries N`, `option redispatch 1` (a retry goes
-to another pod) and `retry-on conn-failure empty-response`. Per-pod stats: the pods' own counters
+to another pod) and, in HTTP mode, `retry-on conn-failure empty-response` (in TCP mode only
+connecting is retried). Per-pod stats: the pods' own counters
 (exact, they survive reloads) and HAProxy's `show stat` for each server (`haproxy`: status,
 current and total sessions, since the last reload, as a reload starts a new worker). Failure
 streaks are not in the event log (HAProxy answers the failures; the load generator counts them).
@@ -54,18 +56,21 @@ defaults
     timeout check 2s
     retries {retries}
     option redispatch 1
-    retry-on conn-failure empty-response
 
 frontend front
+    mode {mode}
     bind {host}:{port}
     default_backend pods
 
 backend pods
+    mode {mode}
     balance {balance}
-{hash_type}    option httpchk GET /readyz
-    http-reuse safe
+{hash_type}{http_only}    option httpchk GET /readyz
 {servers}
 """
+
+
+PICKS = {"random": "random(1)", "round_robin": "roundrobin"}  # l4_connection's `pick`: HAProxy's way
 
 
 def balance(algorithm: Algorithm, options: Mapping) -> str:
@@ -77,7 +82,7 @@ def balance(algorithm: Algorithm, options: Mapping) -> str:
     if "{header}" in template and header is None:
         raise ClusterError(f"{algorithm.name} on haproxy needs options.header (HAProxy's `source` hashes the "
                            "client address alone)", field="algorithm")
-    return template.format(header=header)
+    return template.format(header=header, pick=PICKS[options.get("pick", "random")])
 
 
 class HAProxyFront(ExternalFront):
@@ -99,7 +104,7 @@ class HAProxyFront(ExternalFront):
         algorithm = self.algorithm()
         line = balance(algorithm, self.balancer.options)
         static = line == "static-rr"
-        return (line, self.balancer.retries,
+        return (line, algorithm.layer, self.balancer.retries,
                 tuple((s.name, s.address, s.weight if static else 0) for s in self.servers()))
 
     def runtime(self) -> dict[str, tuple[int, bool]]:
@@ -107,11 +112,13 @@ class HAProxyFront(ExternalFront):
 
     def render(self) -> str:
         line = balance(self.algorithm(), self.balancer.options)
+        l4 = self.algorithm().layer == "L4"
         inter = max(20, round(self.config.health_interval_s * 1000))
         servers = [f"    server {s.name} {s.address} weight {s.weight} check inter {inter} "
                    f"fall {self.config.unhealthy_threshold} rise 1{'' if s.up else ' disabled'}"
                    for s in self.servers()]
-        return CONFIG.format(tmp=self.tmp, host=self.host, port=self.port, balance=line,
+        return CONFIG.format(tmp=self.tmp, host=self.host, port=self.port, balance=line, mode="tcp" if l4 else "http",
+                             http_only="" if l4 else "    retry-on conn-failure empty-response\n    http-reuse safe\n",
                              hash_type="    hash-type consistent\n" if line.startswith("hdr(") else "",
                              timeout=f"{self.config.upstream_timeout_s:g}", retries=self.balancer.retries,
                              servers="\n".join(servers))

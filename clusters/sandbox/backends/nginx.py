@@ -4,8 +4,9 @@ process (LB Lab's balancer is one process too), its own config in a temp dir.
 From the algorithm registry: round robin (nginx's default, weights written only where the
 algorithm uses them), `least_conn`, `random`, `random two least_conn` (p2c), `hash <key>
 consistent` (consistent_hash: `$http_<header>` when a header is named, else the client's
-address and port, LB Lab's per-connection key). No equivalent: `ewma` (only ingress-nginx's Lua
-balancer has it) and `l4_connection` (an L4 proxy, nginx's stream module, is not used here).
+address and port, LB Lab's per-connection key), and `l4_connection` as an L4 proxy (the `stream`
+module, Debian's libnginx-mod-stream: a pod per client connection, `random` or round robin as its
+`pick` says). No equivalent: `ewma` (only ingress-nginx's Lua balancer has it).
 nginx's `ip_hash` keys on the client address alone, which on loopback sends every request to one
 pod, so no LB Lab algorithm maps to it.
 
@@ -33,18 +34,39 @@ from pathlib import Path
 import psutil
 
 from clusters import procs
-from clusters.algorithms import Algorithm
+from clusters.algorithms import Algorithm, algorithm_named
+from clusters.base import ClusterError
 from clusters.sandbox.backends import BalancerBackend, header_name, register
 from clusters.sandbox.backends.external import ExternalFront
 
-CONFIG = """# written by LB Lab for one sandbox; nginx runs in the foreground, stopped by PID
-worker_processes 1;
+STREAM_MODULE = Path("/usr/lib/nginx/modules/ngx_stream_module.so")  # Debian's libnginx-mod-stream
+PICKS = {"random": "random", "round_robin": ""}  # l4_connection's `pick`: nginx's way of picking
+
+HEAD = """# written by LB Lab for one sandbox; nginx runs in the foreground, stopped by PID
+{load_stream}worker_processes 1;
 daemon off;
 master_process on;
 pid {tmp}/nginx.pid;
 error_log {tmp}/error.log warn;
 events {{ worker_connections 4096; }}
-http {{
+"""
+
+# L4 (l4_connection): each client connection goes to one pod for its whole life, as kube-proxy's.
+STREAM = """stream {{
+    upstream pods {{
+{directive}{servers}
+    }}
+    server {{
+        listen {host}:{port} backlog=4096;
+        proxy_pass pods;
+        proxy_connect_timeout 2s;
+        proxy_timeout 75s;
+{retries}
+    }}
+}}
+"""
+
+HTTP = """http {{
     access_log off;
     client_body_temp_path {tmp}/body;
     proxy_temp_path {tmp}/proxy;
@@ -81,7 +103,7 @@ def directive(algorithm: Algorithm, options: Mapping) -> str:
         Nginx().check_algorithm(algorithm.name, options)  # raises, naming what nginx runs
     header = header_name(options)
     key = f"$http_{header.lower().replace('-', '_')}" if header else "$remote_addr:$remote_port"
-    return template.format(key=key)
+    return template.format(key=key, pick=PICKS[options.get("pick", "random")])
 
 
 class NginxFront(ExternalFront):
@@ -96,14 +118,18 @@ class NginxFront(ExternalFront):
                    f"{'' if s.up else ' down'};  # {s.name}" for s in self.servers()]
         if not servers:  # nginx needs a server in an upstream: none ready answers 502
             servers = ["        server 127.0.0.1:1 down;  # no pod"]
-        if balancer.retries:
-            retries = (f"            proxy_next_upstream error;\n"
-                       f"            proxy_next_upstream_tries {1 + balancer.retries};")
+        l4 = self.algorithm().layer == "L4"
+        indent = " " * (8 if l4 else 12)
+        if balancer.retries:  # L4: only connecting to a pod can be retried
+            retries = (f"{indent}proxy_next_upstream {'on' if l4 else 'error'};\n"
+                       f"{indent}proxy_next_upstream_tries {1 + balancer.retries};")
         else:
-            retries = "            proxy_next_upstream off;"
-        return CONFIG.format(tmp=self.tmp, host=self.host, port=self.port, directive=f"        {line};\n" if line else "",
-                             servers="\n".join(servers), timeout=f"{self.config.upstream_timeout_s:g}",
-                             retries=retries)
+            retries = f"{indent}proxy_next_upstream off;"
+        head = HEAD.format(tmp=self.tmp, load_stream=f"load_module {STREAM_MODULE};\n" if STREAM_MODULE.exists() else "")
+        body = (STREAM if l4 else HTTP).format(
+            tmp=self.tmp, host=self.host, port=self.port, directive=f"        {line};\n" if line else "",
+            servers="\n".join(servers), timeout=f"{self.config.upstream_timeout_s:g}", retries=retries)
+        return head + body
 
     def validate_argv(self, path: Path) -> list[str]:
         return [self.binary, "-t", "-q", "-p", str(self.tmp), "-e", str(self.tmp / "error.log"), "-c", str(path)]
@@ -146,6 +172,9 @@ class Nginx(BalancerBackend):
     def check_algorithm(self, name, options) -> None:
         super().check_algorithm(name, options)
         header_name(options or {})
+        if algorithm_named(name).layer == "L4" and not STREAM_MODULE.exists():
+            raise ClusterError(f"{name} on nginx needs its stream module: make balancers (libnginx-mod-stream)",
+                               field="algorithm")
 
     def front(self, balancer, supervisor, config) -> NginxFront:
         return NginxFront(self, balancer, supervisor, config)
