@@ -215,7 +215,8 @@ class HAProxyFront(ExternalFront):
 class HAProxy(BalancerBackend):
     name = "haproxy"
     label = "HAProxy"
-    help = "Debian's HAProxy (one thread): static-rr, roundrobin, leastconn, random, random(2), hdr()."
+    help = ("Debian's HAProxy (one thread): static-rr, roundrobin, leastconn, random, random(2), hdr(), "
+            "and L4 per connection (mode tcp).")
     binary = "haproxy"
     install = "make balancers: apt-get install haproxy"
 

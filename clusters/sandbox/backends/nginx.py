@@ -165,7 +165,8 @@ def accepting(pids) -> bool:
 class Nginx(BalancerBackend):
     name = "nginx"
     label = "nginx"
-    help = "Debian's nginx (one worker): round robin, weights, least_conn, random, random two least_conn, hash."
+    help = ("Debian's nginx (one worker): round robin, weights, least_conn, random, random two least_conn, hash, "
+            "and L4 per connection (stream).")
     binary = "nginx"
     install = "make balancers: apt-get install nginx"
 
