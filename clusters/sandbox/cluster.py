@@ -14,6 +14,7 @@ import atexit
 import json
 import os
 import select
+import shutil
 import signal
 import subprocess
 import threading
@@ -56,6 +57,7 @@ class SandboxCluster(Cluster):
         self._endpoint: str = ready["endpoint"]
         self.control_url: str = ready["control_url"]
         self.controller_pid: int = ready["pid"]
+        self._workdir: str = ready.get("workdir", "")  # nginx's/HAProxy's config dir
         self.client = ControlClient(self.control_url)
         atexit.register(self.close)
 
@@ -182,6 +184,8 @@ class SandboxCluster(Cluster):
                 for stream in (proc.stdin, proc.stdout):
                     if stream is not None:
                         stream.close()
+            if getattr(self, "_workdir", ""):  # the controller removes it, unless it was SIGKILLed
+                shutil.rmtree(self._workdir, ignore_errors=True)
             self._release.set()
             self._thread.join(timeout=STOP_GRACE_S)
 

@@ -5,7 +5,8 @@ itself, or nginx/HAProxy run as a child of this process, stopped (by PID) before
 
 `SandboxCluster` starts it as `python -m clusters.sandbox.controller '<config json>'` in a
 new process group. It prints one JSON line on stdout once every pod is ready:
-`{"endpoint": ..., "control_url": ..., "pid": ...}` or `{"error": ..., "field": ...}`.
+`{"endpoint": ..., "control_url": ..., "pid": ..., "workdir": ...}` (workdir: nginx's or HAProxy's
+config dir, "" for LB Lab's balancer) or `{"error": ..., "field": ...}`.
 It stops (pods first) on SIGTERM/SIGINT, or when stdin reaches EOF, which means the
 process that started it is gone.
 """
@@ -89,7 +90,8 @@ async def run(config: SandboxConfig) -> None:
                 raise ClusterError("pods did not become ready in time", field="pods")
             await asyncio.sleep(0.02)
         await front.ready()
-        say({"endpoint": api.endpoint, "control_url": api.control_url, "pid": os.getpid()})
+        say({"endpoint": api.endpoint, "control_url": api.control_url, "pid": os.getpid(),
+             "workdir": front.workdir()})
         await stop.wait()
     except ClusterError as exc:
         say({"error": exc.args[0], "field": exc.field})

@@ -197,7 +197,10 @@ def test_closing_the_sandbox_leaves_no_balancer_process(start_sandbox, balancer)
     assert len(started) >= 2  # a master and its worker
     pids = cluster.pids()
     assert set(started) <= set(pids)
+    workdir = cluster._workdir
+    assert os.path.isfile(os.path.join(workdir, f"{'nginx.conf' if balancer == 'nginx' else 'haproxy.cfg'}"))
     cluster.close()
+    assert not os.path.exists(workdir)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and any(alive(pid) for pid in started):
         time.sleep(0.05)
@@ -291,9 +294,13 @@ def test_sigkilled_controller_takes_the_balancer_with_it(start_sandbox, wait_unt
     """Nothing asks it to stop: the master's parent-death signal (SIGTERM) stops it and its workers."""
     cluster = start_sandbox(pods=2, balancer=balancer)
     started = cluster.client.status()["pids"]["balancer"]
+    workdir = cluster._workdir
+    assert os.path.isdir(workdir)
     os.kill(cluster.controller_pid, signal.SIGKILL)
     wait_until(lambda: not any(alive(pid) for pid in started), timeout=15,
                message=f"{balancer} gone after the controller's SIGKILL")
+    cluster.close()
+    assert not os.path.exists(workdir)  # its config dir too, which the controller could not remove
 
 
 def alive(pid: int) -> bool:

@@ -64,6 +64,11 @@ class Front(abc.ABC):
         """The processes the front runs besides the controller (a real balancer's master and workers)."""
         return []
 
+    def workdir(self) -> str:
+        """The directory the front writes in ("" for none): removed by `stop()`, and by
+        `SandboxCluster.close()` too when the controller could not (it was SIGKILLed)."""
+        return ""
+
     async def stop(self) -> None:
         """Stop serving; every process the front started is gone when this returns."""
         return None  # nothing to do for a front in the controller's own process

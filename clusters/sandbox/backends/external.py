@@ -177,6 +177,9 @@ class ExternalFront(Front):
             children = []
         return [self.proc.pid, *(child.pid for child in children)]
 
+    def workdir(self) -> str:
+        return str(self.tmp)
+
     def _remember_pids(self) -> None:
         self._known_pids.update(self.pids())
 
