@@ -5,8 +5,13 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 export NUMBA_CACHE_DIR ?= $(CURDIR)/.cache/numba
+# Debian's real balancers for the sandbox's `--balancer nginx|haproxy` (installed below)
+NGINX := /usr/sbin/nginx
+NGINX_STREAM := /usr/lib/nginx/modules/ngx_stream_module.so
+HAPROXY := /usr/sbin/haproxy
+WRK := /usr/bin/wrk
 
-.PHONY: run test venv venv-dev lint check migrate clean
+.PHONY: run test venv venv-dev lint check migrate clean balancers bench-tools
 
 # The venv is rebuilt only when a requirements file changes (a stamp per file set).
 $(VENV)/.runtime-stamp: requirements.txt
@@ -25,7 +30,7 @@ migrate: venv
 	$(PY) manage.py migrate --noinput
 
 # Starts daphne (HTTP + WebSockets + static) and the task worker; Ctrl-C stops both.
-run: migrate
+run: migrate $(NGINX) $(NGINX_STREAM) $(HAPROXY)
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	$(PY) manage.py ensure_admin
 	$(PY) -m lbsite.runner
@@ -37,10 +42,36 @@ $(CHROMIUM):
 	$(SUDO) apt-get update -q
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends chromium
 
+# The sandbox's real balancers (`--balancer nginx|haproxy`): Debian's nginx (its `nginx` package
+# has the upstream modules LB Lab writes: hash, ip_hash, least_conn, random two least_conn; its
+# stream module, for the L4 `l4_connection`, is `libnginx-mod-stream`) and HAProxy. Debian's own services are never started: the packages' postinst scripts are held
+# back by a policy-rc.d (exit 101) for the install when the machine has none, and LB Lab runs
+# each balancer itself, with its own config in a temp dir, stopped by PID with the sandbox.
+POLICY_RC := /usr/sbin/policy-rc.d
+define apt_install_no_services
+	$(SUDO) apt-get update -q
+	@if [ -e $(POLICY_RC) ]; then \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends $(1); \
+	else \
+		printf '#!/bin/sh\nexit 101\n' | $(SUDO) tee $(POLICY_RC) >/dev/null && $(SUDO) chmod 755 $(POLICY_RC); \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends $(1); \
+		status=$$?; $(SUDO) rm -f $(POLICY_RC); exit $$status; \
+	fi
+endef
+$(NGINX) $(NGINX_STREAM):
+	$(call apt_install_no_services,nginx libnginx-mod-stream)
+$(HAPROXY):
+	$(call apt_install_no_services,haproxy)
+$(WRK):
+	$(call apt_install_no_services,wrk)
+balancers: $(NGINX) $(NGINX_STREAM) $(HAPROXY)
+# benchmarks/sandbox_vs_nginx.py and benchmarks/sandbox_backends.py drive wrk.
+bench-tools: balancers $(WRK)
+
 # Everything: unit, integration (PostgreSQL when DATABASE_URL is set, a real qcluster), API,
 # browser (Playwright on Debian's Chromium), manifests.
 # LBLAB_Q_NAME keeps the test worker's queue apart from any `make run` on the same Redis.
-test: venv-dev $(CHROMIUM)
+test: venv-dev $(CHROMIUM) $(NGINX) $(NGINX_STREAM) $(HAPROXY)
 	LBLAB_Q_NAME=lblab-test-$$$$ $(PY) -m pytest $(PYTEST_ARGS)
 
 lint: venv-dev

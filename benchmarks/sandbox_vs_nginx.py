@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/sandbox_vs_nginx.py [--pods 4] [--duration 8] [--connections 64]
 
 Starts a sandbox (N pods, instant service time, round robin), then nginx (Debian
-package; installed with apt-get if missing, as is wrk) with its own config in a temp
+package, as is wrk: `make bench-tools` installs them) with its own config in a temp
 dir: 127.0.0.1 on a free port, upstream = the sandbox's pods, round robin (nginx's
 default), keep-alive to the upstreams. wrk drives each balancer for the same duration
 and connections, alternating rounds so drift on the machine hits both alike; the
@@ -39,16 +39,11 @@ from clusters.sandbox import SandboxCluster, SandboxConfig, ServiceTime  # noqa:
 
 
 def ensure_installed(binary: str, package: str) -> str:
-    found = shutil.which(binary) or (f"/usr/sbin/{binary}" if os.path.exists(f"/usr/sbin/{binary}") else None)
-    if found:
-        return found
-    print(f"installing {package} (apt-get)...", flush=True)
-    if subprocess.run(["apt-get", "install", "-y", package], capture_output=True).returncode != 0:
-        subprocess.run(["apt-get", "update"], capture_output=True, check=True)
-        subprocess.run(["apt-get", "install", "-y", package], capture_output=True, check=True)
-    found = shutil.which(binary) or f"/usr/sbin/{binary}"
-    if not os.path.exists(found):
-        sys.exit(f"{binary} not found after installing {package}")
+    """The binary's path; exits with the make target that installs it when it is missing (the
+    Makefile installs Debian's packages, never a script)."""
+    found = shutil.which(binary) or shutil.which(binary, path="/usr/sbin:/usr/local/sbin:/sbin")
+    if not found:
+        sys.exit(f"{binary} is not installed: `make bench-tools` installs Debian's {package}")
     return found
 
 

@@ -61,9 +61,15 @@ class Algorithm:
     options: tuple[Option, ...] = ()
     per_connection: bool = False  # picks when a client connection opens; its requests follow
     per_request_with: str | None = None  # the option that, set, makes it pick per request instead
-    # each real balancer's equivalent; None while not mapped yet
+    # Each real balancer's equivalent (clusters/sandbox/backends writes their configs from these);
+    # None where it has none. nginx: the directive of the `upstream` block ("": none, round robin is
+    # nginx's default); HAProxy: the argument of `balance`. `{key}` (nginx) and `{header}` (HAProxy)
+    # stand for the hash key the options give (consistent_hash's header), `{pick}` for the balancer's
+    # way of picking that the `pick` option names; an L4 algorithm is written as an L4 proxy
+    # (nginx's stream module, HAProxy's `mode tcp`).
     nginx: str | None = None
     haproxy: str | None = None
+    weighted: bool = True  # pod weights steer its picks (False: they are kept but ignored)
 
     def picks_per_connection(self, options: Mapping) -> bool:
         """Whether, with these options, a pod is picked once per client connection."""
@@ -169,6 +175,7 @@ ALGORITHMS: dict[str, Algorithm] = {algorithm.name: algorithm for algorithm in (
         label="Round robin",
         help="Every ready pod in turn, so each gets the same number of requests; weights are ignored.",
         layer="L7", stateless=True,
+        nginx="", haproxy="static-rr", weighted=False,
         sandbox="clusters.sandbox.algorithms:RoundRobin",
         simulator="clusters.simulate:RoundRobinPicks",
         options=(WEIGHTS,),
@@ -178,6 +185,7 @@ ALGORITHMS: dict[str, Algorithm] = {algorithm.name: algorithm for algorithm in (
         label="Weighted round robin",
         help="Pods in turn in proportion to their weights, interleaved (nginx's smooth weighted round robin).",
         layer="L7", stateless=True,
+        nginx="", haproxy="roundrobin",
         sandbox="clusters.sandbox.algorithms:WeightedRoundRobin",
         simulator="clusters.simulate:WeightedRoundRobinPicks",
         options=(WEIGHTS,),
@@ -187,6 +195,7 @@ ALGORITHMS: dict[str, Algorithm] = {algorithm.name: algorithm for algorithm in (
         label="Least connections",
         help="The pod with the fewest requests in flight for its weight; ties take turns.",
         layer="L7", stateless=False,
+        nginx="least_conn", haproxy="leastconn",
         sandbox="clusters.sandbox.algorithms:LeastConn",
         simulator="clusters.simulate:LeastConnPicks",
         options=(WEIGHTS,),
@@ -196,6 +205,7 @@ ALGORITHMS: dict[str, Algorithm] = {algorithm.name: algorithm for algorithm in (
         label="Random",
         help="A pod at random for every request; weights are ignored.",
         layer="L7", stateless=True,
+        nginx="random", haproxy="random(1)", weighted=False,
         sandbox="clusters.sandbox.algorithms:Random",
         simulator="clusters.simulate:RandomPicks",
         options=(WEIGHTS,),
@@ -205,6 +215,7 @@ ALGORITHMS: dict[str, Algorithm] = {algorithm.name: algorithm for algorithm in (
         label="Power of two choices",
         help="Two pods at random; the one with fewer requests in flight for its weight gets the request.",
         layer="L7", stateless=False,
+        nginx="random two least_conn", haproxy="random(2)",
         sandbox="clusters.sandbox.algorithms:PowerOfTwoChoices",
         simulator="clusters.simulate:P2CPicks",
         options=(WEIGHTS,),
@@ -230,6 +241,7 @@ ALGORITHMS: dict[str, Algorithm] = {algorithm.name: algorithm for algorithm in (
         help="The same key always goes to the same pod: a request header when one is named, "
              "else the client's connection.",
         layer="L7", stateless=True,
+        nginx="hash {key} consistent", haproxy="hdr({header})",
         sandbox="clusters.sandbox.algorithms:ConsistentHash",
         simulator="clusters.simulate:ConsistentHashPicks",
         options=(
@@ -253,6 +265,7 @@ ALGORITHMS: dict[str, Algorithm] = {algorithm.name: algorithm for algorithm in (
         help="A pod per TCP connection, kept for the connection's life, as kube-proxy does: "
              "keep-alive clients stay on one pod.",
         layer="L4", stateless=True,
+        nginx="{pick}", haproxy="{pick}",
         sandbox="clusters.sandbox.algorithms:L4Connection",
         simulator="clusters.simulate:L4ConnectionPicks",
         options=(

@@ -44,12 +44,15 @@ _PRCTL = _LIBC.prctl
 # Starting.
 def start(argv: Sequence[str], *, death_signal: int = signal.SIGKILL, stdin=None, stdout=None, stderr=None,
           env: dict[str, str] | None = None, cwd: str | os.PathLike | None = None, pass_fds: Sequence[int] = (),
-          text: bool = False) -> subprocess.Popen:
+          text: bool = False, own_group: bool = True) -> subprocess.Popen:
     """Start `argv` in a process group of its own; it gets `death_signal` when the calling
-    thread exits. stdin/stdout/stderr/env/cwd/pass_fds/text are Popen's."""
+    thread exits. stdin/stdout/stderr/env/cwd/pass_fds/text are Popen's. With `own_group=False`
+    it stays in our process group (the sandbox controller's nginx or HAProxy, which a `killpg` of
+    the controller's group must reach): then stop it by PID (`signal_pid`)."""
     return subprocess.Popen(
         list(argv), stdin=stdin, stdout=stdout, stderr=stderr, env=env, cwd=cwd, pass_fds=tuple(pass_fds),
-        text=text, process_group=0, preexec_fn=_dying_with(int(death_signal), os.getpid()))
+        text=text, process_group=0 if own_group else None,
+        preexec_fn=_dying_with(int(death_signal), os.getpid()))
 
 
 def _dying_with(sig: int, parent_pid: int):

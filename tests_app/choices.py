@@ -1,5 +1,5 @@
 """The choices of tests_app's fields, in one place (as NetBox keeps them). The vocabularies that
-are registries in the ground layer (balancing algorithms, target kinds) are read from there,
+are registries in the ground layer (balancing algorithms, the sandbox's balancers, target kinds) are read from there,
 so a new entry is offered everywhere without being listed here."""
 
 from __future__ import annotations
@@ -7,10 +7,15 @@ from __future__ import annotations
 from django.db import models
 
 from clusters import algorithms, targets
+from clusters.sandbox import backends
 
 
 def algorithm_choices() -> list[tuple[str, str]]:
     return [(algorithm.name, algorithm.label) for algorithm in algorithms.ALGORITHMS.values()]
+
+
+def balancer_choices() -> list[tuple[str, str]]:
+    return backends.choices()
 
 
 def target_kind_choices() -> list[tuple[str, str]]:

@@ -10,10 +10,11 @@ from chaos_app.services import experiments_visible_to
 from clusters.algorithms import ALGORITHMS
 from clusters.durations import SpecError, parse_duration
 from clusters.faults import FAULT_KINDS
+from clusters.sandbox.backends import BALANCER_BACKENDS, DEFAULT_BACKEND
 from clusters.sandbox.config import DEFAULT_RETRIES, MAX_RETRIES
 from clusters.targets import TARGET_KINDS, kinds_using
 from metrics_app.models import TuningPolicy
-from tests_app.choices import Attribution, algorithm_choices, target_kind_choices
+from tests_app.choices import Attribution, algorithm_choices, balancer_choices, target_kind_choices
 from tests_app.models import HTTP_METHODS, MAX_PODS, LoadTestRun, Scenario, Shape, Target
 from tests_app.scenario_spec import DEFAULTS
 from tests_app.selectors import scenarios_visible_to, targets_visible_to
@@ -46,6 +47,11 @@ class OptionHelpSelect(forms.Select):
         return option
 
 
+def balancer_help(value) -> str:
+    backend = BALANCER_BACKENDS.get(str(value))
+    return backend.help if backend else ""
+
+
 def algorithm_help(value) -> str:
     algorithm = ALGORITHMS.get(str(value))  # the registry as it is now
     return algorithm.help if algorithm else ""
@@ -76,14 +82,14 @@ class TargetForm(forms.ModelForm):
     class Meta:
         model = Target
         fields = [
-            "name", "kind", "pods", "nodes", "algorithm", "service_time_ms", "retries", "base_url", "follow_redirects",
-            "context",
-            "namespace",
+            "name", "kind", "pods", "nodes", "balancer", "algorithm", "service_time_ms", "retries", "base_url",
+            "follow_redirects", "context", "namespace",
             "service", "label_selector", "attribution", "pod_header", "pod_json_field", "prometheus_url",
             "prometheus_query", "expected_pods", "expected_pod_count", "weights",
         ]
         widgets = {
             "kind": OptionHelpSelect(help_for=target_kind_help), "algorithm": OptionHelpSelect(help_for=algorithm_help),
+            "balancer": OptionHelpSelect(help_for=balancer_help),
             "expected_pods": forms.Textarea(attrs={"rows": 2}), "weights": forms.Textarea(attrs={"rows": 2}),
         }
         labels = {"base_url": "Base URL", "service_time_ms": "Service time (ms)", "label_selector": "Label selector",
@@ -96,6 +102,8 @@ class TargetForm(forms.ModelForm):
         self.fields["kind"].choices = target_kind_choices()
         self.fields["algorithm"].choices = algorithm_choices()
         self.fields["retries"].required = False
+        self.fields["balancer"].choices = balancer_choices()
+        self.fields["balancer"].required = False  # not sent: LB Lab's own (the model's default)
 
     def shown_fields(self) -> list[tuple[forms.BoundField, str]]:
         """Each field with the condition it is shown under (`id_kind=url,mirror`; empty: always):
@@ -115,6 +123,8 @@ class TargetForm(forms.ModelForm):
         """Empty (a target of another kind, or left blank): the balancer's default."""
         retries = self.cleaned_data.get("retries")
         return DEFAULT_RETRIES if retries is None else retries
+    def clean_balancer(self) -> str:
+        return self.cleaned_data.get("balancer") or DEFAULT_BACKEND
 
     def clean_name(self) -> str:
         # (owner, name) is unique, and the owner is not a field here, so the model form skips it.
@@ -163,6 +173,8 @@ class RunForm(forms.Form):
     target = forms.ModelChoiceField(queryset=Target.objects.none(), required=False, empty_label="A new sandbox cluster")
     sandbox_pods = forms.IntegerField(label="Sandbox pods", initial=4,
                                       widget=forms.NumberInput(attrs={"min": 1, "max": MAX_PODS}))
+    sandbox_balancer = forms.ChoiceField(label="Balancer", initial=DEFAULT_BACKEND, required=False,
+                                         widget=OptionHelpSelect(help_for=balancer_help))
     sandbox_algorithm = forms.ChoiceField(label="Balancing algorithm", initial="round_robin",
                                           widget=OptionHelpSelect(help_for=algorithm_help))
     sandbox_retries = forms.IntegerField(
@@ -223,7 +235,8 @@ class RunForm(forms.Form):
                                       empty_label="None")
 
     # Where an error of the run request's target is shown on this form.
-    TARGET_FIELDS = {"pods": "sandbox_pods", "algorithm": "sandbox_algorithm", "retries": "sandbox_retries"}
+    TARGET_FIELDS = {"pods": "sandbox_pods", "balancer": "sandbox_balancer", "algorithm": "sandbox_algorithm",
+                     "retries": "sandbox_retries"}
     SCENARIO_FIELDS = ("shape", "users", "spawn_rate", "duration_s", "request_mix", "think_time_min_ms",
                        "think_time_max_ms", "keep_alive", "arrival_rate", "threshold_balance", "threshold_p95_ms",
                        "threshold_error_rate")
@@ -237,12 +250,16 @@ class RunForm(forms.Form):
         self.fields["autotune"].queryset = TuningPolicy.objects.filter(enabled=True).order_by("name")
         self.fields["experiment"].queryset = experiments_visible_to(owner).order_by("owner_id", "name")
         self.fields["sandbox_algorithm"].choices = algorithm_choices()  # the registries as they are now
+        self.fields["sandbox_balancer"].choices = balancer_choices()
         self.fields["chaos"].help_text += f" Kinds: {', '.join(FAULT_KINDS)}."
         # Not offered as if they worked: shown disabled, with why (submit_run refuses them too).
         for name, reason in NOT_IN_THIS_BUILD.items():
             if name in self.fields:
                 self.fields[name].widget.attrs["disabled"] = True
                 self.fields[name].help_text = f"Not in this build: {reason}. " + self.fields[name].help_text
+
+    def clean_sandbox_balancer(self) -> str:
+        return self.cleaned_data["sandbox_balancer"] or DEFAULT_BACKEND  # not sent: LB Lab's own
 
     def clean_chaos(self) -> list[str]:
         return [line.strip() for line in self.cleaned_data["chaos"].splitlines() if line.strip()]

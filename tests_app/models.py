@@ -17,10 +17,12 @@ from django.urls import reverse
 
 from clusters.algorithms import ALGORITHMS
 from clusters.balance import MAX_DISTINCT_PODS, POD_NAME_MAX, ExpectedPods, clean_pod_name
+from clusters.base import ClusterError
+from clusters.sandbox.backends import BALANCER_BACKENDS, DEFAULT_BACKEND
 from clusters.sandbox.config import DEFAULT_RETRIES, MAX_RETRIES
 from clusters.targets import TARGET_KINDS, TargetSpec, target_kind
 from lbsite.db import NullsOrderedIndex
-from tests_app.choices import Attribution, RunStatus, Shape, algorithm_choices, target_kind_choices
+from tests_app.choices import Attribution, RunStatus, Shape, algorithm_choices, balancer_choices, target_kind_choices
 from tests_app.engine.config import is_header_name
 from tests_app.scenario_spec import DEFAULTS, ScenarioSpec
 
@@ -44,6 +46,11 @@ class Target(models.Model):
         help_text="Sandbox pods (replicas).",
     )
     nodes = models.PositiveSmallIntegerField(default=2, validators=[MinValueValidator(1), MaxValueValidator(16)])
+    balancer = models.CharField(
+        max_length=16, choices=balancer_choices, default=DEFAULT_BACKEND,
+        error_messages={"invalid_choice": f"unknown balancer %(value)r; one of {', '.join(BALANCER_BACKENDS)}"},
+        help_text="What serves the sandbox in front of its pods: LB Lab's balancer, or real nginx or HAProxy.",
+    )
     algorithm = models.CharField(
         max_length=32, choices=algorithm_choices, default="round_robin",
         error_messages={"invalid_choice": f"unknown algorithm %(value)r; one of {', '.join(ALGORITHMS)}"},
@@ -100,6 +107,7 @@ class Target(models.Model):
             models.CheckConstraint(condition=Q(service_time_ms__gte=0), name="target_service_time_nonnegative"),
             models.CheckConstraint(condition=Q(kind__in=list(TARGET_KINDS)), name="target_kind_valid"),
             models.CheckConstraint(condition=Q(algorithm__in=list(ALGORITHMS)), name="target_algorithm_valid"),
+            models.CheckConstraint(condition=Q(balancer__in=list(BALANCER_BACKENDS)), name="target_balancer_valid"),
             models.CheckConstraint(condition=~Q(kind="url") | ~Q(base_url=""), name="target_url_needs_base_url"),
             models.CheckConstraint(
                 condition=~Q(kind="kubernetes") | (~Q(namespace="") & ~Q(service="")),
@@ -118,6 +126,11 @@ class Target(models.Model):
             for name, message in TARGET_KINDS[self.kind].required.items():
                 if not getattr(self, name):
                     errors[name] = message
+            if self.balancer in BALANCER_BACKENDS and self.algorithm in ALGORITHMS:  # else their own errors
+                try:  # the kind's check of what it starts (the sandbox: the balancer runs the algorithm)
+                    target_kind(self.kind).check_spec(self.spec())
+                except ClusterError as error:
+                    errors[error.field or "kind"] = error.args[0]
         if self.attribution == self.Attribution.HEADER and not self.pod_header.strip():
             errors["pod_header"] = "Name the response header that carries the pod."
         elif self.attribution == self.Attribution.HEADER and not is_header_name(self.pod_header):

@@ -185,7 +185,8 @@ def _flat(messages) -> list[str]:
 
 # Fields an inline target or scenario may give; anything else is refused by name.
 INLINE_TARGET_FIELDS = frozenset({
-    "name", "kind", "pods", "nodes", "algorithm", "service_time_ms", "retries", "base_url", "follow_redirects", "context",
+    "name", "kind", "pods", "nodes", "balancer", "algorithm", "service_time_ms", "retries", "base_url", "follow_redirects",
+    "context",
     "namespace", "service", "label_selector", "attribution", "pod_header", "pod_json_field", "prometheus_url",
     "prometheus_query", "expected_pods", "expected_pod_count", "weights",
 })

@@ -405,13 +405,26 @@ class Balancer:
         self.server: asyncio.AbstractServer | None = None
         self._tasks: list[asyncio.Task] = []
         self._checking: set[str] = set()
+        # Called after every change of what the pods' front must do (the pod set, readiness,
+        # weights, algorithm, retries): nginx and HAProxy rewrite their config from it.
+        self.listeners: list = []
+
+    def changed(self) -> None:
+        for listener in self.listeners:
+            listener()
 
     async def start(self, host: str, port: int) -> int:
+        """Serve on host:port (the `lblab` backend) and check the pods; returns the port."""
         self.server = await self.loop.create_server(lambda: ClientConnection(self), host, port,
                                                     backlog=4096, reuse_address=True)
-        self._tasks.append(self.loop.create_task(self._health_loop()))
+        self.start_checks()
         self._tasks.append(self.loop.create_task(self._timeout_loop()))
         return self.server.sockets[0].getsockname()[1]
+
+    def start_checks(self) -> None:
+        """Only the readiness checks: behind nginx or HAProxy this object serves nothing and keeps
+        the pod set, readiness, weights and the algorithm that their configs are written from."""
+        self._tasks.append(self.loop.create_task(self._health_loop()))
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -465,6 +478,7 @@ class Balancer:
                 eligible.append(upstream)
         eligible.sort(key=lambda u: u.name)
         self.picker.update(eligible)
+        self.changed()
 
     def set_algorithm(self, name: str, options: dict) -> None:
         weights = options.get("weights")
@@ -484,6 +498,7 @@ class Balancer:
         self.retries = retries
         self.max_attempts = 1 + retries
         self.events.record(EventType.RETRIES_SET, retries=retries)
+        self.changed()
 
     def stats(self) -> dict:
         return {name: upstream.stats() for name, upstream in sorted(self.upstreams.items())}

@@ -11,9 +11,10 @@ import argparse
 
 from clusters.algorithms import ALGORITHMS
 from clusters.base import ClusterError
+from clusters.sandbox.backends import BALANCER_BACKENDS, DEFAULT_BACKEND
 from clusters.sandbox.config import DEFAULT_RETRIES, AutoscalerConfig, SandboxConfig, ServiceTime
 
-FLAG_OF_FIELD = {"pods": "--pods", "nodes": "--nodes", "algorithm": "--algorithm", "port": "--port",
+FLAG_OF_FIELD = {"pods": "--pods", "balancer": "--balancer", "nodes": "--nodes", "algorithm": "--algorithm", "port": "--port",
                  "control_port": "--control-port", "service_time": "--service-time",
                  "service_time_ms": "--service-time", "service_time_sigma": "--service-time",
                  "capacity": "--capacity", "speeds": "--speeds", "restart_delay_s": "--restart-delay",
@@ -37,6 +38,9 @@ def add_sandbox_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pods", type=int, default=3, help="pod replicas (default 3)")
     parser.add_argument("--nodes", type=int, default=2, help="nodes the pods are spread over (default 2)")
     parser.add_argument("--algorithm", default="round_robin", help=f"one of {', '.join(ALGORITHMS)}")
+    parser.add_argument("--balancer", default=DEFAULT_BACKEND,
+                        help=f"what serves the endpoint in front of the pods: {', '.join(BALANCER_BACKENDS)} "
+                             f"(default {DEFAULT_BACKEND}, LB Lab's own; nginx and haproxy: `make balancers`)")
     parser.add_argument("--port", type=int, default=0, help="balancer port (default: the kernel picks)")
     parser.add_argument("--control-port", type=int, default=0, help="control API port (default: picked)")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
@@ -86,6 +90,7 @@ def config_from_options(options: dict) -> SandboxConfig:
         algorithm_options["header"] = options["hash_header"]
     return SandboxConfig(
         pods=options.get("pods", 3), nodes=options.get("nodes", 2),
+        balancer=options.get("balancer") or DEFAULT_BACKEND,
         algorithm=options.get("algorithm", "round_robin"), algorithm_options=algorithm_options,
         host=options.get("host", "127.0.0.1"),
         port=options.get("port", 0), control_port=options.get("control_port", 0),

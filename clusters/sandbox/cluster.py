@@ -14,6 +14,7 @@ import atexit
 import json
 import os
 import select
+import shutil
 import signal
 import subprocess
 import threading
@@ -56,6 +57,7 @@ class SandboxCluster(Cluster):
         self._endpoint: str = ready["endpoint"]
         self.control_url: str = ready["control_url"]
         self.controller_pid: int = ready["pid"]
+        self._workdir: str = ready.get("workdir", "")  # nginx's/HAProxy's config dir
         self.client = ControlClient(self.control_url)
         atexit.register(self.close)
 
@@ -96,9 +98,10 @@ class SandboxCluster(Cluster):
         return self._endpoint
 
     def pids(self) -> list[int]:
-        """The controller's pid and every pod's: what must be gone after `close()`."""
+        """The controller's pid, every pod's and the real balancer's (nginx/HAProxy master and
+        workers): what must be gone after `close()`."""
         status = self.client.status()
-        return [status["pids"]["controller"], *status["pids"]["pods"].values()]
+        return [status["pids"]["controller"], *status["pids"]["pods"].values(), *status["pids"]["balancer"]]
 
     # The Cluster interface.
     def pods(self) -> list[Pod]:
@@ -181,6 +184,8 @@ class SandboxCluster(Cluster):
                 for stream in (proc.stdin, proc.stdout):
                     if stream is not None:
                         stream.close()
+            if getattr(self, "_workdir", ""):  # the controller removes it, unless it was SIGKILLed
+                shutil.rmtree(self._workdir, ignore_errors=True)
             self._release.set()
             self._thread.join(timeout=STOP_GRACE_S)
 
@@ -195,7 +200,7 @@ def run_foreground(config: SandboxConfig, *, echo: Callable[[str], None] = print
     stop = stop or threading.Event()
     try:
         with SandboxCluster(config) as cluster:
-            echo(f"balancer    {cluster.endpoint}  (algorithm {config.algorithm})")
+            echo(f"balancer    {cluster.endpoint}  ({config.balancer}, algorithm {config.algorithm})")
             echo(f"control API {cluster.control_url}")
             for pod in cluster.pods():
                 echo(f"pod         {pod.name:<14} {pod.node:<8} http://{pod.address}")

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field, fields
 from clusters.algorithms import algorithm_named
 from clusters.base import ClusterError, check_number
 from clusters.faults import FAULT_KINDS, PODS
+from clusters.sandbox.backends import DEFAULT_BACKEND, backend_named
 
 SERVICE_TIME_DISTRIBUTIONS = ("fixed", "exponential", "lognormal")
 MAX_PODS = 64
@@ -39,13 +40,22 @@ def validate_retries(value, name: str = "retries") -> int:
     return int(_number(value, name, minimum=0, maximum=MAX_RETRIES, integer=True))
 
 
-def validate_algorithm(name, options: dict | None, *, pod_names=None) -> tuple[str, dict]:
-    """Check an algorithm name and its options as the sandbox balancer takes them; returns them
-    normalised."""
+def validate_balancer(name) -> str:
+    """A name of BALANCER_BACKENDS, or ClusterError(field="balancer")."""
+    return backend_named(name).name
+
+
+def validate_algorithm(name, options: dict | None, *, pod_names=None,
+                       balancer: str = DEFAULT_BACKEND) -> tuple[str, dict]:
+    """Check an algorithm name and its options as the sandbox balancer takes them, and that the
+    chosen balancer (`balancer`) has an equivalent (ClusterError(field="algorithm") when it has
+    none); returns them normalised."""
     algorithm = algorithm_named(name)
     if options is not None and not isinstance(options, dict):  # they travel as JSON and in the config
         raise ClusterError("must be an object", field="options")
-    return name, algorithm.sandbox_options(options, pod_names=pod_names)
+    options = algorithm.sandbox_options(options, pod_names=pod_names)
+    backend_named(balancer).check_algorithm(name, options)
+    return name, options
 
 
 def pod_fault_kinds() -> tuple[str, ...]:
@@ -112,6 +122,9 @@ class SandboxConfig:
     `port`/`control_port` 0 let the kernel pick (the real ports are reported once
     started). `speeds` gives per-slot speed factors (slot i gets speeds[i % len]).
     Weights in `algorithm_options` name slots (`{"weights": {"pod-0": 3}}`).
+    `balancer`: what serves the endpoint in front of the pods, a name of BALANCER_BACKENDS
+    (clusters/sandbox/backends): `lblab` (LB Lab's own), `nginx` or `haproxy` (Debian's, run by
+    the controller); an algorithm the balancer has no equivalent for is ClusterError(field="algorithm").
     `retries`: how often the balancer retries an idempotent request on another pod when one
     fails before answering, as nginx's `proxy_next_upstream` does; 0 shows every such failure
     to the client (the same pod kill with and without retries).
@@ -119,6 +132,7 @@ class SandboxConfig:
 
     pods: int = 3
     nodes: int = 2
+    balancer: str = DEFAULT_BACKEND
     algorithm: str = "round_robin"
     algorithm_options: dict = field(default_factory=dict)
     host: str = "127.0.0.1"
@@ -138,7 +152,8 @@ class SandboxConfig:
     def __post_init__(self):
         validate_replicas(self.pods, "pods")
         _number(self.nodes, "nodes", minimum=1, maximum=16, integer=True)
-        _, options = validate_algorithm(self.algorithm, self.algorithm_options)
+        validate_balancer(self.balancer)
+        _, options = validate_algorithm(self.algorithm, self.algorithm_options, balancer=self.balancer)
         for pod in options.get("weights", {}):
             if not re.fullmatch(r"pod-\d+", pod):
                 raise ClusterError("name slots (pod-0, pod-1, ...): pod names are not known yet",

@@ -1,9 +1,11 @@
 """The control API: every operation of the Cluster interface as HTTP + JSON, on its own port.
 
-    GET  /status                      algorithm, options, nodes, replicas, pids, autoscaler
+    GET  /status                      balancer, algorithm, options, nodes, replicas, pids (balancer:
+                                       nginx/HAProxy master and workers), autoscaler
     GET  /pods                        {"pods": [{name, node, address, ready, weight, slot, pid}]}
     GET  /pods/metrics                {"pods": {name: {requests, failures, in_flight, ...}}}
-    GET  /balancer/stats              what the balancer counted per pod
+    GET  /balancer/stats              per pod: what LB Lab's balancer counted; behind nginx/HAProxy,
+                                       the pods' own counters (+ HAProxy's `show stat`)
     POST /pods/<name>/kill            the process dies (SIGKILL); its slot restarts
     POST /faults                      {"kind": a fault the pods hold (config.pod_fault_kinds()),
                                        "pods": [...], "duration": s, + the kind's parameters}
@@ -32,6 +34,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from clusters.base import ClusterError, EventType
 from clusters.sandbox.autoscaler import Autoscaler
+from clusters.sandbox.backends import DEFAULT_BACKEND, Front
 from clusters.sandbox.balancer import Balancer
 from clusters.sandbox.config import AutoscalerConfig, validate_algorithm, validate_fault, validate_replicas, validate_retries
 from clusters.sandbox.events import EventLog
@@ -110,9 +113,12 @@ class AppliedFaults:
 
 class ControlApi:
     def __init__(self, supervisor: Supervisor, balancer: Balancer, *, endpoint: str = "",
-                 autoscaler_config: AutoscalerConfig | None = None):
+                 autoscaler_config: AutoscalerConfig | None = None, front: Front | None = None,
+                 backend: str = DEFAULT_BACKEND):
         self.supervisor = supervisor
         self.balancer = balancer
+        self.front = front
+        self.backend = backend
         self.endpoint = endpoint
         self.control_url = ""
         self.events = balancer.events
@@ -137,11 +143,14 @@ class ControlApi:
         if route == ("GET", "status"):
             return self.status()
         if route == ("GET", "pods"):
+            if self.front is not None:  # what it says of readiness is in force at nginx/HAProxy too
+                await self.front.settle()
             return {"pods": self.pods()}
         if route == ("GET", "pods", "metrics"):
             return {"pods": await self.supervisor.metrics()}
         if route == ("GET", "balancer", "stats"):
-            return {"algorithm": self.balancer.algorithm, "pods": self.balancer.stats()}
+            stats = await self.front.stats() if self.front is not None else self.balancer.stats()
+            return {"algorithm": self.balancer.algorithm, "balancer": self.backend, "pods": stats}
         if method == "POST" and len(parts) == 3 and parts[0] == "pods" and parts[2] == "kill":
             self.supervisor.kill(parts[1])
             return {"killed": parts[1]}
@@ -163,8 +172,15 @@ class ControlApi:
         if route == ("POST", "algorithm"):
             running = self.supervisor.running()
             names = {p.name for p in running} | {f"pod-{p.slot}" for p in running}
-            name, options = validate_algorithm(body.get("name"), body.get("options"), pod_names=names)
+            name, options = validate_algorithm(body.get("name"), body.get("options"), pod_names=names,
+                                               balancer=self.backend)
+            previous = self.balancer.algorithm, self.balancer.options
             self.balancer.set_algorithm(name, options)
+            try:
+                await self.apply_front()
+            except ClusterError:  # the real balancer refused it and keeps the previous config
+                self.balancer.set_algorithm(*previous)
+                raise
             return {"algorithm": name, "options": options}
         if route == ("GET", "algorithm"):
             return {"algorithm": self.balancer.algorithm, "options": self.balancer.options}
@@ -175,6 +191,7 @@ class ControlApi:
         if route == ("POST", "retries"):
             retries = validate_retries(body.get("retries"))
             self.balancer.set_retries(retries)
+            await self.apply_front()
             return {"retries": retries}
         if route == ("GET", "retries"):
             return {"retries": self.balancer.retries}
@@ -183,6 +200,12 @@ class ControlApi:
             self.supervisor.uncordon_all()
             return {"restored": True, "cleared": self.faults.clear_all()}
         raise NotFound(path)
+
+    async def apply_front(self) -> None:
+        """A change of algorithm, weights or retries is in force when the API answers, behind nginx
+        and HAProxy too (their reload or runtime command is done)."""
+        if self.front is not None:
+            await self.front.apply()
 
     def pods(self) -> list[dict]:
         stats = self.balancer.upstreams
@@ -201,8 +224,11 @@ class ControlApi:
             "algorithm": self.balancer.algorithm, "options": self.balancer.options,
             "retries": self.balancer.retries, "replicas": supervisor.replicas, "restarts": supervisor.restarts,
             "nodes": [{"name": n, "cordoned": n in supervisor.cordoned} for n in supervisor.nodes],
+            "balancer": self.backend,
             "pids": {"controller": os.getpid(),
-                     "pods": {name: p.pid for name, p in supervisor.processes.items()}},
+                     "pods": {name: p.pid for name, p in supervisor.processes.items()},
+                     "balancer": self.front.pids() if self.front is not None else []},
+            "balancer_error": getattr(self.front, "last_error", ""),
             "faults": self.faults.active(),
             "autoscaler": self.autoscaler.status() if self.autoscaler else {"enabled": False},
         }

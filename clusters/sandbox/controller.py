@@ -1,8 +1,12 @@
 """The sandbox controller process: balancer, supervisor, autoscaler and control API on one loop.
 
+The endpoint is served by the configured backend (clusters/sandbox/backends): LB Lab's balancer
+itself, or nginx/HAProxy run as a child of this process, stopped (by PID) before the pods.
+
 `SandboxCluster` starts it as `python -m clusters.sandbox.controller '<config json>'` in a
 new process group. It prints one JSON line on stdout once every pod is ready:
-`{"endpoint": ..., "control_url": ..., "pid": ...}` or `{"error": ..., "field": ...}`.
+`{"endpoint": ..., "control_url": ..., "pid": ..., "workdir": ...}` (workdir: nginx's or HAProxy's
+config dir, "" for LB Lab's balancer) or `{"error": ..., "field": ...}`.
 It stops (pods first) on SIGTERM/SIGINT, or when stdin reaches EOF, which means the
 process that started it is gone.
 """
@@ -19,6 +23,7 @@ import time
 
 from clusters import procs
 from clusters.base import ClusterError
+from clusters.sandbox.backends import DEFAULT_BACKEND, backend_named
 from clusters.sandbox.balancer import Balancer
 from clusters.sandbox.config import SandboxConfig
 from clusters.sandbox.control import ControlApi, ControlServer
@@ -65,10 +70,14 @@ async def run(config: SandboxConfig) -> None:
                         events=EventLog())
     supervisor = Supervisor(config, balancer)
     control = None
+    front = None
     try:
-        port = await bind_or_explain(lambda: balancer.start(config.host, config.port), config.port, "port")
+        front = backend_named(config.balancer).front(balancer, supervisor, config)
+        port = await bind_or_explain(lambda: front.start(config.host, config.port), config.port, "port")
+        if config.balancer != DEFAULT_BACKEND:
+            balancer.start_checks()  # LB Lab's balancer serves nothing: it checks and keeps the pods
         api = ControlApi(supervisor, balancer, endpoint=url(config.host, port),
-                         autoscaler_config=config.autoscaler)
+                         autoscaler_config=config.autoscaler, front=front, backend=config.balancer)
         control = ControlServer(api)
         control_port = await bind_or_explain(lambda: control.start(config.host, config.control_port),
                                              config.control_port, "control_port")
@@ -80,13 +89,17 @@ async def run(config: SandboxConfig) -> None:
             if time.monotonic() > deadline:
                 raise ClusterError("pods did not become ready in time", field="pods")
             await asyncio.sleep(0.02)
-        say({"endpoint": api.endpoint, "control_url": api.control_url, "pid": os.getpid()})
+        await front.ready()
+        say({"endpoint": api.endpoint, "control_url": api.control_url, "pid": os.getpid(),
+             "workdir": front.workdir()})
         await stop.wait()
     except ClusterError as exc:
         say({"error": exc.args[0], "field": exc.field})
     finally:
         if api_autoscaler := (control.api.autoscaler if control else None):
             api_autoscaler.stop()
+        if front is not None:
+            await front.stop()
         await supervisor.stop()
         if control is not None:
             control.close()

@@ -27,6 +27,7 @@ class TargetSpec:
     # sandbox
     pods: int = 4
     nodes: int = 2
+    balancer: str = "lblab"
     algorithm: str = "round_robin"
     service_time_ms: float = 1.0
     retries: int = 2  # the sandbox balancer's retries of a failed idempotent request (its DEFAULT_RETRIES)
@@ -77,6 +78,11 @@ class TargetKind(abc.ABC):
     @abc.abstractmethod
     def check_allowed(self, spec: TargetSpec, allowed: Allowed) -> None:
         """ClusterError(field=...) unless load may be sent to this target."""
+
+    def check_spec(self, spec: TargetSpec) -> None:
+        """ClusterError(field=...) when the kind cannot start what `spec` describes (the fields'
+        own checks, such as a name of a registry, are the model's)."""
+        return None
 
     def open(self, spec: TargetSpec) -> Cluster | None:
         """The cluster adapter of the target, started when LB Lab owns it; None when LB Lab only

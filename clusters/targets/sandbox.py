@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from clusters.base import Cluster
 from clusters.sandbox import SandboxCluster, SandboxConfig, ServiceTime
-from clusters.sandbox.config import DEFAULT_RETRIES
+from clusters.sandbox.backends import DEFAULT_BACKEND
+from clusters.sandbox.config import DEFAULT_RETRIES, validate_algorithm, validate_balancer
 from clusters.targets import Allowed, TargetKind, TargetSpec, register
 
 
@@ -12,12 +13,19 @@ from clusters.targets import Allowed, TargetKind, TargetSpec, register
 class Sandbox(TargetKind):
     name = "sandbox"
     label = "Sandbox cluster"
-    help = "Local pod processes behind LB Lab's balancer, started for the run and stopped after it."
-    fields = ("pods", "nodes", "algorithm", "service_time_ms", "retries")
+    help = ("Local pod processes behind LB Lab's balancer (or real nginx or HAProxy), started for the run and "
+            "stopped after it.")
+    fields = ("pods", "nodes", "balancer", "algorithm", "service_time_ms", "retries")
 
     def describe(self, spec: TargetSpec) -> str:
+        behind = "" if spec.balancer == DEFAULT_BACKEND else f" behind {spec.balancer}"
         retries = f" retries {spec.retries}" if spec.retries != DEFAULT_RETRIES else ""
-        return f"sandbox {spec.pods} pods {spec.algorithm}{retries}"
+        return f"sandbox {spec.pods} pods {spec.algorithm}{behind}{retries}"
+
+    def check_spec(self, spec: TargetSpec) -> None:
+        """The balancer has an equivalent of the algorithm: ClusterError(field="algorithm") if not."""
+        validate_balancer(spec.balancer)
+        validate_algorithm(spec.algorithm, {}, balancer=spec.balancer)
 
     def check_allowed(self, spec: TargetSpec, allowed: Allowed) -> None:
         """Always allowed: the sandbox listens on loopback and lives only as long as the run."""
@@ -25,7 +33,8 @@ class Sandbox(TargetKind):
     def open(self, spec: TargetSpec) -> Cluster:
         options = {"weights": dict(spec.weights)} if spec.weights else {}
         return SandboxCluster(SandboxConfig(
-            pods=spec.pods, nodes=spec.nodes, algorithm=spec.algorithm, algorithm_options=options,
+            pods=spec.pods, nodes=spec.nodes, balancer=spec.balancer, algorithm=spec.algorithm,
+            algorithm_options=options,
             service_time=ServiceTime(distribution="exponential", mean_ms=spec.service_time_ms),
             retries=spec.retries,
         ))

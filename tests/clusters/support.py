@@ -82,11 +82,42 @@ def assert_no_faults(cluster) -> None:
     assert cluster.client.status()["faults"] == []
 
 
+STALE = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
+
+
+def get_once(conn: http.client.HTTPConnection, *, retry_stale: bool = False) -> tuple[int, str | None, bool]:
+    """GET / on `conn`: (status, X-Pod, whether it was sent twice). With `retry_stale`, a request
+    whose kept-alive connection the server closed before answering anything is sent again once on
+    a new connection, as HTTP clients do (RFC 9112 section 9.3.1; urllib3, browsers)."""
+    reused = conn.sock is not None
+    try:
+        conn.request("GET", "/")
+        response = conn.getresponse()
+    except STALE:
+        conn.close()
+        if not (retry_stale and reused):
+            raise
+        conn.request("GET", "/")
+        response = conn.getresponse()
+        response.read()
+        return response.status, response.getheader("X-Pod"), True
+    response.read()
+    return response.status, response.getheader("X-Pod"), False
+
+
 class Load:
     """`clients` threads sending GETs to `endpoint` over kept-alive connections until the block
-    ends; `statuses` counts each answer's status, "error" for a connection that failed."""
+    ends; `statuses` counts each answer's status, "error" for a connection that failed.
 
-    def __init__(self, endpoint: str, clients: int):
+    `retry_stale`: a GET whose kept-alive connection the server closed before answering anything
+    is sent again once on a new connection, as HTTP clients do (RFC 9112 section 9.3.1; urllib3,
+    browsers): a real balancer's reload closes idle kept-alive connections, and one that carried a
+    request in that instant is not a lost request. `retried` counts them; any other failure, or a
+    second one, is an "error"."""
+
+    def __init__(self, endpoint: str, clients: int, *, retry_stale: bool = False):
+        self.retry_stale = retry_stale
+        self.retried = 0
         parts = urlsplit(endpoint)
         self.host, self.port = parts.hostname, parts.port
         self.statuses: collections.Counter = collections.Counter()
@@ -109,15 +140,13 @@ class Load:
         try:
             while not self._stop.is_set():
                 try:
-                    conn.request("GET", "/")
-                    response = conn.getresponse()
-                    response.read()
-                    status = response.status
+                    status, _, retried = get_once(conn, retry_stale=self.retry_stale)
                 except (OSError, http.client.HTTPException):
-                    status = "error"
+                    status, retried = "error", False
                     conn.close()  # http.client reconnects on the next request
                 with self._lock:
                     self.statuses[status] += 1
+                    self.retried += retried
         finally:
             conn.close()
 
@@ -136,15 +165,16 @@ HELD_S = 30.0  # a latency fault far longer than the test: requests stay on the 
 HELD_REQUESTS = 4  # requests surely in flight on the pod when it is killed
 
 
-def kill_under_load(cluster, wait_until, slot: int) -> tuple[Load, str]:
+def kill_under_load(cluster, wait_until, slot: int, *, retry_stale: bool = False) -> tuple[Load, str]:
     """Kill a sandbox's pod in `slot` under load (8 clients), wait for its replacement to be ready
-    and serve, and return what the clients saw and the killed pod's name.
+    and serve, and return what the clients saw and the killed pod's name. `retry_stale`: the
+    clients' (Load's), for nginx and HAProxy, whose reloads close idle kept-alive connections.
 
     A latency fault first holds requests on the pod, so that at least HELD_REQUESTS are in flight
     when it dies whatever the timing of the kill: counts of failures then do not depend on luck."""
     victim = next(p.name for p in cluster.pods() if p.name.startswith(f"pod-{slot}-"))
     cluster.add_latency([victim], ms=HELD_S * 1000, duration=HELD_S)
-    with Load(cluster.endpoint, clients=8) as load:
+    with Load(cluster.endpoint, clients=8, retry_stale=retry_stale) as load:
         wait_until(lambda: cluster.client.balancer_stats()[victim]["in_flight"] >= HELD_REQUESTS,
                    message="requests held on the pod")
         cluster.kill_pod(victim)

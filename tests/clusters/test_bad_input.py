@@ -117,6 +117,8 @@ def test_service_time_is_validated():
     (["--pods", "0"], "--pods"),
     (["--algorithm", "fastest"], "--algorithm"),
     (["--service-time", "uniform:3"], "--service-time"),
+    (["--balancer", "envoy"], "--balancer"),
+    (["--balancer", "nginx", "--algorithm", "ewma"], "--algorithm"),
 ])
 def test_command_line_exits_2_with_a_one_line_reason(args, flag):
     done = subprocess.run([sys.executable, "-m", "clusters.sandbox", *args], capture_output=True, text=True,

@@ -5,6 +5,7 @@ then needs a migration, as every new choice does)."""
 import dataclasses
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.urls import reverse
 
@@ -84,3 +85,37 @@ def test_a_new_target_kind_is_offered_in_the_form_and_the_schema(new_target_kind
     assert f'"{new_target_kind.name}"' in schema_text(client, alice)
     Target(owner=alice, name="t", kind=new_target_kind.name, base_url="http://127.0.0.1:8080").full_clean(
         validate_constraints=False)
+
+
+@pytest.fixture
+def new_balancer(monkeypatch):
+    from clusters.sandbox import backends
+    from clusters.sandbox.backends.nginx import Nginx
+
+    class Angie(Nginx):  # an nginx fork: nginx's equivalents, another binary
+        name = "angie_test"
+        label = "Angie (test)"
+        binary = "angie"
+
+        def equivalent(self, algorithm):
+            return algorithm.nginx
+
+    monkeypatch.setitem(backends.BALANCER_BACKENDS, Angie.name, Angie())
+    return Angie
+
+
+def test_a_new_sandbox_balancer_is_offered_everywhere(new_balancer, alice, client, capsys):
+    assert new_balancer.name in dict(RunForm(owner=alice).fields["sandbox_balancer"].choices)
+    assert new_balancer.name in dict(TargetForm(owner=alice).fields["balancer"].choices)
+    assert f'"{new_balancer.name}"' in schema_text(client, alice)
+    for command in ("loadtest", "sandbox"):
+        try:
+            call_command(command, "--help")
+        except SystemExit:
+            pass
+        assert new_balancer.name in capsys.readouterr().out
+    Target(owner=alice, name="t", balancer=new_balancer.name, algorithm="p2c").full_clean(validate_constraints=False)
+    with pytest.raises(ValidationError) as refused:  # and its equivalents decide what it runs
+        Target(owner=alice, name="t", balancer=new_balancer.name, algorithm="ewma").full_clean(
+            validate_constraints=False)
+    assert "algorithm" in refused.value.message_dict

@@ -16,6 +16,8 @@ from tests.conftest import PYTHON, REPO
     [
         (["--pods", "0"], "--pods"),
         (["--algorithm", "fastest"], "unknown algorithm 'fastest'"),
+        (["--balancer", "envoy"], "unknown balancer 'envoy'"),
+        (["--balancer", "haproxy", "--algorithm", "ewma"], "ewma has no haproxy equivalent"),
         (["--service-time", "gamma:3"], "--service-time"),
         (["--port", "5432"], "--port"),
     ],

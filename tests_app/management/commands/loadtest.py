@@ -30,6 +30,7 @@ from clusters.algorithms import ALGORITHMS
 from clusters.allowlist import check_url
 from clusters.durations import SpecError, parse_duration
 from clusters.faults import FAULT_KINDS
+from clusters.sandbox.backends import BALANCER_BACKENDS, DEFAULT_BACKEND
 from clusters.sandbox.config import DEFAULT_RETRIES
 from lbsite.db import NotMigrated, ensure_migrated
 from metrics_app.reports import junit_xml
@@ -59,6 +60,10 @@ class Command(BaseCommand):
         where.add_argument("--target", metavar="URL", help="base URL to load (must be allow-listed)")
         parser.add_argument("--pods", type=int, default=4, help="sandbox pods (default 4)")
         parser.add_argument("--algorithm", default="round_robin", help=f"sandbox balancer: {', '.join(ALGORITHMS)}")
+        parser.add_argument("--balancer", default=DEFAULT_BACKEND,
+                            help=f"what serves the sandbox in front of its pods: {', '.join(BALANCER_BACKENDS)} "
+                                 f"(default {DEFAULT_BACKEND}: LB Lab's own; nginx and haproxy: Debian's, "
+                                 "`make balancers` installs them)")
         parser.add_argument("--pod-header", default="X-Pod", help="response header naming the pod (default X-Pod)")
         parser.add_argument("--expect-pods", metavar="N|NAMES",
                             help="pods that should get traffic: a count, or names separated by commas")
@@ -216,7 +221,8 @@ class Command(BaseCommand):
         expected_names, expected_count = self._expected_pods(options["expect_pods"])
         retries = 0 if options["no_retries"] else options["retries"]
         if options["sandbox"]:
-            fields = {"kind": "sandbox", "pods": options["pods"], "algorithm": options["algorithm"]}
+            fields = {"kind": "sandbox", "pods": options["pods"], "balancer": options["balancer"],
+                      "algorithm": options["algorithm"]}
             if retries is not None:
                 fields["retries"] = retries
         elif options["target"]:
