@@ -10,7 +10,7 @@ from django.db import models
 from django.db.models import Q
 
 from chaos_app.choices import FaultKindChoices, RollbackChoices, SeverityChoices
-from chaos_app.schedule import stop_conditions_problem
+from chaos_app.schedule import STEP_SPEC_MAX, stop_conditions_problem
 from clusters.faults import FAULT_KINDS, SEVERITY_WORDS
 
 HYPOTHESIS_KEYS = ("max_error_rate", "max_p95_ms", "min_availability", "max_rto_s", "min_balance_score")
@@ -119,7 +119,7 @@ class ChaosInjection(models.Model):
     )
     rollback = models.CharField(max_length=16, choices=RollbackChoices.choices, default=RollbackChoices.PENDING)
     error = models.TextField(blank=True)
-    spec = models.CharField(max_length=300, blank=True, help_text="The step as written (KIND@START:DURATION...).")
+    spec = models.CharField(max_length=STEP_SPEC_MAX, blank=True, help_text="The step as written (KIND@START:DURATION...).")
     # Recovery figures (chaos_section of metrics_app.recovery), once the run has ended.
     healing_s = models.FloatField(null=True, blank=True, help_text="Until the cluster had its ready replicas back.")
     balance_recovery_s = models.FloatField(null=True, blank=True,

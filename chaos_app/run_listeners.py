@@ -25,6 +25,7 @@ def attach(events, *, publish: Publish = lambda run_id: None) -> None:
     events.start.add_listener(listener.start)
     events.second.add_listener(listener.second)
     events.tick.add_listener(listener.tick)
+    events.stopping.add_listener(listener.stopping)
     events.stop.add_listener(listener.stop)
 
 
@@ -56,6 +57,11 @@ class ChaosListener:
         # Nothing before the load's clock is known: offsets are on that clock.
         if self.schedule is not None and ctx.load_t0_unix is not None:
             self.schedule.on_tick()
+
+    def stopping(self, ctx) -> None:
+        # A user who stops a failing run gets no new fault in Locust's grace, and loses the applied ones now.
+        if self.schedule is not None and ctx.load_t0_unix is not None:
+            self.schedule.abort("the run was stopped")
 
     def stop(self, ctx) -> None:
         schedule = self.schedule
@@ -97,12 +103,12 @@ class InjectionRecorder:
 
     def failed(self, index: int, step: FaultStep, at_s: float, error: str) -> None:
         why = f"not run: it could not be applied: {error}"
-        self._save(index, step, target=step.target, started_at_s=at_s, ended_at_s=at_s,
+        self._save(index, step, target=step.target[:253], started_at_s=at_s, ended_at_s=at_s,
                    rollback=ChaosInjection.Rollback.NOT_RUN, error=why, reason=why)
 
     def not_run(self, index: int, step: FaultStep, reason: str) -> None:
         # started_at_s holds the offset it was planned for: it never started.
-        self._save(index, step, target=step.target, started_at_s=step.start_s,
+        self._save(index, step, target=step.target[:253], started_at_s=step.start_s,
                    rollback=ChaosInjection.Rollback.NOT_RUN, error=reason, reason=reason)
 
     def note(self, what: str, message: str) -> None:

@@ -210,17 +210,19 @@ class Schedule:
             log.warning("chaos step %d (%s) could not be applied: %s", index, step.to_spec(), error)
             self.recorder.failed(index, step, at, str(error))
             return
+        # Tracked before it is recorded: a recording that fails still leaves the fault to be removed.
+        self.active.append(_Active(index, step, fault, ends_at_s=at + step.duration_s))
         targets = list(fault.pods) or [str(node) for node in fault.params.get("nodes", ())]
         self.recorder.injected(index, step, targets, at)
-        self.active.append(_Active(index, step, fault, ends_at_s=at + step.duration_s))
 
     def _end(self, item: _Active, now: float) -> None:
-        self.active.remove(item)
         try:
             FAULT_KINDS[item.step.kind].restore(self.cluster, item.fault)
         except Exception as error:  # noqa: BLE001 - recorded; cluster.restore() at the run's end still runs
+            self.active.remove(item)
             self.recorder.ended(item.index, round(now, 3), rolled_back=False, error=f"restore failed: {error}")
             return
+        self.active.remove(item)  # only once undone: an interruption before leaves it to finish()
         self.recorder.ended(item.index, round(now, 3), rolled_back=True)
 
     def _end_all(self) -> None:
@@ -235,6 +237,9 @@ class Schedule:
 
 
 # ------------------------------------------------------------------ checks before a run starts
+
+
+STEP_SPEC_MAX = 300  # a step as written, as ChaosInjection.spec holds it
 
 
 @dataclass(frozen=True)
@@ -256,6 +261,8 @@ def plan_problem(specs: Sequence[str], *, duration_s: float, layout: Layout) -> 
         except (SpecError, ClusterError) as error:
             return error.args[0]
     for step in steps:
+        if len(step.to_spec()) > STEP_SPEC_MAX:
+            return f"{step.to_spec()[:60]}...: a step is at most {STEP_SPEC_MAX} characters written out"
         problem = _step_problem(step, duration_s, layout)
         if problem:
             return f"{step.to_spec()}: {problem}"

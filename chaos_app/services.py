@@ -40,7 +40,7 @@ def find_experiment(owner, given) -> ChaosExperiment:
         found = visible.filter(pk=given.pk).first()
     elif isinstance(given, int) and not isinstance(given, bool):
         found = visible.filter(pk=given).first() if 0 < given < 2**31 else None  # an id the database can hold
-    elif isinstance(given, str) and given.strip():
+    elif isinstance(given, str) and given.strip() and "\x00" not in given:  # PostgreSQL holds no NUL
         found = visible.filter(name=given.strip()).order_by("owner_id").first()  # own (non-null) first
         own = visible.filter(name=given.strip(), owner=owner).first()
         found = own or found

@@ -96,10 +96,13 @@ class SteadyState:
                    min_availability=None if min_availability is None else float(min_availability))
 
 
-def rto_limit_for(kind: str, rto_limits: Mapping[str, float] | None = None) -> float:
-    """The RTO limit of a fault kind: the experiment's own, else the default."""
+def rto_limit_for(kind: str, rto_limits: Mapping[str, float] | None = None, max_rto_s: float | None = None) -> float:
+    """The RTO limit of a fault kind: the experiment's own for the kind, else its hypothesis's
+    `max_rto_s` (every kind), else the kind's default."""
     if rto_limits and kind in rto_limits and rto_limits[kind] is not None:
         return float(rto_limits[kind])
+    if max_rto_s is not None:
+        return float(max_rto_s)
     return DEFAULT_RTO_LIMITS_S.get(kind, DEFAULT_RTO_LIMIT_S)
 
 
@@ -186,12 +189,20 @@ def _within(timeline: _Timeline, start: int, end: int, bounds: SteadyState) -> b
     return True
 
 
-def _first_window_within(timeline: _Timeline, start: int, end: int, bounds: SteadyState) -> int | None:
+def _first_window_within(timeline: _Timeline, start: int, end: int, bounds: SteadyState,
+                         horizon: int | None = None) -> int | None:
     """The first bucket s in [start, end - WINDOW_BUCKETS] whose window [s, s + 3 s) holds
     requests with an error rate and p95 within `bounds`, and whose own first bucket does: a
     window that starts inside the tail of the failures, which the 3 s after it would dilute
-    under the bound, does not count as recovered."""
-    for first in range(start, end - WINDOW_BUCKETS + 1):
+    under the bound, does not count as recovered. And none before the last 100 ms out of
+    bounds up to `horizon` (the next injection or the end): buckets count requests when they
+    complete, so requests held by a blackholed pod fail seconds after a clean-looking window,
+    and users saw errors until then."""
+    last_bad = -1
+    for index in range(start, end if horizon is None else min(end, horizon)):
+        if timeline.counts(index, index + 1)[0] > 0 and not _within(timeline, index, index + 1, bounds):
+            last_bad = index
+    for first in range(max(start, last_bad + 1), end - WINDOW_BUCKETS + 1):
         if _within(timeline, first, first + 1, bounds) and _within(timeline, first, first + WINDOW_BUCKETS, bounds):
             return first
     return None
@@ -319,7 +330,7 @@ def injection_figures(injection: Mapping, buckets: Sequence[Mapping], *, events:
     elif timeline.counts(start, end)[0] == 0:
         measurable = f"{kind}: no request completed after the injection: recovery not measurable"
     else:
-        recovered_index = _first_window_within(timeline, start, end, bounds)
+        recovered_index = _first_window_within(timeline, start, end, bounds, horizon_index)
 
     rto_s = recovered_at_s = None
     if recovered_index is not None:
@@ -358,16 +369,17 @@ def injection_figures(injection: Mapping, buckets: Sequence[Mapping], *, events:
 
 
 def chaos_section(injections: Sequence[Mapping], buckets: Sequence[Mapping], *, events: Sequence[Mapping] = (),
-                  bounds: SteadyState, rto_limits: Mapping[str, float] | None = None, threshold_balance: float,
-                  expected_pods: Sequence[str] = (), end_s: float, expected_count: int | None = None) -> list[dict]:
+                  bounds: SteadyState, rto_limits: Mapping[str, float] | None = None, max_rto_s: float | None = None,
+                  threshold_balance: float, expected_pods: Sequence[str] = (), end_s: float,
+                  expected_count: int | None = None) -> list[dict]:
     """The summary's `chaos` list: each injection's own fields, its `rto_limit_s` and its figures,
-    in step order."""
+    in step order. `rto_limits` and `max_rto_s` as `rto_limit_for` reads them."""
     starts = sorted(float(injection["started_at_s"]) for injection in injections)
     section = []
     for injection in sorted(injections, key=lambda item: (item.get("step", 0), float(item["started_at_s"]))):
         started = float(injection["started_at_s"])
         later = [start for start in starts if start > started]
-        limit = rto_limit_for(str(injection.get("kind")), rto_limits)
+        limit = rto_limit_for(str(injection.get("kind")), rto_limits, max_rto_s)
         figures = injection_figures(injection, buckets, events=events, bounds=bounds, rto_limit_s=limit,
                                     threshold_balance=threshold_balance, expected_pods=expected_pods, end_s=end_s,
                                     next_started_at_s=later[0] if later else None, expected_count=expected_count)

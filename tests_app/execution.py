@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
+from chaos_app.run_listeners import roll_back_open_injections
 from chaos_app.schedule import ChaosPlan
 from chaos_app.selectors import injections as chaos_injections
 from chaos_app.services import store_figures
@@ -208,11 +209,15 @@ def chaos_summary(run: LoadTestRun, ctx: RunContext, buckets: list[dict], *, exp
     if not applied:
         return steps
     settings_ = run.chaos_settings or {}
+    hypothesis = settings_.get("hypothesis") or {}
+    threshold_balance = hypothesis.get("min_balance_score")  # the experiment's, else the scenario's
     section = chaos_section(
         applied, buckets, events=cluster_events_on_load_clock(ctx.cluster, ctx.load_t0_unix),
-        bounds=SteadyState.from_hypothesis(settings_.get("hypothesis")), rto_limits=settings_.get("rto_limits_s"),
+        bounds=SteadyState.from_hypothesis(hypothesis), rto_limits=settings_.get("rto_limits_s"),
+        max_rto_s=hypothesis.get("max_rto_s"),
         # each balance window judged over its own pods, as the run is (`expected`: its ExpectedPods)
-        threshold_balance=ctx.scenario.threshold_balance, expected_pods=list(expected.named),
+        threshold_balance=ctx.scenario.threshold_balance if threshold_balance is None else float(threshold_balance),
+        expected_pods=list(expected.named),
         expected_count=expected.count, end_s=end_s,
     )
     store_figures(run.pk, section)
@@ -261,7 +266,8 @@ def drive(
                         raise RunFailed(f"Locust: {line.get('message', 'unknown error')}")
                 if final is not None:
                     break
-                events.tick.fire(ctx)
+                if stopped is None:  # once stopping, nothing acts on the cluster any more
+                    events.tick.fire(ctx)
                 if stopped is None and time.monotonic() - last_beat >= 1.0:
                     last_beat = time.monotonic()
                     if beat(run) or should_stop():
@@ -269,6 +275,8 @@ def drive(
                     elif last_beat > deadline:
                         stopped = "overrun"
                     if stopped:
+                        # at once, not after Locust's grace: the chaos schedule removes its faults
+                        events.stopping.fire_all(ctx)
                         locust.stop(grace_s=STOP_GRACE_S)  # Locust flushes its last sample and final line
                         continue
                 if locust.exited and not lines:
@@ -311,6 +319,8 @@ def drive(
             if cluster is not None:
                 try:  # no fault outlives the run, however it ended (the cluster may not be LB Lab's own)
                     cluster.restore()
+                    # and a row a failed write or an interruption left open says what is true now
+                    roll_back_open_injections(run.pk, how="rolled back by the cluster's restore at the run's end")
                 except Exception as error:  # noqa: BLE001 - closing must still happen; logged for the operator
                     log.error("run %s: restoring the cluster failed: %s", run.pk, error)
                 finally:

@@ -1,13 +1,16 @@
 """What happens every second of a run, and who hears of it: modelled on Locust's `Environment`
 and `EventHook`. Pure: no Django, and no feature of its own.
 
-The run driver (`tests_app.execution.drive`) fires three events on a `RunEvents`:
+The run driver (`tests_app.execution.drive`) fires these events on a `RunEvents`:
 
 - `start(ctx)`: the cluster is open and Locust is about to start;
 - `second(ctx, second)`: one second was measured (a `Second`), in order, none skipped;
 - `tick(ctx)`: about every TICK_S (50 ms) while the load runs, for what needs finer timing than
   a second (the chaos schedule applies a step at its offset to the tenth of a second); read the
   load's clock with `ctx.load_s()` (None until the plugin's `clock` line arrived);
+- `stopping(ctx)`: the user stopped the run (or it overran): Locust is given its grace to report,
+  and listeners stop acting on the cluster now (the chaos schedule aborts and removes its
+  faults); `tick` is not fired any more;
 - `stop(ctx)`: the load has ended, however it ended (passed, stopped, crashed, Ctrl-C): a
   listener that changed the cluster undoes it here.
 
@@ -66,7 +69,8 @@ TICK_S = 0.05  # how often `tick` fires while the load runs
 
 class RunEvents:
     def __init__(self) -> None:
-        self.start, self.second, self.tick, self.stop = EventHook(), EventHook(), EventHook(), EventHook()
+        self.start, self.second, self.tick = EventHook(), EventHook(), EventHook()
+        self.stopping, self.stop = EventHook(), EventHook()
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from django.db.models import Max, Q
 from django.utils import timezone
 from django_q.tasks import async_task
 
-from chaos_app.run_listeners import mark_rollback_failed, open_injections, roll_back_open_injections
+from chaos_app.run_listeners import mark_rollback_failed, roll_back_open_injections
 from chaos_app.services import RunChaos, run_chaos
 from clusters.allowlist import check_url_allowed
 from clusters.base import ClusterError
@@ -746,7 +746,9 @@ def roll_back_chaos(run: LoadTestRun) -> int:
     """Undo the faults a run whose worker died left applied: its target's cluster reopened and
     restored, or, for a cluster that ended with the worker (the sandbox), nothing left to undo.
     Its open injections are marked so; returns how many."""
-    if not open_injections(run.pk):
+    # Keyed on the run's chaos, not its open rows: the worker may have died between applying a
+    # fault and writing its row.
+    if not (run.chaos or run.chaos_experiment_id):
         return 0
     kind = target_kind(run.target.kind)
     try:

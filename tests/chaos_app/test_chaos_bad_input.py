@@ -100,3 +100,11 @@ def test_retries_is_a_sandbox_target_option_of_every_medium(alice, api_for):
     with pytest.raises(CommandError) as caught:
         call_command("loadtest", "--target", "http://127.0.0.1:9", "--no-retries")
     assert str(caught.value).startswith("--no-retries: only the sandbox's balancer has retries")
+
+
+def test_an_experiment_name_with_a_nul_is_no_such_experiment(alice):
+    with pytest.raises(services.RunRejected) as caught:
+        services.submit_run(owner=alice, request=services.RunRequest(
+            target=TargetFactory(owner=alice), scenario=ScenarioFactory(owner=alice), experiment="a\x00b"))
+    assert caught.value.errors["experiment"]
+    assert not LoadTestRun.objects.exists()

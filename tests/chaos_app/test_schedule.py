@@ -128,3 +128,27 @@ def test_checks_before_the_run():
     # different pods, or one after the other: no conflict
     assert plan_problem(["latency@1s:2s:low:pod-1", "latency@3s:2s:low:pod-1", "errors@1s:5s::pod-2"],
                         duration_s=10, layout=LAYOUT) is None
+
+
+def test_a_fault_whose_recording_failed_is_still_removed():
+    schedule, cluster, log, clock = schedule_of("latency@1s:30s:high:pod-1")
+
+    def failing(*args):
+        raise RuntimeError("database gone")
+
+    log.injected = failing
+    steady_seconds(schedule, 1)
+    clock.now = 1.0
+    try:
+        schedule.on_tick()
+    except RuntimeError:
+        pass
+    assert len(schedule.active) == 1  # tracked before it was recorded
+    schedule.finish()
+    assert not schedule.active and log.events[-1][:2] == ("ended", 0)
+
+
+def test_a_step_too_long_to_hold_is_refused_before_the_run():
+    many = ",".join(f"pod-{i}" for i in range(60))
+    layout = Layout(slots=tuple(f"pod-{i}" for i in range(60)), nodes=("node-0", "node-1"))
+    assert "at most 300 characters" in plan_problem([f"latency@1s:1s:low:{many}"], duration_s=10, layout=layout)

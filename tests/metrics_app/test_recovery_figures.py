@@ -216,3 +216,22 @@ def test_a_pod_replaced_under_a_new_name_is_waited_for_as_its_replacement():
     by_count = figures(timeline(shape=shape), expected_pods=[], expected_count=4)
     assert by_count["balance_recovery_s"] == pytest.approx(3.0, abs=0.15)
     assert figures(timeline(shape=shape), expected_pods=[])["balance_recovery_s"] == 0.0
+
+
+def test_requests_a_blackhole_held_fail_late_and_recovery_waits_for_them():
+    # a partition at 10.0: requests sent into it fail only at the client's timeout, at 15-16 s,
+    # after 5 s that look clean by completion time: users saw errors until 16 s
+    partition = {**KILL, "kind": "partition", "ended_at_s": 12.0}
+    result = figures(timeline(shape=killed_between(15.0, 16.0)), injection=partition, rto_limit_s=60.0)
+    assert result["recovered_at_s"] == pytest.approx(16.0, abs=0.05)
+    assert result["rto_s"] == pytest.approx(6.0, abs=0.05)
+    assert result["requests_failed"] == 10 * 10
+
+
+def test_the_hypothesis_max_rto_is_the_limit_of_every_kind_without_its_own():
+    assert rto_limit_for("partition", None, 10.0) == 10.0
+    assert rto_limit_for("partition", {"partition": 45}, 10.0) == 45.0
+    assert rto_limit_for("partition") == DEFAULT_RTO_LIMITS_S["partition"]
+    section = chaos_section([KILL], timeline(shape=killed_between(10.0, 22.0)), bounds=SteadyState(),
+                            max_rto_s=10.0, threshold_balance=95.0, expected_pods=PODS, end_s=30.0)
+    assert section[0]["rto_limit_s"] == 10.0 and section[0]["passed"] is False
