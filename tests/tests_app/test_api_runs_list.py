@@ -105,6 +105,17 @@ def test_ordering(ordering, expected, runs, alice, api_for):
     assert ids(api_for(alice).get(URL, {"ordering": ordering})) == names(runs, *expected)
 
 
+@pytest.mark.parametrize("ordering", [",,,,,,", ","])
+def test_empty_ordering_entries_order_by_nothing(ordering, runs, alice, api_for):
+    """Found by schemathesis: `?ordering=,,,` answered 500."""
+    api = api_for(alice)
+    answer = api.get(URL, {"ordering": ordering})
+    assert answer.status_code == 200, answer.content
+    assert ids(answer) == ids(api.get(URL))
+    assert ids(api.get(URL, {"ordering": "balance_score,,"})) == ids(api.get(URL, {"ordering": "balance_score"}))
+    assert "ordering" in api.get(URL, {"ordering": ",-,"}).json()  # a sign without a field: a 400 naming it
+
+
 @pytest.mark.parametrize(
     ("query", "field"),
     [

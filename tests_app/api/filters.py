@@ -111,6 +111,8 @@ class RunOrderingFilter(django_filters.OrderingFilter):
             return qs
         orderings = []
         for param in value:
+            if not param.lstrip("-"):  # `?ordering=,,` or `-`: empty entries order by nothing
+                continue
             descending = param.startswith("-")
             name = self.param_map[param.lstrip("-")]
             orderings.append(nulls_last(F(name), descending=descending))
