@@ -26,12 +26,12 @@ from typing import Protocol
 from clusters.base import Cluster, ClusterError, Fault, check_number
 from clusters.durations import SpecError
 from clusters.faults import FAULT_KINDS, FaultStep, parse_step
+from clusters.faults.steady_state import SteadyState
 from clusters.faults.targets import ALL, FIXED, NAMED, NODE, ON_NODE, PODS, STATEFUL, parse_target
 
 log = logging.getLogger(__name__)
 
 STEADY_WINDOW_S = 3  # the seconds before the first injection the steady state must hold over
-DEFAULT_MAX_ERROR_RATE = 0.01  # the steady state's error rate bound when the hypothesis gives none
 # AWS FIS's example: abort when the error rate stays above 50 % for 10 s.
 DEFAULT_STOP = {"max_error_rate": 0.5, "for_s": 10.0}
 STOP_KEYS = ("max_error_rate", "for_s")
@@ -52,28 +52,6 @@ def stop_conditions_problem(value) -> str | None:
     except ClusterError as error:
         return str(error)
     return None
-
-
-@dataclass(frozen=True)
-class SteadyState:
-    """What must hold over the last STEADY_WINDOW_S seconds before the first fault is injected."""
-
-    max_error_rate: float = DEFAULT_MAX_ERROR_RATE
-    max_p95_ms: float | None = None
-
-    def problem(self, seconds: Sequence[Mapping]) -> str:
-        """Why the steady state does not hold over `seconds` ("" when it does, or with no second yet)."""
-        requests = sum(s["requests"] for s in seconds)
-        failures = sum(s["failures"] for s in seconds)
-        if seconds and requests <= 0:
-            return f"no request completed in the {len(seconds)} s before the first injection"
-        if requests and failures / requests > self.max_error_rate:
-            return (f"error rate {failures / requests * 100:.2f} % over the last {len(seconds)} s is above the "
-                    f"steady state's {self.max_error_rate * 100:.2f} %")
-        p95 = max((s["p95_ms"] for s in seconds if s.get("p95_ms") is not None), default=None)
-        if self.max_p95_ms is not None and p95 is not None and p95 > self.max_p95_ms:
-            return f"p95 {p95:.1f} ms over the last {len(seconds)} s is above the steady state's {self.max_p95_ms:.1f} ms"
-        return ""
 
 
 @dataclass(frozen=True)
@@ -99,12 +77,10 @@ class ChaosPlan:
     @classmethod
     def build(cls, specs: Iterable[str], *, hypothesis: Mapping | None = None,
               stop_conditions: Mapping | None = None, seed: int = 0) -> ChaosPlan:
-        hypothesis = hypothesis or {}
         stop = {**DEFAULT_STOP, **(stop_conditions or {})}
         return cls(
             steps=tuple(parse_step(spec) for spec in specs),
-            steady=SteadyState(max_error_rate=float(hypothesis.get("max_error_rate", DEFAULT_MAX_ERROR_RATE)),
-                               max_p95_ms=hypothesis.get("max_p95_ms")),
+            steady=SteadyState.from_hypothesis(hypothesis),
             stop=StopCondition(max_error_rate=float(stop["max_error_rate"]), for_s=float(stop["for_s"])),
             seed=seed,
         )

@@ -52,10 +52,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 from clusters import balance, latency_hist
 from clusters.base import EventType
+from clusters.faults.steady_state import SteadyState  # the bounds recovery is judged against
 
 BUCKET_S = 0.1
 BUCKETS_PER_S = 10
@@ -71,29 +71,6 @@ FIGURE_KEYS = (
     "p95_during_ms", "p95_after_ms", "first_failure_s", "last_failure_s", "passed", "reason",
 )
 DOWN_EVENTS = frozenset({EventType.POD_KILLED, EventType.POD_STOPPING, EventType.POD_EXITED, EventType.POD_NOT_READY})
-
-
-@dataclass(frozen=True)
-class SteadyState:
-    """The steady-state hypothesis the service must be back within: error rate (0.01 = 1 %) and
-    p95 in ms (None: no bound) over a recovery window; `min_availability` (None: no floor) judges
-    an injection's availability."""
-
-    max_error_rate: float = 0.01
-    max_p95_ms: float | None = None
-    min_availability: float | None = None
-
-    @classmethod
-    def from_hypothesis(cls, hypothesis: Mapping | None) -> SteadyState:
-        """From a `ChaosExperiment.hypothesis` (chaos_app.models.HYPOTHESIS_KEYS): `max_error_rate`,
-        `max_p95_ms` and `min_availability` map here; `max_rto_s` is the experiment's RTO limit and
-        `min_balance_score` its balance threshold, which the caller passes on their own."""
-        hypothesis = hypothesis or {}
-        max_p95 = hypothesis.get("max_p95_ms")
-        min_availability = hypothesis.get("min_availability")
-        return cls(max_error_rate=float(hypothesis.get("max_error_rate", cls.max_error_rate)),
-                   max_p95_ms=None if max_p95 is None else float(max_p95),
-                   min_availability=None if min_availability is None else float(min_availability))
 
 
 def rto_limit_for(kind: str, rto_limits: Mapping[str, float] | None = None, max_rto_s: float | None = None) -> float:
