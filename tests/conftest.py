@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ import psutil
 import pytest
 from rest_framework.test import APIClient
 
+from clusters import procs
 from lbsite.models import ApiToken
 from tests.factories import UserFactory
 
@@ -124,10 +124,7 @@ def qcluster(child_env):
         process.wait()
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+free_port = procs.free_port  # one way to find a port, the product's
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):

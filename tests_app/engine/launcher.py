@@ -31,7 +31,6 @@ import os
 import queue
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -49,12 +48,6 @@ ARMED_ENV = "LBLAB_ARMED_FILE"
 PROCESSES_ENV = "LBLAB_LOCUST_PROCESSES"
 KILL_WAIT_S = 5.0
 EXIT_AFTER_FINAL_S = 1.0
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
 
 class LocustProcess:
     """One Locust run as subprocesses. `config` is the plugin config (tests_app/engine/config.py);
@@ -126,7 +119,7 @@ class LocustProcess:
                   "--stop-timeout", f"{self.stop_timeout_s:g}", "--exit-code-on-error", "0"]
         if self.workers == 1:
             return master, []
-        port = _free_port()
+        port = procs.free_port()
         master += ["--master", "--expect-workers", str(self.workers), "--expect-workers-max-wait", "60",
                    "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port)]
         worker = [*base, "--worker", "--master-host", "127.0.0.1", "--master-port", str(port)]

@@ -15,7 +15,6 @@ import asyncio
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 from pathlib import Path
@@ -29,12 +28,6 @@ from clusters.sandbox.backends import Front, integer_weights, pod_counters, wait
 
 STOP_GRACE_S = 5.0
 RELOAD_TIMEOUT_S = 10.0
-
-
-def free_port(host: str) -> int:
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
 
 
 class Server:
@@ -121,7 +114,7 @@ class ExternalFront(Front):
     # Life.
     async def start(self, host: str, port: int) -> int:
         self.host = host
-        self.port = port or free_port(host)
+        self.port = port or procs.free_port(host)
         self.write_checked(self.render())
         with open(self.tmp / "stderr.log", "ab") as stderr:
             # From the controller's loop thread: the parent-death signal follows that thread.
