@@ -529,14 +529,7 @@ class Aggregator:
             index = max(first, key - t0_key)
             if last is not None:
                 index = min(last, index)
-            into = placed.get(index)
-            if into is None:
-                placed[index] = bucket
-            else:
-                merged = Bucket()
-                merged.add(into)
-                merged.add(bucket)
-                placed[index] = merged
+            placed.setdefault(index, Bucket()).add(bucket)
         return [{"t": round(index / BUCKETS_PER_S, 1), "requests": bucket.requests, "failures": bucket.failures,
                  "p95_ms": latency_hist.percentile_ms(bucket.hist, 95.0), "pods": dict(sorted(bucket.pods.items())),
                  "latency_hist": latency_hist.to_pairs(bucket.hist)}
