@@ -205,6 +205,16 @@ CHROMIUM_ARGS = [  # ARCHITECTURE.md s9: Debian's Chromium on a machine without 
 ]
 
 
+def log_in(page, site_url: str, username: str, *, password: str, via: str = "/accounts/login/") -> None:
+    """Sign in through the login form, as a user does; `via`: the page opened first (`/` shows the
+    form to a visitor too)."""
+    page.goto(site_url + via)
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(site_url + "/")
+
+
 @dataclass
 class Browser:
     page: object

@@ -10,6 +10,7 @@ import re
 import pytest
 
 from chaos_app.models import ChaosInjection
+from tests.conftest import log_in
 from tests.factories import UserFactory
 
 PASSWORD = "a-long-browser-password"
@@ -29,11 +30,7 @@ def test_an_injection_is_shaded_on_the_live_charts_and_listed_in_the_results(sta
     site = start_site(REDIS_URL=None)
     page = browser.page
     page.set_viewport_size({"width": 1280, "height": 900})
-    page.goto(site.url + "/")
-    page.fill("#id_username", "chaos-user")
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(site.url + "/")
+    log_in(page, site.url, "chaos-user", password=PASSWORD, via="/")
 
     page.goto(site.url + "/runs/new/")
     page.fill("#id_users", "6")

@@ -9,6 +9,7 @@ import pytest
 from django.urls import reverse
 
 from metrics_app.models import MetricSample, PodSample
+from tests.conftest import log_in
 from tests.factories import LoadTestRunFactory, TargetFactory, UserFactory
 from tests_app.engine.testing import LoopbackHTTPServer, QuietHandler
 
@@ -50,11 +51,7 @@ def test_every_page_works_under_the_policy_in_chromium(start_site, browser, tran
     site = start_site(REDIS_URL=None)
     page = browser.page
     page.add_init_script(CSP_WATCH)
-    page.goto(site.url + "/accounts/login/")
-    page.fill("#id_username", "operator")
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(site.url + "/")
+    log_in(page, site.url, "operator", password=PASSWORD)
     pages = ["/", reverse("run-new"), reverse("run-detail", args=[first.pk]), f"/runs/compare/?ids={first.pk},{second.pk}",
              reverse("targets"), reverse("target-new"), reverse("target-edit", args=[target.pk]),
              reverse("target-delete", args=[target.pk]), "/admin/", "/admin/tests_app/loadtestrun/",

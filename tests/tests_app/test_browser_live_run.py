@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from metrics_app.models import MetricSample
+from tests.conftest import log_in
 from tests.factories import ScenarioFactory, UrlTargetFactory, UserFactory
 from tests_app.engine.testing import PodEchoServer
 from tests_app.models import LoadTestRun
@@ -51,11 +52,7 @@ def test_a_runs_endpoints_failures_and_numbers_live_after_a_reload_and_in_the_re
         site = start_site(REDIS_URL=None)
         page = browser.page
         page.set_viewport_size({"width": 1280, "height": 900})
-        page.goto(site.url + "/")
-        page.fill("#id_username", "locust-user")
-        page.fill("#id_password", PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_url(site.url + "/")
+        log_in(page, site.url, "locust-user", password=PASSWORD, via="/")
 
         page.goto(site.url + "/runs/new/")
         page.select_option("#id_target", str(target.pk))

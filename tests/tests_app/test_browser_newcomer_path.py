@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import log_in
 from tests.factories import UserFactory
 from tests_app.engine.testing import PodEchoServer
 from tests_app.models import LoadTestRun
@@ -47,11 +48,7 @@ def test_the_newcomer_path_from_login_to_compare(start_site, browser, transactio
         site = start_site(REDIS_URL=None)
         page = browser.page
         page.set_viewport_size({"width": 1280, "height": 900})
-        page.goto(site.url + "/")
-        page.fill("#id_username", "newcomer")
-        page.fill("#id_password", PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_url(site.url + "/")
+        log_in(page, site.url, "newcomer", password=PASSWORD, via="/")
         screenshot(page, "1-runs-empty")
 
         page.goto(site.url + "/targets/new/")

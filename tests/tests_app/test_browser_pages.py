@@ -7,6 +7,7 @@ import re
 import pytest
 
 from clusters.algorithms import ALGORITHMS
+from tests.conftest import log_in
 from tests.factories import LoadTestRunFactory, TargetFactory, UserFactory
 from tests_app import services
 from tests_app.models import LoadTestRun, Scenario, Target
@@ -22,14 +23,6 @@ def user(username: str, **fields):
     person.set_password(PASSWORD)
     person.save()
     return person
-
-
-def log_in(page, site_url: str, username: str) -> None:
-    page.goto(site_url + "/accounts/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(site_url + "/")
 
 
 def fits_the_screen(page) -> bool:
@@ -65,7 +58,7 @@ def test_runs_list_filters_shows_owners_to_staff_and_runs_again(start_site, brow
                              name="nightly canary with a rather long name on sandbox 4 pods round_robin")
     site = start_site(REDIS_URL=None)
     page = browser.page
-    log_in(page, site.url, "operator")
+    log_in(page, site.url, "operator", password=PASSWORD)
 
     page.click("#run-filters button[type=submit]")  # the untouched form: nothing filtered out
     page.wait_for_url(re.compile(r"\?"))
@@ -104,7 +97,7 @@ def test_new_run_form_offers_every_scenario_field_and_shows_every_error_at_once(
         "spike_length_s": 30})
     site = start_site(REDIS_URL=None)
     page = browser.page
-    log_in(page, site.url, "alice")
+    log_in(page, site.url, "alice", password=PASSWORD)
     page.goto(site.url + "/runs/new/")
 
     # a number beside each slider, the two in step
@@ -160,7 +153,7 @@ def test_targets_show_their_kinds_fields_and_are_edited_and_deleted(start_site, 
     used = LoadTestRunFactory(owner=alice, target=TargetFactory(owner=alice, name="lab", pods=4), status="passed")
     site = start_site(REDIS_URL=None)
     page = browser.page
-    log_in(page, site.url, "alice")
+    log_in(page, site.url, "alice", password=PASSWORD)
 
     page.goto(site.url + "/targets/new/")
     assert page.is_visible("#id_pods") and not page.is_visible("#id_base_url")

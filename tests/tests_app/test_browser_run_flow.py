@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from tests.conftest import log_in
 from tests.factories import UserFactory
 from tests_app.models import LoadTestRun
 
@@ -37,11 +38,7 @@ def test_start_watch_stop_and_compare_in_the_browser(start_site, browser, transa
     site = start_site(REDIS_URL=None)  # the embedded default of `make run`
     page = browser.page
 
-    page.goto(site.url + "/")
-    page.fill("#id_username", "newcomer")
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(site.url + "/")
+    log_in(page, site.url, "newcomer", password=PASSWORD, via="/")
 
     first = start_run_from_form(page, site.url, pods="3", duration_s="120")
     page.wait_for_function("() => Number(document.querySelector('#run-live').dataset.samples) >= 3", timeout=90_000)
