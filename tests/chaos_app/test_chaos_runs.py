@@ -41,7 +41,10 @@ def events_of(seen, type_, **details):
 
 
 def test_pod_kill_rto_and_healing_agree_with_the_sandbox_and_retries_hide_it(alice, sandbox_at_close):
-    heavy = {"users": 16, "service_time_ms": 20.0, "chaos": ["pod_kill@4s:0s::pod-1"]}
+    # 40 users on 4 pods of 50 ms: about 10 requests are in flight on the victim when it dies, so
+    # without retries the kill shows as errors whatever the machine's speed (16 users of 20 ms left
+    # as few as 2 in flight on a busy CI machine, too few to tell retries apart)
+    heavy = {"users": 40, "service_time_ms": 50.0, "chaos": ["pod_kill@4s:0s::pod-1"]}
     without = chaos_run(alice, retries=0, **heavy)
     assert sandbox_at_close.left == [""]
     injection = without.summary["chaos"][0]
@@ -58,7 +61,7 @@ def test_pod_kill_rto_and_healing_agree_with_the_sandbox_and_retries_hide_it(ali
     assert injection["balance_recovery_s"] >= injection["healing_s"] - AGREE_S
     # users saw failures until the last failed response of the streak the balancer logged
     streaks = events_of(sandbox_at_close, EventType.FAILURES_ENDED, pod=victim)
-    assert streaks and injection["requests_failed"] > 0
+    assert streaks and injection["requests_failed"] >= 5
     last_failure = on_load_clock(without, max(streaks, key=lambda event: event.t))
     assert injection["recovered_at_s"] == pytest.approx(last_failure, abs=AGREE_S)
     assert injection["rto_s"] == pytest.approx(injection["recovered_at_s"] - injection["started_at_s"], abs=0.002)
