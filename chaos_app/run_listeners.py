@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 
 from chaos_app.models import ChaosInjection
 from chaos_app.schedule import Schedule
-from clusters.faults import FaultStep
+from clusters.faults import FAULT_KINDS, FaultStep
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,9 @@ class ChaosListener:
         if ctx.chaos is None or not ctx.chaos.steps:
             return
         recorder = InjectionRecorder(ctx.run_id, self.publish)
-        if ctx.cluster is None:  # refused at submission; a target changed since cannot take faults either
+        # Refused at submission (only `external` steps, which inject nothing, run without a cluster);
+        # a target changed since cannot take faults either.
+        if ctx.cluster is None and any(FAULT_KINDS[step.kind].injects for step in ctx.chaos.steps):
             for index, step in enumerate(ctx.chaos.steps):
                 recorder.not_run(index, step, "not run: LB Lab cannot reach this target's cluster")
             return

@@ -27,7 +27,7 @@ from clusters.base import Cluster, ClusterError, Fault, check_number
 from clusters.durations import SpecError
 from clusters.faults import FAULT_KINDS, FaultStep, parse_step
 from clusters.faults.steady_state import SteadyState
-from clusters.faults.targets import ALL, FIXED, NAMED, NODE, ON_NODE, PODS, STATEFUL, parse_target
+from clusters.faults.targets import ALL, EXTERNAL, FIXED, NAMED, NODE, ON_NODE, PODS, STATEFUL, parse_target
 
 log = logging.getLogger(__name__)
 
@@ -105,9 +105,11 @@ class _Active:
 
 
 class Schedule:
-    """Applies a plan's steps to `cluster` at their offsets on `clock` (load-relative seconds)."""
+    """Applies a plan's steps to `cluster` at their offsets on `clock` (load-relative seconds).
+    `cluster` is None for a target LB Lab cannot reach (a URL): then every step is of a kind that
+    does not inject (`external`), and only marks when the user's own fault starts and ends."""
 
-    def __init__(self, plan: ChaosPlan, cluster: Cluster, recorder: Recorder, *, clock: Callable[[], float]):
+    def __init__(self, plan: ChaosPlan, cluster: Cluster | None, recorder: Recorder, *, clock: Callable[[], float]):
         self.plan, self.cluster, self.recorder, self.clock = plan, cluster, recorder, clock
         self.rng = random.Random(plan.seed)
         self.pending = sorted(enumerate(plan.steps), key=lambda item: (item[1].start_s, item[0]))
@@ -251,6 +253,8 @@ def _step_problem(step: FaultStep, duration_s: float, layout: Layout) -> str:
     kind = FAULT_KINDS[step.kind]
     if kind.acts_on == STATEFUL:
         return "stateful services are not part of this build yet"
+    if kind.acts_on == EXTERNAL:
+        return ""
     target = parse_target(step.target, kind.acts_on)
     if kind.acts_on == NODE or target.mode == ON_NODE:
         if target.mode == ON_NODE and layout.nodes is not None and target.names[0] not in layout.nodes:

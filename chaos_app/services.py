@@ -13,7 +13,7 @@ from django.db.models import QuerySet
 from chaos_app.models import ChaosExperiment, ChaosInjection
 from chaos_app.schedule import Layout, plan_problem
 from chaos_app.selectors import FIGURES
-from clusters.faults import FaultStep
+from clusters.faults import FAULT_KINDS, FaultStep, parse_step
 from clusters.targets import TargetSpec, target_kind
 from lbsite.permissions import owned_by
 
@@ -69,12 +69,13 @@ def run_chaos(*, owner, steps: Sequence[str], experiment, target: TargetSpec, du
         return RunChaos()
     field_name = "experiment" if found is not None else "chaos"
     kind = target_kind(target.kind)
-    if kind.chaos_missing:
-        raise ValidationError({field_name: [kind.chaos_missing]})
     slots, nodes = kind.planned_layout(target)
     problem = plan_problem(steps, duration_s=duration_s, layout=Layout(slots=slots, nodes=nodes))
     if problem:
         raise ValidationError({field_name: [problem]})
+    # A target LB Lab cannot inject into still takes the faults its user causes (`external`).
+    if kind.chaos_missing and any(FAULT_KINDS[parse_step(spec).kind].injects for spec in steps):
+        raise ValidationError({field_name: [kind.chaos_missing]})
     return RunChaos(steps=steps, experiment=found, settings=settings)
 
 

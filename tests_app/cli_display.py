@@ -13,6 +13,8 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from clusters.faults import FAULT_KINDS
+
 BAR_WIDTH = 30
 
 
@@ -130,7 +132,13 @@ def _print_chaos(console: Console, summary: dict) -> None:
         table.add_column(column, justify="left" if column in ("step", "target") else "right")
     for item in injections:
         availability = item.get("availability")
-        rolled = "not run" if item.get("rollback") == "not_run" else ("yes" if item.get("rolled_back") else "no")
+        kind = FAULT_KINDS.get(item.get("kind"))
+        if item.get("rollback") == "not_run":
+            rolled = "not run"
+        elif kind is not None and not kind.injects:
+            rolled = "yours"  # the user's own fault: LB Lab applied nothing to roll back
+        else:
+            rolled = "yes" if item.get("rolled_back") else "no"
         table.add_row(escape(item.get("spec") or item.get("kind", "")), escape(item.get("target") or ""),
                       _seconds(item.get("started_at_s")) if rolled != "not run" else "–", _seconds(item.get("ended_at_s")),
                       _seconds(item.get("rto_s")), _seconds(item.get("healing_s")),

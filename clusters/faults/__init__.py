@@ -24,15 +24,15 @@ from typing import ClassVar, Literal
 
 from clusters.base import Cluster, ClusterError, Fault, Pod, check_number
 from clusters.durations import SpecError, parse_duration
-from clusters.faults.targets import NODE, PODS, STATEFUL, FaultTarget, parse_target, resolve
+from clusters.faults.targets import EXTERNAL, NODE, PODS, STATEFUL, FaultTarget, parse_target, resolve
 
 SEVERITIES: tuple[str, ...] = ("low", "medium", "high")
 DEFAULT_SEVERITY = "medium"
 SEVERITY_WORDS = f"{', '.join(SEVERITIES[:-1])} or {SEVERITIES[-1]}"  # "low, medium or high"
 
-# What a kind acts on (PODS, NODE, STATEFUL, from targets.py), so whoever applies it knows what a
-# step's target names.
-ActsOn = Literal["pods", "node", "stateful"]
+# What a kind acts on (PODS, NODE, STATEFUL, EXTERNAL, from targets.py), so whoever applies it knows
+# what a step's target names.
+ActsOn = Literal["pods", "node", "stateful", "external"]
 
 DEFAULT_DURATION_S = 30.0
 MAX_DURATION_S = 7 * 24 * 3600.0
@@ -51,11 +51,17 @@ class FaultKind(abc.ABC):
     label: ClassVar[str]
     # Severity -> the parameters it means. A kind without a magnitude means the same at every severity.
     severities: ClassVar[Mapping[str, Mapping[str, float]]] = {severity: {} for severity in SEVERITIES}
-    # Pods, a node, or the stateful service: what a step's target names.
+    # Pods, a node, the stateful service, or something only the user reaches: what a step's target names.
     acts_on: ClassVar[ActsOn] = PODS
     # True: the Cluster method takes the duration and the fault clears itself after it, so a run
     # that dies leaves nothing behind for long. False: a one-shot action (a kill, a drain).
     timed: ClassVar[bool] = True
+
+    @property
+    def injects(self) -> bool:
+        """False for a fault the user causes (EXTERNAL): LB Lab applies nothing, needs no cluster
+        to run its step, and has nothing to undo."""
+        return self.acts_on != EXTERNAL
 
     def validate(self, params: Mapping) -> dict:
         """`params` checked and completed with defaults; ClusterError(field=...) names the bad one.
@@ -118,8 +124,8 @@ def register(cls: type[FaultKind]) -> type[FaultKind]:
         raise ValueError(f"fault kind {kind.name!r} is registered twice")
     if tuple(kind.severities) != SEVERITIES:
         raise ValueError(f"{kind.name}: severities must be {', '.join(SEVERITIES)}, in that order")
-    if kind.acts_on not in (PODS, NODE, STATEFUL):
-        raise ValueError(f"{kind.name}: acts_on must be {PODS}, {NODE} or {STATEFUL}")
+    if kind.acts_on not in (PODS, NODE, STATEFUL, EXTERNAL):
+        raise ValueError(f"{kind.name}: acts_on must be {PODS}, {NODE}, {STATEFUL} or {EXTERNAL}")
     FAULT_KINDS[kind.name] = kind
     return cls
 
@@ -204,6 +210,6 @@ def require_targets(targets: Sequence[str], field: str = "pods") -> None:
 # imports the base above, so they come last, in this order rather than the alphabet's.
 # isort: off
 from clusters.faults import (  # noqa: E402, F401
-    latency, errors, pod_kill, partition, node_drain, cpu_stress, not_ready, primary_kill, primary_stop,
+    latency, errors, pod_kill, partition, node_drain, cpu_stress, not_ready, primary_kill, primary_stop, external,
 )
 # isort: on

@@ -35,7 +35,9 @@ from typing import Literal
 
 from clusters.base import ClusterError, Pod
 
-PODS, NODE, STATEFUL = "pods", "node", "stateful"  # what a kind acts on (FaultKind.acts_on)
+# What a kind acts on (FaultKind.acts_on); EXTERNAL: something outside LB Lab's reach, which the
+# user acts on themselves (clusters/faults/external.py), so a step of it names no target.
+PODS, NODE, STATEFUL, EXTERNAL = "pods", "node", "stateful", "external"
 
 # Modes, named after Chaos Mesh's where it has one.
 ONE, ALL, FIXED, FIXED_PERCENT, NAMED, ON_NODE = "one", "all", "fixed", "fixed-percent", "named", "node"
@@ -98,6 +100,11 @@ def parse_target(text, acts_on: str = PODS) -> FaultTarget:
         if spec:
             raise _error(f"target {text!r}: a stateful fault acts on the service's primary; leave the target empty")
         return FaultTarget(ONE)
+    if acts_on == EXTERNAL:
+        if spec:
+            raise _error(f"target {text!r}: you cause an external fault yourself, LB Lab acts on nothing; "
+                         f"leave the target empty")
+        return FaultTarget(ONE)
     if word in RANDOM_WORDS:
         return FaultTarget(ONE)
     if acts_on == NODE:
@@ -140,7 +147,7 @@ def resolve(target: str | FaultTarget, pods: Sequence[Pod], *, rng: random.Rando
     more pods than are ready."""
     if isinstance(target, str):
         target = parse_target(target, acts_on)
-    if acts_on == STATEFUL:
+    if acts_on in (STATEFUL, EXTERNAL):
         return []
     by_name = sorted(pods, key=lambda pod: pod.name)
     known_nodes = sorted(set(nodes) if nodes is not None else {pod.node for pod in by_name})

@@ -20,7 +20,8 @@ class Url(TargetKind):
     required = {"base_url": "A URL target needs a base URL."}
     pod_usage_missing = "LB Lab only sends load to a URL target and cannot see its pods' processes."
     chaos_missing = ("LB Lab cannot inject faults into a URL target: it only sends load there. Cause the fault "
-                     "yourself during the run; its recovery is still measured from the load's own requests.")
+                     "yourself and declare when, as external@START:DURATION: its recovery is measured from the "
+                     "load's own requests.")
 
     def describe(self, spec: TargetSpec) -> str:
         return spec.base_url.rstrip("/")[:NAME_LENGTH]

@@ -44,7 +44,7 @@ def test_a_url_target_cannot_take_faults_and_says_what_still_works(alice):
             target=UrlTargetFactory(owner=alice, base_url="http://127.0.0.1:9"), scenario=ScenarioFactory(owner=alice),
             chaos=["pod_kill@3s:0s"]))
     (message,) = caught.value.errors["chaos"]
-    assert "cannot inject faults into a URL target" in message and "recovery is still measured" in message
+    assert "cannot inject faults into a URL target" in message and "external@START:DURATION" in message
     assert not LoadTestRun.objects.exists()
 
 
