@@ -86,6 +86,9 @@ class ControlClient:
     def drain(self, node: str) -> list[str]:
         return self.call("POST", f"/nodes/{quote(node, safe='')}/drain", {})["moved"]
 
+    def cordon(self, node: str) -> None:
+        self.call("POST", f"/nodes/{quote(node, safe='')}/cordon", {})
+
     def uncordon(self, node: str) -> None:
         self.call("POST", f"/nodes/{quote(node, safe='')}/uncordon", {})
 

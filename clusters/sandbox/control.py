@@ -12,6 +12,8 @@
     GET  /faults                      {"faults": [applied, not cleared], "held": {pod: [kinds its
                                        process holds]}, "cordoned": [nodes]}: all empty = no fault left
     POST /nodes/<node>/drain          cordon the node; its pods move
+    POST /nodes/<node>/cordon         only cordon it: its pods stay, new ones go elsewhere (a
+                                      Kubernetes drain evicts them one by one afterwards)
     POST /nodes/<node>/uncordon       the node takes new pods again (its old ones stay moved)
     POST /scale                       {"replicas": n}
     POST /algorithm                   {"name": ..., "options": {...}} (options.weights: {pod: w})
@@ -162,6 +164,9 @@ class ControlApi:
             return self.events_since(parse_qs(url.query).get("since", ["0"])[-1])
         if method == "POST" and len(parts) == 3 and parts[0] == "nodes" and parts[2] == "drain":
             return {"node": parts[1], "moved": self.supervisor.drain(parts[1])}
+        if method == "POST" and len(parts) == 3 and parts[0] == "nodes" and parts[2] == "cordon":
+            self.supervisor.cordon(parts[1])
+            return {"node": parts[1], "cordoned": True}
         if method == "POST" and len(parts) == 3 and parts[0] == "nodes" and parts[2] == "uncordon":
             self.uncordon(parts[1])
             return {"node": parts[1], "cordoned": False}

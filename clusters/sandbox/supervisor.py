@@ -262,11 +262,15 @@ class Supervisor:
         self._log(EventType.POD_KILLED, pod)
         procs.signal_pid(pod.pid, signal.SIGKILL)
 
-    def drain(self, node: str) -> list[str]:
+    def cordon(self, node: str) -> None:
         if node not in self.nodes:
             raise ClusterError(f"unknown node {node!r}; one of {', '.join(self.nodes)}", field="node")
-        self.cordoned.add(node)
-        self.events.record(EventType.NODE_CORDONED, node=node)
+        if node not in self.cordoned:
+            self.cordoned.add(node)
+            self.events.record(EventType.NODE_CORDONED, node=node)
+
+    def drain(self, node: str) -> list[str]:
+        self.cordon(node)
         moved = []
         for pod in self.running():
             if pod.node == node:

@@ -1,0 +1,153 @@
+"""The Kubernetes API calls LB Lab makes, on the official client, each one a method: the pods a
+label selector picks (with their node, address and readiness), a pod deleted with a grace period,
+a pod evicted through the Eviction API (so PodDisruptionBudgets are respected: a refusal is
+reported, not retried forever), a node cordoned and uncordoned, a node drained the way `kubectl
+drain` does it (cordon, then evict its pods), a Deployment scaled through its scale subresource.
+
+Errors from the API server become `ClusterError`s carrying the server's own message, with the
+field they concern, so the CLI and the API show one clear line.
+
+    api = KubeApi.from_kubeconfig(namespace="web", selector="app=web", context="kind-lab")
+    api.pods(); api.evict("web-7d4-abc12"); api.drain("node-1"); api.scale("web", 5)
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+
+from clusters.base import ClusterError, Pod
+
+DEFAULT_GRACE_S = 30  # Kubernetes' own default terminationGracePeriodSeconds
+
+
+@dataclass(frozen=True)
+class DrainResult:
+    """What a drain did: pods evicted, and pods whose eviction the API refused (a PodDisruptionBudget
+    would have been broken), each with the server's reason."""
+
+    node: str
+    evicted: tuple[str, ...] = ()
+    refused: dict[str, str] = field(default_factory=dict)
+
+
+def _server_message(error: ApiException) -> str:
+    """The API server's own words: its Status message and the causes it names."""
+    try:
+        status = json.loads(error.body or "{}")
+    except ValueError:
+        return f"{error.status} {error.reason}"
+    causes = [cause.get("message", "") for cause in (status.get("details") or {}).get("causes", [])]
+    return "; ".join(part for part in [status.get("message") or f"{error.status} {error.reason}", *causes] if part)
+
+
+class KubeApi:
+    """The calls on one namespace's pods picked by one label selector."""
+
+    def __init__(self, api_client: client.ApiClient, *, namespace: str, selector: str):
+        self.namespace, self.selector = namespace, selector
+        self.core = client.CoreV1Api(api_client)
+        self.apps = client.AppsV1Api(api_client)
+
+    @classmethod
+    def from_kubeconfig(cls, *, namespace: str, selector: str, context: str | None = None,
+                        kubeconfig: str | None = None) -> KubeApi:
+        """From a kubeconfig context (`KUBECONFIG` or ~/.kube/config when not given), or the
+        in-cluster service account when there is no kubeconfig and LB Lab runs in a pod."""
+        try:
+            api_client = config.new_client_from_config(config_file=kubeconfig, context=context)
+        except config.ConfigException as error:
+            if kubeconfig or context:
+                raise ClusterError(f"kubeconfig: {error}", field="context") from None
+            config.load_incluster_config()
+            api_client = client.ApiClient()
+        return cls(api_client, namespace=namespace, selector=selector)
+
+    # ------------------------------------------------------------ reading
+
+    def pods(self) -> list[Pod]:
+        """The selector's pods now, by name: a pod is ready when its Ready condition is True."""
+        try:
+            found = self.core.list_namespaced_pod(self.namespace, label_selector=self.selector)
+        except ApiException as error:
+            raise ClusterError(f"listing pods: {_server_message(error)}", field="namespace") from None
+        pods = []
+        for item in found.items:
+            if item.metadata.deletion_timestamp is not None or (item.status.phase or "") in ("Succeeded", "Failed"):
+                continue
+            ready = any(c.type == "Ready" and c.status == "True" for c in item.status.conditions or ())
+            ports = [port.container_port for container in item.spec.containers for port in container.ports or ()]
+            address = f"{item.status.pod_ip}:{ports[0]}" if item.status.pod_ip and ports else (item.status.pod_ip or "")
+            pods.append(Pod(name=item.metadata.name, node=item.spec.node_name or "", address=address, ready=ready))
+        return sorted(pods, key=lambda pod: pod.name)
+
+    def nodes(self) -> list[str]:
+        try:
+            return sorted(node.metadata.name for node in self.core.list_node().items)
+        except ApiException as error:
+            raise ClusterError(f"listing nodes: {_server_message(error)}", field="node") from None
+
+    # ------------------------------------------------------------ acting
+
+    def delete_pod(self, name: str, *, grace_period_s: int = DEFAULT_GRACE_S) -> None:
+        try:
+            self.core.delete_namespaced_pod(name, self.namespace, grace_period_seconds=grace_period_s)
+        except ApiException as error:
+            raise ClusterError(f"deleting pod {name}: {_server_message(error)}", field="target") from None
+
+    def evict(self, name: str, *, grace_period_s: int = DEFAULT_GRACE_S) -> str | None:
+        """Evict `name` through the Eviction API; None when it was evicted, else why the API
+        refused (429: a PodDisruptionBudget would be broken)."""
+        eviction = client.V1Eviction(
+            api_version="policy/v1", kind="Eviction",
+            metadata=client.V1ObjectMeta(name=name, namespace=self.namespace),
+            delete_options=client.V1DeleteOptions(grace_period_seconds=grace_period_s))
+        try:
+            self.core.create_namespaced_pod_eviction(name, self.namespace, eviction)
+        except ApiException as error:
+            if error.status == 429:
+                return _server_message(error)
+            raise ClusterError(f"evicting pod {name}: {_server_message(error)}", field="target") from None
+        return None
+
+    def set_unschedulable(self, node: str, unschedulable: bool) -> None:
+        try:
+            self.core.patch_node(node, {"spec": {"unschedulable": unschedulable}})
+        except ApiException as error:
+            what = "cordoning" if unschedulable else "uncordoning"
+            raise ClusterError(f"{what} node {node}: {_server_message(error)}", field="node") from None
+
+    def drain(self, node: str, *, grace_period_s: int = DEFAULT_GRACE_S) -> DrainResult:
+        """As `kubectl drain` does: cordon, then evict the selector's pods on the node; a refused
+        eviction is reported, and the node stays cordoned until `uncordon`."""
+        if node not in self.nodes():
+            raise ClusterError(f"unknown node {node!r}; one of {', '.join(self.nodes())}", field="node")
+        self.set_unschedulable(node, True)
+        evicted, refused = [], {}
+        for pod in self.pods():
+            if pod.node != node:
+                continue
+            why = self.evict(pod.name, grace_period_s=grace_period_s)
+            if why is None:
+                evicted.append(pod.name)
+            else:
+                refused[pod.name] = why
+        return DrainResult(node=node, evicted=tuple(evicted), refused=refused)
+
+    def uncordon(self, node: str) -> None:
+        self.set_unschedulable(node, False)
+
+    def replicas(self, deployment: str) -> int:
+        try:
+            return int(self.apps.read_namespaced_deployment_scale(deployment, self.namespace).spec.replicas or 0)
+        except ApiException as error:
+            raise ClusterError(f"reading deployment {deployment}: {_server_message(error)}", field="service") from None
+
+    def scale(self, deployment: str, replicas: int) -> None:
+        try:
+            self.apps.patch_namespaced_deployment_scale(deployment, self.namespace, {"spec": {"replicas": replicas}})
+        except ApiException as error:
+            raise ClusterError(f"scaling deployment {deployment}: {_server_message(error)}", field="replicas") from None
