@@ -127,6 +127,22 @@ def merge_patch(target: dict, patch: dict) -> dict:
     return out
 
 
+MERGE_PATCHES = ("application/merge-patch+json", "application/strategic-merge-patch+json")
+
+
+def patched(obj: dict, request: Request) -> dict:
+    """`obj` with the request's merge patch applied, validated; 415 for a patch type the emulator
+    does not apply (a JSON Patch list), 400 for a body that is not an object."""
+    if request.content_type.split(";")[0].strip() not in MERGE_PATCHES:
+        raise ApiError(415, "UnsupportedMediaType", f"the emulator applies {' or '.join(MERGE_PATCHES)} patches, "
+                                                    f"not {request.content_type or 'none'}")
+    if not isinstance(request.body, dict):
+        raise ApiError(400, "BadRequest", "a merge patch is a JSON object")
+    out = merge_patch(obj, request.body)
+    validate(out)
+    return out
+
+
 @dataclass
 class Request:
     method: str
@@ -145,6 +161,7 @@ class _Pdb:
 class _State:
     pdbs: dict[str, _Pdb] = field(default_factory=dict)
     cordoned: set[str] = field(default_factory=set)
+    node_annotations: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 class KubeApiEmulator:
@@ -247,8 +264,10 @@ class KubeApiEmulator:
         }
 
     def _node(self, name: str) -> dict:
-        return {"apiVersion": "v1", "kind": "Node",
-                "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name}},
+        metadata = {"name": name, "labels": {"kubernetes.io/hostname": name}}
+        if self.state.node_annotations.get(name):
+            metadata["annotations"] = dict(self.state.node_annotations[name])
+        return {"apiVersion": "v1", "kind": "Node", "metadata": metadata,
                 "spec": {"unschedulable": name in self.state.cordoned},
                 "status": {"conditions": [{"type": "Ready", "status": "True"}]}}
 
@@ -288,7 +307,7 @@ class KubeApiEmulator:
             if method == "GET":
                 return 200, self._scale()
             if method in ("PATCH", "PUT"):
-                scale = merge_patch(self._scale(), request.body or {}) if method == "PATCH" else (request.body or {})
+                scale = patched(self._scale(), request) if method == "PATCH" else (request.body or {})
                 validate(scale)
                 self.sandbox.scale(int(scale["spec"]["replicas"]))
                 return 200, self._scale()
@@ -353,8 +372,8 @@ class KubeApiEmulator:
         if method == "GET":
             return 200, self._node(name)
         if method == "PATCH":
-            node = merge_patch(self._node(name), request.body or {})
-            validate(node)
+            node = patched(self._node(name), request)
+            self.state.node_annotations[name] = dict(node["metadata"].get("annotations") or {})
             if node.get("spec", {}).get("unschedulable"):
                 self.state.cordoned.add(name)
                 self.sandbox.client.cordon(name)

@@ -22,6 +22,7 @@ from kubernetes.client.exceptions import ApiException
 from clusters.base import ClusterError, Pod
 
 DEFAULT_GRACE_S = 30  # Kubernetes' own default terminationGracePeriodSeconds
+CORDONED_BY = "lblab.io/cordoned"  # the annotation on a node LB Lab cordoned
 
 
 @dataclass(frozen=True)
@@ -114,11 +115,24 @@ class KubeApi:
         return None
 
     def set_unschedulable(self, node: str, unschedulable: bool) -> None:
+        """Cordon (True) or uncordon `node`. A cordon LB Lab makes is annotated `CORDONED_BY`, so
+        whoever restores later (the reaper, after the worker died) finds it; an uncordon removes
+        the annotation."""
+        patch = {"metadata": {"annotations": {CORDONED_BY: "true" if unschedulable else None}},
+                 "spec": {"unschedulable": unschedulable}}
         try:
-            self.core.patch_node(node, {"spec": {"unschedulable": unschedulable}})
+            self.core.patch_node(node, patch)
         except ApiException as error:
             what = "cordoning" if unschedulable else "uncordoning"
             raise ClusterError(f"{what} node {node}: {_server_message(error)}", field="node") from None
+
+    def cordoned_by_lblab(self) -> list[str]:
+        """The nodes LB Lab cordoned and has not uncordoned (their `CORDONED_BY` annotation)."""
+        try:
+            nodes = self.core.list_node().items
+        except ApiException as error:
+            raise ClusterError(f"listing nodes: {_server_message(error)}", field="node") from None
+        return sorted(node.metadata.name for node in nodes if (node.metadata.annotations or {}).get(CORDONED_BY))
 
     def drain(self, node: str, *, grace_period_s: int = DEFAULT_GRACE_S) -> DrainResult:
         """As `kubectl drain` does: cordon, then evict the selector's pods on the node; a refused

@@ -64,7 +64,10 @@ def test_a_drain_cordons_evicts_and_reports_what_a_disruption_budget_refused(clu
     api.add_pdb("web-pdb", {"app": "web"}, min_available=3)
     refused = kube.drain(node, grace_period_s=5)
     cordon = next(request for request in api.requests if request.method == "PATCH")
-    assert (cordon.path, cordon.body) == (f"/api/v1/nodes/{node}", {"spec": {"unschedulable": True}})
+    assert (cordon.path, cordon.body) == (f"/api/v1/nodes/{node}", {
+        "metadata": {"annotations": {"lblab.io/cordoned": "true"}}, "spec": {"unschedulable": True}})
+    assert kube.cordoned_by_lblab() == [node]
+    assert cordon.content_type == "application/strategic-merge-patch+json"
     evictions = [request for request in api.requests if request.path.endswith("/eviction")]
     assert [request.path for request in evictions] == [f"/api/v1/namespaces/web/pods/{pod}/eviction" for pod in on_node]
     for request in evictions:
@@ -85,8 +88,8 @@ def test_a_drain_cordons_evicts_and_reports_what_a_disruption_budget_refused(clu
              and all(pod.node != node for pod in kube.pods()))
     kube.uncordon(node)
     uncordon = [request for request in api.requests if request.method == "PATCH"][-1]
-    assert uncordon.body == {"spec": {"unschedulable": False}}
-    assert sandbox.client.faults()["cordoned"] == []
+    assert uncordon.body == {"metadata": {"annotations": {"lblab.io/cordoned": None}}, "spec": {"unschedulable": False}}
+    assert sandbox.client.faults()["cordoned"] == [] and kube.cordoned_by_lblab() == []
 
 
 def test_scale_goes_through_the_deployments_scale_subresource(cluster):

@@ -1,0 +1,113 @@
+"""`KubernetesCluster` (clusters/kubernetes/cluster.py) against the API emulator with real pods:
+its event log tells a kill, the replacement the ReplicaSet made and its readiness (what healing is
+measured from), a drain's evictions and refusals; `restore()` uncordons what it cordoned."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from clusters.base import ClusterError, EventType
+from clusters.kubernetes.api import KubeApi
+from clusters.kubernetes.cluster import KubernetesCluster
+from tests.kube_emulator import KubeApiEmulator
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture
+def emulated(start_sandbox):
+    sandbox = start_sandbox(pods=3, nodes=2)
+    with KubeApiEmulator(sandbox, namespace="web") as api:
+        cluster = KubernetesCluster(KubeApi(api.client(), namespace="web", selector="app=web"),
+                                    endpoint_url=sandbox.endpoint + "/", deployment="web")
+        try:
+            yield sandbox, api, cluster
+        finally:
+            cluster.close()
+
+
+def events_until(cluster, predicate, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        events = cluster.events(0)
+        if predicate(events):
+            return events
+        time.sleep(0.05)
+    raise AssertionError(f"not seen in {cluster.events(0)}")
+
+
+def of(events, type_, **details):
+    return [event for event in events if event.type == type_ and all(
+        getattr(event, key, None) == value or event.details.get(key) == value for key, value in details.items())]
+
+
+def test_a_kill_its_replacement_and_its_readiness_are_logged(emulated):
+    sandbox, api, cluster = emulated
+    assert cluster.endpoint == sandbox.endpoint
+    victim = cluster.pods()[0].name
+    cluster.kill_pod(victim)
+    delete = next(request for request in api.requests if request.method == "DELETE")
+    assert delete.query["gracePeriodSeconds"] == ["0"]
+    events = events_until(cluster, lambda events: of(events, EventType.POD_STARTED, replaces=victim) and of(
+        events, EventType.POD_READY, pod=of(events, EventType.POD_STARTED, replaces=victim)[0].pod))
+    [killed] = of(events, EventType.POD_KILLED, pod=victim)
+    [started] = of(events, EventType.POD_STARTED, replaces=victim)
+    [ready] = of(events, EventType.POD_READY, pod=started.pod)
+    assert killed.t <= started.t <= ready.t
+    assert not of(events, EventType.POD_EXITED, pod=victim)  # LB Lab's own kill is logged once, as a kill
+    assert [event.seq for event in events] == list(range(1, len(events) + 1))
+    assert cluster.events(killed.seq) == events[killed.seq:]
+    with pytest.raises(ClusterError, match=f"unknown pod {victim!r}"):
+        cluster.kill_pod(victim)
+
+
+def test_a_drain_is_logged_and_restore_uncordons(emulated):
+    sandbox, api, cluster = emulated
+    node = cluster.pods()[0].node
+    on_node = sorted(pod.name for pod in cluster.pods() if pod.node == node)
+    cluster.drain(node)
+    [drained] = of(cluster.events(0), EventType.NODE_DRAINED, node=node)
+    assert sorted(drained.details["moved"]) == on_node and drained.details["refused"] == {}
+    assert sandbox.client.faults()["cordoned"] == [node]
+    cluster.restore()
+    assert sandbox.client.faults()["cordoned"] == []
+    assert of(cluster.events(0), EventType.NODE_UNCORDONED, node=node)
+    cluster.restore()  # twice is fine: nothing left to undo
+    assert [request.body["spec"] for request in api.requests if request.method == "PATCH"] == [
+        {"unschedulable": True}, {"unschedulable": False}]
+
+
+def test_restore_finds_the_cordons_of_a_process_that_died(emulated):
+    sandbox, api, cluster = emulated
+    node = cluster.pods()[0].node
+    cluster.drain(node)
+    # the reaper's new adapter, after the worker that drained died: it knows the cordon from the API
+    reopened = KubernetesCluster(KubeApi(api.client(), namespace="web", selector="app=web"),
+                                 endpoint_url=sandbox.endpoint)
+    try:
+        assert reopened.cordoned == set()
+        reopened.restore()
+    finally:
+        reopened.close()
+    assert sandbox.client.faults()["cordoned"] == []
+    assert api._node(node)["spec"]["unschedulable"] is False
+
+
+def test_a_selector_that_picks_no_pod_is_refused_on_its_field(emulated):
+    sandbox, api, _ = emulated
+    with pytest.raises(ClusterError, match="picks no pod") as refused:
+        KubernetesCluster(KubeApi(api.client(), namespace="web", selector="app=nothing"),
+                          endpoint_url=sandbox.endpoint)
+    assert refused.value.field == "label_selector"
+
+
+def test_faults_that_need_chaos_mesh_are_refused_not_pretended(emulated):
+    _, _, cluster = emulated
+    pods = [cluster.pods()[0].name]
+    for call in (lambda: cluster.add_latency(pods, 100), lambda: cluster.add_errors(pods, 0.5),
+                 lambda: cluster.partition(pods), lambda: cluster.stress_cpu(pods)):
+        with pytest.raises(ClusterError, match="needs Chaos Mesh") as refused:
+            call()
+        assert refused.value.field == "kind"
