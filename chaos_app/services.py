@@ -73,9 +73,10 @@ def run_chaos(*, owner, steps: Sequence[str], experiment, target: TargetSpec, du
     problem = plan_problem(steps, duration_s=duration_s, layout=Layout(slots=slots, nodes=nodes))
     if problem:
         raise ValidationError({field_name: [problem]})
-    # A target LB Lab cannot inject into still takes the faults its user causes (`external`).
-    if kind.chaos_missing and any(FAULT_KINDS[parse_step(spec).kind].injects for spec in steps):
-        raise ValidationError({field_name: [kind.chaos_missing]})
+    for spec in steps:  # what the target's adapter can do (a URL target only takes `external`)
+        problem = kind.chaos_problem(FAULT_KINDS[parse_step(spec).kind])
+        if problem:
+            raise ValidationError({field_name: [problem]})
     return RunChaos(steps=steps, experiment=found, settings=settings)
 
 

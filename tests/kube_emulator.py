@@ -233,6 +233,19 @@ class KubeApiEmulator:
         configuration.host = self.url
         return client.ApiClient(configuration)
 
+    def write_kubeconfig(self, path, *, context: str = "emulator") -> str:
+        """A kubeconfig whose `context` (the current one) reaches this emulator; returns the path."""
+        import yaml
+
+        config = {"apiVersion": "v1", "kind": "Config", "current-context": context,
+                  "clusters": [{"name": "emulator", "cluster": {"server": self.url}}],
+                  "users": [{"name": "lblab", "user": {"token": "emulator"}}],
+                  "contexts": [{"name": context, "context": {"cluster": "emulator", "user": "lblab",
+                                                             "namespace": self.namespace}}]}
+        with open(path, "w") as out:
+            yaml.safe_dump(config, out)
+        return str(path)
+
     def add_pdb(self, name: str, match_labels: dict[str, str], *, min_available: int) -> dict:
         obj = {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
                "metadata": {"name": name, "namespace": self.namespace},

@@ -10,6 +10,18 @@ from tests_app.models import LoadTestRun, Scenario, Target
 from tests_app.services import request_stop
 
 
+def kind_fieldsets() -> list[tuple[str, dict]]:
+    """A fieldset per target kind, from the registry; a field two kinds use (a URL's and a
+    Kubernetes target's `base_url`) is shown once, in the first kind's set, as the admin requires."""
+    seen: set[str] = set()
+    sets = []
+    for kind in TARGET_KINDS.values():
+        fields = [name for name in kind.fields if name not in seen]
+        seen.update(fields)
+        sets.append((kind.label, {"fields": fields}))
+    return sets
+
+
 @admin.register(Target)
 class TargetAdmin(admin.ModelAdmin):
     list_display = ["name", "owner", "kind", "where", "attribution", "updated_at"]
@@ -18,7 +30,7 @@ class TargetAdmin(admin.ModelAdmin):
     raw_id_fields = ["owner"]
     fieldsets = [
         (None, {"fields": ["owner", "name", "kind"]}),
-        *((kind.label, {"fields": list(kind.fields)}) for kind in TARGET_KINDS.values()),
+        *kind_fieldsets(),
         ("Pod attribution", {"fields": ["attribution", "pod_header", "pod_json_field", "prometheus_url",
                                         "prometheus_query", "expected_pods", "expected_pod_count", "weights"]}),
     ]

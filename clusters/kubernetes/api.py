@@ -14,6 +14,7 @@ field they concern, so the CLI and the API show one clear line.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 
 from kubernetes import client, config
@@ -58,12 +59,18 @@ class KubeApi:
                         kubeconfig: str | None = None) -> KubeApi:
         """From a kubeconfig context (`KUBECONFIG` or ~/.kube/config when not given), or the
         in-cluster service account when there is no kubeconfig and LB Lab runs in a pod."""
+        # Read now, not at the client's import (it freezes KUBECONFIG then): a colon-separated list works.
+        kubeconfig = kubeconfig or os.environ.get("KUBECONFIG") or None
         try:
             api_client = config.new_client_from_config(config_file=kubeconfig, context=context)
         except config.ConfigException as error:
             if kubeconfig or context:
                 raise ClusterError(f"kubeconfig: {error}", field="context") from None
-            config.load_incluster_config()
+            try:
+                config.load_incluster_config()
+            except config.ConfigException:
+                raise ClusterError("no kubeconfig (KUBECONFIG or ~/.kube/config) and LB Lab is not running in a "
+                                   "pod with a service account", field="context") from None
             api_client = client.ApiClient()
         return cls(api_client, namespace=namespace, selector=selector)
 

@@ -30,6 +30,9 @@ POLL_S = 0.1
 KILL_GRACE_S = 0  # Chaos Mesh's pod-kill default: the pod dies at once, as the sandbox's kill
 DRAIN_GRACE_S = 30  # Kubernetes' default terminationGracePeriodSeconds
 CHAOS_MESH_SLICE = "needs Chaos Mesh resources, which the Kubernetes adapter does not create yet"
+# The fault kinds this adapter applies itself (their Cluster methods below); the others are refused
+# before a run (clusters/targets/kubernetes.py) until it drives Chaos Mesh.
+FAULTS = frozenset({"pod_kill", "node_drain"})
 
 
 class EventLog:
@@ -99,11 +102,11 @@ class PodWatcher:
 class KubernetesCluster(Cluster):
     """The pods `api` selects, reached for load at `endpoint_url`."""
 
-    def __init__(self, api: KubeApi, *, endpoint_url: str, deployment: str = ""):
+    def __init__(self, api: KubeApi, *, endpoint_url: str, deployment: str = "", require_pods: bool = True):
         self.api, self._endpoint, self.deployment = api, endpoint_url.rstrip("/"), deployment
         self.log = EventLog()
         self.cordoned: set[str] = set()  # this process's cordons (the API's annotation is the record)
-        if not api.pods():
+        if require_pods and not api.pods():
             raise ClusterError(f"the selector {api.selector!r} picks no pod in namespace {api.namespace!r}",
                                field="label_selector")
         self.watcher = PodWatcher(api, self.log)

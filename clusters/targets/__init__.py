@@ -67,7 +67,7 @@ class TargetKind(abc.ABC):
     # page says so in one line instead of drawing empty charts.
     pod_usage_missing: str = ""
     # Why LB Lab cannot inject faults into this kind's targets ("" when it can): chaos steps on
-    # such a target are refused before the run, with this reason.
+    # such a target are refused before the run, with this reason (`chaos_problem`).
     chaos_missing: str = ""
 
     @abc.abstractmethod
@@ -83,6 +83,11 @@ class TargetKind(abc.ABC):
         """ClusterError(field=...) when the kind cannot start what `spec` describes (the fields'
         own checks, such as a name of a registry, are the model's)."""
         return None
+
+    def chaos_problem(self, fault) -> str:
+        """Why a step of `fault` (a `clusters.faults.FaultKind`) cannot run on this kind's targets,
+        or "". A fault the user causes (`external`) runs on every kind: LB Lab injects nothing."""
+        return self.chaos_missing if fault.injects else ""
 
     def open(self, spec: TargetSpec) -> Cluster | None:
         """The cluster adapter of the target, started when LB Lab owns it; None when LB Lab only

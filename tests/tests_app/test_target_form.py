@@ -66,7 +66,7 @@ def test_each_kinds_fields_are_shown_for_that_kind_only(alice, client, mirror_ki
     page = client.get(reverse("target-new")).content.decode()
     assert shown_when(page, "pods") == "id_kind=sandbox"
     assert shown_when(page, "algorithm") == "id_kind=sandbox"
-    assert shown_when(page, "base_url") == "id_kind=url,mirror_test"  # from the registry, not a list of our own
+    assert shown_when(page, "base_url") == "id_kind=url,kubernetes,mirror_test"  # from the registry, not our own list
     assert shown_when(page, "label_selector") == "id_kind=kubernetes,mirror_test"
     assert shown_when(page, "namespace") == "id_kind=kubernetes"
     assert shown_when(page, "pod_header") == "id_attribution=header"

@@ -58,6 +58,15 @@ class Command(BaseCommand):
         where = parser.add_mutually_exclusive_group()
         where.add_argument("--sandbox", action="store_true", help="start a sandbox cluster for this run")
         where.add_argument("--target", metavar="URL", help="base URL to load (must be allow-listed)")
+        parser.add_argument("--kubernetes", action="store_true",
+                            help="the pods are in Kubernetes: --namespace, --selector, and --target URL (the "
+                                 "Service, Ingress or Gateway address the load goes to)")
+        parser.add_argument("--context", default="", help="Kubernetes: the kubeconfig context (default: current)")
+        parser.add_argument("--namespace", default="", help="Kubernetes: the namespace (LBLAB_ALLOWED_NAMESPACES)")
+        parser.add_argument("--selector", default="", metavar="LABELS",
+                            help="Kubernetes: the label selector of the pods, e.g. app=web")
+        parser.add_argument("--service", default="",
+                            help="Kubernetes: the Service's name (default: the selector's first value)")
         parser.add_argument("--pods", type=int, default=4, help="sandbox pods (default 4)")
         parser.add_argument("--algorithm", default="round_robin", help=f"sandbox balancer: {', '.join(ALGORITHMS)}")
         parser.add_argument("--balancer", default=DEFAULT_BACKEND,
@@ -220,11 +229,15 @@ class Command(BaseCommand):
     def _target_fields(self, options) -> dict:
         expected_names, expected_count = self._expected_pods(options["expect_pods"])
         retries = 0 if options["no_retries"] else options["retries"]
+        if options["sandbox"] and options["kubernetes"]:
+            raise bad("--kubernetes", "load the sandbox or Kubernetes pods, not both")
         if options["sandbox"]:
             fields = {"kind": "sandbox", "pods": options["pods"], "balancer": options["balancer"],
                       "algorithm": options["algorithm"]}
             if retries is not None:
                 fields["retries"] = retries
+        elif options["kubernetes"]:
+            fields = self._kubernetes_fields(options, retries)
         elif options["target"]:
             if retries is not None:
                 raise bad("--retries" if options["retries"] is not None else "--no-retries",
@@ -233,8 +246,31 @@ class Command(BaseCommand):
             self._check_reachable(url)
             fields = {"kind": "url", "base_url": url, "pod_header": options["pod_header"]}
         else:
-            raise bad("--sandbox/--target", "say what to load: --sandbox or --target URL")
+            raise bad("--sandbox/--target", "say what to load: --sandbox, --target URL, or --kubernetes with --target URL")
         return fields | {"expected_pods": expected_names, "expected_pod_count": expected_count}
+
+    def _kubernetes_fields(self, options, retries) -> dict:
+        if not options["target"]:
+            raise bad("--target", "--kubernetes needs --target URL: the Service, Ingress or Gateway address to load")
+        if not options["namespace"]:
+            raise bad("--namespace", "--kubernetes needs --namespace")
+        if retries is not None:
+            raise bad("--retries" if options["retries"] is not None else "--no-retries",
+                      "only the sandbox's balancer has retries LB Lab can set")
+        url = options["target"].rstrip("/")
+        # `app=web` names the Service `web` unless --service says otherwise.
+        first = options["selector"].split(",")[0]
+        service = options["service"] or (first.split("=")[-1].strip() if "=" in first else "") or options["namespace"]
+        fields = {"kind": "kubernetes", "context": options["context"], "namespace": options["namespace"],
+                  "label_selector": options["selector"], "service": service, "base_url": url,
+                  "pod_header": options["pod_header"]}
+        try:
+            services.validate_target_allowed(Target(**fields))
+        except ValidationError as error:
+            field, messages = next(iter(error.message_dict.items()))
+            raise bad(_TARGET_FLAGS.get(field, f"--{field.replace('_', '-')}"), messages[0]) from error
+        self._check_reachable(url)
+        return fields
 
     def _expected_pods(self, value) -> tuple[list[str], int | None]:
         if not value:
@@ -300,7 +336,8 @@ def run_junit_xml(run: LoadTestRun) -> str:
 
 # Where a field of the run request comes from on the command line, when not `--<field>`.
 _SCENARIO_FLAGS = {"threshold_balance": "--threshold", "duration_s": "--duration"}
-_TARGET_FLAGS = {"base_url": "--target", "expected_pods": "--expect-pods", "expected_pod_count": "--expect-pods"}
+_TARGET_FLAGS = {"base_url": "--target", "expected_pods": "--expect-pods", "expected_pod_count": "--expect-pods",
+                 "label_selector": "--selector"}
 
 
 def _flag_and_reason(errors: dict) -> tuple[str, str]:
