@@ -67,13 +67,17 @@ def summarise(
         "chaos": [],
         "tuning": [],
         "durability": None,
-        "notes": notes(pods),
+        "notes": notes(pods, expected),
     }
 
 
-def notes(pods: Mapping[str, Mapping]) -> list[str]:
+def notes(pods: Mapping[str, Mapping], expected: balance.ExpectedPods | None = None) -> list[str]:
     """What a reader of the figures must know about how they were counted."""
     found = []
+    for old in sorted(expected.retired(pods) if expected is not None else ()):
+        found.append(f"{old} was replaced by {expected.replaced[old]} during the run: the windows that start once "
+                     f"the replacement appeared judge it with the other live pods instead of {old}, and the whole "
+                     f"run counts both names as one pod.")
     if balance.OTHER_PODS in pods:
         found.append(f"The target named more than {balance.MAX_DISTINCT_PODS} different pods: the requests of every "
                      f"name past the first {balance.MAX_DISTINCT_PODS} are counted together as “{balance.OTHER_PODS}”.")

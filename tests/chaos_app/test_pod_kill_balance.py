@@ -26,7 +26,6 @@ def test_a_killed_pods_name_does_not_drag_the_balanced_run_to_f(alice, sandbox_a
     replacement = events_of(sandbox_at_close, EventType.POD_STARTED, replaces=victim)[0].pod
     balance = run.summary["balance"]
     windows = balance["windows"]
-    print("FIGURES", balance["grade"], balance["score"], windows, run.summary["pods"])
     # both names served: the summary's pods are what each really got
     assert run.summary["pods"][victim]["requests"] > 0 and run.summary["pods"][replacement]["requests"] > 0
     # the kill's window shows the dip (the victim's requests stop, its replacement starts late) ...
@@ -43,5 +42,6 @@ def test_a_killed_pods_name_does_not_drag_the_balanced_run_to_f(alice, sandbox_a
             assert window_score == pytest.approx(samples[last]["score"], abs=0.005), number
     # the replacement is kept with the run: the report's replay of the recorded seconds scores the same
     assert run.replaced_pods == {victim: replacement}
+    assert [note for note in run.summary["notes"] if note.startswith(f"{victim} was replaced by {replacement}")]
     figures = report_figures(run)
     assert figures["balance"]["data"][0]["y"] == [sample["score"] for sample in samples]

@@ -83,3 +83,15 @@ def test_the_summary_grades_the_run_over_its_live_pods_and_the_live_series_agree
     series_scores = run_series(RunSeconds.from_seconds([as_second(t, row) for t, row in enumerate(rows)]),
                                expected=expected, window_s=WINDOW_S)["score"]
     assert series_scores == [round(score, 2) for score in scores]
+
+
+def test_the_summary_notes_which_pod_replaced_which():
+    rows = kill_run()
+    final = {"duration_s": 30.0, "requests": 1, "failures": 0,
+             "pods": {pod: {"requests": 1, "failures": 0, "p95_ms": 3.0}
+                      for pod in ("pod-0-xxxxx", KILLED, REPLACEMENT, "pod-2-zzzzz")}}
+    expected = sandbox_of_three().with_replacements(REPLACED)
+    summary = summarise(run_id=1, final=final, per_second_pods=rows, expected_pods=expected.run_pods(final["pods"]),
+                        shares=None, threshold=95.0, expected=expected)
+    (note,) = summary["notes"]
+    assert note.startswith(f"{KILLED} was replaced by {REPLACEMENT} during the run")

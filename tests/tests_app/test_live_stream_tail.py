@@ -9,6 +9,7 @@ import asyncio
 import pytest
 from channels.db import database_sync_to_async
 
+from metrics_app.selectors import samples_since
 from tests.factories import LoadTestRunFactory, TuningDecisionFactory
 from tests.tests_app.live_stream_support import (  # noqa: F401 - release_db_connections is a fixture
     asession_cookie,
@@ -19,7 +20,6 @@ from tests.tests_app.live_stream_support import (  # noqa: F401 - release_db_con
     receive_samples,
     release_db_connections,
 )
-from metrics_app.selectors import samples_since
 from tests_app import consumers, services
 from tests_app.models import LoadTestRun
 from tests_app.selectors import live_series_for
