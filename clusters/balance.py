@@ -455,10 +455,9 @@ def first_seen(per_second: Sequence[Mapping[str, int]]) -> dict[str, int]:
 
 @dataclass(frozen=True)
 class _Judged:
-    """The windows' sums over one matrix and, per window, the pods it judges: the columns of
-    ``pods`` (``None``: a pod no row names, a column of zeros) and their raw weights."""
+    """The running per-pod sums of a run's seconds (a last column of zeros stands for every judged
+    pod no row names) and, per window, the pods it judges, their columns and raw weights."""
 
-    pods: tuple[str, ...]
     cumulative: np.ndarray
     windows: list[tuple[tuple[str, ...], list[int], np.ndarray]]  # per window: judged, columns, weights
 
@@ -483,7 +482,7 @@ def _judged_windows(per_second: Sequence[Mapping[str, int]], expected: ExpectedP
             by_key[key] = (judged, [column_of.get(pod, zeros) for pod in judged],
                            share_weights(judged, expected.shares(judged)))
         windows.append(by_key[key])
-    return _Judged(pods=(*pods, None), cumulative=cumulative, windows=windows)
+    return _Judged(cumulative=cumulative, windows=windows)
 
 
 def _scores_judged(judged: _Judged, starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
