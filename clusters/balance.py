@@ -45,9 +45,11 @@ a window or step under one second):
 
 from __future__ import annotations
 
+import bisect
+import dataclasses
 import math
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from itertools import chain, repeat
@@ -198,30 +200,89 @@ def placeholder_pod(index: int) -> str:
 @dataclass(frozen=True)
 class ExpectedPods:
     """The pods a run's balance is judged over, and their expected shares, known from its target
-    alone (`clusters.targets.TargetKind.expected_pod_set`): the run driver, the live stream's
-    replay, the report and the comparison all judge with the same, so their numbers agree.
+    alone (`clusters.targets.TargetKind.expected_pod_set`) and the pods the cluster replaced
+    during the run: the run driver, the live stream's replay, the report and the comparison all
+    judge with the same, so their numbers agree.
 
     ``named`` are the pods expected by name before any request (a URL target's declared pods);
     ``count`` how many pods should get traffic (the declared count, the pods the sandbox
-    starts); ``shares_for(pods)`` the expected share of each pod (None: equal shares).
+    starts); ``shares_for(pods)`` the expected share of each pod (None: equal shares);
+    ``replaced`` maps a pod the cluster replaced under a new name to that name (its
+    `pod_started` event's ``replaces``, as the sandbox and a ReplicaSet log it).
+
+    A replaced pod is retired from the expected pods from the moment its replacement appears
+    (the first second with a row for it, or for a later replacement of it): a window of seconds
+    that starts before that moment still judges it (the kill's dip is real), a window that
+    starts at or after it judges the replacement with the other live pods instead (`window_pods`).
+    Over the whole run a pod and the pods that replaced it are one expected pod, their requests
+    judged together under the latest name (`run_pods`, `merged`).
     """
 
     named: tuple[str, ...] = ()
     count: int = 0
     shares_for: Callable[[Sequence[str]], Mapping[str, float] | None] | None = None
+    replaced: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def with_shares(cls, shares: Mapping[str, float]) -> ExpectedPods:
         """The pods ``shares`` name, with those fixed shares."""
         return cls(named=tuple(pod for pod in shares if pod != UNATTRIBUTED), shares_for=lambda pods: dict(shares))
 
-    def judged(self, seen: Iterable[str]) -> list[str]:
+    def with_replacements(self, replaced: Mapping[str, str] | None) -> ExpectedPods:
+        """The same expectation, with the pods ``replaced`` names (old -> new) replaced too."""
+        added = {str(old): str(new) for old, new in (replaced or {}).items() if old and new and old != new}
+        if all(self.replaced.get(old) == new for old, new in added.items()):
+            return self
+        return dataclasses.replace(self, replaced={**self.replaced, **added})
+
+    def _successors(self, pod: str) -> Iterator[str]:
+        """The pods that replaced ``pod``, in order (its replacement, the replacement's...)."""
+        visited = {pod}
+        while (pod := self.replaced.get(pod)) is not None and pod not in visited:
+            visited.add(pod)
+            yield pod
+
+    def retired(self, seen: Iterable[str]) -> set[str]:
+        """The replaced pods whose replacement (or a later replacement of it) is among ``seen``."""
+        seen = set(seen)
+        return {old for old in self.replaced if any(pod in seen for pod in self._successors(old))}
+
+    def judged(self, seen: Iterable[str], retired: Iterable[str] = ()) -> list[str]:
         """The pods to judge once ``seen`` have appeared: the named and the seen pods in name
-        order ("unattributed" is not a pod), then a `placeholder_pod` for each pod still missing
-        from ``count``. Placeholders count as 0; a pod that answers later takes the place of one
-        (the number of pods judged stays ``count`` until more than ``count`` have appeared)."""
-        pods = sorted({*self.named, *seen} - {UNATTRIBUTED})
+        order ("unattributed" is not a pod) but the ``retired`` ones, then a `placeholder_pod` for
+        each pod still missing from ``count``. Placeholders count as 0; a pod that answers later
+        takes the place of one (the number of pods judged stays ``count`` until more than
+        ``count`` have appeared)."""
+        pods = sorted({*self.named, *seen} - {UNATTRIBUTED} - set(retired))
         return pods + [placeholder_pod(index) for index in range(len(pods) + 1, self.count + 1)]
+
+    def window_pods(self, first_seen: Mapping[str, int], start: int, end: int) -> list[str]:
+        """The pods judged over the seconds ``[start, end)`` of a run, ``first_seen[pod]`` being
+        the first second (row) with a row for the pod: those seen before ``end``, but a replaced
+        pod whose replacement had appeared by ``start`` (the window holding the moment its
+        replacement appeared still judges it)."""
+        seen = [pod for pod, first in first_seen.items() if first < end]
+        if not self.replaced:
+            return self.judged(seen)
+        return self.judged(seen, retired=self.retired(pod for pod, first in first_seen.items() if first <= start))
+
+    def run_pods(self, seen: Iterable[str]) -> list[str]:
+        """The pods the whole run is judged over once ``seen`` have appeared: every replaced pod
+        is counted with its replacement (`merged`), so only the latest name is judged."""
+        seen = list(seen)
+        return self.judged(seen, retired=self.retired(seen))
+
+    def merged(self, counts: Mapping[str, float]) -> dict[str, float]:
+        """``counts`` with the requests of each retired pod (its replacement among the names of
+        ``counts``) added to those of its latest replacement there: the whole run's counts per
+        expected pod."""
+        retired = self.retired(counts)
+        merged = {pod: count for pod, count in counts.items() if pod not in retired}
+        for old in retired:
+            latest = [pod for pod in self._successors(old) if pod in counts and pod not in retired]
+            if latest:  # always, but for a cycle of names no cluster gives
+                merged[latest[-1]] = (merged.get(latest[-1]) or 0) + (counts[old] or 0)
+        return merged
 
     def shares(self, pods: Sequence[str]) -> Mapping[str, float] | None:
         return self.shares_for(pods) if self.shares_for is not None else None
@@ -382,9 +443,64 @@ def scores_of_sums(sums: np.ndarray, w: np.ndarray) -> np.ndarray:
     return np.where(traffic, np.maximum(0.0, 1.0 - cv / CV_AT_ZERO_SCORE) * 100.0, 0.0)
 
 
+def first_seen(per_second: Sequence[Mapping[str, int]]) -> dict[str, int]:
+    """pod -> the first second (row) that has it ("unattributed" is not a pod)."""
+    found: dict[str, int] = {}
+    for row, names in enumerate(per_second):
+        for name in names:
+            if name not in found and name != UNATTRIBUTED:
+                found[name] = row
+    return found
+
+
+@dataclass(frozen=True)
+class _Judged:
+    """The running per-pod sums of a run's seconds (a last column of zeros stands for every judged
+    pod no row names) and, per window, the pods it judges, their columns and raw weights."""
+
+    cumulative: np.ndarray
+    windows: list[tuple[tuple[str, ...], list[int], np.ndarray]]  # per window: judged, columns, weights
+
+
+def _judged_windows(per_second: Sequence[Mapping[str, int]], expected: ExpectedPods, starts: np.ndarray,
+                    ends: np.ndarray) -> _Judged:
+    """Each window ``[starts[k], ends[k])`` with the pods `ExpectedPods.window_pods` judges over it,
+    as the live series judges the second that ends it."""
+    pods, counts = _matrix(per_second, None, expected.named)
+    zeros = len(pods)  # one column of zeros for every judged pod no row names (a placeholder)
+    cumulative = _cumulative(np.hstack([counts, np.zeros((counts.shape[0], 1))]))
+    column_of = {pod: index for index, pod in enumerate(pods)}
+    seen = first_seen(per_second)
+    firsts = sorted(seen.values())
+    by_key: dict[tuple[int, int], tuple[tuple[str, ...], list[int], np.ndarray]] = {}
+    windows = []
+    for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
+        # the pods judged only change when one is first seen (before the end, or by the start)
+        key = (bisect.bisect_left(firsts, end), bisect.bisect_right(firsts, start) if expected.replaced else 0)
+        if key not in by_key:
+            judged = tuple(expected.window_pods(seen, start, end))
+            by_key[key] = (judged, [column_of.get(pod, zeros) for pod in judged],
+                           share_weights(judged, expected.shares(judged)))
+        windows.append(by_key[key])
+    return _Judged(cumulative=cumulative, windows=windows)
+
+
+def _scores_judged(judged: _Judged, starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(scores, traffic) of each window over its own pods; traffic: any request in the window."""
+    sums = judged.cumulative[ends] - judged.cumulative[starts]
+    scores = np.zeros(len(judged.windows))
+    groups: dict[tuple[str, ...], list[int]] = {}
+    for index, (pods, _, _) in enumerate(judged.windows):
+        groups.setdefault(pods, []).append(index)
+    for indexes in groups.values():
+        _, columns, weights = judged.windows[indexes[0]]
+        scores[indexes] = scores_of_sums(sums[indexes][:, columns], weights)
+    return scores, sums.sum(axis=1) > 0
+
+
 def windowed_scores(per_second: Sequence[Mapping[str, int]], window_s: int = DEFAULT_WINDOW_S,
                     shares: Mapping[str, float] | None = None, expected_pods: Sequence[str] = (),
-                    step_s: int | None = None) -> list[float | None]:
+                    step_s: int | None = None, *, expected: ExpectedPods | None = None) -> list[float | None]:
     """The balance score of each window of ``window_s`` consecutive seconds.
 
     ``per_second[t]`` maps pod -> requests in second t ("unattributed" ignored). Windows start
@@ -396,16 +512,28 @@ def windowed_scores(per_second: Sequence[Mapping[str, int]], window_s: int = DEF
     it has traffic: the tail of a run (e.g. 4 s after the last 10 s window) is still judged,
     while an empty tail after the load stopped is not. A run shorter than one window gives
     one window over the whole run if it had traffic, else none.
+
+    Over which pods: with ``expected`` (a run's `ExpectedPods`), each window is judged over the
+    pods `ExpectedPods.window_pods` gives for it, with their shares: the pods seen by its end,
+    a replaced pod not once its replacement had appeared by its start, as the live series
+    judges its last second (``shares`` and ``expected_pods`` are then not read). Without it,
+    every window is judged over every pod of the rows, ``expected_pods`` and ``shares``.
     """
     step_s = window_s if step_s is None else step_s
-    pods, counts = _matrix(per_second, shares, expected_pods)
-    starts, ends, partial = _window_bounds(counts.shape[0], window_s, step_s)
-    if not starts.size:
-        return []
-    cumulative = _cumulative(counts)
-    sums = cumulative[ends] - cumulative[starts]
-    scores = scores_of_sums(sums, share_weights(pods, shares))
-    traffic = sums.sum(axis=1) > 0
+    if expected is not None:
+        starts, ends, partial = _window_bounds(len(per_second), window_s, step_s)
+        if not starts.size:
+            return []
+        scores, traffic = _scores_judged(_judged_windows(per_second, expected, starts, ends), starts, ends)
+    else:
+        pods, counts = _matrix(per_second, shares, expected_pods)
+        starts, ends, partial = _window_bounds(counts.shape[0], window_s, step_s)
+        if not starts.size:
+            return []
+        cumulative = _cumulative(counts)
+        sums = cumulative[ends] - cumulative[starts]
+        scores = scores_of_sums(sums, share_weights(pods, shares))
+        traffic = sums.sum(axis=1) > 0
     if partial and not traffic[-1]:
         scores, traffic = scores[:-1], traffic[:-1]
     return [score if has_traffic else None for score, has_traffic in zip(scores.tolist(), traffic.tolist(), strict=True)]
@@ -416,7 +544,7 @@ def windowed_scores(per_second: Sequence[Mapping[str, int]], window_s: int = DEF
 
 def alerts(per_second: Sequence[Mapping[str, int]], window_s: int = DEFAULT_WINDOW_S,
            threshold: float = DEFAULT_THRESHOLD, shares: Mapping[str, float] | None = None,
-           expected_pods: Sequence[str] = ()) -> list[Alert]:
+           expected_pods: Sequence[str] = (), *, expected: ExpectedPods | None = None) -> list[Alert]:
     """Spans where the balance score over a ``window_s`` window, sliding by one second, was
     under ``threshold``.
 
@@ -430,17 +558,25 @@ def alerts(per_second: Sequence[Mapping[str, int]], window_s: int = DEFAULT_WIND
     second (``ongoing``). A window without traffic scores 0 here, as in `analyse`, so a stretch
     of ``window_s`` seconds without any traffic is reported too ("no traffic": the balance could
     not be judged there; `windowed_scores` shows such a window as a gap).
+
+    ``expected``: each window judged over its own pods, as `windowed_scores` says; the worst pod
+    of an alert is then sought among the pods of its worst window.
     """
-    pods, counts = _matrix(per_second, shares, expected_pods)
-    seconds = counts.shape[0]
+    seconds = len(per_second)
     starts, ends, partial = _window_bounds(seconds, window_s, 1)
     if not starts.size:
         return []
-    cumulative = _cumulative(counts)
-    sums = cumulative[ends] - cumulative[starts]
-    w = share_weights(pods, shares)
-    scores = scores_of_sums(sums, w)
-    if partial and not sums[-1].sum() > 0:
+    if expected is not None:
+        judged = _judged_windows(per_second, expected, starts, ends)
+        cumulative = judged.cumulative
+        scores, traffic = _scores_judged(judged, starts, ends)
+    else:
+        pods, counts = _matrix(per_second, shares, expected_pods)
+        cumulative = _cumulative(counts)
+        sums = cumulative[ends] - cumulative[starts]
+        w = share_weights(pods, shares)
+        scores, traffic = scores_of_sums(sums, w), sums.sum(axis=1) > 0
+    if partial and not traffic[-1]:
         starts, ends, scores = starts[:-1], ends[:-1], scores[:-1]
     under = scores < threshold
     if not under.any():
@@ -460,6 +596,9 @@ def alerts(per_second: Sequence[Mapping[str, int]], window_s: int = DEFAULT_WIND
         covered = cumulative[end_s] - cumulative[start_s]
         if not covered.sum() > 0:
             covered = cumulative[int(ends[after - 1])] - cumulative[int(starts[first])]
+        if expected is not None:  # the pods of the worst window
+            window_pods, columns, w = judged.windows[first + int(np.argmin(scores[first:after]))]
+            pods, covered = window_pods, covered[columns]
         found.append(_alert(pods, covered, w, start_s=start_s, end_s=end_s, worst_score=worst_score,
                             threshold=float(threshold), ongoing=ongoing))
     return found

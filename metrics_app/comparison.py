@@ -33,9 +33,10 @@ what its live page showed:
 - `t`, `rps`, `p95_ms`: the second's totals (`p95_ms` None when the second had no requests);
 - `score`: the balance score (`clusters.balance`) of the per-pod requests summed over the last
   `window_s` recorded seconds (fewer at the start), over the pods the run's `ExpectedPods` judges
-  once the pods seen so far have appeared (a pod seen earlier and idle now counts as 0, and so
-  does an expected pod that never answered, from the first second; "unattributed" is not a
-  pod), with the target's expected shares; None for a second without traffic (a gap);
+  over them (`ExpectedPods.window_pods`: the pods seen so far, but a replaced pod once its
+  replacement had appeared by the window's first second; a pod seen earlier and idle now counts
+  as 0, and so does an expected pod that never answered, from the first second; "unattributed"
+  is not a pod), with the target's expected shares; None for a second without traffic (a gap);
 - `pod_spread`: max / mean of the second's per-pod load over the same pods, the load being a
   pod's requests divided by its expected share (for equal shares, simply max / mean of the pods'
   requests): 1.0 is a perfectly even second; None when the second had no traffic.
@@ -361,12 +362,14 @@ def run_series(seconds: RunSeconds, *, expected: balance.ExpectedPods | None = N
         np.cumsum(counts, axis=0, out=cumulative[1:])
         rows = np.arange(n)
         sums = cumulative[rows + 1] - cumulative[np.maximum(0, rows + 1 - int(window_s))]
-        # The pods seen so far only grow: score each stretch of seconds with a constant pod set at once.
-        starts = np.unique(np.clip(first_seen, 0, n))
-        for start, end in zip(starts.tolist(), [*starts[1:].tolist(), n], strict=True):
-            if start >= end:
-                continue
-            judged = expected.judged(pods[c] for c in np.flatnonzero(first_seen <= start))
+        # The pods judged change only when a pod is first seen, or (a replaced pod retired) when its
+        # replacement's first second becomes the window's first: score each stretch at once.
+        firsts = first_seen.tolist()
+        breaks = {0, *firsts, *((first + int(window_s) - 1 for first in firsts) if expected.replaced else ())}
+        starts = sorted(b for b in breaks if 0 <= b < n)
+        first_of = dict(zip(pods, firsts, strict=True))
+        for start, end in zip(starts, [*starts[1:], n], strict=True):
+            judged = expected.window_pods(first_of, max(0, start - int(window_s) + 1), start + 1)
             columns = [column_of.get(pod, len(pods)) for pod in judged]
             weights = balance.share_weights(judged, expected.shares(judged))
             second_counts = counts[start:end][:, columns]

@@ -5,11 +5,14 @@ gives them.
 Pure: no Django, so the run driver (which publishes each second) and the consumer (which
 replays the backlog and tails the database) compute the same messages from the same seconds.
 
-- the pods judged: the run's `ExpectedPods` (from its target, `tests_app.selectors.live_series_for`)
-  over every pod seen so far, from the first second: a pod seen earlier and idle now counts as
-  0, and so does an expected pod that has not answered yet (a `balance.placeholder_pod` when
-  no name is known for it). The summary judges the same set, so a run's live and final figures
-  agree.
+- the pods judged: the run's `ExpectedPods` (from its target and the pods the cluster replaced,
+  `tests_app.selectors.live_series_for`) over every pod seen so far, from the first second: a pod
+  seen earlier and idle now counts as 0, and so does an expected pod that has not answered yet
+  (a `balance.placeholder_pod` when no name is known for it). A pod the cluster replaced is no
+  longer judged once its replacement appeared before the window's first second
+  (`ExpectedPods.window_pods`): the window of the kill shows the dip, later ones judge the
+  replacement. The summary judges each window over the same set, so a run's live and final
+  figures agree.
 - `score`: `balance.analyse` of the per-pod requests summed over the last `window_s` recorded
   seconds (fewer at the start of the run), over the pods judged. None for a second without any
   attributed request (users at 0, a pause between stages): a gap, not 100 %. A second with
@@ -81,10 +84,12 @@ class LiveSeries:
         self._failures: dict[str, int] = {}
         self._p95_weighted: dict[str, float] = {}  # sum of p95 x requests of the seconds with a p95
         self._p95_requests: dict[str, int] = {}  # the requests of those seconds
-        self._seen: dict[str, None] = {}  # every pod seen, in first-seen order
+        self._seen: dict[str, int] = {}  # every pod seen -> the first second (fed, from 0) that had it
         self._judged: list[str] = []
+        self._judged_set: frozenset[str] = frozenset()
         self._shares: Mapping[str, float] | None = None
-        self._judged_for_seen = -1  # how many pods had been seen when _judged was worked out
+        self._judged_for: tuple | None = None  # what _judged was worked out for (`_judged_pods`)
+        self._expected_version = 0  # counts the changes of `expected` (`retire`)
         self._fed = 0
         self._full_windows = 0
         self._alert: dict | None = None
@@ -115,7 +120,9 @@ class LiveSeries:
         for name in judged_pods:
             if name not in self._seen:
                 pods[name] = dict(NOT_ANSWERED)
-        judged = balance.analyse(self._sums, self._shares, expected_pods=judged_pods, threshold=self.threshold)
+        sums = self._sums if not self.expected.replaced else {
+            name: count for name, count in self._sums.items() if name in self._judged_set}  # a retired pod is not judged
+        judged = balance.analyse(sums, self._shares, expected_pods=judged_pods, threshold=self.threshold)
         traffic_now = any(requests for requests, _, _ in self._window[-1].values())
         sample = {
             "type": "sample", "t": t, **{key: second.get(key) for key in SECOND_FIELDS},
@@ -144,14 +151,29 @@ class LiveSeries:
             if requests and p95 is not None:
                 self._p95_weighted[name] = self._p95_weighted.get(name, 0.0) + p95 * requests
                 self._p95_requests[name] = self._p95_requests.get(name, 0) + requests
-            self._seen.setdefault(name, None)
+            self._seen.setdefault(name, self._fed)
         self._fed += 1
 
+    def retire(self, replaced: Mapping[str, str]) -> None:
+        """Learn that the cluster replaced pods (old name -> new name, as `ExpectedPods.replaced`):
+        each is judged until the window after its replacement appeared. Call it before feeding the
+        second in which a replacement first appears (the run driver reads the cluster's events
+        first; a replay knows them all from the start)."""
+        expected = self.expected.with_replacements(replaced)
+        if expected is not self.expected:
+            self.expected = expected
+            self._expected_version += 1
+
     def _judged_pods(self) -> list[str]:
-        if len(self._seen) != self._judged_for_seen:  # pods seen only ever grow
-            self._judged = self.expected.judged(self._seen)
+        start = max(0, self._fed - self.window_s)  # the window's first second
+        # pods seen only ever grow; a replacement retires its pod at a window start
+        retiring = sum(1 for first in self._seen.values() if first <= start) if self.expected.replaced else 0
+        key = (len(self._seen), retiring, self._expected_version)
+        if key != self._judged_for:
+            self._judged = self.expected.window_pods(self._seen, start, self._fed)
+            self._judged_set = frozenset(self._judged)
             self._shares = self.expected.shares(self._judged)
-            self._judged_for_seen = len(self._seen)
+            self._judged_for = key
         return self._judged
 
     def _judge_full_window(self, t: float, judged: balance.Balance) -> dict | None:

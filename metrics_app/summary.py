@@ -14,7 +14,7 @@ def summarise(
     *, run_id: int, final: Mapping, per_second_pods: Sequence[Mapping[str, int]], expected_pods: Sequence[str],
     shares: Mapping[str, float] | None, threshold: float, window_s: int = WINDOW_S,
     cpu_by_pod: Mapping[str, float] | None = None, keep_alive: bool = True, algorithm: str | None = None,
-    users: int = 0, present_pods: Collection[str] | None = None,
+    users: int = 0, present_pods: Collection[str] | None = None, expected: balance.ExpectedPods | None = None,
 ) -> dict:
     """`expected_pods` are the pods the run is judged over (`balance.ExpectedPods.judged`, the
     set its live scores used). `cpu_by_pod` (mean cores each pod used) gives the utilisation
@@ -23,15 +23,23 @@ def summarise(
     `present_pods`: the pods the target's cluster reported running (empty for a URL target,
     whose pods LB Lab cannot see; None: every pod judged is taken to be there): an expected pod
     outside it that got nothing never answered, which the diagnosis says instead of pinning.
-    `pod_health` says which pod's error rate or p95 stands out (`clusters.pod_health`)."""
+    `pod_health` says which pod's error rate or p95 stands out (`clusters.pod_health`).
+    `expected`: the run's `balance.ExpectedPods`, as its live series had it at the end (with the
+    pods the cluster replaced): each window is then judged over the pods the live score of its
+    last second judged, and the whole run with each replaced pod's requests counted with its
+    replacement's (`ExpectedPods.merged`; `expected_pods` are then `ExpectedPods.run_pods`).
+    The summary's `pods` still list every name with what it served."""
     pods = {name: dict(figures) for name, figures in (final.get("pods") or {}).items()}
     for name in expected_pods:  # a pod that got nothing is a zero, not a gap
         pods.setdefault(name, {"requests": 0, "failures": 0, "p95_ms": None})
     counts = {name: figures["requests"] for name, figures in pods.items()}
+    if expected is not None:  # a replaced pod and its replacement are one expected pod over the run
+        counts = expected.merged(counts)
     overall = balance.analyse(counts, shares, expected_pods=expected_pods, threshold=threshold)
-    windows = balance.windowed_scores(per_second_pods, window_s=window_s, shares=shares, expected_pods=expected_pods)
+    windows = balance.windowed_scores(per_second_pods, window_s=window_s, shares=shares, expected_pods=expected_pods,
+                                      expected=expected)
     alerts = balance.alerts(per_second_pods, window_s=window_s, threshold=threshold, shares=shares,
-                            expected_pods=expected_pods)
+                            expected_pods=expected_pods, expected=expected)
     never_answered = [] if present_pods is None else [
         name for name in expected_pods if not counts.get(name) and name not in present_pods]
     diagnosis = balance.diagnose(counts, connections_per_pod=None, keep_alive=keep_alive, algorithm=algorithm,
@@ -59,13 +67,17 @@ def summarise(
         "chaos": [],
         "tuning": [],
         "durability": None,
-        "notes": notes(pods),
+        "notes": notes(pods, expected),
     }
 
 
-def notes(pods: Mapping[str, Mapping]) -> list[str]:
+def notes(pods: Mapping[str, Mapping], expected: balance.ExpectedPods | None = None) -> list[str]:
     """What a reader of the figures must know about how they were counted."""
     found = []
+    for old in sorted(expected.retired(pods) if expected is not None else ()):
+        found.append(f"{old} was replaced by {expected.replaced[old]} during the run: the windows that start once "
+                     f"the replacement appeared judge it with the other live pods instead of {old}, and the whole "
+                     f"run counts both names as one pod.")
     if balance.OTHER_PODS in pods:
         found.append(f"The target named more than {balance.MAX_DISTINCT_PODS} different pods: the requests of every "
                      f"name past the first {balance.MAX_DISTINCT_PODS} are counted together as “{balance.OTHER_PODS}”.")

@@ -146,7 +146,20 @@ class RunConsumer(AsyncJsonWebsocketConsumer):
         # seconds read next include every second it covers.
         run = LoadTestRun.objects.get(pk=self.run.pk)
         return (run_status_message(run), run_events(run.pk),
-                samples_since(run.pk, _after(self.cursor), limit=BACKLOG_CHUNK), request_stats(run.pk))
+                self._read_samples(_after(self.cursor), limit=BACKLOG_CHUNK), request_stats(run.pk))
+
+    def _read_samples(self, after: float, *, limit: int) -> list[dict]:
+        """The recorded seconds after `after`, then the pods the run's cluster has replaced so far:
+        the driver keeps a replacement before it records the second that first shows it, so these
+        seconds are scored with every replacement they need (`LiveSeries.retire`)."""
+        seconds = samples_since(self.run.pk, after, limit=limit)
+        replaced = LoadTestRun.objects.filter(pk=self.run.pk).values_list("replaced_pods", flat=True).first()
+        self.run.replaced_pods = replaced or {}
+        return seconds
+
+    @database_sync_to_async
+    def _samples(self, after: float, limit: int) -> list[dict]:
+        return self._read_samples(after, limit=limit)
 
     # ----------------------------------------------------------------- on connect
 
@@ -178,7 +191,7 @@ class RunConsumer(AsyncJsonWebsocketConsumer):
                     break
                 lookback *= 4
         while True:
-            seconds = await database_sync_to_async(samples_since)(self.run.pk, _after(self.cursor), limit=BACKLOG_CHUNK)
+            seconds = await self._samples(_after(self.cursor), limit=BACKLOG_CHUNK)
             await self._send_seconds(seconds)
             if len(seconds) < BACKLOG_CHUNK:
                 return
@@ -187,7 +200,7 @@ class RunConsumer(AsyncJsonWebsocketConsumer):
         """Feed the series the seconds in (after, until] without sending them."""
         while True:
             limit = min(BACKLOG_CHUNK, int(until - after) + 2)  # about one a second: read little past `until`
-            seconds = await database_sync_to_async(samples_since)(self.run.pk, after, limit=limit)
+            seconds = await self._samples(after, limit=limit)
             for second in seconds:
                 if second["t"] > until:
                     return
@@ -209,6 +222,8 @@ class RunConsumer(AsyncJsonWebsocketConsumer):
     def _feed(self, second: dict) -> list[dict]:
         if self.series is None:
             self.series = live_series_for(self.run)
+        else:
+            self.series.retire(self.run.replaced_pods or {})
         return self.series.feed(second)
 
     async def _send_status(self, status: dict) -> None:

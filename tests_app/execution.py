@@ -23,7 +23,7 @@ from chaos_app.schedule import ChaosPlan
 from chaos_app.selectors import injections as chaos_injections
 from chaos_app.services import store_figures
 from clusters.balance import UNATTRIBUTED
-from clusters.base import Cluster, ClusterError
+from clusters.base import Cluster, ClusterError, EventType
 from clusters.targets import target_kind
 from metrics_app.live import POD_FIELDS, SECOND_FIELDS, LiveSeries, request_stats_message
 from metrics_app.recovery import SteadyState, chaos_section
@@ -135,13 +135,17 @@ class SecondsFeed:
 
     def __init__(self, run: LoadTestRun, cluster: Cluster | None):
         self.run = run
+        self.cluster = cluster
         self.readings = PodReadings(cluster)
         self.live: LiveSeries = live_series_for(run)
         self.per_second_pods: list[dict] = []
         self.pods_seen: set[str] = set()  # every pod of the recorded seconds, as a replay sees them
+        self._events_seq = 0  # the last cluster event read
 
     def next(self, line: dict) -> Second:
-        second = build_second(line, self.readings.read())
+        readings = self.readings.read()
+        self.learn_replacements()  # after the readings: a pod they report has its start logged
+        second = build_second(line, readings)
         second.messages.extend(self.live.feed(as_recorded(second)))
         if second.endpoints or second.errors:
             second.messages.append(request_stats_message(t=second.t, endpoints=second.endpoints, errors=second.errors))
@@ -149,10 +153,33 @@ class SecondsFeed:
         self.per_second_pods.append({name: figures["requests"] for name, figures in second.pods.items()})
         return second
 
+    def learn_replacements(self) -> None:
+        """The pods the cluster replaced under a new name since the last read (`pod_started` with
+        `replaces`, a killed or rescheduled pod): kept with the run and told to the live series
+        before the second that may first show a replacement is fed and recorded, so the live
+        scores, the summary and every replay of the run retire the same pods at the same second."""
+        if self.cluster is None:
+            return
+        try:
+            logged = self.cluster.events(self._events_seq)
+        except Exception as error:  # noqa: BLE001 - the next second reads them again
+            log.warning("cluster events unavailable this second: %s", error)
+            return
+        found = {}
+        for event in logged:
+            self._events_seq = max(self._events_seq, event.seq)
+            if event.type == EventType.POD_STARTED and event.pod and event.details.get("replaces"):
+                found[str(event.details["replaces"])] = event.pod
+        if found:
+            self.live.retire(found)
+            self.run.replaced_pods = dict(self.live.expected.replaced)
+            LoadTestRun.objects.filter(pk=self.run.pk).update(replaced_pods=self.run.replaced_pods)
+
     def pods_to_judge(self, final: dict) -> list[str]:
-        """The pods the summary judges: the live series' expected pods over every pod the run
-        saw, so the final figures judge what the live ones did."""
-        return self.live.expected.judged(self.pods_seen | set(final.get("pods") or {}))
+        """The pods the summary judges over the whole run: the live series' expected pods over
+        every pod the run saw, a replaced pod counted with its replacement
+        (`balance.ExpectedPods.run_pods`), so the final figures judge what the live ones did."""
+        return self.live.expected.run_pods(self.pods_seen | set(final.get("pods") or {}))
 
 
 def build_second(line: dict, readings: dict[str, dict]) -> Second:
@@ -293,7 +320,7 @@ def drive(
             run_id=run.pk, final=final, per_second_pods=feed.per_second_pods, expected_pods=pods,
             shares=feed.live.expected.shares(pods), threshold=scenario.threshold_balance,
             cpu_by_pod=feed.readings.mean_cpu(), keep_alive=scenario.keep_alive, algorithm=kind.algorithm(spec),
-            users=scenario.users, present_pods=feed.readings.reported,
+            users=scenario.users, present_pods=feed.readings.reported, expected=feed.live.expected,
         )
         passed, reasons = judge(
             requests=summary["requests"], failures=summary["failures"], balance_score=summary["balance"]["score"],

@@ -399,6 +399,12 @@ class LoadTestRun(models.Model):
         help_text="Run by the `loadtest` that created it, which waits for its turn, not by a worker.")
     stop_requested = models.BooleanField(default=False)
     summary = models.JSONField(default=dict, blank=True)
+    # Kept as the run goes, before the second in which each replacement first appears is recorded,
+    # so every replay of the run's seconds (the live page's backlog, the report, the comparison)
+    # retires the same pods as the run's live scores did (`balance.ExpectedPods.replaced`).
+    replaced_pods = models.JSONField(
+        default=dict, blank=True,
+        help_text="Pods the cluster replaced during the run under a new name: old name -> new name.")
     verdict_passed = models.BooleanField(null=True, blank=True)
     verdict_reasons = models.JSONField(default=list, blank=True)
     error = models.TextField(blank=True)

@@ -7,6 +7,7 @@ from django.db.models import Count, QuerySet
 from django.utils import timezone
 
 from chaos_app.selectors import injections as chaos_injections
+from clusters.balance import ExpectedPods
 from clusters.targets import target_kind
 from lbsite.permissions import owned_by
 from metrics_app.figures import chart_specs, run_figures, wall_clock_ms
@@ -82,12 +83,19 @@ def run_events(run_id: int) -> dict:
     return {"chaos": chaos, "tuning": tuning_decisions(run_id)}
 
 
+def expected_pods_for(run: LoadTestRun) -> ExpectedPods:
+    """The pods `run` is judged over and their shares: those its target expects
+    (`Target.expected_pod_set`) with the pods its cluster replaced so far (`run.replaced_pods`):
+    no cluster needed to replay a run."""
+    return run.target.expected_pod_set().with_replacements(run.replaced_pods)
+
+
 def live_series_for(run: LoadTestRun) -> LiveSeries:
     """The LiveSeries that scores `run`: the scenario's balance threshold, the summary's window,
-    and the pods the target expects with their shares (`Target.expected_pod_set`, from the
-    target alone: no cluster needed to replay a run). The driver, the consumer and the report
-    all start theirs here, and the summary judges the same pods, so their scores agree."""
-    return LiveSeries(run.balance_threshold, WINDOW_S, run.target.expected_pod_set())
+    and the pods it expects with their shares (`expected_pods_for`). The driver, the consumer
+    and the report all start theirs here, and the summary judges the same pods, so their scores
+    agree."""
+    return LiveSeries(run.balance_threshold, WINDOW_S, expected_pods_for(run))
 
 
 def run_charts(run: LoadTestRun) -> tuple[list[dict], str]:

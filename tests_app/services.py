@@ -41,7 +41,7 @@ from tests_app.models import LoadTestRun, Scenario, Target
 from tests_app.run_events import RunEvents
 from tests_app.run_queue import Limits, Place, Plan, QueuedRun, plan
 from tests_app.scenario_spec import CUSTOM
-from tests_app.selectors import run_status_message, scenarios_visible_to, targets_visible_to
+from tests_app.selectors import expected_pods_for, run_status_message, scenarios_visible_to, targets_visible_to
 
 log = logging.getLogger(__name__)
 
@@ -674,7 +674,7 @@ def execute_run(
                "verdict": {"passed": outcome.passed, "reasons": outcome.reasons}}
     run = finish_run(run, status=outcome.status, summary=summary, passed=outcome.passed, reasons=outcome.reasons)
     # stored now, off any request: comparisons of finished runs read it
-    compare_series(run.pk, finished=True, expected=run.target.expected_pod_set())
+    compare_series(run.pk, finished=True, expected=expected_pods_for(run))
     return run
 
 
@@ -685,7 +685,7 @@ def runs_comparison(runs: list[LoadTestRun]) -> dict:
 
     def series_for(run_id: int) -> dict:
         run = by_id[run_id]
-        return compare_series(run.pk, finished=run.is_finished, expected=run.target.expected_pod_set())
+        return compare_series(run.pk, finished=run.is_finished, expected=expected_pods_for(run))
 
     return compare_runs([_described_for_comparison(run) for run in runs], series_for)
 

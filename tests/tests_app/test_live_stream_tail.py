@@ -9,6 +9,7 @@ import asyncio
 import pytest
 from channels.db import database_sync_to_async
 
+from metrics_app.selectors import samples_since
 from tests.factories import LoadTestRunFactory, TuningDecisionFactory
 from tests.tests_app.live_stream_support import (  # noqa: F401 - release_db_connections is a fixture
     asession_cookie,
@@ -21,6 +22,7 @@ from tests.tests_app.live_stream_support import (  # noqa: F401 - release_db_con
 )
 from tests_app import consumers, services
 from tests_app.models import LoadTestRun
+from tests_app.selectors import live_series_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("release_db_connections")]
 
@@ -112,3 +114,41 @@ async def test_events_and_the_finished_status_follow_the_database_then_reading_s
         assert await comm.receive_nothing(timeout=0.5)
     finally:
         await comm.disconnect()
+
+
+@database_sync_to_async
+def replace_pod(run, old: str, new: str) -> None:
+    """What the run driver does when the cluster logs a replacement, before recording its second."""
+    LoadTestRun.objects.filter(pk=run.pk).update(replaced_pods={old: new})
+
+
+@database_sync_to_async
+def replayed_scores(run) -> list[float | None]:
+    """The scores a replay of the recorded seconds gives (the report, a later page load)."""
+    run = LoadTestRun.objects.select_related("target").get(pk=run.pk)
+    series = live_series_for(run)
+    return [series.feed(second)[0]["score"] for second in samples_since(run.pk, -1.0, limit=100)]
+
+
+async def test_a_pod_replaced_while_connected_is_retired_as_the_driver_retires_it(running_run, alice):
+    comm = communicator(running_run.pk, await asession_cookie(alice))
+    try:
+        await receive_opening(comm)
+        for t in (1.0, 2.0, 3.0):
+            await awrite_second(running_run, t, FAIR)
+        samples = await receive_samples(comm, 3)
+        # pod-1-b killed; pod-1-c replaced it and serves its share from second 4
+        await replace_pod(running_run, "pod-1-b", "pod-1-c")
+        for t in range(4, 16):
+            await awrite_second(running_run, float(t), {"pod-0-a": 10, "pod-1-c": 10})
+        while len(samples) < 15:  # the kill's balance alert opens and closes among them
+            message = await receive(comm)
+            samples += [message] if message["type"] == "sample" else []
+    finally:
+        await comm.disconnect()
+    scores = [sample["score"] for sample in samples]
+    # the windows that hold the replacement's arrival still judge the dead name ...
+    assert scores[3] < 95.0 and scores[11] < 100.0
+    # ... the first window that starts with it there judges the two live pods: even
+    assert scores[12:] == [pytest.approx(100.0)] * 3
+    assert await replayed_scores(running_run) == scores
