@@ -1,0 +1,89 @@
+"""The live recovery listener (tests_app.live_recovery) fed a run's seconds by hand: it stores and
+publishes an injection's figures when its RTO becomes known, takes them back when a later 100 ms
+outside the steady state moves the RTO, computes only what is still open and only from the
+buckets since the injection, and ends with the summary's figures."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from chaos_app.models import ChaosInjection
+from clusters.balance import ExpectedPods
+from tests.factories import ChaosInjectionFactory, LoadTestRunFactory
+from tests.metrics_app.test_recovery_figures import bucket
+from tests_app import live_recovery
+from tests_app.live_recovery import LIVE_FIGURES, LiveRecovery, RecoveryTerms
+from tests_app.run_events import RunContext, Second
+
+pytestmark = pytest.mark.django_db
+
+PODS = ["pod-0", "pod-1", "pod-2", "pod-3"]
+
+
+def shape(t: float) -> dict:
+    """pod-1 killed at 2.0: its share fails for 200 ms; one more 100 ms of failures at 7.5."""
+    return {"failures": 10} if 2.0 <= t < 2.2 or t == 7.5 else {}
+
+
+class NoEvents:
+    def events(self, since):
+        return []
+
+
+@pytest.fixture
+def fed(monkeypatch):
+    run = LoadTestRunFactory(chaos=["pod_kill@2s:0s::pod-1"])
+    computed = []  # the first bucket's t each computation was given, by second
+    figures = live_recovery.injection_figures
+
+    def counted(injection, buckets, **kwargs):
+        computed.append((kwargs["end_s"], float(buckets[0]["t"])))
+        return figures(injection, buckets, **kwargs)
+
+    monkeypatch.setattr(live_recovery, "injection_figures", counted)
+    published, rows = [], {}
+    ctx = RunContext(run_id=run.pk, scenario=run.scenario_spec, cluster=NoEvents(),
+                     live=SimpleNamespace(expected=ExpectedPods(named=tuple(PODS), count=4)),
+                     chaos=SimpleNamespace(steps=["pod_kill@2s:0s::pod-1"]), load_t0_unix=1000.0)
+    listener = LiveRecovery(lambda run_id: published.append(run_id))
+    listener.start(ctx)
+
+    def second(t: int) -> None:
+        if t == 3:  # the kill was recorded at 2.0, before the second holding it was measured
+            ChaosInjectionFactory(run=run, step=0, kind="pod_kill", target="pod-1", started_at_s=2.0,
+                                  ended_at_s=2.0, rollback=ChaosInjection.Rollback.ROLLED_BACK)
+        ctx.buckets.extend(bucket(i / 10, pods=PODS, **shape(round(i / 10, 1))) for i in range((t - 1) * 10, t * 10))
+        listener.second(ctx, Second(t=float(t), totals={}, pods={}, unattributed=0))
+        rows[t] = ChaosInjection.objects.values(*LIVE_FIGURES).get(run=run) if t >= 3 else None
+
+    for t in range(1, 15):
+        second(t)
+    return SimpleNamespace(run=run, ctx=ctx, published=published, rows=rows, computed=computed)
+
+
+def test_the_rto_is_stored_and_published_once_known_then_taken_back_when_it_moves(fed):
+    assert [fed.rows[t]["rto_s"] for t in range(3, 15)] == [None] * 3 + [0.2, 0.2] + [None] * 3 + [5.6] * 4
+    # recovered at 2.2 (window 2.2-5.2, measured with the sample of t=6); 7.5 failed (t=8): at 7.6
+    assert fed.rows[6]["requests_failed"] == 20 and fed.rows[6]["availability"] == 0.75  # 2.0 to 2.2: 20 of 80
+    assert fed.rows[11]["requests_failed"] == 30  # 2.0 to 7.6: 56 buckets of 40 requests
+    assert fed.rows[11]["availability"] == round(1 - 30 / (56 * 40), 6)
+    assert len(fed.published) == 3  # recovered, taken back, recovered again
+
+
+def test_only_open_injections_are_computed_and_only_from_their_buckets(fed):
+    seconds = [end_s for end_s, _ in fed.computed]
+    # not at t=7 (recovered at t=6, nothing new outside the steady state), nor after t=11
+    assert seconds == [3.0, 4.0, 5.0, 6.0, 8.0, 9.0, 10.0, 11.0]
+    assert {first for _, first in fed.computed} == {2.0}
+
+
+def test_the_live_figures_are_the_summarys(fed):
+    terms = RecoveryTerms.of_run(fed.run.chaos_settings, threshold_balance=fed.ctx.scenario.threshold_balance,
+                                 expected=fed.ctx.live.expected)
+    injection = ChaosInjection.objects.get(run=fed.run)
+    (final,) = terms.section([{"step": 0, "kind": "pod_kill", "target": "pod-1", "started_at_s": injection.started_at_s,
+                               "ended_at_s": injection.ended_at_s}], fed.ctx.buckets, events=[], end_s=14.0)
+    assert fed.rows[14] == {name: final[name] if name != "reason" else final[name] or "" for name in LIVE_FIGURES}
+    assert final["rto_s"] == 5.6
