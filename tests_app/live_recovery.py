@@ -113,10 +113,14 @@ class _Open:
     """Where one injection's recovery stands in the listener."""
 
     first: int  # the position in ctx.buckets of its first bucket (the buckets before it do not count)
-    seen: int  # how many of ctx.buckets were looked at
+    seen: int = 0  # how many of ctx.buckets were looked at
     sent: dict | None = None  # the figures stored and published, None until its RTO is known
-    settled: bool = False  # RTO, healing and balance recovery known, and the fault ended
-    done: bool = False  # the next injection started: nothing later can move its RTO
+    settled: bool = False  # RTO, healing and balance recovery known, and the fault ended: not computed again
+    watched: bool = False  # the next injection started and every bucket before it was looked at
+
+    @property
+    def finished(self) -> bool:
+        return self.settled and self.watched
 
 
 class LiveRecovery:
@@ -138,8 +142,6 @@ class LiveRecovery:
         if self.terms is None or ctx.load_t0_unix is None:
             return
         applied = chaos_injections(ctx.run_id, applied_only=True)
-        if not applied or all(item["step"] in self.open and self.open[item["step"]].done for item in applied):
-            return
         starts = sorted(float(item["started_at_s"]) for item in applied)
         events: list[dict] | None = None
         changed = False
@@ -147,21 +149,22 @@ class LiveRecovery:
             started = float(injection["started_at_s"])
             state = self.open.get(injection["step"])
             if state is None:
-                state = self.open[injection["step"]] = _Open(first=_first_at(ctx.buckets, started), seen=0)
-            if state.done:
+                state = self.open[injection["step"]] = _Open(first=_first_at(ctx.buckets, started))
+            if state.finished:
                 continue
             later = [start for start in starts if start > started]
             next_start = later[0] if later else None
             new, state.seen = ctx.buckets[max(state.seen, state.first):], len(ctx.buckets)
-            if state.sent is not None:
+            if state.sent is not None and not state.watched:
                 if breaching_bucket(new, self.terms.bounds, start_s=started, end_s=next_start) is not None:
                     # the summary's RTO would start after it: not recovered after all
                     state.sent, state.settled = None, False
                     self._store(ctx.run_id, injection["step"], dict.fromkeys(LIVE_FIGURES))
                     changed = True
-                state.done = next_start is not None and next_start <= second.t and state.sent is not None
-                if state.settled or state.done:
-                    continue
+                else:
+                    state.watched = next_start is not None and next_start <= second.t
+            if state.settled:
+                continue
             if events is None:
                 events = cluster_events_on_load_clock(ctx.cluster, ctx.load_t0_unix)
             figures = self.terms.figures(injection, ctx.buckets[state.first:], events=events, end_s=second.t,
@@ -175,6 +178,7 @@ class LiveRecovery:
                 changed = True
             state.settled = (injection["ended_at_s"] is not None and live["balance_recovery_s"] is not None
                              and (live["healing_s"] is not None or not _went_down(events, started)))
+            state.watched = next_start is not None and next_start <= second.t
         if changed:
             self.publish(ctx.run_id)
 

@@ -22,7 +22,11 @@ pytestmark = pytest.mark.django_db
 PODS = ["pod-0", "pod-1", "pod-2", "pod-3"]
 
 
-def shape(t: float) -> dict:
+KILL = {"step": 0, "kind": "pod_kill", "target": "pod-1", "started_at_s": 2.0, "ended_at_s": 2.0}
+LATENCY = {"step": 1, "kind": "latency", "target": "pod-2", "started_at_s": 7.0, "ended_at_s": 7.0}
+
+
+def killed(t: float) -> dict:
     """pod-1 killed at 2.0: its share fails for 200 ms; one more 100 ms of failures at 7.5."""
     return {"failures": 10} if 2.0 <= t < 2.2 or t == 7.5 else {}
 
@@ -32,10 +36,10 @@ class NoEvents:
         return []
 
 
-@pytest.fixture
-def fed(monkeypatch):
+def feed(monkeypatch, injections=(KILL,), shape=killed, seconds=14) -> SimpleNamespace:
+    """The listener fed `seconds` seconds of 4 pods' buckets, each injection recorded as it starts."""
     run = LoadTestRunFactory(chaos=["pod_kill@2s:0s::pod-1"])
-    computed = []  # the first bucket's t each computation was given, by second
+    computed = []  # (end_s, the first bucket's t) of each computation
     figures = live_recovery.injection_figures
 
     def counted(injection, buckets, **kwargs):
@@ -49,22 +53,36 @@ def fed(monkeypatch):
                      chaos=SimpleNamespace(steps=["pod_kill@2s:0s::pod-1"]), load_t0_unix=1000.0)
     listener = LiveRecovery(lambda run_id: published.append(run_id))
     listener.start(ctx)
-
-    def second(t: int) -> None:
-        if t == 3:  # the kill was recorded at 2.0, before the second holding it was measured
-            ChaosInjectionFactory(run=run, step=0, kind="pod_kill", target="pod-1", started_at_s=2.0,
-                                  ended_at_s=2.0, rollback=ChaosInjection.Rollback.ROLLED_BACK)
+    for t in range(1, seconds + 1):
+        for injection in injections:  # recorded at its start, before the second holding it was measured
+            if t - 1 <= injection["started_at_s"] < t:
+                ChaosInjectionFactory(run=run, **injection, rollback=ChaosInjection.Rollback.ROLLED_BACK)
         ctx.buckets.extend(bucket(i / 10, pods=PODS, **shape(round(i / 10, 1))) for i in range((t - 1) * 10, t * 10))
         listener.second(ctx, Second(t=float(t), totals={}, pods={}, unattributed=0))
-        rows[t] = ChaosInjection.objects.values(*LIVE_FIGURES).get(run=run) if t >= 3 else None
-
-    for t in range(1, 15):
-        second(t)
+        rows[t] = {row["step"]: row for row in ChaosInjection.objects.filter(run=run).values("step", *LIVE_FIGURES)}
     return SimpleNamespace(run=run, ctx=ctx, published=published, rows=rows, computed=computed)
 
 
+def summary_of(fed, end_s: float) -> dict[int, dict]:
+    terms = RecoveryTerms.of_run(fed.run.chaos_settings, threshold_balance=fed.ctx.scenario.threshold_balance,
+                                 expected=fed.ctx.live.expected)
+    applied = [{key: getattr(row, key) for key in ("step", "kind", "target", "started_at_s", "ended_at_s")}
+               for row in ChaosInjection.objects.filter(run=fed.run)]
+    section = terms.section(applied, fed.ctx.buckets, events=[], end_s=end_s)
+    return {item["step"]: {name: item[name] if name != "reason" else item[name] or "" for name in LIVE_FIGURES}
+            for item in section}
+
+
+@pytest.fixture
+def fed(monkeypatch):
+    fed = feed(monkeypatch)
+    fed.rows = {t: rows.get(0) for t, rows in fed.rows.items()}
+    return fed
+
+
 def test_the_rto_is_stored_and_published_once_known_then_taken_back_when_it_moves(fed):
-    assert [fed.rows[t]["rto_s"] for t in range(3, 15)] == [None] * 3 + [0.2, 0.2] + [None] * 3 + [5.6] * 4
+    rtos = [fed.rows[t]["rto_s"] if fed.rows[t] else None for t in range(3, 15)]
+    assert rtos == [None] * 3 + [0.2, 0.2] + [None] * 3 + [5.6] * 4
     # recovered at 2.2 (window 2.2-5.2, measured with the sample of t=6); 7.5 failed (t=8): at 7.6
     assert fed.rows[6]["requests_failed"] == 20 and fed.rows[6]["availability"] == 0.75  # 2.0 to 2.2: 20 of 80
     assert fed.rows[11]["requests_failed"] == 30  # 2.0 to 7.6: 56 buckets of 40 requests
@@ -80,10 +98,16 @@ def test_only_open_injections_are_computed_and_only_from_their_buckets(fed):
 
 
 def test_the_live_figures_are_the_summarys(fed):
-    terms = RecoveryTerms.of_run(fed.run.chaos_settings, threshold_balance=fed.ctx.scenario.threshold_balance,
-                                 expected=fed.ctx.live.expected)
-    injection = ChaosInjection.objects.get(run=fed.run)
-    (final,) = terms.section([{"step": 0, "kind": "pod_kill", "target": "pod-1", "started_at_s": injection.started_at_s,
-                               "ended_at_s": injection.ended_at_s}], fed.ctx.buckets, events=[], end_s=14.0)
-    assert fed.rows[14] == {name: final[name] if name != "reason" else final[name] or "" for name in LIVE_FIGURES}
+    final = summary_of(fed, 14.0)[0]
+    assert {name: value for name, value in fed.rows[14].items() if name != "step"} == final
     assert final["rto_s"] == 5.6
+
+
+def test_failures_after_the_next_injection_are_its_own(monkeypatch):
+    fed = feed(monkeypatch, injections=(KILL, LATENCY))
+    # the 100 ms at 7.5 failed after the latency step began: the kill's recovery at 2.2 stands
+    assert [fed.rows[t][0]["rto_s"] for t in (6, 8, 14)] == [0.2, 0.2, 0.2]
+    assert fed.rows[14][1]["rto_s"] == 0.6  # 7.0 to 7.6
+    final = summary_of(fed, 14.0)
+    assert {step: {name: value for name, value in row.items() if name != "step"}
+            for step, row in fed.rows[14].items()} == final
