@@ -132,7 +132,9 @@ class LiveRecovery:
         self.open: dict[int, _Open] = {}
 
     def start(self, ctx) -> None:
-        if ctx.chaos is None or not ctx.chaos.steps or ctx.cluster is None:
+        # No cluster is needed: a step that injects nothing (on a URL target) is measured from the
+        # load's own requests alone, and a step that could not run has no figures.
+        if ctx.chaos is None or not ctx.chaos.steps:
             return
         chaos_settings = LoadTestRun.objects.values_list("chaos_settings", flat=True).get(pk=ctx.run_id)
         self.terms = RecoveryTerms.of_run(chaos_settings, threshold_balance=ctx.scenario.threshold_balance,

@@ -36,7 +36,10 @@ class NoEvents:
         return []
 
 
-def feed(monkeypatch, injections=(KILL,), shape=killed, seconds=14) -> SimpleNamespace:
+SANDBOX = NoEvents()  # a cluster that logged nothing
+
+
+def feed(monkeypatch, injections=(KILL,), shape=killed, seconds=14, cluster=SANDBOX) -> SimpleNamespace:
     """The listener fed `seconds` seconds of 4 pods' buckets, each injection recorded as it starts."""
     run = LoadTestRunFactory(chaos=["pod_kill@2s:0s::pod-1"])
     computed = []  # (end_s, the first bucket's t) of each computation
@@ -48,7 +51,7 @@ def feed(monkeypatch, injections=(KILL,), shape=killed, seconds=14) -> SimpleNam
 
     monkeypatch.setattr(live_recovery, "injection_figures", counted)
     published, rows = [], {}
-    ctx = RunContext(run_id=run.pk, scenario=run.scenario_spec, cluster=NoEvents(),
+    ctx = RunContext(run_id=run.pk, scenario=run.scenario_spec, cluster=cluster,
                      live=SimpleNamespace(expected=ExpectedPods(named=tuple(PODS), count=4)),
                      chaos=SimpleNamespace(steps=["pod_kill@2s:0s::pod-1"]), load_t0_unix=1000.0)
     listener = LiveRecovery(lambda run_id: published.append(run_id))
@@ -111,3 +114,10 @@ def test_failures_after_the_next_injection_are_its_own(monkeypatch):
     final = summary_of(fed, 14.0)
     assert {step: {name: value for name, value in row.items() if name != "step"}
             for step, row in fed.rows[14].items()} == final
+
+
+def test_a_run_without_a_cluster_gets_its_figures_from_the_load_alone(monkeypatch):
+    # a URL target's step that injects nothing: no cluster, so no healing, the rest as ever
+    fed = feed(monkeypatch, cluster=None, seconds=7)
+    assert fed.rows[6][0]["rto_s"] == 0.2 and fed.rows[6][0]["healing_s"] is None
+    assert fed.published == [fed.run.pk]
