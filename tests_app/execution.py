@@ -26,9 +26,9 @@ from clusters.balance import UNATTRIBUTED
 from clusters.base import Cluster, ClusterError, EventType
 from clusters.targets import target_kind
 from metrics_app.live import POD_FIELDS, SECOND_FIELDS, LiveSeries, request_stats_message
-from metrics_app.recovery import SteadyState, chaos_section
 from metrics_app.summary import summarise
 from tests_app.engine.launcher import LocustProcess
+from tests_app.live_recovery import RecoveryTerms, cluster_events_on_load_clock
 from tests_app.models import LoadTestRun, Target
 from tests_app.run_events import TICK_S, RunContext, RunEvents, Second
 from tests_app.scenario_spec import ScenarioSpec
@@ -214,39 +214,19 @@ def as_recorded(second: Second) -> dict:
     return {"t": second.t, **second.totals, "pods": pods}
 
 
-def cluster_events_on_load_clock(cluster: Cluster | None, t0_unix: float | None) -> list[dict]:
-    """The cluster's own events (kills, readiness, failure streaks...) in load-relative seconds."""
-    if cluster is None or t0_unix is None:
-        return []
-    try:
-        logged = cluster.events(0)
-    except Exception as error:  # noqa: BLE001 - without them healing is unknown (None), never guessed
-        log.warning("cluster events unavailable: %s", error)
-        return []
-    return [{**event.details, "t": round(event.t - t0_unix, 4), "type": str(event.type), "pod": event.pod,
-             "node": event.node, "seq": event.seq} for event in logged]
-
-
-def chaos_summary(run: LoadTestRun, ctx: RunContext, buckets: list[dict], *, expected, end_s: float) -> list[dict]:
+def chaos_summary(run: LoadTestRun, ctx: RunContext, *, end_s: float) -> list[dict]:
     """The summary's `chaos` list: every injection with its recovery figures (metrics_app.recovery,
-    from the load's 100 ms buckets and the cluster's events), stored on its ChaosInjection row too;
-    steps that never ran are listed as such, without figures."""
+    from the load's 100 ms buckets `ctx.buckets` and the cluster's events, on the run's
+    `RecoveryTerms`: as they were computed live), stored on its ChaosInjection row too; steps
+    that never ran are listed as such, without figures."""
     steps = chaos_injections(run.pk)
     applied = [step for step in steps if step["rollback"] != "not_run"]
     if not applied:
         return steps
-    settings_ = run.chaos_settings or {}
-    hypothesis = settings_.get("hypothesis") or {}
-    threshold_balance = hypothesis.get("min_balance_score")  # the experiment's, else the scenario's
-    section = chaos_section(
-        applied, buckets, events=cluster_events_on_load_clock(ctx.cluster, ctx.load_t0_unix),
-        bounds=SteadyState.from_hypothesis(hypothesis), rto_limits=settings_.get("rto_limits_s"),
-        max_rto_s=hypothesis.get("max_rto_s"),
-        # each balance window judged over its own pods, as the run is (`expected`: its ExpectedPods)
-        threshold_balance=ctx.scenario.threshold_balance if threshold_balance is None else float(threshold_balance),
-        expected_pods=list(expected.named),
-        expected_count=expected.count, end_s=end_s,
-    )
+    terms = RecoveryTerms.of_run(run.chaos_settings, threshold_balance=ctx.scenario.threshold_balance,
+                                 expected=ctx.live.expected)
+    section = terms.section(applied, ctx.buckets, events=cluster_events_on_load_clock(ctx.cluster, ctx.load_t0_unix),
+                            end_s=end_s)
     store_figures(run.pk, section)
     measured = {item["step"]: item for item in section}
     return [measured.get(step["step"], step) for step in sorted(steps, key=lambda item: item["step"])]
@@ -275,7 +255,7 @@ def drive(
                                         stop_conditions=settings_.get("stop_conditions"), seed=run.pk)
         events.start.fire(ctx)
         deadline = time.monotonic() + scenario.duration_s + OVERRUN_S
-        final, stopped, last_beat, pending, buckets = None, None, 0.0, [], []
+        final, stopped, last_beat, pending = None, None, 0.0, []
         with LocustProcess(locust_config(run.target, scenario, host), workers=run.workers) as locust:
             locust.start()
             while final is None:
@@ -283,7 +263,7 @@ def drive(
                 lines, pending = pending or locust.poll(timeout=TICK_S), []
                 for line in lines:
                     if line["type"] == "sample":
-                        buckets.extend(line.get("buckets") or ())  # 100 ms: what recovery is measured from
+                        ctx.buckets.extend(line.get("buckets") or ())  # 100 ms: what recovery is measured from
                         events.second.fire(ctx, feed.next(line))
                     elif line["type"] == "clock":
                         ctx.load_t0_unix = float(line["t0_unix"])
@@ -329,7 +309,7 @@ def drive(
         )
         summary.update(ctx.report)
         summary["load_t0_unix"] = ctx.load_t0_unix  # the load clock's origin: t0_unix + t is wall-clock time
-        summary["chaos"] = chaos_summary(run, ctx, buckets, expected=feed.live.expected, end_s=summary["duration_s"])
+        summary["chaos"] = chaos_summary(run, ctx, end_s=summary["duration_s"])
         passed, reasons = judge_chaos(passed, reasons, summary["chaos"])
         if ctx.reasons:
             passed, reasons = False, [*reasons, *ctx.reasons]
