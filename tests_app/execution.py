@@ -37,9 +37,10 @@ from tests_app.verdict import judge, judge_chaos
 
 log = logging.getLogger(__name__)
 
-# Above Locust's own --stop-timeout (the plugin's timeout_s + 1 = 11 s), so a hung request
-# cannot make us kill it before it flushes its last sample and final line.
-STOP_GRACE_S = 15.0
+# Above Locust's own --stop-timeout (the plugin's timeout_s + 1 = 11 s) and the last sample's
+# wait for Prometheus' scrape (PROMETHEUS_SETTLE_S, 4 s), so a hung request cannot make us kill it
+# before it flushes its last sample and final line.
+STOP_GRACE_S = 20.0
 # Locust gets this long past the scenario's duration before the run is called stuck.
 OVERRUN_S = 60.0
 LOG_TAIL_LINES = 5
