@@ -1,0 +1,60 @@
+"""One slow pod, the utilisation view kept: the controller shifts weight away from the slow pod,
+predicted to balance utilisation without making p95 worse, and judges the observed effect."""
+
+from __future__ import annotations
+
+from clusters.tuning.controller import Controller
+from clusters.tuning.policy import Policy
+from clusters.tuning.state import TargetState
+from tests.clusters.support import RecordingCluster
+from tests.clusters.tuning_support import EVEN, feed
+
+SLOW = {"p95": {"pod-3": 8.0}, "in_flight": {"pod-0": 1, "pod-1": 1, "pod-2": 1, "pod-3": 4}, "users": 7}
+
+
+def _controller(algorithm="weighted_round_robin"):
+    cluster = RecordingCluster()
+    policy = Policy(view="utilisation", actions=("set_weights",), window_s=5, cooldown_s=5, max_weight=10)
+    return Controller(policy, TargetState(algorithm=algorithm, replicas=4, capacity=8), cluster), cluster
+
+
+def test_slow_pod_gets_weight_shifted_away():
+    controller, cluster = _controller()
+
+    decisions = feed(controller, 5, 1, EVEN, **SLOW)
+
+    assert len(decisions) == 1
+    decision = decisions[0]
+    assert (decision.action, decision.outcome) == ("set_weights", "applied")
+    assert [f["cause"] for f in decision.data["findings"]] == ["slow_pod"]
+    assert decision.data["findings"][0]["pods"] == ["pod-3"]
+    weights = decision.after["weights"]
+    assert weights["pod-3"] < min(weights[pod] for pod in ("pod-0", "pod-1", "pod-2"))
+    assert max(weights.values()) / min(weights.values()) <= 10
+    assert decision.score_before < 95 <= decision.predicted_score
+    assert decision.predicted_p95_ms < decision.data["baseline"]["p95_ms"]  # p95 predicted to improve
+    assert cluster.calls == [("set_algorithm", "weighted_round_robin", {"weights": weights})]
+
+
+def test_observed_improvement_is_recorded_with_the_prediction_error():
+    controller, cluster = _controller()
+    applied = feed(controller, 5, 1, EVEN, **SLOW)[0]
+
+    # after the change the pods hold the same in flight and p95 falls
+    later = feed(controller, 5, 6, {"pod-0": 190, "pod-1": 190, "pod-2": 190, "pod-3": 50},
+                 in_flight={"pod-0": 1, "pod-1": 1, "pod-2": 1, "pod-3": 1}, users=7, p95_ms=1.5)
+
+    assert len(later) == 1
+    judged = later[0]
+    assert judged.seq == applied.seq  # the same decision, now with its observed effect
+    assert judged.outcome == "improved"
+    assert judged.score_after == 100.0
+    assert judged.p95_after_ms == 1.5
+    assert judged.prediction_error == round(judged.score_after - applied.predicted_score, 2)
+    assert len(cluster.calls) == 1  # kept, not rolled back
+
+
+def test_an_algorithm_that_ignores_weights_gets_no_weights():
+    controller, cluster = _controller(algorithm="round_robin")
+    assert feed(controller, 10, 1, EVEN, **SLOW) == []
+    assert cluster.calls == []
