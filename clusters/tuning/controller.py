@@ -14,8 +14,8 @@ Each second it is given the run's measured second. While no change is pending:
 After a change it waits for the cooldown and a full window of seconds measured after the change
 (max(cooldown_s, window_s) seconds), then compares that window's observed score and p95 with the
 ones before and with the prediction. A change that made things worse (score lower by more than a
-point, or p95 worse than the policy's margin allows) is rolled back, and never tried again in this
-run; the decision is returned again (same `seq`) with its observed effect and outcome.
+point, or p95 worse than the policy's margin allows) is rolled back (then the cooldown and a fresh
+window again), and never tried again in this run; the decision is returned again (same `seq`) with its observed effect and outcome.
 """
 
 from __future__ import annotations
@@ -199,10 +199,11 @@ class Controller:
                 log.warning("tuning: rolling back %s failed: %s", decision.action, error)
                 updates |= {"outcome": "failed", "reason": f"{decision.reason} Rolling back failed: {error}."}
             self.seconds.clear()
+            self.quiet_until = t + policy.cooldown_s  # a rollback is a change too: its cooldown, then a fresh window
         else:
             improved = observed > decision.score_before + WORSE_BY
             updates["outcome"] = "improved" if improved else "applied"
-        self.quiet_until = t  # the window after the change is a full one already
+            self.quiet_until = t  # the window after the change is a full one already
         decision = replace(decision, **updates)
         self.decisions[decision.seq] = decision
         return decision

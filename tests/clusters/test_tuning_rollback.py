@@ -38,8 +38,9 @@ def test_worse_score_after_the_cooldown_is_rolled_back():
     assert cluster.calls == [("set_algorithm", first, {}), ("set_algorithm", "l4_connection", {"pick": "random"})]
     assert controller.state.algorithm == "l4_connection"
 
-    # still pinned a window later: the change that failed is not tried again, the next one is
-    retry = feed(controller, 5, 14, PINNED)
+    # still pinned after the rollback's cooldown: the change that failed is not tried again, the next one is
+    assert feed(controller, 7, 14, PINNED) == []
+    retry = feed(controller, 1, 21, PINNED)
     assert [d.outcome for d in retry] == ["applied"]
     assert retry[0].after["algorithm"] != first
     refused = [alt for alt in retry[0].alternatives if alt["after"].get("algorithm") == first]
