@@ -1,9 +1,16 @@
 """metrics_app's listeners of a run's events (tests_app.run_events): each measured second is
-recorded and published to the run's live viewers."""
+recorded and published to the run's live viewers; the tuning controller (clusters.tuning), when the
+run has a policy, is fed each second and its decisions written as TuningDecision rows."""
 
 from __future__ import annotations
 
-from metrics_app.services import record_second
+import logging
+from collections.abc import Callable
+
+from clusters.tuning.controller import Controller
+from metrics_app.services import record_second, record_tuning_decision
+
+log = logging.getLogger(__name__)
 
 
 def attach(events) -> None:
@@ -15,3 +22,43 @@ def record(ctx, second) -> None:
     record_second(run_id=ctx.run_id, t=second.t, totals=second.totals, pods=second.pods,
                   unattributed=second.unattributed, messages=second.messages, endpoints=second.endpoints,
                   errors=second.errors)
+
+
+def attach_tuning(events, *, publish: Callable[[int], None] = lambda run_id: None) -> None:
+    listener = TuningListener(publish)
+    events.start.add_listener(listener.start)
+    events.second.add_listener(listener.second)
+
+
+class TuningListener:
+    """One run's tuning controller: made at `start` when the run has a policy and a cluster LB Lab can
+    act on, fed each second with the pods' requests in flight read from that cluster."""
+
+    def __init__(self, publish: Callable[[int], None]):
+        self.publish = publish
+        self.controller: Controller | None = None
+
+    def start(self, ctx) -> None:
+        plan = ctx.tuning
+        if plan is None or ctx.cluster is None:
+            return
+        self.controller = Controller(plan.policy, plan.state, ctx.cluster)
+        self.pod_key = plan.pod_key
+
+    def second(self, ctx, second) -> None:
+        if self.controller is None:
+            return
+        try:
+            in_flight = {self.pod_key(name): metrics.in_flight for name, metrics in ctx.cluster.pod_metrics().items()}
+        except Exception as error:  # noqa: BLE001 - a missed reading leaves the request view intact
+            log.warning("run %s: tuning: reading the pods' metrics failed: %s", ctx.run_id, error)
+            in_flight = {}
+        pods = {}
+        for name, row in second.pods.items():
+            key = self.pod_key(name)
+            pods[key] = {**row, "in_flight": in_flight.get(key)} if in_flight else dict(row)
+        decisions = self.controller.on_second(second.t, second.totals, pods)
+        for decision in decisions:
+            record_tuning_decision(run_id=ctx.run_id, decision=decision)
+        if decisions:
+            self.publish(ctx.run_id)

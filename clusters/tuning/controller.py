@@ -15,14 +15,15 @@ After a change it waits for the cooldown and a full window of seconds measured a
 (max(cooldown_s, window_s) seconds), then compares that window's observed score and p95 with the
 ones before and with the prediction. A change that made things worse (score lower by more than a
 point, or p95 worse than the policy's margin allows) is rolled back (then the cooldown and a fresh
-window again), and never tried again in this run; the decision is returned again (same `seq`) with its observed effect and outcome.
+window again), and never tried again in this run; the decision is returned again (same `seq`)
+with its observed effect and outcome.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
 from clusters.base import Cluster
@@ -78,6 +79,21 @@ class Decision:
 MODEL_FIELDS = ("t", "action", "before", "after", "reason", "score_before", "score_after", "outcome")
 PROPOSED_FIELDS = ("view", "p95_before_ms", "p95_after_ms", "predicted_score", "predicted_p95_ms",
                    "prediction_error", "data", "alternatives")
+
+
+def _same(pod: str) -> str:
+    return pod
+
+
+@dataclass(frozen=True)
+class TuningPlan:
+    """What a run's tuner starts from, handed to the run's listeners (RunContext.tuning): the checked
+    policy, the balancer's setting at the start, and the name a pod's weight is given under (the
+    sandbox's slot, `pod-0`, which a replaced pod keeps)."""
+
+    policy: Policy
+    state: TargetState
+    pod_key: Callable[[str], str] = _same
 
 
 @dataclass
