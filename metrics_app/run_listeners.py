@@ -42,7 +42,7 @@ class TuningListener:
         plan = ctx.tuning
         if plan is None or ctx.cluster is None:
             return
-        self.controller = Controller(plan.policy, plan.state, ctx.cluster)
+        self.controller = Controller(plan.policy, plan.state, ctx.cluster, clock=ctx.load_s)
         self.pod_key = plan.pod_key
 
     def second(self, ctx, second) -> None:

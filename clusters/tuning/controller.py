@@ -104,10 +104,16 @@ class _Pending:
 
 
 class Controller:
-    def __init__(self, policy: Policy, state: TargetState, cluster: Cluster | None = None):
+    def __init__(self, policy: Policy, state: TargetState, cluster: Cluster | None = None, *,
+                 clock: Callable[[], float | None] | None = None):
+        """`clock`: the seconds' clock now (the run's load clock, `RunContext.load_s`), so the seconds
+        measured before a change took effect are told from those after it even when deciding took a
+        while and seconds queued up meanwhile; None (or a None reading): the decided second's `t`."""
         self.policy = policy.validate(state.balancer)
         self.state = state
         self.cluster = cluster
+        self.clock = clock
+        self.effective_from = float("-inf")  # the first second's `t` wholly after the last change
         self.seconds: deque[Observed] = deque(maxlen=max(self.policy.window_s, self.policy.cooldown_s) + 1)
         self.pending: _Pending | None = None
         self.quiet_until = float("-inf")
@@ -120,6 +126,8 @@ class Controller:
 
     def on_second(self, t: float, totals: Mapping, pods: Mapping[str, Mapping]) -> list[Decision]:
         """Feed one measured second; returns the decisions made or updated by it."""
+        if t < self.effective_from:  # measured (in part) before the last change took effect
+            return []
         self.seconds.append(Observed(float(t), dict(totals), {name: dict(row) for name, row in pods.items()}))
         policy = self.policy
         if self.pending is not None:
@@ -185,8 +193,14 @@ class Controller:
         decision = self._record(t, chosen, ranking, data, score, p95, "applied", reason)
         self.pending = _Pending(decision, chosen.change, self.state)
         self.state = new_state
-        self.seconds.clear()
+        self._changed(t)
         return decision
+
+    def _changed(self, t: float) -> None:
+        """A change took effect now: the window starts again with the seconds wholly after it."""
+        self.seconds.clear()
+        now = self.clock() if self.clock is not None else None
+        self.effective_from = (t if now is None else max(t, now)) + 1.0
 
     def _evaluate(self, t: float) -> Decision:
         pending, policy = self.pending, self.policy
@@ -214,7 +228,7 @@ class Controller:
             except Exception as error:  # noqa: BLE001
                 log.warning("tuning: rolling back %s failed: %s", decision.action, error)
                 updates |= {"outcome": "failed", "reason": f"{decision.reason} Rolling back failed: {error}."}
-            self.seconds.clear()
+            self._changed(t)
             self.quiet_until = t + policy.cooldown_s  # a rollback is a change too: its cooldown, then a fresh window
         else:
             improved = observed > decision.score_before + WORSE_BY
