@@ -100,7 +100,6 @@ class TuningPlan:
 class _Pending:
     decision: Decision
     change: Change
-    previous: TargetState
 
 
 class Controller:
@@ -191,7 +190,7 @@ class Controller:
             self.quiet_until = t + max(self.policy.cooldown_s, self.policy.window_s)
             return self._record(t, chosen, ranking, data, score, p95, "failed", f"{reason} It failed: {error}")
         decision = self._record(t, chosen, ranking, data, score, p95, "applied", reason)
-        self.pending = _Pending(decision, chosen.change, self.state)
+        self.pending = _Pending(decision, chosen.change)
         self.state = new_state
         self._changed(t)
         return decision
@@ -221,8 +220,12 @@ class Controller:
             try:
                 if self.cluster is None:
                     raise RuntimeError("no cluster to roll back")
-                ACTIONS[decision.action].apply(self.cluster, pending.previous)
-                self.state = pending.previous
+                # the change undone (every field it set, set back), not the old state: a balancer keeps
+                # what it is not given
+                action = ACTIONS[decision.action]
+                back = action.predicted_state(pending.change.inverse(), self.state)
+                action.apply(self.cluster, back)
+                self.state = back
                 self.rolled_back.add(pending.change.key())
                 updates |= {"outcome": "reverted", "reason": f"{decision.reason} Rolled back at {t:g} s: {why}."}
             except Exception as error:  # noqa: BLE001

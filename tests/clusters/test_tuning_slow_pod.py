@@ -58,3 +58,16 @@ def test_an_algorithm_that_ignores_weights_gets_no_weights():
     controller, cluster = _controller(algorithm="round_robin")
     assert feed(controller, 10, 1, EVEN, **SLOW) == []
     assert cluster.calls == []
+
+
+def test_weights_that_made_things_worse_are_set_back_one_by_one():
+    controller, cluster = _controller()
+    milder = {**SLOW, "in_flight": {"pod-0": 1, "pod-1": 1, "pod-2": 1, "pod-3": 2}}
+    applied = feed(controller, 5, 1, EVEN, **milder)[0]
+    assert applied.score_before > 0
+    # worse: the slow pod now holds everything in flight
+    judged = feed(controller, 5, 6, EVEN, in_flight={"pod-0": 0, "pod-1": 0, "pod-2": 0, "pod-3": 9}, users=7)
+    assert [d.outcome for d in judged] == ["reverted"]
+    # a balancer keeps the weights it is not given: each pod's is named on the way back
+    assert applied.before == {"weights": {"pod-0": 1.0, "pod-1": 1.0, "pod-2": 1.0, "pod-3": 1.0}}
+    assert cluster.calls[-1] == ("set_algorithm", "weighted_round_robin", {"weights": applied.before["weights"]})

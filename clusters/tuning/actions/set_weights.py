@@ -34,6 +34,8 @@ class SetWeights(TuningAction):
         speeds = window.speeds()
         if not speeds or len(speeds) < 2:
             return []
+        # every pod's weight named, 1s included: a balancer keeps the weights it is not given, so a
+        # rollback must set each one back
         before = {pod: state.weight(pod) for pod in speeds}
         out, seen = [], set()
         for step in STEPS:
@@ -41,7 +43,7 @@ class SetWeights(TuningAction):
             key = tuple(sorted(weights.items()))
             if weights != before and key not in seen:
                 seen.add(key)
-                out.append(Change(self.name, before={"weights": dict(state.weights)}, after={"weights": weights}))
+                out.append(Change(self.name, before={"weights": before}, after={"weights": weights}))
         return out
 
     def check(self, change, *, policy, state):
