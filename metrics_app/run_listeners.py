@@ -53,12 +53,25 @@ class TuningListener:
         except Exception as error:  # noqa: BLE001 - a missed reading leaves the request view intact
             log.warning("run %s: tuning: reading the pods' metrics failed: %s", ctx.run_id, error)
             in_flight = {}
-        pods = {}
+        pods: dict[str, dict] = {}
         for name, row in second.pods.items():
             key = self.pod_key(name)
-            pods[key] = {**row, "in_flight": in_flight.get(key)} if in_flight else dict(row)
+            if key in pods:  # a replaced pod and its replacement in the same second: one slot
+                pods[key] = merged(pods[key], row)
+            else:
+                pods[key] = {**row, "in_flight": in_flight.get(key)} if in_flight else dict(row)
         decisions = self.controller.on_second(second.t, second.totals, pods)
         for decision in decisions:
             record_tuning_decision(run_id=ctx.run_id, decision=decision)
         if decisions:
             self.publish(ctx.run_id)
+
+
+def merged(first: dict, second: dict) -> dict:
+    """Two pods' figures of one second as one slot's: counts added, the worse p95."""
+    out = dict(first)
+    for name in ("requests", "failures"):
+        out[name] = (first.get(name) or 0) + (second.get(name) or 0)
+    p95s = [value for value in (first.get("p95_ms"), second.get("p95_ms")) if value is not None]
+    out["p95_ms"] = max(p95s) if p95s else None
+    return out

@@ -1,0 +1,35 @@
+"""The tuner sees a sandbox pod by its slot (the name weights are given under): a pod replaced in the
+middle of a second and its replacement are one slot, their requests added, not one lost."""
+
+from types import SimpleNamespace
+
+from clusters.base import PodMetrics
+from clusters.tuning.controller import TuningPlan
+from clusters.tuning.policy import Policy
+from clusters.tuning.state import TargetState
+from metrics_app.run_listeners import TuningListener
+from tests.clusters.support import RecordingCluster
+
+
+class Metrics(RecordingCluster):
+    def pod_metrics(self):
+        return {"pod-0-b": PodMetrics(pod="pod-0-b", in_flight=2), "pod-1-a": PodMetrics(pod="pod-1-a", in_flight=1)}
+
+
+def test_a_replaced_pod_and_its_replacement_are_one_slot():
+    listener = TuningListener(publish=lambda run_id: None)
+    plan = TuningPlan(Policy(actions=("set_algorithm",), algorithms=("least_conn",), window_s=5),
+                      TargetState(algorithm="round_robin", replicas=2), pod_key=lambda pod: pod.rsplit("-", 1)[0])
+    ctx = SimpleNamespace(tuning=plan, cluster=Metrics(), run_id=1, load_s=lambda: None)
+    listener.start(ctx)
+    second = SimpleNamespace(t=1.0, totals={"users": 4, "rps": 60.0, "p95_ms": 2.0}, pods={
+        "pod-0-a": {"requests": 10, "failures": 1, "p95_ms": 2.0, "ready": False},
+        "pod-0-b": {"requests": 20, "failures": 0, "p95_ms": 3.0, "ready": True},
+        "pod-1-a": {"requests": 30, "failures": 0, "p95_ms": 1.0, "ready": True},
+    })
+    listener.second(ctx, second)
+    (seen,) = listener.controller.seconds
+    assert seen.pods["pod-0"]["requests"] == 30
+    assert seen.pods["pod-0"]["failures"] == 1
+    assert seen.pods["pod-0"]["p95_ms"] == 3.0
+    assert seen.pods["pod-1"] == {"requests": 30, "failures": 0, "p95_ms": 1.0, "ready": True, "in_flight": 1}
