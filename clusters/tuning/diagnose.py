@@ -92,7 +92,7 @@ def _weights(window: Window, state: TargetState) -> Finding | None:
     names = [pod.name for pod in window.pods]
     if len(names) < 2 or _uniform(state, names) or not algorithm_named(state.algorithm).weighted:
         return None
-    speeds = window.speeds()
+    speeds = window.speeds(state.capacity)
     if len(speeds) < 2:
         return None
     total_w = sum(state.weight(pod) for pod in speeds)

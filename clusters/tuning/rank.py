@@ -2,7 +2,7 @@
 pods and traffic.
 
 The window gives the model: each pod's speed relative to the fastest (`Window.speeds`), the
-fastest pod's latency as the service time, the users as the closed model's clients, the think time
+fastest pod's service time (`Window.service_times`), the users as the closed model's clients, the think time
 that Little's law leaves between the users, the window's throughput and latency, and the state's
 capacity, weights and keep-alive. Every candidate and the setting in force (the baseline) are
 simulated with the same seed, so their differences are not noise. The p95 guard: a candidate whose
@@ -72,7 +72,7 @@ class Ranking:
 def model(window: Window, state: TargetState) -> tuple[list[PodSpec], Workload]:
     """The pods and the traffic the simulator is given for `state` (its replicas: pods added by a
     scale are modelled at the median speed, pods removed are the last ones)."""
-    speeds = window.speeds()
+    speeds = window.speeds(state.capacity)
     names = [pod.name for pod in window.pods]
     typical = statistics.median(speeds.values()) if speeds else 1.0
     while len(names) < state.replicas:
@@ -80,8 +80,8 @@ def model(window: Window, state: TargetState) -> tuple[list[PodSpec], Workload]:
     names = names[:state.replicas]
     pods = [PodSpec(name=name, speed=speeds.get(name, typical), capacity=state.capacity, weight=state.weight(name))
             for name in names]
-    latencies = window.latencies()
-    service = max(min(latencies.values()) if latencies else 1.0, MIN_SERVICE_MS)
+    times, latencies = window.service_times(state.capacity), window.latencies()
+    service = max(min(times.values()) if times else 1.0, MIN_SERVICE_MS)  # the fastest pod's
     # Little's law on the whole system: users = throughput x (latency + think time)
     mean_latency = (sum(latencies.get(pod.name, service) * pod.requests for pod in window.pods) / window.requests
                     if window.requests else service)

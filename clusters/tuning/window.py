@@ -86,14 +86,28 @@ class Window:
                 out[pod.name] = float(pod.p95_ms)
         return out
 
-    def speeds(self) -> dict[str, float]:
-        """Each pod's speed relative to the fastest (1.0) from `latencies`; a pod without a figure is
-        taken at the median of the others. Empty when no pod has a figure."""
-        latencies = self.latencies()
-        if not latencies:
+    def service_times(self, capacity: int = 1) -> dict[str, float]:
+        """Each pod's service time estimate in ms, queueing left out: by the utilisation law, busy
+        servers / throughput, the busy servers being the requests in flight up to the pod's `capacity`
+        (a saturated pod serves `capacity` at a time, the rest wait). A pod that reports nothing in
+        flight falls back on its p95 (which counts its queue too). Pods without a figure are left out."""
+        out = {}
+        for pod in self.pods:
+            rate = pod.requests / self.seconds if self.seconds else 0.0
+            if pod.in_flight is not None and rate > 0 and pod.in_flight > 0:
+                out[pod.name] = min(pod.in_flight, capacity) / rate * 1000.0
+            elif pod.p95_ms is not None and pod.p95_ms > 0 and pod.requests > 0:
+                out[pod.name] = float(pod.p95_ms)
+        return out
+
+    def speeds(self, capacity: int = 1) -> dict[str, float]:
+        """Each pod's speed relative to the fastest (1.0) from `service_times`; a pod without a figure
+        is taken at the median of the others. Empty when no pod has a figure."""
+        times = self.service_times(capacity)
+        if not times:
             return {}
-        fastest = min(latencies.values())
-        known = {pod: max(fastest / latency, SPEED_FLOOR) for pod, latency in latencies.items()}
+        fastest = min(times.values())
+        known = {pod: max(fastest / time, SPEED_FLOOR) for pod, time in times.items()}
         typical = statistics.median(known.values())
         return {pod.name: known.get(pod.name, typical) for pod in self.pods}
 

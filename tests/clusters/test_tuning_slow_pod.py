@@ -71,3 +71,18 @@ def test_weights_that_made_things_worse_are_set_back_one_by_one():
     # a balancer keeps the weights it is not given: each pod's is named on the way back
     assert applied.before == {"weights": {"pod-0": 1.0, "pod-1": 1.0, "pod-2": 1.0, "pod-3": 1.0}}
     assert cluster.calls[-1] == ("set_algorithm", "weighted_round_robin", {"weights": applied.before["weights"]})
+
+
+def test_a_saturated_pods_speed_comes_from_its_throughput_not_its_queue():
+    # capacity 1, 8 users: the slow pod (a quarter of the speed) holds 7 requests in flight, most of
+    # them queued; its service time is 1 busy server / 64 rps, so weights are about 4:1, not the
+    # 10:1 its queued latency would give; the fast pods' noisy figures (0.2 .. 0.3) keep equal weights
+    cluster = RecordingCluster()
+    policy = Policy(view="utilisation", actions=("set_weights",), window_s=3, cooldown_s=3, max_weight=10)
+    controller = Controller(policy, TargetState(algorithm="weighted_round_robin", replicas=4, capacity=1), cluster)
+    decisions = feed(controller, 3, 1, {"pod-0": 64, "pod-1": 64, "pod-2": 64, "pod-3": 64}, users=8,
+                     in_flight={"pod-0": 0.25, "pod-1": 0.2, "pod-2": 0.3, "pod-3": 7.0})
+    assert [d.action for d in decisions] == ["set_weights"]
+    weights = decisions[0].after["weights"]
+    assert weights["pod-0"] == weights["pod-1"] == weights["pod-2"]
+    assert 3 <= weights["pod-0"] / weights["pod-3"] <= 5

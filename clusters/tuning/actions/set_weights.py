@@ -3,6 +3,8 @@ the algorithm in force honours weights (the registry's `weighted`)."""
 
 from __future__ import annotations
 
+import statistics
+
 from clusters.algorithms import algorithm_named
 from clusters.base import ClusterError, check_number
 from clusters.tuning.actions import TuningAction, register
@@ -12,9 +14,15 @@ CAUSES = ("slow_pod", "weights_out_of_line")  # what weights can answer
 STEPS = (1.0, 0.5)  # all the way to the capacity estimate, and half-way (in log space)
 
 
+SAME = 1.5  # speeds within this factor of the median pod's are the median's: noise, not capacity
+
+
 def weights_for(speeds: dict[str, float], max_ratio: float, step: float = 1.0) -> dict[str, float]:
-    """Weights proportional to `speeds ** step`, the largest 1 ... clamped so no ratio exceeds `max_ratio`,
-    scaled so the smallest is 1 (whole balancers' weights), to 2 decimals."""
+    """Weights proportional to `speeds ** step` (speeds within SAME of the median pod's taken as the
+    median's, so equal pods keep equal weights whatever the noise of their figures), clamped so no
+    ratio exceeds `max_ratio`, scaled so the smallest is 1, to 2 decimals."""
+    typical = statistics.median(speeds.values())
+    speeds = {pod: typical if typical / SAME <= speed <= typical * SAME else speed for pod, speed in speeds.items()}
     top = max(speeds.values())
     raw = {pod: max((speed / top) ** step, 1.0 / max_ratio) for pod, speed in speeds.items()}
     low = min(raw.values())
@@ -31,7 +39,7 @@ class SetWeights(TuningAction):
             return []
         if not algorithm_named(state.algorithm).weighted:
             return []
-        speeds = window.speeds()
+        speeds = window.speeds(state.capacity)
         if not speeds or len(speeds) < 2:
             return []
         # every pod's weight named, 1s included: a balancer keeps the weights it is not given, so a
