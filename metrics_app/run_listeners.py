@@ -60,7 +60,13 @@ class TuningListener:
                 pods[key] = merged(pods[key], row)
             else:
                 pods[key] = {**row, "in_flight": in_flight.get(key)} if in_flight else dict(row)
-        decisions = self.controller.on_second(second.t, second.totals, pods)
+        try:
+            decisions = self.controller.on_second(second.t, second.totals, pods)
+        except Exception as error:  # noqa: BLE001 - a tuner's fault ends the tuning, not the run's load
+            log.exception("run %s: the tuning controller failed; tuning stops for this run", ctx.run_id)
+            ctx.report["tuning_error"] = f"the tuning controller failed at {second.t:g} s and stopped: {error}"
+            self.controller = None
+            return
         for decision in decisions:
             record_tuning_decision(run_id=ctx.run_id, decision=decision)
         if decisions:

@@ -1,5 +1,7 @@
-"""The tuner sees a sandbox pod by its slot (the name weights are given under): a pod replaced in the
-middle of a second and its replacement are one slot, their requests added, not one lost."""
+"""The run listener that feeds the tuner: it sees a sandbox pod by its slot (the name weights are
+given under), so a pod replaced in the middle of a second and its replacement are one slot, their
+requests added, not one lost; and a controller that fails stops tuning, says so in the run's report,
+and does not end the run's load."""
 
 from types import SimpleNamespace
 
@@ -33,3 +35,15 @@ def test_a_replaced_pod_and_its_replacement_are_one_slot():
     assert seen.pods["pod-0"]["failures"] == 1
     assert seen.pods["pod-0"]["p95_ms"] == 3.0
     assert seen.pods["pod-1"] == {"requests": 30, "failures": 0, "p95_ms": 1.0, "ready": True, "in_flight": 1}
+
+
+def test_a_failing_controller_stops_tuning_and_says_so_without_ending_the_run():
+    listener = TuningListener(publish=lambda run_id: None)
+    plan = TuningPlan(Policy(actions=("set_algorithm",), algorithms=("least_conn",), window_s=1),
+                      TargetState(algorithm="round_robin", replicas=2))
+    ctx = SimpleNamespace(tuning=plan, cluster=Metrics(), run_id=1, load_s=lambda: None, report={})
+    listener.start(ctx)
+    broken = SimpleNamespace(t=1.0, totals={"users": "many"}, pods={"pod-0-a": {"requests": 1}})
+    listener.second(ctx, broken)  # no exception reaches the run's loop
+    assert listener.controller is None
+    assert "stopped" in ctx.report["tuning_error"]
