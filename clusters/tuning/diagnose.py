@@ -5,9 +5,9 @@ Causes (stable codes), each a `Finding` with the pods it names and the evidence 
 - `connection_pinning`: the algorithm picks a pod per client connection, clients keep their
   connections (keep-alive) and there are few of them (at most 4 per pod, the same heuristic as
   clusters.balance.diagnose): the requests follow a handful of connections;
-- `slow_pod`: a pod whose latency (Little's law from its requests in flight, else its p95) is at
-  least 1.5 times the median pod's, or that holds 1.5 times the median requests in flight, while
-  the weights are equal;
+- `slow_pod`: a pod whose latency (Little's law: its requests in flight over its throughput, else its
+  p95) is at least 1.5 times the median pod's while the weights are equal; in flight per request, not
+  raw, so a pod that holds more because it gets more (pinned connections) is not called slow;
 - `weights_out_of_line`: the weights differ from the pods' observed capacity by more than 25 %;
 - `too_few_replicas`: every pod is busy (requests in flight at 90 % of its capacity or more).
 """
@@ -74,18 +74,13 @@ def _slow_pod(window: Window, state: TargetState) -> Finding | None:
     if len(latencies) >= 2:
         typical = statistics.median(latencies.values())
         slow |= {pod for pod, latency in latencies.items() if latency >= SLOW_FACTOR * typical}
-    in_flight = {pod.name: pod.in_flight for pod in window.pods if pod.in_flight is not None}
-    if len(in_flight) >= 2:
-        typical = statistics.median(in_flight.values())
-        slow |= {pod for pod, value in in_flight.items() if typical > 0 and value >= SLOW_FACTOR * typical}
     if not slow or len(slow) == len(names):
         return None
     pods = tuple(sorted(slow))
     return Finding("slow_pod",
                    f"{', '.join(pods)} {'is' if len(pods) == 1 else 'are'} slower or more loaded than the others "
-                   f"(latency or requests in flight at least {SLOW_FACTOR:g} times the median pod's) with equal weights.",
-                   pods=pods, evidence={"latency_ms": {p: round(v, 3) for p, v in latencies.items()},
-                                        "in_flight": in_flight})
+                   f"(latency at least {SLOW_FACTOR:g} times the median pod's) with equal weights.",
+                   pods=pods, evidence={"latency_ms": {p: round(v, 3) for p, v in latencies.items()}})
 
 
 def _weights(window: Window, state: TargetState) -> Finding | None:

@@ -55,3 +55,11 @@ def test_advice_only_when_no_allowed_setting_fixes_the_pinning():
     assert decisions[0].after == {"keep_alive": False}
     assert decisions[0].predicted_score >= policy.target_score
     assert cluster.calls == []
+
+
+def test_a_pod_that_holds_more_because_it_gets_more_is_not_called_slow():
+    # in flight follows the pinned connections (3, 1, 2, 0 for 300, 100, 200, 0 requests): same latency
+    policy = Policy(actions=("set_algorithm",), algorithms=ALLOWED, window_s=5, cooldown_s=5)
+    controller = Controller(policy, TargetState(algorithm="l4_connection", replicas=4, capacity=8), RecordingCluster())
+    (decision,) = feed(controller, 5, 1, PINNED, in_flight={"pod-0": 3, "pod-1": 1, "pod-2": 2, "pod-3": 0})
+    assert [finding["cause"] for finding in decision.data["findings"]] == ["connection_pinning"]
