@@ -27,16 +27,49 @@ def record(ctx, second) -> None:
 def attach_tuning(events, *, publish: Callable[[int], None] = lambda run_id: None) -> None:
     listener = TuningListener(publish)
     events.start.add_listener(listener.start)
+    events.tick.add_listener(listener.tick)
     events.second.add_listener(listener.second)
+
+
+IN_FLIGHT_EVERY_S = 0.2  # how often the pods' requests in flight are read between two seconds
 
 
 class TuningListener:
     """One run's tuning controller: made at `start` when the run has a policy and a cluster LB Lab can
-    act on, fed each second with the pods' requests in flight read from that cluster."""
+    act on, fed each second with the pods' requests in flight read from that cluster: their mean over
+    readings every IN_FLIGHT_EVERY_S (on `tick`), as one reading is a snapshot of a number that moves
+    by whole requests; one reading at the second when no tick came."""
 
     def __init__(self, publish: Callable[[int], None]):
         self.publish = publish
         self.controller: Controller | None = None
+        self.readings: list[dict[str, int]] = []
+        self.last_read = float("-inf")
+
+    def _read(self, ctx) -> None:
+        """One reading of every slot's requests in flight (a replaced pod and its replacement added)."""
+        try:
+            reading: dict[str, int] = {}
+            for name, metrics in ctx.cluster.pod_metrics().items():
+                key = self.pod_key(name)
+                reading[key] = reading.get(key, 0) + metrics.in_flight
+        except Exception as error:  # noqa: BLE001 - a missed reading leaves the request view intact
+            log.warning("run %s: tuning: reading the pods' metrics failed: %s", ctx.run_id, error)
+            return
+        self.readings.append(reading)
+
+    def tick(self, ctx) -> None:
+        if self.controller is None or ctx.clock() - self.last_read < IN_FLIGHT_EVERY_S:
+            return
+        self.last_read = ctx.clock()
+        self._read(ctx)
+
+    def _in_flight(self, ctx) -> dict[str, float]:
+        if not self.readings:
+            self._read(ctx)
+        readings, self.readings = self.readings, []
+        slots = {key for reading in readings for key in reading}
+        return {key: sum(reading.get(key, 0) for reading in readings) / len(readings) for key in slots}
 
     def start(self, ctx) -> None:
         plan = ctx.tuning
@@ -48,11 +81,7 @@ class TuningListener:
     def second(self, ctx, second) -> None:
         if self.controller is None:
             return
-        try:
-            in_flight = {self.pod_key(name): metrics.in_flight for name, metrics in ctx.cluster.pod_metrics().items()}
-        except Exception as error:  # noqa: BLE001 - a missed reading leaves the request view intact
-            log.warning("run %s: tuning: reading the pods' metrics failed: %s", ctx.run_id, error)
-            in_flight = {}
+        in_flight = self._in_flight(ctx)
         pods: dict[str, dict] = {}
         for name, row in second.pods.items():
             key = self.pod_key(name)
