@@ -86,3 +86,17 @@ def test_a_saturated_pods_speed_comes_from_its_throughput_not_its_queue():
     weights = decisions[0].after["weights"]
     assert weights["pod-0"] == weights["pod-1"] == weights["pod-2"]
     assert 3 <= weights["pod-0"] / weights["pod-3"] <= 5
+
+
+def test_a_rarely_busy_pods_noisy_figures_do_not_make_it_look_faster():
+    # figures of a real sandbox run: three equal pods read 0.33, 0.8 and 0.6 in flight (rarely busy,
+    # so noisy), the slow one 12.5 (capacity 8): the three keep equal weights, only pod-3 loses weight
+    cluster = RecordingCluster()
+    policy = Policy(view="utilisation", actions=("set_weights",), window_s=3, cooldown_s=3, max_weight=10)
+    controller = Controller(policy, TargetState(algorithm="weighted_round_robin", replicas=4, capacity=8), cluster)
+    decisions = feed(controller, 3, 1, {"pod-0": 233, "pod-1": 233, "pod-2": 233, "pod-3": 232}, users=16,
+                     in_flight={"pod-0": 0.33, "pod-1": 0.8, "pod-2": 0.6, "pod-3": 12.5},
+                     p95={"pod-0": 9.9, "pod-1": 10.8, "pod-2": 9.6, "pod-3": 67.4})
+    (decision,) = decisions
+    weights = decision.after["weights"]
+    assert weights["pod-0"] == weights["pod-1"] == weights["pod-2"] > weights["pod-3"]

@@ -14,15 +14,16 @@ CAUSES = ("slow_pod", "weights_out_of_line")  # what weights can answer
 STEPS = (1.0, 0.5)  # all the way to the capacity estimate, and half-way (in log space)
 
 
-SAME = 1.5  # speeds within this factor of the median pod's are the median's: noise, not capacity
+SAME = 1.5  # a pod less than this factor slower than the median pod is as fast: noise, not capacity
 
 
 def weights_for(speeds: dict[str, float], max_ratio: float, step: float = 1.0) -> dict[str, float]:
-    """Weights proportional to `speeds ** step` (speeds within SAME of the median pod's taken as the
-    median's, so equal pods keep equal weights whatever the noise of their figures), clamped so no
+    """Weights proportional to `speeds ** step`, every pod not SAME times slower than the median pod
+    taken at the median's speed (so equal pods keep equal weights whatever the noise of their figures,
+    which is large for a pod that is rarely busy; only markedly slow pods lose weight), clamped so no
     ratio exceeds `max_ratio`, scaled so the smallest is 1, to 2 decimals."""
     typical = statistics.median(speeds.values())
-    speeds = {pod: typical if typical / SAME <= speed <= typical * SAME else speed for pod, speed in speeds.items()}
+    speeds = {pod: typical if speed >= typical / SAME else speed for pod, speed in speeds.items()}
     top = max(speeds.values())
     raw = {pod: max((speed / top) ** step, 1.0 / max_ratio) for pod, speed in speeds.items()}
     low = min(raw.values())
