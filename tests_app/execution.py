@@ -24,8 +24,11 @@ from chaos_app.selectors import injections as chaos_injections
 from chaos_app.services import store_figures
 from clusters.balance import UNATTRIBUTED
 from clusters.base import Cluster, ClusterError, EventType
-from clusters.targets import target_kind
+from clusters.targets import TargetKind, TargetSpec, target_kind
+from clusters.tuning.controller import TuningPlan
+from clusters.tuning.state import TargetState
 from metrics_app.live import POD_FIELDS, SECOND_FIELDS, LiveSeries, request_stats_message
+from metrics_app.selectors import tuning_decisions
 from metrics_app.summary import summarise
 from tests_app.engine.launcher import LocustProcess
 from tests_app.live_recovery import RecoveryTerms, cluster_events_on_load_clock
@@ -233,6 +236,24 @@ def chaos_summary(run: LoadTestRun, ctx: RunContext, *, end_s: float) -> list[di
     return [measured.get(step["step"], step) for step in sorted(steps, key=lambda item: item["step"])]
 
 
+def tuning_plan(run: LoadTestRun, spec: TargetSpec, kind: TargetKind, cluster: Cluster | None,
+                scenario: ScenarioSpec) -> TuningPlan:
+    """The run's tuner: its policy checked against the target's balancer, and the balancer's setting
+    at the start. RunFailed when the policy cannot act on this target."""
+    if cluster is None or kind.algorithm(spec) is None:
+        raise RunFailed("autotune: LB Lab cannot act on this target's balancer")
+    balancer = spec.balancer if spec.kind == "sandbox" else None
+    try:
+        policy = run.autotune.spec(balancer=balancer)
+    except ClusterError as error:
+        raise RunFailed(f"autotune: policy {run.autotune.name!r}: {error}") from error
+    config = getattr(cluster, "config", None)
+    state = TargetState(algorithm=kind.algorithm(spec), replicas=len(cluster.pods()), weights=dict(spec.weights),
+                        balancer=balancer, capacity=int(getattr(config, "capacity", 1)),
+                        keep_alive=scenario.keep_alive)
+    return TuningPlan(policy, state, pod_key=kind.pod_slot)
+
+
 def drive(
     run: LoadTestRun, *, events: RunEvents, beat: Callable[[LoadTestRun], bool],
     should_stop: Callable[[], bool] = lambda: False,
@@ -254,6 +275,8 @@ def drive(
             settings_ = run.chaos_settings or {}
             ctx.chaos = ChaosPlan.build(run.chaos, hypothesis=settings_.get("hypothesis"),
                                         stop_conditions=settings_.get("stop_conditions"), seed=run.pk)
+        if run.autotune_id is not None:
+            ctx.tuning = tuning_plan(run, spec, kind, cluster, scenario)
         events.start.fire(ctx)
         deadline = time.monotonic() + scenario.duration_s + OVERRUN_S
         final, stopped, last_beat, pending = None, None, 0.0, []
@@ -312,6 +335,7 @@ def drive(
         summary["load_t0_unix"] = ctx.load_t0_unix  # the load clock's origin: t0_unix + t is wall-clock time
         summary["chaos"] = chaos_summary(run, ctx, end_s=summary["duration_s"])
         passed, reasons = judge_chaos(passed, reasons, summary["chaos"])
+        summary["tuning"] = tuning_decisions(run.pk)
         if ctx.reasons:
             passed, reasons = False, [*reasons, *ctx.reasons]
         if stopped == "overrun":

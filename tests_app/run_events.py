@@ -102,6 +102,7 @@ class RunContext:
     started: float = field(default_factory=time.monotonic)
     clock: Callable[[], float] = time.monotonic
     chaos: Any = None  # chaos_app.schedule.ChaosPlan of the run, None without chaos
+    tuning: Any = None  # clusters.tuning.controller.TuningPlan of the run, None without a policy
     # The load's origin on the wall clock (time.time()), from the plugin's `clock` line: every
     # sample's `t` and every chaos timestamp are seconds since it. None until the line arrives.
     load_t0_unix: float | None = None

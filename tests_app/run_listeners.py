@@ -28,6 +28,7 @@ EVERY_RUN: tuple[Callable[[RunEvents], None], ...] = (
     metrics_listeners.attach,  # each second recorded, and published to live viewers
     partial(chaos_listeners.attach, publish=publish_events),  # the chaos schedule, injections recorded and published
     partial(live_recovery.attach, publish=publish_events),  # each injection's recovery figures, once it recovered
+    partial(metrics_listeners.attach_tuning, publish=publish_events),  # the tuner, when the run has a policy
 )
 
 
