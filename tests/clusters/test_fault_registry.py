@@ -19,7 +19,7 @@ NO_MAGNITUDE = {"low": {}, "medium": {}, "high": {}}
 
 def test_kinds_in_the_order_users_see_them():
     assert list(FAULT_KINDS) == ["latency", "errors", "pod_kill", "partition", "node_drain", "cpu_stress",
-                                 "not_ready", "primary_kill", "primary_stop"]
+                                 "not_ready", "primary_kill", "primary_stop", "external"]
     assert SEVERITIES == ("low", "medium", "high")
 
 
@@ -30,7 +30,7 @@ def test_kinds_in_the_order_users_see_them():
         ("errors", {"low": {"rate": 0.05}, "medium": {"rate": 0.20}, "high": {"rate": 0.50}}),
         ("pod_kill", NO_MAGNITUDE), ("partition", NO_MAGNITUDE), ("node_drain", NO_MAGNITUDE),
         ("cpu_stress", NO_MAGNITUDE), ("not_ready", NO_MAGNITUDE), ("primary_kill", NO_MAGNITUDE),
-        ("primary_stop", NO_MAGNITUDE),
+        ("primary_stop", NO_MAGNITUDE), ("external", NO_MAGNITUDE),
     ],
 )
 def test_what_each_severity_means(kind, severities):
@@ -49,6 +49,7 @@ def test_what_each_severity_means(kind, severities):
         ("pod_kill@5s:0s", {}),
         ("node_drain@5s:30s", {}),
         ("primary_kill@5s:0s", {}),
+        ("external@5s:10s", {"duration": 10.0}),
     ],
 )
 def test_a_steps_parameters_come_from_its_severity_and_duration(spec, params):
@@ -71,6 +72,7 @@ def test_a_steps_parameters_come_from_its_severity_and_duration(spec, params):
         ("node_drain", {}, {}),
         ("primary_kill", {}, {}),
         ("primary_stop", {}, {}),
+        ("external", {}, {"duration": 30.0}),
     ],
 )
 def test_valid_parameters_are_completed(kind, params, expected):
@@ -168,7 +170,7 @@ def test_unknown_kinds_are_listed_from_the_registry():
     with pytest.raises(SpecError) as caught:
         parse_step("meteor@1s:1s")
     assert str(caught.value) == ("unknown chaos kind 'meteor'; one of latency, errors, pod_kill, partition, "
-                                 "node_drain, cpu_stress, not_ready, primary_kill, primary_stop")
+                                 "node_drain, cpu_stress, not_ready, primary_kill, primary_stop, external")
 
 
 # (step, targets, the Cluster calls its kind's `apply` makes); the stateful kinds are refused below.
@@ -180,6 +182,7 @@ APPLY_CASES = [
     ("node_drain@0s:30s", ["node-0"], [("drain", "node-0")]),
     ("cpu_stress@0s:20s", ["pod-1"], [("stress_cpu", ["pod-1"], 1, 20.0)]),
     ("not_ready@0s:20s", ["pod-1"], [("set_not_ready", ["pod-1"], 20.0)]),
+    ("external@0s:20s", [], []),  # the user's own fault: LB Lab calls nothing
 ]
 
 
@@ -277,7 +280,7 @@ def test_a_removed_kind_is_gone_everywhere():
         parse_step("blackout@1s:2s")
     assert steps_problem([{"kind": "blackout"}]) == (
         "Step 1: kind must be one of latency, errors, pod_kill, partition, node_drain, cpu_stress, not_ready, "
-        "primary_kill, primary_stop.")
+        "primary_kill, primary_stop, external.")
     with pytest.raises(ValidationError):
         ChaosInjection._meta.get_field("kind").clean("blackout", ChaosInjection())
     assert SeverityChoices.choices() == [("low", "Low"), ("medium", "Medium"), ("high", "High")]
@@ -296,4 +299,4 @@ def test_a_kind_that_does_not_fit_is_refused_at_registration(attributes, message
     cls = type("Odd", (FaultKind,), {"apply": lambda self, cluster, targets, params: None, **attributes})
     with pytest.raises(ValueError, match=message):
         register(cls)
-    assert list(FAULT_KINDS)[-1] == "primary_stop"
+    assert list(FAULT_KINDS)[-1] == "external"
