@@ -2,7 +2,9 @@
 label selector picks (with their node, address and readiness), a pod deleted with a grace period,
 a pod evicted through the Eviction API (so PodDisruptionBudgets are respected: a refusal is
 reported, not retried forever), a node cordoned and uncordoned, a node drained the way `kubectl
-drain` does it (cordon, then evict its pods), a Deployment scaled through its scale subresource.
+drain` does it (cordon, then evict its pods), a Deployment scaled through its scale subresource,
+Chaos Mesh's custom objects created, listed by label and deleted (CustomObjectsApi), and whether
+the server serves an API group at all.
 
 Errors from the API server become `ClusterError`s carrying the server's own message, with the
 field they concern, so the CLI and the API show one clear line.
@@ -24,6 +26,9 @@ from clusters.base import ClusterError, Pod
 
 DEFAULT_GRACE_S = 30  # Kubernetes' own default terminationGracePeriodSeconds
 CORDONED_BY = "lblab.io/cordoned"  # the annotation on a node LB Lab cordoned
+MANAGED_BY = "app.kubernetes.io/managed-by"  # = "lblab" on every object LB Lab creates
+RUN_LABEL = "lblab.io/run"  # = the run's id on every object LB Lab creates for a run
+CHAOS_MESH = ("chaos-mesh.org", "v1alpha1")  # the group and version of Chaos Mesh's custom resources
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,7 @@ class KubeApi:
         self.namespace, self.selector = namespace, selector
         self.core = client.CoreV1Api(api_client)
         self.apps = client.AppsV1Api(api_client)
+        self.custom = client.CustomObjectsApi(api_client)
 
     @classmethod
     def from_kubeconfig(cls, *, namespace: str, selector: str, context: str | None = None,
@@ -172,3 +178,44 @@ class KubeApi:
             self.apps.patch_namespaced_deployment_scale(deployment, self.namespace, {"spec": {"replicas": replicas}})
         except ApiException as error:
             raise ClusterError(f"scaling deployment {deployment}: {_server_message(error)}", field="replicas") from None
+
+    # ------------------------------------------------------------ Chaos Mesh's custom resources
+
+    def serves(self, group: str, version: str) -> bool:
+        """Whether the API server serves `group/version` (its discovery document answers): False
+        on a 404, as for Chaos Mesh's group on a cluster where it is not installed."""
+        try:
+            self.custom.get_api_resources(group, version)
+        except ApiException as error:
+            if error.status == 404:
+                return False
+            raise ClusterError(f"discovering {group}/{version}: {_server_message(error)}", field="kind") from None
+        return True
+
+    def create_custom(self, plural: str, body: dict, *, group_version: tuple[str, str] = CHAOS_MESH) -> dict:
+        """Create a custom object in the namespace; the server's answer (with the name it generated)."""
+        group, version = group_version
+        try:
+            return self.custom.create_namespaced_custom_object(group, version, self.namespace, plural, body)
+        except ApiException as error:
+            raise ClusterError(f"creating {body.get('kind', plural)}: {_server_message(error)}", field="kind") from None
+
+    def list_custom(self, plural: str, *, label_selector: str, group_version: tuple[str, str] = CHAOS_MESH) -> list[dict]:
+        group, version = group_version
+        try:
+            found = self.custom.list_namespaced_custom_object(group, version, self.namespace, plural,
+                                                              label_selector=label_selector)
+        except ApiException as error:
+            if error.status == 404:  # the group or kind is not served: nothing of it to find
+                return []
+            raise ClusterError(f"listing {plural}: {_server_message(error)}", field="kind") from None
+        return list(found.get("items") or ())
+
+    def delete_custom(self, plural: str, name: str, *, group_version: tuple[str, str] = CHAOS_MESH) -> None:
+        """Delete a custom object; one already gone is fine (restore may run twice)."""
+        group, version = group_version
+        try:
+            self.custom.delete_namespaced_custom_object(group, version, self.namespace, plural, name)
+        except ApiException as error:
+            if error.status != 404:
+                raise ClusterError(f"deleting {plural}/{name}: {_server_message(error)}", field="kind") from None
