@@ -1,7 +1,8 @@
 """A whole run on a Kubernetes target, through the official client, against the API emulator
 (tests/kube_emulator.py) whose pods are real processes: the load goes to the Service's address, a
 pod kill is a delete the API sees, its ReplicaSet's replacement shows in the run's healing, and
-the summary has the same chaos fields as a sandbox run's. Nothing is left cordoned."""
+the summary has the same chaos fields as a sandbox run's. Latency, partition and CPU stress are Chaos
+Mesh objects the emulator validates and applies to its pods. Nothing is left cordoned or applied."""
 
 from __future__ import annotations
 
