@@ -25,7 +25,9 @@ PodDisruptionBudgets (list, create); Chaos Mesh (`chaos_mesh=True`, else its gro
 discovery document, NetworkChaos and StressChaos (list by `labelSelector`, create with `name` or
 `generateName`, get, delete), each validated against CHAOS_MESH_SCHEMAS, its effect applied to the
 sandbox's pods its selector names (delay: latency, 100 % loss: partition, a CPU stressor: CPU
-stress, for its `duration`) and undone, that fault only, when it is deleted.
+stress, for its `duration`) and undone, that fault only, when it is deleted; a pod's labels
+(patch); NetworkPolicies (list by `labelSelector`, create, get, delete): one denying all ingress
+to the pods it selects blackholes them (partition) until it is deleted.
 """
 
 from __future__ import annotations
@@ -280,6 +282,8 @@ class _State:
     # Chaos Mesh objects by plural and name, and the sandbox fault each one applied: (kind, pods)
     chaos: dict[str, dict[str, dict]] = field(default_factory=lambda: {plural: {} for plural in CHAOS_MESH_KINDS})
     effects: dict[tuple[str, str], tuple[str, list[str]]] = field(default_factory=dict)
+    network_policies: dict[str, dict] = field(default_factory=dict)
+    pod_labels: dict[str, dict[str, str]] = field(default_factory=dict)  # labels patched onto pods
 
 
 class KubeApiEmulator:
@@ -383,7 +387,8 @@ class KubeApiEmulator:
         ready = "True" if pod.ready else "False"
         return {
             "apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": pod.name, "namespace": self.namespace, "labels": dict(APP_LABELS),
+            "metadata": {"name": pod.name, "namespace": self.namespace,
+                         "labels": {**APP_LABELS, **self.state.pod_labels.get(pod.name, {})},
                          "uid": f"uid-{pod.name}", "ownerReferences": [
                              {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": f"{self.deployment}-rs",
                               "uid": "uid-rs", "controller": True}]},
@@ -446,6 +451,9 @@ class KubeApiEmulator:
                 validate(scale)
                 self.sandbox.scale(int(scale["spec"]["replicas"]))
                 return 200, self._scale()
+        found = re.fullmatch(rf"apis/networking.k8s.io/v1/{ns}/networkpolicies(?:/([^/]+))?", path)
+        if found:
+            return self._network_policy_route(method, found.group(1), request)
         if path == f"apis/policy/v1/{ns}/poddisruptionbudgets":
             if method == "GET":
                 return 200, self._list("PodDisruptionBudget", "policy/v1", [pdb.obj for pdb in self.state.pdbs.values()])
@@ -476,6 +484,10 @@ class KubeApiEmulator:
             return 201, {"apiVersion": "v1", "kind": "Status", "status": "Success", "code": 201}
         if method == "GET":
             return 200, pod
+        if method == "PATCH":  # labels only: what LB Lab patches on a pod
+            labels = patched(pod, request)["metadata"].get("labels") or {}
+            self.state.pod_labels[name] = {key: value for key, value in labels.items() if APP_LABELS.get(key) != value}
+            return 200, self._pod(next(p for p in self.sandbox.pods() if p.name == name))
         if method == "DELETE":
             if request.body:  # DeleteOptions: validated as the eviction's deleteOptions (the same schema)
                 validate({"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": name},
@@ -522,8 +534,50 @@ class KubeApiEmulator:
 
     def lblab_objects(self) -> list[dict]:
         """Every object labelled `app.kubernetes.io/managed-by: lblab` the emulator holds."""
-        return [obj for objects in self.state.chaos.values() for obj in objects.values()
-                if obj["metadata"].get("labels", {}).get("app.kubernetes.io/managed-by") == "lblab"]
+        held = [*(obj for objects in self.state.chaos.values() for obj in objects.values()),
+                *self.state.network_policies.values()]
+        return [obj for obj in held if obj["metadata"].get("labels", {}).get("app.kubernetes.io/managed-by") == "lblab"]
+
+    # ------------------------------------------------------------ NetworkPolicies
+
+    def _network_policy_route(self, method: str, name: str | None, request: Request) -> tuple[int, dict]:
+        policies = self.state.network_policies
+        if name is None and method == "GET":
+            selector = (request.query.get("labelSelector") or [""])[-1]
+            return 200, self._list("NetworkPolicy", "networking.k8s.io/v1", [
+                obj for obj in policies.values() if selector_matches(selector, obj["metadata"].get("labels", {}))])
+        if name is None and method == "POST":
+            obj = copy.deepcopy(request.body or {})
+            metadata = obj.setdefault("metadata", {})
+            name = metadata.get("name") or f"{metadata.get('generateName', '')}{secrets.token_hex(3)[:5]}"
+            metadata.update(name=name, namespace=self.namespace)
+            validate(obj)
+            if name in policies:
+                raise ApiError(409, "AlreadyExists", f'networkpolicies.networking.k8s.io "{name}" already exists')
+            policies[name] = obj
+            self._enforce(name, obj["spec"])
+            return 201, obj
+        if name not in policies:
+            raise ApiError(404, "NotFound", f'networkpolicies.networking.k8s.io "{name}" not found')
+        if method == "GET":
+            return 200, policies[name]
+        if method == "DELETE":
+            obj = policies.pop(name)
+            self._undo("networkpolicies", name)
+            return 200, obj
+        raise ApiError(405, "MethodNotAllowed", f"{method} on a NetworkPolicy")
+
+    def _enforce(self, name: str, spec: dict) -> None:
+        """A policy that selects pods for Ingress with no ingress rule denies them every connection:
+        the sandbox's blackhole (partition) on them, until the policy is deleted."""
+        if "Ingress" not in spec.get("policyTypes", ["Ingress"]) or spec.get("ingress"):
+            return
+        match = spec.get("podSelector", {}).get("matchLabels", {})
+        pods = sorted(pod["metadata"]["name"] for pod in self.pod_objects()
+                      if all(pod["metadata"]["labels"].get(key) == value for key, value in match.items()))
+        if pods:
+            self.sandbox.partition(pods, 3600.0)
+            self.state.effects[("networkpolicies", name)] = ("partition", pods)
 
     def _chaos_mesh_route(self, method: str, rest: str, request: Request) -> tuple[int, dict]:
         if not self.chaos_mesh or not request.path.strip("/").startswith(f"apis/{CHAOS_MESH_GROUP}/{CHAOS_MESH_VERSION}"):

@@ -59,6 +59,7 @@ class KubeApi:
         self.core = client.CoreV1Api(api_client)
         self.apps = client.AppsV1Api(api_client)
         self.custom = client.CustomObjectsApi(api_client)
+        self.networking = client.NetworkingV1Api(api_client)
 
     @classmethod
     def from_kubeconfig(cls, *, namespace: str, selector: str, context: str | None = None,
@@ -219,3 +220,43 @@ class KubeApi:
         except ApiException as error:
             if error.status != 404:
                 raise ClusterError(f"deleting {plural}/{name}: {_server_message(error)}", field="kind") from None
+
+    # ------------------------------------------------------------ NetworkPolicies and pod labels
+
+    def label_pod(self, name: str, key: str, value: str | None) -> None:
+        """Set (None: remove) one label of a pod; a pod already gone is fine."""
+        try:
+            self.core.patch_namespaced_pod(name, self.namespace, {"metadata": {"labels": {key: value}}})
+        except ApiException as error:
+            if error.status != 404:
+                raise ClusterError(f"labelling pod {name}: {_server_message(error)}", field="target") from None
+
+    def create_network_policy(self, body: dict) -> dict:
+        try:
+            return self.networking.create_namespaced_network_policy(self.namespace, body).to_dict()
+        except ApiException as error:
+            raise ClusterError(f"creating NetworkPolicy: {_server_message(error)}", field="kind") from None
+
+    def network_policies(self, *, label_selector: str) -> list[dict]:
+        """The namespace's NetworkPolicies a label selector picks, each as {name, pod_labels}."""
+        try:
+            found = self.networking.list_namespaced_network_policy(self.namespace, label_selector=label_selector)
+        except ApiException as error:
+            raise ClusterError(f"listing NetworkPolicies: {_server_message(error)}", field="kind") from None
+        return [{"name": item.metadata.name, "pod_labels": dict(item.spec.pod_selector.match_labels or {})}
+                for item in found.items]
+
+    def delete_network_policy(self, name: str) -> None:
+        try:
+            self.networking.delete_namespaced_network_policy(name, self.namespace)
+        except ApiException as error:
+            if error.status != 404:
+                raise ClusterError(f"deleting NetworkPolicy {name}: {_server_message(error)}", field="kind") from None
+
+    def pods_labelled(self, selector: str) -> list[str]:
+        """The names of the namespace's pods a label selector picks (the target's selector aside)."""
+        try:
+            return sorted(item.metadata.name for item in self.core.list_namespaced_pod(
+                self.namespace, label_selector=selector).items)
+        except ApiException as error:
+            raise ClusterError(f"listing pods: {_server_message(error)}", field="namespace") from None

@@ -7,8 +7,9 @@ and evictions (a PodDisruptionBudget's refusal is logged, not forced), a scale g
 Deployment's scale subresource. Latency, partition and CPU stress are Chaos Mesh objects
 (NetworkChaos delay, NetworkChaos 100 % loss, StressChaos) on the named pods, with their own
 `duration` so Chaos Mesh ends them itself, labelled `app.kubernetes.io/managed-by: lblab` and
-`lblab.io/run: <run id>`. `restore()` deletes this run's objects and uncordons every node LB Lab
-cordoned.
+`lblab.io/run: <run id>`; without Chaos Mesh, a partition is a deny-all-ingress NetworkPolicy
+on the pods (labelled so), which LB Lab deletes after the duration. `restore()` deletes this
+run's objects and uncordons every node LB Lab cordoned.
 
 The cluster's event log (`events`, the types of `clusters.base.EventType`) is what the recovery
 analysis reads for healing: a poller lists the pods every `POLL_S` and logs what changed, a pod
@@ -38,7 +39,8 @@ DRAIN_GRACE_S = 30  # Kubernetes' default terminationGracePeriodSeconds
 # core API, the others through Chaos Mesh's custom resources; the rest are refused before a run
 # (clusters/targets/kubernetes.py) with their reason (`REFUSED`).
 FAULTS = frozenset({"pod_kill", "node_drain", "latency", "partition", "cpu_stress"})
-NEEDS_CHAOS_MESH = frozenset({"latency", "partition", "cpu_stress"})
+NEEDS_CHAOS_MESH = frozenset({"latency", "cpu_stress"})  # partition falls back to a NetworkPolicy without it
+PARTITION_LABEL = "lblab.io/partition"  # on the pods a fallback NetworkPolicy denies ingress to
 CHAOS_PLURALS = {"NetworkChaos": "networkchaos", "StressChaos": "stresschaos"}
 CHAOS_MESH_MISSING = (f"needs Chaos Mesh, and the cluster does not serve its API ({'/'.join(CHAOS_MESH)}): "
                       "install Chaos Mesh (https://chaos-mesh.org) or drop the step")
@@ -145,6 +147,7 @@ class KubernetesCluster(Cluster):
         # label of its own, so its restore() never deletes a run's objects.
         self.run_label = str(run_id) if run_id is not None else f"local-{secrets.token_hex(4)}"
         self._chaos_mesh: bool | None = None  # whether the cluster serves chaos-mesh.org (asked when needed)
+        self.timers: list[threading.Timer] = []  # the fallback NetworkPolicies' ends
         self.log = EventLog()
         self.cordoned: set[str] = set()  # this process's cordons (the API's annotation is the record)
         if require_pods and not api.pods():
@@ -214,20 +217,58 @@ class KubernetesCluster(Cluster):
         missing = self.chaos_mesh_missing()
         if missing:
             raise ClusterError(f"{fault}: {missing}", field="kind")
+        pods = self._known(pods)
+        body = chaos_object(kind, fault=fault, namespace=self.api.namespace, run=self.run_label, pods=pods,
+                            duration=duration, spec=spec)
+        created = self.api.create_custom(CHAOS_PLURALS[kind], body)
+        name = created.get("metadata", {}).get("name", "")
+        return self._applied(fault, pods, duration, {**params, "object": f"{CHAOS_PLURALS[kind]}/{name}"})
+
+    def _known(self, pods: Sequence[str]) -> list[str]:
         pods = sorted(pods)
         known = {pod.name for pod in self.api.pods()}
         unknown = [pod for pod in pods if pod not in known]
         if not pods or unknown:
             raise ClusterError(f"unknown pod(s) {', '.join(unknown) or '(none given)'}", field="target")
-        body = chaos_object(kind, fault=fault, namespace=self.api.namespace, run=self.run_label, pods=pods,
-                            duration=duration, spec=spec)
-        created = self.api.create_custom(CHAOS_PLURALS[kind], body)
-        name = created.get("metadata", {}).get("name", "")
-        applied = Fault(kind=fault, pods=tuple(pods), duration_s=duration,
-                        params={**params, "object": f"{CHAOS_PLURALS[kind]}/{name}"})
-        self.log.record(EventType.FAULT_APPLIED, kind=fault, pods=list(pods), duration_s=duration,
-                        params=applied.params, until=time.time() + duration)
-        return applied
+        return pods
+
+    def _applied(self, fault: str, pods: list[str], duration: float, params: dict) -> Fault:
+        self.log.record(EventType.FAULT_APPLIED, kind=fault, pods=list(pods), duration_s=duration, params=params,
+                        until=time.time() + duration)
+        return Fault(kind=fault, pods=tuple(pods), duration_s=duration, params=params)
+
+    def _deny_ingress(self, pods: Sequence[str], duration: float) -> Fault:
+        """Partition without Chaos Mesh: the pods labelled `PARTITION_LABEL`, and a NetworkPolicy
+        selecting them with no ingress rule (all ingress denied: requests get no answer), labelled
+        as LB Lab's; deleted and the labels removed after `duration` (a policy has no duration of
+        its own), or by `restore()`, this process's or the reaper's."""
+        pods = self._known(pods)
+        mark = f"{self.run_label}-{secrets.token_hex(3)}"
+        for pod in pods:
+            self.api.label_pod(pod, PARTITION_LABEL, mark)
+        created = self.api.create_network_policy({
+            "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+            "metadata": {"generateName": "lblab-partition-", "namespace": self.api.namespace,
+                         "labels": {MANAGED_BY: "lblab", RUN_LABEL: self.run_label}},
+            "spec": {"podSelector": {"matchLabels": {PARTITION_LABEL: mark}}, "policyTypes": ["Ingress"]}})
+        name = created["metadata"]["name"]
+        timer = threading.Timer(duration, self._lift_quietly, args=(name, {PARTITION_LABEL: mark}))
+        timer.daemon = True
+        timer.start()
+        self.timers.append(timer)
+        return self._applied("partition", pods, duration, {"object": f"networkpolicies/{name}"})
+
+    def _lift(self, policy: str, pod_labels: dict[str, str]) -> None:
+        self.api.delete_network_policy(policy)
+        for key, value in pod_labels.items():
+            for pod in self.api.pods_labelled(f"{key}={value}"):
+                self.api.label_pod(pod, key, None)
+
+    def _lift_quietly(self, policy: str, pod_labels: dict[str, str]) -> None:
+        try:
+            self._lift(policy, pod_labels)
+        except Exception as error:  # noqa: BLE001 - a timer's failure is logged; restore() deletes it still
+            log.warning("lifting NetworkPolicy %s failed: %s", policy, error)
 
     def add_latency(self, pods: Sequence[str], ms: float, jitter: float = 0.0, duration: float = 30.0) -> Fault:
         return self._chaos("latency", "NetworkChaos", pods, duration,
@@ -237,7 +278,10 @@ class KubernetesCluster(Cluster):
     def partition(self, pods: Sequence[str], duration: float = 30.0) -> Fault:
         # Every packet the pods send is dropped: a request reaches them and gets no answer, as the
         # sandbox's blackhole. (`action: partition` cuts the pods off from a `target` set of pods
-        # only, not from the balancer and clients outside the selector.)
+        # only, not from the balancer and clients outside the selector.) Without Chaos Mesh: a
+        # deny-all-ingress NetworkPolicy on them.
+        if self.chaos_mesh_missing():
+            return self._deny_ingress(pods, duration)
         return self._chaos("partition", "NetworkChaos", pods, duration, {"action": "loss", "loss": {"loss": "100"}}, {})
 
     def stress_cpu(self, pods: Sequence[str], workers: int = 1, duration: float = 30.0) -> Fault:
@@ -260,9 +304,13 @@ class KubernetesCluster(Cluster):
     def restore(self) -> None:
         # Every Chaos Mesh object of this run (this process's, or a dead worker's: the labels say so),
         # then every node LB Lab cordoned, this process or one that died (the annotation says so).
+        for timer in self.timers:
+            timer.cancel()
         for plural in sorted(set(CHAOS_PLURALS.values())):
             for item in self.api.list_custom(plural, label_selector=self.run_selector):
                 self.api.delete_custom(plural, item["metadata"]["name"])
+        for policy in self.api.network_policies(label_selector=self.run_selector):
+            self._lift(policy["name"], policy["pod_labels"])
         for node in sorted(set(self.cordoned) | set(self.api.cordoned_by_lblab())):
             self.uncordon(node)
 
@@ -272,4 +320,6 @@ class KubernetesCluster(Cluster):
         return f"{MANAGED_BY}=lblab,{RUN_LABEL}={self.run_label}"
 
     def close(self) -> None:
+        for timer in self.timers:
+            timer.cancel()
         self.watcher.stop()

@@ -42,7 +42,8 @@ class Kubernetes(TargetKind):
 
     def cluster_chaos_problem(self, spec: TargetSpec, faults) -> str:
         # Chaos Mesh's faults need its API group on the cluster: asked of the API server (discovery
-        # only, nothing changed) before the run, so a step it cannot run is refused with the reason.
+        # only, nothing changed) before the run, so a step it cannot run is refused with the reason
+        # (a partition runs without it: a deny-all-ingress NetworkPolicy).
         from clusters.kubernetes.api import CHAOS_MESH, KubeApi
         from clusters.kubernetes.cluster import CHAOS_MESH_MISSING, NEEDS_CHAOS_MESH
 

@@ -179,10 +179,10 @@ def test_a_chaos_mesh_step_is_refused_before_the_run_when_chaos_mesh_is_absent(a
     # asked of the API server's discovery only: nothing created or changed
     assert [(request.method, request.path) for request in api.requests] == [
         ("GET", "/apis/chaos-mesh.org/v1alpha1")]
-    # a pod kill alone needs no Chaos Mesh
+    # a pod kill needs no Chaos Mesh, and a partition falls back to a NetworkPolicy
     run = services.submit_run(owner=alice, request=services.RunRequest(
-        target=target, scenario=scenario, chaos=["pod_kill@2s:0s"]), queue=False)
-    assert run.chaos == ["pod_kill@2s:0s"]
+        target=target, scenario=scenario, chaos=["pod_kill@2s:0s", "partition@5s:2s"]), queue=False)
+    assert run.chaos == ["pod_kill@2s:0s", "partition@5s:2s"]
 
 
 @pytest.mark.django_db(transaction=True)

@@ -211,3 +211,43 @@ def test_the_schema_refuses_what_chaos_mesh_would(spec, where):
 def test_durations_are_written_as_go_durations():
     assert [go_duration_ms(250), go_duration_ms(2.5), go_duration_s(30), go_duration_s(2.5)] == [
         "250ms", "2.5ms", "30s", "2500ms"]
+
+
+def test_without_chaos_mesh_a_partition_is_a_deny_all_ingress_network_policy(start_sandbox, wait_until):
+    sandbox = start_sandbox(pods=3, nodes=1)
+    with KubeApiEmulator(sandbox, chaos_mesh=False) as api:
+        cluster = open_cluster(api, sandbox)
+        try:
+            first, second, _ = (pod.name for pod in cluster.pods())
+            long = cluster.partition([first], 60)
+            short = cluster.partition([second], 0.5)
+            labels_patched = [request for request in api.requests if request.method == "PATCH"]
+            [mark_long] = {request.body["metadata"]["labels"]["lblab.io/partition"] for request in labels_patched
+                           if request.path.endswith(first)}
+            assert re.fullmatch(r"42-[0-9a-f]{6}", mark_long)
+            assert [request.path for request in labels_patched[:1]] == [f"/api/v1/namespaces/web/pods/{first}"]
+            post = next(request for request in api.requests if request.method == "POST")
+            assert (post.path, post.body) == ("/apis/networking.k8s.io/v1/namespaces/web/networkpolicies", {
+                "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+                "metadata": {"generateName": "lblab-partition-", "namespace": "web", "labels": labels()},
+                "spec": {"podSelector": {"matchLabels": {"lblab.io/partition": mark_long}},
+                         "policyTypes": ["Ingress"]}})
+            assert long.params["object"].startswith("networkpolicies/lblab-partition-")
+            assert not [request for request in api.requests if "chaos-mesh.org/v1alpha1/namespaces" in request.path]
+            # the short one is lifted by LB Lab after its duration: policy deleted, label removed, pod free
+            wait_until(lambda: held(sandbox) == {first: ["partition"]}
+                       and "lblab.io/partition" not in api._find_pod(second)["metadata"]["labels"],
+                       message="the short partition lifted")
+            assert [obj["spec"]["podSelector"]["matchLabels"] for obj in api.lblab_objects()] == [
+                {"lblab.io/partition": mark_long}]
+            assert short.pods == (second,)
+        finally:
+            cluster.close()
+        reopened = open_cluster(api, sandbox, require_pods=False)  # the reaper's, after the worker died
+        try:
+            reopened.restore()
+        finally:
+            reopened.close()
+        assert api.lblab_objects() == []
+        assert "lblab.io/partition" not in api._find_pod(first)["metadata"]["labels"]
+        assert_no_faults(sandbox)
