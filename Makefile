@@ -10,8 +10,10 @@ NGINX := /usr/sbin/nginx
 NGINX_STREAM := /usr/lib/nginx/modules/ngx_stream_module.so
 HAPROXY := /usr/sbin/haproxy
 WRK := /usr/bin/wrk
+# Debian's Prometheus and promtool: the tests scrape LB Lab and the sandbox pods with the real one.
+PROMETHEUS := /usr/bin/prometheus
 
-.PHONY: run test venv venv-dev lint check migrate clean balancers bench-tools
+.PHONY: run test venv venv-dev lint check migrate clean balancers bench-tools monitoring
 
 # The venv is rebuilt only when a requirements file changes (a stamp per file set).
 $(VENV)/.runtime-stamp: requirements.txt
@@ -64,6 +66,9 @@ $(HAPROXY):
 	$(call apt_install_no_services,haproxy)
 $(WRK):
 	$(call apt_install_no_services,wrk)
+$(PROMETHEUS):
+	$(call apt_install_no_services,prometheus)
+monitoring: $(PROMETHEUS)
 balancers: $(NGINX) $(NGINX_STREAM) $(HAPROXY)
 # benchmarks/sandbox_vs_nginx.py and benchmarks/sandbox_backends.py drive wrk.
 bench-tools: balancers $(WRK)
@@ -71,7 +76,7 @@ bench-tools: balancers $(WRK)
 # Everything: unit, integration (PostgreSQL when DATABASE_URL is set, a real qcluster), API,
 # browser (Playwright on Debian's Chromium), manifests.
 # LBLAB_Q_NAME keeps the test worker's queue apart from any `make run` on the same Redis.
-test: venv-dev $(CHROMIUM) $(NGINX) $(NGINX_STREAM) $(HAPROXY)
+test: venv-dev $(CHROMIUM) $(NGINX) $(NGINX_STREAM) $(HAPROXY) $(PROMETHEUS)
 	LBLAB_Q_NAME=lblab-test-$$$$ $(PY) -m pytest $(PYTEST_ARGS)
 
 lint: venv-dev

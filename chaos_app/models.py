@@ -120,7 +120,8 @@ class ChaosInjection(models.Model):
     rollback = models.CharField(max_length=16, choices=RollbackChoices.choices, default=RollbackChoices.PENDING)
     error = models.TextField(blank=True)
     spec = models.CharField(max_length=STEP_SPEC_MAX, blank=True, help_text="The step as written (KIND@START:DURATION...).")
-    # Recovery figures (chaos_section of metrics_app.recovery), once the run has ended.
+    # Recovery figures (metrics_app.recovery): as each is known during the run (tests_app.live_recovery),
+    # then all of them from the summary's chaos_section once the run has ended.
     healing_s = models.FloatField(null=True, blank=True, help_text="Until the cluster had its ready replicas back.")
     balance_recovery_s = models.FloatField(null=True, blank=True,
                                            help_text="Until the windowed balance score was back above threshold.")

@@ -69,6 +69,15 @@ class Algorithm:
     # (nginx's stream module, HAProxy's `mode tcp`).
     nginx: str | None = None
     haproxy: str | None = None
+    # Kubernetes balancers' equivalents (clusters/kubernetes/balancers.py writes their objects from
+    # these); None where one has none. Envoy Gateway: a BackendTrafficPolicy's `loadBalancer.type`;
+    # Istio: a DestinationRule's `loadBalancer.simple`, or "consistentHash"; ingress-nginx: its
+    # `load-balance` annotation, or "upstream-hash-by" (its hash annotation); kube-proxy: "" for the
+    # Service as it is (kube-proxy's own per-connection pick) or "sessionAffinity" (ClientIP).
+    envoy_gateway: str | None = None
+    istio: str | None = None
+    ingress_nginx: str | None = None
+    kube_proxy: str | None = None
     weighted: bool = True  # pod weights steer its picks (False: they are kept but ignored)
 
     def picks_per_connection(self, options: Mapping) -> bool:
@@ -176,6 +185,7 @@ ALGORITHMS: dict[str, Algorithm] = {algorithm.name: algorithm for algorithm in (
         help="Every ready pod in turn, so each gets the same number of requests; weights are ignored.",
         layer="L7", stateless=True,
         nginx="", haproxy="static-rr", weighted=False,
+        envoy_gateway="RoundRobin", istio="ROUND_ROBIN", ingress_nginx="round_robin",
         sandbox="clusters.sandbox.algorithms:RoundRobin",
         simulator="clusters.simulate:RoundRobinPicks",
         options=(WEIGHTS,),
@@ -196,6 +206,8 @@ ALGORITHMS: dict[str, Algorithm] = {algorithm.name: algorithm for algorithm in (
         help="The pod with the fewest requests in flight for its weight; ties take turns.",
         layer="L7", stateless=False,
         nginx="least_conn", haproxy="leastconn",
+        # Envoy's and Istio's least request is two random picks by default (p2c); Istio's LEAST_CONN is deprecated
+        envoy_gateway="LeastRequest", istio="LEAST_REQUEST",
         sandbox="clusters.sandbox.algorithms:LeastConn",
         simulator="clusters.simulate:LeastConnPicks",
         options=(WEIGHTS,),
@@ -206,6 +218,7 @@ ALGORITHMS: dict[str, Algorithm] = {algorithm.name: algorithm for algorithm in (
         help="A pod at random for every request; weights are ignored.",
         layer="L7", stateless=True,
         nginx="random", haproxy="random(1)", weighted=False,
+        envoy_gateway="Random", istio="RANDOM",
         sandbox="clusters.sandbox.algorithms:Random",
         simulator="clusters.simulate:RandomPicks",
         options=(WEIGHTS,),
@@ -216,6 +229,7 @@ ALGORITHMS: dict[str, Algorithm] = {algorithm.name: algorithm for algorithm in (
         help="Two pods at random; the one with fewer requests in flight for its weight gets the request.",
         layer="L7", stateless=False,
         nginx="random two least_conn", haproxy="random(2)",
+        envoy_gateway="LeastRequest", istio="LEAST_REQUEST",
         sandbox="clusters.sandbox.algorithms:PowerOfTwoChoices",
         simulator="clusters.simulate:P2CPicks",
         options=(WEIGHTS,),
@@ -226,6 +240,7 @@ ALGORITHMS: dict[str, Algorithm] = {algorithm.name: algorithm for algorithm in (
         help="Two pods at random; the one with the lower recent latency times requests in flight wins "
              "(Linkerd, ingress-nginx), so a slow pod is avoided quickly.",
         layer="L7", stateless=False,
+        ingress_nginx="ewma",
         sandbox="clusters.sandbox.algorithms:PeakEwma",
         simulator="clusters.simulate:EwmaPicks",
         options=(
@@ -242,6 +257,8 @@ ALGORITHMS: dict[str, Algorithm] = {algorithm.name: algorithm for algorithm in (
              "else the client's connection.",
         layer="L7", stateless=True,
         nginx="hash {key} consistent", haproxy="hdr({header})",
+        envoy_gateway="ConsistentHash", istio="consistentHash", ingress_nginx="upstream-hash-by",
+        kube_proxy="sessionAffinity",
         sandbox="clusters.sandbox.algorithms:ConsistentHash",
         simulator="clusters.simulate:ConsistentHashPicks",
         options=(
@@ -266,6 +283,7 @@ ALGORITHMS: dict[str, Algorithm] = {algorithm.name: algorithm for algorithm in (
              "keep-alive clients stay on one pod.",
         layer="L4", stateless=True,
         nginx="{pick}", haproxy="{pick}",
+        kube_proxy="",
         sandbox="clusters.sandbox.algorithms:L4Connection",
         simulator="clusters.simulate:L4ConnectionPicks",
         options=(

@@ -71,6 +71,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "lbsite.prometheus.RequestLatency",  # first: it times everything below
     "django.middleware.security.SecurityMiddleware",
     "lbsite.middleware.ContentSecurityPolicy",  # on every response, static files' too
     "lbsite.middleware.RequestBodyLimit",  # before anything reads a body

@@ -5,7 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from rest_framework.routers import DefaultRouter
 
 from lbsite.auth_api import ApiTokenViewSet, TokenView
-from lbsite.views import favicon
+from lbsite.views import favicon, healthz
 
 tokens = DefaultRouter(trailing_slash=True)
 tokens.include_root_view = False
@@ -31,6 +31,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include((api_patterns, "api"))),
     path("favicon.ico", favicon, name="favicon"),
+    path("healthz", healthz, name="healthz"),
 ]
 
 admin.site.site_header = "LB Lab administration"

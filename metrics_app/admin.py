@@ -12,9 +12,9 @@ class TuningPolicyAdmin(admin.ModelAdmin):
     search_fields = ["name", "description"]
     fieldsets = [
         (None, {"fields": ["name", "description", "enabled"]}),
-        ("Goal", {"fields": ["target_score", "window_s", "cooldown_s"]}),
+        ("Goal", {"fields": ["target_score", "view", "p95_margin_pct", "window_s", "cooldown_s"]}),
         ("What the tuner may change", {
-            "fields": ["allowed_actions", "algorithms", "min_replicas", "max_replicas", "max_weight"],
+            "fields": ["allowed_actions", "algorithms", "min_replicas", "max_replicas", "max_weight", "dry_run"],
         }),
     ]
 
@@ -25,7 +25,8 @@ class TuningPolicyAdmin(admin.ModelAdmin):
 
 @admin.register(TuningDecision)
 class TuningDecisionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ["run", "t", "action", "score_before", "score_after", "outcome"]
+    list_display = ["run", "t", "action", "score_before", "predicted_score", "score_after", "prediction_error",
+                    "outcome"]
     list_filter = ["action", "outcome"]
     search_fields = ["reason", "run__id"]
     list_select_related = ["run"]

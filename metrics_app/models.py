@@ -11,6 +11,8 @@ from django.db import models
 from django.db.models import Q
 
 from clusters.algorithms import ALGORITHMS
+from clusters.base import ClusterError
+from clusters.tuning.policy import Policy
 
 
 class MetricSample(models.Model):
@@ -107,9 +109,11 @@ class CompareSeries(models.Model):
 
 
 class TuningAction(models.TextChoices):
+    # the names and labels of clusters.tuning.actions.ACTIONS (tests/metrics_app/test_model_constraints.py checks)
     SET_ALGORITHM = "set_algorithm", "Change algorithm"
     SET_WEIGHTS = "set_weights", "Change weights"
     SCALE = "scale", "Change replicas"
+    ADVISE_CONNECTION_REUSE = "advise_connection_reuse", "Advise on connection reuse"
 
 
 class TuningOutcome(models.TextChoices):
@@ -117,6 +121,13 @@ class TuningOutcome(models.TextChoices):
     IMPROVED = "improved", "Improved the score"
     REVERTED = "reverted", "Reverted"
     FAILED = "failed", "Failed"
+    RECOMMENDED = "recommended", "Recommended (dry run)"
+    ADVISED = "advised", "Advice"
+
+
+class TuningView(models.TextChoices):
+    REQUESTS = "requests", "Requests per pod"
+    UTILISATION = "utilisation", "Utilisation (in flight or CPU) per pod"
 
 
 class TuningPolicy(models.Model):
@@ -142,6 +153,13 @@ class TuningPolicy(models.Model):
     max_weight = models.FloatField(
         default=10.0, validators=[MinValueValidator(1.0)], help_text="Largest weight ratio between two pods."
     )
+    view = models.CharField(max_length=16, choices=TuningView.choices, default=TuningView.REQUESTS,
+                            help_text="Which balance the tuner keeps at target.")
+    p95_margin_pct = models.FloatField(
+        default=10.0, validators=[MinValueValidator(0.0), MaxValueValidator(1000.0)],
+        help_text="An action may not make p95 worse by more than this many percent.",
+    )
+    dry_run = models.BooleanField(default=False, help_text="Only recommend: change nothing.")
 
     class Meta:
         ordering = ["name"]
@@ -172,8 +190,27 @@ class TuningPolicy(models.Model):
             errors["algorithms"] = "Name the algorithms the tuner may switch to."
         if self.max_replicas < self.min_replicas:
             errors["max_replicas"] = "Must be at least the minimum replicas."
+        if not errors:
+            try:
+                self.spec(balancer=None)
+            except ClusterError as error:
+                errors[self.field_of(error.field)] = error.args[0]
         if errors:
             raise ValidationError(errors)
+
+    def spec(self, *, balancer: str | None) -> Policy:
+        """The policy as the controller reads it, checked against `balancer` (the target's sandbox
+        balancer; None: the registry's algorithms alone); ClusterError(field=...) when it is bad."""
+        return Policy(target_score=self.target_score, view=self.view, window_s=self.window_s,
+                      cooldown_s=self.cooldown_s, p95_margin_pct=self.p95_margin_pct,
+                      actions=tuple(self.allowed_actions or ()), algorithms=tuple(self.algorithms or ()),
+                      min_replicas=self.min_replicas, max_replicas=self.max_replicas, max_weight=self.max_weight,
+                      dry_run=self.dry_run).validate(balancer)
+
+    @staticmethod
+    def field_of(field: str | None) -> str:
+        """The model field a pure policy's error names."""
+        return {"actions": "allowed_actions", None: "__all__"}.get(field, field)
 
 
 class TuningDecision(models.Model):
@@ -181,13 +218,23 @@ class TuningDecision(models.Model):
 
     run = models.ForeignKey("tests_app.LoadTestRun", on_delete=models.CASCADE, related_name="tuning_decisions")
     t = models.FloatField()
-    action = models.CharField(max_length=16, choices=TuningAction.choices)
+    action = models.CharField(max_length=32, choices=TuningAction.choices)
     before = models.JSONField(default=dict)
     after = models.JSONField(default=dict)
     reason = models.TextField()
     score_before = models.FloatField(validators=[MinValueValidator(0.0), MaxValueValidator(100.0)])
     score_after = models.FloatField(null=True, blank=True, validators=[MinValueValidator(0.0), MaxValueValidator(100.0)])
     outcome = models.CharField(max_length=16, choices=TuningOutcome.choices, default=TuningOutcome.APPLIED)
+    # what the controller predicted and what it saw (clusters.tuning.controller.Decision)
+    view = models.CharField(max_length=16, choices=TuningView.choices, default=TuningView.REQUESTS)
+    p95_before_ms = models.FloatField(null=True, blank=True)
+    p95_after_ms = models.FloatField(null=True, blank=True)
+    predicted_score = models.FloatField(null=True, blank=True)
+    predicted_p95_ms = models.FloatField(null=True, blank=True)
+    prediction_error = models.FloatField(null=True, blank=True, help_text="Observed minus predicted score, points.")
+    data = models.JSONField(default=dict, blank=True, help_text="The window and the findings the decision used.")
+    alternatives = models.JSONField(default=list, blank=True, help_text="The ranked candidates, the chosen first.")
+    seq = models.PositiveIntegerField(default=0, help_text="The controller's number of the decision in its run.")
 
     class Meta:
         ordering = ["run", "t"]

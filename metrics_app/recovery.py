@@ -185,6 +185,20 @@ def _first_window_within(timeline: _Timeline, start: int, end: int, bounds: Stea
     return None
 
 
+def breaching_bucket(buckets: Sequence[Mapping], bounds: SteadyState, *, start_s: float,
+                     end_s: float | None = None) -> float | None:
+    """The start of the first 100 ms among `buckets` in [start_s, end_s) (end_s None: no end)
+    holding requests outside `bounds`, or None. A recovery found before such a bucket does not
+    stand when it lies before the next injection: `_first_window_within` places the recovery
+    after the last one (the live figures watch for it, `tests_app.live_recovery`)."""
+    timeline = _Timeline(buckets)
+    last = timeline.last + 1 if end_s is None else min(_ceil_index(end_s), timeline.last + 1)
+    for index in range(max(_floor_index(start_s), timeline.first), last):
+        if timeline.counts(index, index + 1)[0] > 0 and not _within(timeline, index, index + 1, bounds):
+            return index / BUCKETS_PER_S
+    return None
+
+
 def _healing_s(events: Sequence[Mapping], started: float, horizon: float) -> float | None:
     """Seconds from the injection until every pod taken down after it was ready again (see the
     module docstring); None when nothing went down, or a pod never came back."""

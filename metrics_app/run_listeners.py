@@ -1,9 +1,16 @@
 """metrics_app's listeners of a run's events (tests_app.run_events): each measured second is
-recorded and published to the run's live viewers."""
+recorded and published to the run's live viewers; the tuning controller (clusters.tuning), when the
+run has a policy, is fed each second and its decisions written as TuningDecision rows."""
 
 from __future__ import annotations
 
-from metrics_app.services import record_second
+import logging
+from collections.abc import Callable
+
+from clusters.tuning.controller import Controller
+from metrics_app.services import record_second, record_tuning_decision
+
+log = logging.getLogger(__name__)
 
 
 def attach(events) -> None:
@@ -15,3 +22,91 @@ def record(ctx, second) -> None:
     record_second(run_id=ctx.run_id, t=second.t, totals=second.totals, pods=second.pods,
                   unattributed=second.unattributed, messages=second.messages, endpoints=second.endpoints,
                   errors=second.errors)
+
+
+def attach_tuning(events, *, publish: Callable[[int], None] = lambda run_id: None) -> None:
+    listener = TuningListener(publish)
+    events.start.add_listener(listener.start)
+    events.tick.add_listener(listener.tick)
+    events.second.add_listener(listener.second)
+
+
+IN_FLIGHT_EVERY_S = 0.2  # how often the pods' requests in flight are read between two seconds
+
+
+class TuningListener:
+    """One run's tuning controller: made at `start` when the run has a policy and a cluster LB Lab can
+    act on, fed each second with the pods' requests in flight read from that cluster: their mean over
+    readings every IN_FLIGHT_EVERY_S (on `tick`), as one reading is a snapshot of a number that moves
+    by whole requests; one reading at the second when no tick came."""
+
+    def __init__(self, publish: Callable[[int], None]):
+        self.publish = publish
+        self.controller: Controller | None = None
+        self.readings: list[dict[str, int]] = []
+        self.last_read = float("-inf")
+
+    def _read(self, ctx) -> None:
+        """One reading of every slot's requests in flight (a replaced pod and its replacement added)."""
+        try:
+            reading: dict[str, int] = {}
+            for name, metrics in ctx.cluster.pod_metrics().items():
+                key = self.pod_key(name)
+                reading[key] = reading.get(key, 0) + metrics.in_flight
+        except Exception as error:  # noqa: BLE001 - a missed reading leaves the request view intact
+            log.warning("run %s: tuning: reading the pods' metrics failed: %s", ctx.run_id, error)
+            return
+        self.readings.append(reading)
+
+    def tick(self, ctx) -> None:
+        if self.controller is None or ctx.clock() - self.last_read < IN_FLIGHT_EVERY_S:
+            return
+        self.last_read = ctx.clock()
+        self._read(ctx)
+
+    def _in_flight(self, ctx) -> dict[str, float]:
+        if not self.readings:
+            self._read(ctx)
+        readings, self.readings = self.readings, []
+        slots = {key for reading in readings for key in reading}
+        return {key: sum(reading.get(key, 0) for reading in readings) / len(readings) for key in slots}
+
+    def start(self, ctx) -> None:
+        plan = ctx.tuning
+        if plan is None or ctx.cluster is None:
+            return
+        self.controller = Controller(plan.policy, plan.state, ctx.cluster, clock=ctx.load_s)
+        self.pod_key = plan.pod_key
+
+    def second(self, ctx, second) -> None:
+        if self.controller is None:
+            return
+        in_flight = self._in_flight(ctx)
+        pods: dict[str, dict] = {}
+        for name, row in second.pods.items():
+            key = self.pod_key(name)
+            if key in pods:  # a replaced pod and its replacement in the same second: one slot
+                pods[key] = merged(pods[key], row)
+            else:
+                pods[key] = {**row, "in_flight": in_flight.get(key)} if in_flight else dict(row)
+        try:
+            decisions = self.controller.on_second(second.t, second.totals, pods)
+        except Exception as error:  # noqa: BLE001 - a tuner's fault ends the tuning, not the run's load
+            log.exception("run %s: the tuning controller failed; tuning stops for this run", ctx.run_id)
+            ctx.report["tuning_error"] = f"the tuning controller failed at {second.t:g} s and stopped: {error}"
+            self.controller = None
+            return
+        for decision in decisions:
+            record_tuning_decision(run_id=ctx.run_id, decision=decision)
+        if decisions:
+            self.publish(ctx.run_id)
+
+
+def merged(first: dict, second: dict) -> dict:
+    """Two pods' figures of one second as one slot's: counts added, the worse p95."""
+    out = dict(first)
+    for name in ("requests", "failures"):
+        out[name] = (first.get(name) or 0) + (second.get(name) or 0)
+    p95s = [value for value in (first.get("p95_ms"), second.get("p95_ms")) if value is not None]
+    out["p95_ms"] = max(p95s) if p95s else None
+    return out

@@ -168,6 +168,8 @@ def tuning_decisions(run_id: int) -> list[dict]:
     return [
         {"t": decision.t, "action": decision.action, "from": decision.before, "to": decision.after,
          "score_before": decision.score_before, "score_after": decision.score_after, "outcome": decision.outcome,
-         "reason": decision.reason}
+         "reason": decision.reason, "view": decision.view, "predicted_score": decision.predicted_score,
+         "prediction_error": decision.prediction_error, "p95_before_ms": decision.p95_before_ms,
+         "p95_after_ms": decision.p95_after_ms}
         for decision in TuningDecision.objects.filter(run_id=run_id).order_by("t", "pk")
     ]

@@ -17,7 +17,7 @@ from django.db import transaction
 
 from clusters.balance import ExpectedPods
 from metrics_app import comparison
-from metrics_app.models import CompareSeries, MetricSample, PodSample, RequestStats
+from metrics_app.models import CompareSeries, MetricSample, PodSample, RequestStats, TuningDecision
 from metrics_app.selectors import run_seconds_arrays
 from metrics_app.summary import WINDOW_S
 
@@ -139,3 +139,14 @@ def compare_series(run_id: int, *, finished: bool, expected: ExpectedPods) -> di
         CompareSeries.objects.update_or_create(
             run_id=run_id, defaults={"version": _COMPARE_SERIES_VERSION, "window_s": WINDOW_S, "series": series})
     return series
+
+
+def record_tuning_decision(*, run_id: int, decision) -> TuningDecision:
+    """Write a tuning decision (clusters.tuning.controller.Decision) as the run's TuningDecision row;
+    a later record of the same decision (its `seq`: the observed effect, a rollback) updates it."""
+    fields = {name: getattr(decision, name) for name in (
+        "t", "action", "before", "after", "reason", "outcome", "score_before", "score_after", "view",
+        "p95_before_ms", "p95_after_ms", "predicted_score", "predicted_p95_ms", "prediction_error", "data")}
+    fields["alternatives"] = list(decision.alternatives)
+    row, _ = TuningDecision.objects.update_or_create(run_id=run_id, seq=decision.seq, defaults=fields)
+    return row

@@ -65,7 +65,8 @@ class ChaosInjectionInline(ReadOnlyTabularInline):
 
 class TuningDecisionInline(ReadOnlyTabularInline):
     model = TuningDecision
-    fields = ["t", "action", "before", "after", "score_before", "score_after", "outcome", "reason"]
+    fields = ["t", "action", "before", "after", "score_before", "predicted_score", "score_after", "prediction_error",
+              "outcome", "reason"]
     readonly_fields = fields
 
 

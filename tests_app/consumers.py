@@ -29,6 +29,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from lbsite.permissions import owned_by
+from lbsite.prometheus import WEBSOCKET_CLIENTS
 from metrics_app.live import LiveSeries
 from metrics_app.selectors import request_stats, samples_since
 from metrics_app.services import layer_is_cross_process, run_group
@@ -59,6 +60,8 @@ class RunConsumer(AsyncJsonWebsocketConsumer):
             await self.close()  # before accept: the handshake is refused, "absent" looks like "not yours"
             return
         await self.accept()
+        WEBSOCKET_CLIENTS.inc()
+        self.counted = True
         self.cursor = since
         push = layer_is_cross_process(self.channel_layer)
         if push:
@@ -79,6 +82,9 @@ class RunConsumer(AsyncJsonWebsocketConsumer):
         self.groups.append(run_group(self.run.pk))  # left in websocket_disconnect
 
     async def disconnect(self, code) -> None:
+        if getattr(self, "counted", False):
+            WEBSOCKET_CLIENTS.dec()
+            self.counted = False
         if self.tail_task is not None:
             self.tail_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

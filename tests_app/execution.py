@@ -24,11 +24,14 @@ from chaos_app.selectors import injections as chaos_injections
 from chaos_app.services import store_figures
 from clusters.balance import UNATTRIBUTED
 from clusters.base import Cluster, ClusterError, EventType
-from clusters.targets import target_kind
+from clusters.targets import TargetKind, TargetSpec, target_kind
+from clusters.tuning.controller import TuningPlan
+from clusters.tuning.state import TargetState
 from metrics_app.live import POD_FIELDS, SECOND_FIELDS, LiveSeries, request_stats_message
-from metrics_app.recovery import SteadyState, chaos_section
+from metrics_app.selectors import tuning_decisions
 from metrics_app.summary import summarise
 from tests_app.engine.launcher import LocustProcess
+from tests_app.live_recovery import RecoveryTerms, cluster_events_on_load_clock
 from tests_app.models import LoadTestRun, Target
 from tests_app.run_events import TICK_S, RunContext, RunEvents, Second
 from tests_app.scenario_spec import ScenarioSpec
@@ -37,9 +40,10 @@ from tests_app.verdict import judge, judge_chaos
 
 log = logging.getLogger(__name__)
 
-# Above Locust's own --stop-timeout (the plugin's timeout_s + 1 = 11 s), so a hung request
-# cannot make us kill it before it flushes its last sample and final line.
-STOP_GRACE_S = 15.0
+# Above Locust's own --stop-timeout (the plugin's timeout_s + 1 = 11 s) and the last sample's
+# wait for Prometheus' scrape (PROMETHEUS_SETTLE_S, 4 s), so a hung request cannot make us kill it
+# before it flushes its last sample and final line.
+STOP_GRACE_S = 20.0
 # Locust gets this long past the scenario's duration before the run is called stuck.
 OVERRUN_S = 60.0
 LOG_TAIL_LINES = 5
@@ -214,42 +218,40 @@ def as_recorded(second: Second) -> dict:
     return {"t": second.t, **second.totals, "pods": pods}
 
 
-def cluster_events_on_load_clock(cluster: Cluster | None, t0_unix: float | None) -> list[dict]:
-    """The cluster's own events (kills, readiness, failure streaks...) in load-relative seconds."""
-    if cluster is None or t0_unix is None:
-        return []
-    try:
-        logged = cluster.events(0)
-    except Exception as error:  # noqa: BLE001 - without them healing is unknown (None), never guessed
-        log.warning("cluster events unavailable: %s", error)
-        return []
-    return [{**event.details, "t": round(event.t - t0_unix, 4), "type": str(event.type), "pod": event.pod,
-             "node": event.node, "seq": event.seq} for event in logged]
-
-
-def chaos_summary(run: LoadTestRun, ctx: RunContext, buckets: list[dict], *, expected, end_s: float) -> list[dict]:
+def chaos_summary(run: LoadTestRun, ctx: RunContext, *, end_s: float) -> list[dict]:
     """The summary's `chaos` list: every injection with its recovery figures (metrics_app.recovery,
-    from the load's 100 ms buckets and the cluster's events), stored on its ChaosInjection row too;
-    steps that never ran are listed as such, without figures."""
+    from the load's 100 ms buckets `ctx.buckets` and the cluster's events, on the run's
+    `RecoveryTerms`: as they were computed live), stored on its ChaosInjection row too; steps
+    that never ran are listed as such, without figures."""
     steps = chaos_injections(run.pk)
     applied = [step for step in steps if step["rollback"] != "not_run"]
     if not applied:
         return steps
-    settings_ = run.chaos_settings or {}
-    hypothesis = settings_.get("hypothesis") or {}
-    threshold_balance = hypothesis.get("min_balance_score")  # the experiment's, else the scenario's
-    section = chaos_section(
-        applied, buckets, events=cluster_events_on_load_clock(ctx.cluster, ctx.load_t0_unix),
-        bounds=SteadyState.from_hypothesis(hypothesis), rto_limits=settings_.get("rto_limits_s"),
-        max_rto_s=hypothesis.get("max_rto_s"),
-        # each balance window judged over its own pods, as the run is (`expected`: its ExpectedPods)
-        threshold_balance=ctx.scenario.threshold_balance if threshold_balance is None else float(threshold_balance),
-        expected_pods=list(expected.named),
-        expected_count=expected.count, end_s=end_s,
-    )
+    terms = RecoveryTerms.of_run(run.chaos_settings, threshold_balance=ctx.scenario.threshold_balance,
+                                 expected=ctx.live.expected)
+    section = terms.section(applied, ctx.buckets, events=cluster_events_on_load_clock(ctx.cluster, ctx.load_t0_unix),
+                            end_s=end_s)
     store_figures(run.pk, section)
     measured = {item["step"]: item for item in section}
     return [measured.get(step["step"], step) for step in sorted(steps, key=lambda item: item["step"])]
+
+
+def tuning_plan(run: LoadTestRun, spec: TargetSpec, kind: TargetKind, cluster: Cluster | None,
+                scenario: ScenarioSpec) -> TuningPlan:
+    """The run's tuner: its policy checked against the target's balancer, and the balancer's setting
+    at the start. RunFailed when the policy cannot act on this target."""
+    if cluster is None or kind.algorithm(spec) is None:
+        raise RunFailed("autotune: LB Lab cannot act on this target's balancer")
+    balancer = spec.balancer if spec.kind == "sandbox" else None
+    try:
+        policy = run.autotune.spec(balancer=balancer)
+    except ClusterError as error:
+        raise RunFailed(f"autotune: policy {run.autotune.name!r}: {error}") from error
+    config = getattr(cluster, "config", None)
+    state = TargetState(algorithm=kind.algorithm(spec), replicas=len(cluster.pods()), weights=dict(spec.weights),
+                        balancer=balancer, capacity=int(getattr(config, "capacity", 1)),
+                        keep_alive=scenario.keep_alive)
+    return TuningPlan(policy, state, pod_key=kind.pod_slot)
 
 
 def drive(
@@ -273,9 +275,11 @@ def drive(
             settings_ = run.chaos_settings or {}
             ctx.chaos = ChaosPlan.build(run.chaos, hypothesis=settings_.get("hypothesis"),
                                         stop_conditions=settings_.get("stop_conditions"), seed=run.pk)
+        if run.autotune_id is not None:
+            ctx.tuning = tuning_plan(run, spec, kind, cluster, scenario)
         events.start.fire(ctx)
         deadline = time.monotonic() + scenario.duration_s + OVERRUN_S
-        final, stopped, last_beat, pending, buckets = None, None, 0.0, [], []
+        final, stopped, last_beat, pending = None, None, 0.0, []
         with LocustProcess(locust_config(run.target, scenario, host), workers=run.workers) as locust:
             locust.start()
             while final is None:
@@ -283,7 +287,7 @@ def drive(
                 lines, pending = pending or locust.poll(timeout=TICK_S), []
                 for line in lines:
                     if line["type"] == "sample":
-                        buckets.extend(line.get("buckets") or ())  # 100 ms: what recovery is measured from
+                        ctx.buckets.extend(line.get("buckets") or ())  # 100 ms: what recovery is measured from
                         events.second.fire(ctx, feed.next(line))
                     elif line["type"] == "clock":
                         ctx.load_t0_unix = float(line["t0_unix"])
@@ -329,8 +333,9 @@ def drive(
         )
         summary.update(ctx.report)
         summary["load_t0_unix"] = ctx.load_t0_unix  # the load clock's origin: t0_unix + t is wall-clock time
-        summary["chaos"] = chaos_summary(run, ctx, buckets, expected=feed.live.expected, end_s=summary["duration_s"])
+        summary["chaos"] = chaos_summary(run, ctx, end_s=summary["duration_s"])
         passed, reasons = judge_chaos(passed, reasons, summary["chaos"])
+        summary["tuning"] = tuning_decisions(run.pk)
         if ctx.reasons:
             passed, reasons = False, [*reasons, *ctx.reasons]
         if stopped == "overrun":

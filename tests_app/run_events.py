@@ -102,10 +102,14 @@ class RunContext:
     started: float = field(default_factory=time.monotonic)
     clock: Callable[[], float] = time.monotonic
     chaos: Any = None  # chaos_app.schedule.ChaosPlan of the run, None without chaos
+    tuning: Any = None  # clusters.tuning.controller.TuningPlan of the run, None without a policy
     # The load's origin on the wall clock (time.time()), from the plugin's `clock` line: every
     # sample's `t` and every chaos timestamp are seconds since it. None until the line arrives.
     load_t0_unix: float | None = None
     wall_clock: Callable[[], float] = time.time
+    # The load's 100 ms buckets so far, in time order, as the sample lines carry them (each
+    # `Second`'s are in before it is fired): what recovery is measured from, live and in the summary.
+    buckets: list[dict] = field(default_factory=list)
     # What listeners report back for the summary (sections by name) and the verdict (reasons the
     # run fails), filled by the time `stop` has been heard.
     report: dict = field(default_factory=dict)

@@ -13,6 +13,7 @@ from functools import partial
 from chaos_app import run_listeners as chaos_listeners
 from metrics_app import run_listeners as metrics_listeners
 from metrics_app.services import publish_to_run
+from tests_app import live_recovery
 from tests_app.run_events import RunEvents
 from tests_app.selectors import run_events
 
@@ -26,6 +27,8 @@ def publish_events(run_id: int) -> None:
 EVERY_RUN: tuple[Callable[[RunEvents], None], ...] = (
     metrics_listeners.attach,  # each second recorded, and published to live viewers
     partial(chaos_listeners.attach, publish=publish_events),  # the chaos schedule, injections recorded and published
+    partial(live_recovery.attach, publish=publish_events),  # each injection's recovery figures, once it recovered
+    partial(metrics_listeners.attach_tuning, publish=publish_events),  # the tuner, when the run has a policy
 )
 
 

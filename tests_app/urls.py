@@ -16,4 +16,5 @@ urlpatterns = [
     path("targets/new/", views.TargetCreateView.as_view(), name="target-new"),
     path("targets/<int:pk>/", views.TargetEditView.as_view(), name="target-edit"),
     path("targets/<int:pk>/delete/", views.TargetDeleteView.as_view(), name="target-delete"),
+    path("metrics", views.prometheus_metrics, name="metrics"),
 ]

@@ -6,9 +6,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.functional import cached_property
 from django.views import View
+from django.views.decorators.http import require_safe
 from django.views.generic import DetailView, FormView, ListView
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from lbsite.permissions import OwnedQuerysetMixin, sees_everyones
+from lbsite.prometheus import exposition
 from lbsite.staticfiles import static_text
 from metrics_app import exports
 from metrics_app.exports import filename, summary_json
@@ -275,3 +278,10 @@ class TargetDeleteView(LoginRequiredMixin, View):
             return render(request, self.template_name, {"target": target, "refused": refused.messages[0]})
         messages.success(request, f"Deleted “{target.name}”.")
         return redirect("targets")
+
+
+@require_safe
+def prometheus_metrics(request):
+    """LB Lab's own metrics for Prometheus (lbsite.prometheus, tests_app.prometheus): counts and
+    timings only, nobody's data, so scrapers need no login (the NetworkPolicy keeps it in-cluster)."""
+    return HttpResponse(exposition(), content_type=CONTENT_TYPE_LATEST)

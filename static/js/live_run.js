@@ -379,6 +379,33 @@
     root.dataset.statsT = String(message.t);
   }
 
+  // The run's injections as the report's chaos table shows them (metrics_app/reports.py
+  // chaos_rows, format_figure): from the `events` message, each injection's recovery figures
+  // filled in as the run measures them (tests_app/live_recovery.py), "–" until then.
+  function injectionTitle(injection) {
+    var title = "step " + injection.step + ": " + (injection.kind || "fault");
+    if (injection.target) title += " on " + injection.target;
+    if (injection.severity) title += " (" + injection.severity + ")";
+    return title;
+  }
+
+  function showInjections() {
+    var table = document.getElementById("live-injections");
+    if (!table) return;
+    var chaos = events.chaos || [];
+    fillRows(table, chaos.map(function (injection) {
+      var outcome = injection.passed === true ? "passed" : (injection.passed === false ? "failed" : "–");
+      var availability = number(injection.availability);
+      var failed = number(injection.requests_failed);
+      return [injectionTitle(injection), fixed(injection.started_at_s, 1, " s"), fixed(injection.ended_at_s, 1, " s"),
+        outcome, fixed(injection.rto_s, 1, " s"), fixed(injection.healing_s, 1, " s"),
+        fixed(injection.balance_recovery_s, 1, " s"), availability === null ? "–" : fixed(availability * 100, 2, " %"),
+        failed === null ? "–" : String(failed), fixed(injection.p95_during_ms, 1, " ms")];
+    }));
+    var card = document.getElementById("live-chaos");
+    if (card) card.hidden = chaos.length === 0;
+  }
+
   // ---- status, alerts, results ----
 
   function statusLabel(value) {
@@ -490,6 +517,7 @@
       showStatus(message);
     } else if (message.type === "events") {
       events = { chaos: message.chaos || [], tuning: message.tuning || [] };
+      showInjections();
       marksDirty = "all";
       scheduleRedraw();
     } else if (message.type === "alert") {

@@ -1,7 +1,7 @@
 """A chaos run from the new-run form, watched in a real browser against what `make run` starts (no
-Redis: the page tails the database): the injection is shaded and labelled on the time charts while
-the run goes, its window closes when the step ends, and the results list it with its figures;
-no console error."""
+Redis: the page tails the database): the injection is shaded and labelled on the time charts and
+listed in the live injection table while the run goes, its window closes when the step ends, and the
+results list it with its figures; no console error."""
 
 from __future__ import annotations
 
@@ -47,6 +47,11 @@ def test_an_injection_is_shaded_on_the_live_charts_and_listed_in_the_results(sta
         ".some((note) => String(note.text).startsWith('latency pod-1-'))", timeout=90_000)
     injection = ChaosInjection.objects.get(run_id=run_id)
     assert injection.kind == "latency" and injection.target.startswith("pod-1-")
+    # and listed in the live injection table, where its recovery figures are filled in as measured
+    page.wait_for_function(
+        "() => Array.from(document.querySelectorAll('#live-injections tbody tr'))"
+        ".some((row) => row.cells[0].textContent.startsWith('step 0: latency on pod-1-'))", timeout=10_000)
+    assert page.is_visible("#live-chaos")
 
     page.wait_for_function("() => document.querySelector('#run-live').dataset.status === 'failed'"
                            " || document.querySelector('#run-live').dataset.status === 'passed'", timeout=90_000)

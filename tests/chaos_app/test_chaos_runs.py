@@ -104,9 +104,11 @@ def test_a_partition_fails_or_delays_requests_only_in_its_window(alice, sandbox_
     assert seconds[2.0].failures == 0 and seconds[2.0].p95_ms < 200
     assert seconds[8.0].failures == 0 and seconds[8.0].p95_ms < 200  # arrivals after the window: served at once
     # what failed was what was sent into the blackhole during the window (a quarter of 2 s of 40/s,
-    # give or take), each given up at Locust's 10 s timeout
+    # give or take), each given up after 10 s: by Locust's timeout or, when the balancer's own 10 s
+    # upstream timeout fires first on a busy machine, as its 504 Gateway Timeout
     assert 0 < run.summary["failures"] <= 40
-    assert all("timed out" in error["message"] for error in run.summary["errors"]), run.summary["errors"]
+    assert all("timed out" in error["message"] or error.get("status") == 504
+               for error in run.summary["errors"]), run.summary["errors"]
 
 
 def test_a_node_drain_moves_pods_and_traffic_to_the_other_node(alice, sandbox_at_close):

@@ -2,6 +2,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
+from clusters.tuning import actions
 from metrics_app.models import TuningPolicy
 from tests.factories import (
     LoadTestRunFactory,
@@ -83,4 +84,4 @@ def test_database_refuses_unordered_replica_bounds():
 def test_tuning_decision_action_is_constrained():
     with pytest.raises(IntegrityError, match="tuningdecision_action_valid"), transaction.atomic():
         TuningDecisionFactory(action="reboot")
-    assert TuningPolicy.Action.values == ["set_algorithm", "set_weights", "scale"]
+    assert TuningPolicy.Action.choices == actions.choices()  # the model's names are the registry's

@@ -8,6 +8,7 @@ from metrics_app.recovery import (
     DEFAULT_RTO_LIMITS_S,
     FIGURE_KEYS,
     SteadyState,
+    breaching_bucket,
     chaos_section,
     injection_figures,
     rto_limit_for,
@@ -235,3 +236,12 @@ def test_the_hypothesis_max_rto_is_the_limit_of_every_kind_without_its_own():
     section = chaos_section([KILL], timeline(shape=killed_between(10.0, 22.0)), bounds=SteadyState(),
                             max_rto_s=10.0, threshold_balance=95.0, expected_pods=PODS, end_s=30.0)
     assert section[0]["rto_limit_s"] == 10.0 and section[0]["passed"] is False
+
+
+def test_a_breaching_bucket_is_the_first_outside_the_steady_state_before_the_end():
+    buckets = timeline(20.0, lambda t: {"failures": 10} if t in (12.3, 15.0) else {})
+    bounds = SteadyState()
+    assert breaching_bucket(buckets, bounds, start_s=10.0) == pytest.approx(12.3)
+    assert breaching_bucket(buckets, bounds, start_s=12.4) == pytest.approx(15.0)
+    assert breaching_bucket(buckets, bounds, start_s=12.4, end_s=15.0) is None  # the next injection's
+    assert breaching_bucket(buckets, SteadyState(max_error_rate=0.5), start_s=10.0) is None

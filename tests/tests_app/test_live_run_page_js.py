@@ -247,3 +247,32 @@ def test_request_stats_fill_the_endpoint_and_failure_tables_as_text(page, browse
     assert page.locator("#live-errors img").count() == 0  # the target's text is never HTML
     assert page.is_visible("#live-errors") and page.is_hidden("#live-no-errors")
     assert browser.console_problems == []
+
+
+INJECTION_ROWS = """() => Array.from(document.querySelectorAll('#live-injections tbody tr'))
+  .map((row) => Array.from(row.cells).map((cell) => cell.textContent))"""
+
+
+def test_the_injection_table_fills_in_each_recovery_as_it_is_sent(page, browser):
+    killed = {"id": 1, "step": 0, "kind": "pod_kill", "target": "pod-b-x1y2z", "severity": "medium",
+              "started_at_s": 3.015, "ended_at_s": 3.024, "rolled_back": True, "rollback": "rolled_back",
+              **dict.fromkeys(("recovered_at_s", "rto_s", "healing_s", "balance_recovery_s", "availability",
+                               "requests_failed", "p95_during_ms", "p95_after_ms", "passed")), "reason": ""}
+    deliver(page, [status("running"), NO_EVENTS, sample(1)])
+    wait_samples(page, 1)
+    assert page.is_hidden("#live-chaos")  # no injection yet
+    deliver(page, [{**NO_EVENTS, "chaos": [killed]}, sample(2)])
+    wait_samples(page, 2)
+    assert page.is_visible("#live-chaos")
+    assert page.evaluate(INJECTION_ROWS) == [
+        ["step 0: pod_kill on pod-b-x1y2z (medium)", "3.0 s", "3.0 s", "–", "–", "–", "–", "–", "–", "–"]]
+    # the run measured its recovery: the same row, its figures filled in
+    recovered = {**killed, "recovered_at_s": 3.1, "rto_s": 0.085, "healing_s": 1.334, "availability": 0.846154,
+                 "requests_failed": 8, "p95_during_ms": 170.0, "passed": True,
+                 "reason": "pod_kill recovered in 0.1 s, within 30 s"}
+    deliver(page, [{**NO_EVENTS, "chaos": [recovered]}, sample(3)])
+    wait_samples(page, 3)
+    assert page.evaluate(INJECTION_ROWS) == [
+        ["step 0: pod_kill on pod-b-x1y2z (medium)", "3.0 s", "3.0 s", "passed", "0.1 s", "1.3 s", "–", "84.62 %",
+         "8", "170.0 ms"]]
+    assert browser.console_problems == []

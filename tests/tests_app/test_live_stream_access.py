@@ -57,3 +57,18 @@ async def test_a_since_that_is_not_a_number_is_refused(alices_run, alice):
     comm = communicator(alices_run.pk, await asession_cookie(alice))
     comm.scope["query_string"] = b"since=yesterday"
     assert await refused(comm)
+
+
+async def test_a_viewer_counts_in_the_websocket_clients_metric_while_connected(alices_run, alice):
+    from lbsite.prometheus import WEBSOCKET_CLIENTS
+
+    before = WEBSOCKET_CLIENTS._value.get()
+    comm = communicator(alices_run.pk, await asession_cookie(alice))
+    try:
+        await receive_opening(comm)
+        assert WEBSOCKET_CLIENTS._value.get() == before + 1
+    finally:
+        await comm.disconnect()
+    assert WEBSOCKET_CLIENTS._value.get() == before
+    assert await refused(communicator(alices_run.pk, None))  # one refused at the handshake never counted
+    assert WEBSOCKET_CLIENTS._value.get() == before

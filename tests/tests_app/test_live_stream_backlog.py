@@ -110,7 +110,8 @@ async def test_events_list_the_runs_chaos_and_tuning(alice):
     assert {"healing_s", "availability", "passed", "reason"} <= set(listed)  # the figures, once measured
     assert events["tuning"] == [{"t": 12.0, "action": "set_algorithm", "from": decision.before, "to": decision.after,
                                  "score_before": 41.0, "score_after": 98.7, "outcome": "improved",
-                                 "reason": decision.reason}]
+                                 "reason": decision.reason, "view": "requests", "predicted_score": None,
+                                 "prediction_error": None, "p95_before_ms": None, "p95_after_ms": None}]
 
 
 async def test_alerts_are_in_the_backlog_where_they_happened(alice):

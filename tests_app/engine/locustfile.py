@@ -75,6 +75,10 @@ FINAL_MESSAGE = "lblab_final"
 COLLECT_MESSAGE = "lblab_collect"  # master -> workers at each whole second: send your counts now
 WINDOW_MESSAGE = "lblab_window"  # worker -> master: the counts, its users and connections
 COLLECT_WAIT_S = 0.5
+# Prometheus attribution: how long the last sample waits for a scrape that has seen the last
+# requests (scrape intervals up to about this long are settled exactly), and how often it reads.
+PROMETHEUS_SETTLE_S = 4.0
+PROMETHEUS_POLL_S = 0.25
 
 logger = logging.getLogger("lblab")
 
@@ -359,8 +363,26 @@ class Driver:
     def sample(self, t: float, users: int, *, last: bool = False) -> dict:
         window = take_window()
         if self.prometheus:
-            window.pod_counts = self.deltas.update(self.read_counters())
+            reading = self.settled_counters(window) if last else self.read_counters()
+            window.pod_counts = self.deltas.update(reading)
         return self.aggregator.sample(window, t=t, users=users, active_connections=self.connections(), last=last)
+
+    def settled_counters(self, window: Window) -> dict[str, float] | None:
+        """The counters once Prometheus has scraped the pods after the last request: a real one
+        scrapes every few seconds, so read again until the counters account for every request the
+        users made, for at most PROMETHEUS_SETTLE_S (what is still missing then is unattributed)."""
+        made = self.aggregator.requests + window.requests
+        counted = self.aggregator.counter_pod_total
+        deadline = time.perf_counter() + PROMETHEUS_SETTLE_S
+        while True:
+            reading = self.read_counters()
+            if reading is not None:
+                grown = sum(CounterDeltas(self.deltas.baseline).update(reading).values())
+                if counted + grown >= made or time.perf_counter() >= deadline:
+                    return reading
+            elif time.perf_counter() >= deadline:
+                return None
+            gevent.sleep(PROMETHEUS_POLL_S)
 
     def run(self) -> None:
         """The whole run; returns when the final line is out."""

@@ -430,7 +430,7 @@ class Aggregator:
         # time.time() when the run started: errors are first and last seen this many seconds after it.
         self.epoch = epoch
         self.last_t = 0.0
-        self._counter_pod_total = 0  # prometheus: sum of all pod counts so far
+        self.counter_pod_total = 0  # prometheus: sum of all pod counts so far
 
     def _pod(self, name: str) -> _PodTotal:
         total = self.pods.get(name)
@@ -475,11 +475,11 @@ class Aggregator:
                 counts[kept] = counts.get(kept, 0) + count
             for name, count in counts.items():
                 self._pod(name).requests += count
-                self._counter_pod_total += count
+                self.counter_pod_total += count
             # Counters and the client's own count drift apart within a run (requests in
             # flight at a boundary): the client-side excess is settled once, in the last
             # sample, so no second shows a negative or spurious figure.
-            unattributed = max(0, self.requests - self._counter_pod_total) if last else 0
+            unattributed = max(0, self.requests - self.counter_pod_total) if last else 0
             for name in self.pods:
                 pods[name] = {"requests": counts.get(name, 0), "failures": 0, "p95_ms": None}
         else:

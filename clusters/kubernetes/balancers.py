@@ -1,0 +1,163 @@
+"""The balancers in front of Kubernetes pods that LB Lab can set, one entry each, and what each
+algorithm of the registry (clusters/algorithms.py: `envoy_gateway`, `istio`, `ingress_nginx`,
+`kube_proxy`) becomes there. Pure: objects as dicts, for the adapter to send.
+
+- `gateway`: Envoy Gateway, a `BackendTrafficPolicy` (gateway.envoyproxy.io/v1alpha1) on the
+  target's HTTPRoute, `spec.loadBalancer.type` RoundRobin, LeastRequest (Envoy's default, two
+  random picks), Random or ConsistentHash (on a header, else the source IP);
+- `istio`: a `DestinationRule` (networking.istio.io/v1) for the Service's host,
+  `trafficPolicy.loadBalancer.simple` ROUND_ROBIN, LEAST_REQUEST or RANDOM, or `consistentHash`
+  (`httpHeaderName`, else `useSourceIp`);
+- `ingress-nginx`: annotations on the target's Ingress, `nginx.ingress.kubernetes.io/load-balance`
+  (round_robin, ewma) or `upstream-hash-by` (`$http_<header>`, else `$remote_addr`). ingress-nginx
+  is retired upstream (March 2026): supported, not the default;
+- `none`: kube-proxy alone. Its per-connection pick is the Service as it is (`l4_connection`,
+  random as iptables picks); `sessionAffinity: ClientIP` keeps a client on one pod (a consistent
+  hash on the source). Nothing else is a Service setting.
+
+Per-pod weights are a setting of none of them (they weigh endpoints, not pods LB Lab names), so
+weights are refused everywhere with that reason. Every refusal is a `ClusterError(field=...)`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from clusters.algorithms import ALGORITHMS, algorithm_named
+from clusters.base import ClusterError
+
+MANAGED_BY = {"app.kubernetes.io/managed-by": "lblab"}
+
+
+@dataclass(frozen=True)
+class Change:
+    """What setting an algorithm changes: an object LB Lab creates (and deletes on restore), or a
+    merge patch of an existing object (`kind`, `name`), undone by `undo`."""
+
+    create: dict | None = None
+    kind: str = ""
+    name: str = ""
+    patch: dict = field(default_factory=dict)
+    undo: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Where:
+    """The target's objects the settings attach to."""
+
+    namespace: str
+    service: str
+    route: str = ""  # the HTTPRoute (gateway)
+    ingress: str = ""  # the Ingress (ingress-nginx)
+    run_label: str = ""  # the `lblab.io/run` label of what LB Lab creates
+
+
+@dataclass(frozen=True)
+class KubernetesBalancer:
+    name: str
+    label: str
+    attribute: str  # the Algorithm field that names its equivalent
+
+    def equivalent(self, algorithm: str) -> str:
+        """The algorithm's equivalent here, or ClusterError naming the ones this balancer has."""
+        entry = algorithm_named(algorithm)
+        value = getattr(entry, self.attribute)
+        if value is None:
+            has = ", ".join(name for name, other in ALGORITHMS.items() if getattr(other, self.attribute) is not None)
+            raise ClusterError(f"{self.label} has no {algorithm}; it has {has}", field="algorithm")
+        return value
+
+    def change(self, algorithm: str, options: Mapping | None, where: Where) -> Change:
+        options = dict(options or {})
+        if options.get("weights"):
+            raise ClusterError(f"per-pod weights are not a setting of {self.label}", field="weights")
+        return self._change(self.equivalent(algorithm), options, where)
+
+    def _change(self, value: str, options: dict, where: Where) -> Change:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @staticmethod
+    def metadata(name: str, where: Where) -> dict:
+        labels = dict(MANAGED_BY)
+        if where.run_label:
+            labels["lblab.io/run"] = where.run_label
+        return {"name": name, "namespace": where.namespace, "labels": labels}
+
+
+class EnvoyGateway(KubernetesBalancer):
+    def _change(self, value, options, where):
+        if not where.route:
+            raise ClusterError("Envoy Gateway's policy attaches to the target's HTTPRoute: name it", field="service")
+        balancer: dict = {"type": value}
+        if value == "ConsistentHash":
+            header = options.get("header")
+            balancer["consistentHash"] = {"type": "Header", "header": {"name": header}} if header else {"type": "SourceIP"}
+        return Change(create={
+            "apiVersion": "gateway.envoyproxy.io/v1alpha1", "kind": "BackendTrafficPolicy",
+            "metadata": self.metadata(f"lblab-{where.route}", where),
+            "spec": {"targetRefs": [{"group": "gateway.networking.k8s.io", "kind": "HTTPRoute", "name": where.route}],
+                     "loadBalancer": balancer}})
+
+
+class Istio(KubernetesBalancer):
+    def _change(self, value, options, where):
+        if value == "consistentHash":
+            header = options.get("header")
+            balancer = {"consistentHash": {"httpHeaderName": header} if header else {"useSourceIp": True}}
+        else:
+            balancer = {"simple": value}
+        return Change(create={
+            "apiVersion": "networking.istio.io/v1", "kind": "DestinationRule",
+            "metadata": self.metadata(f"lblab-{where.service}", where),
+            "spec": {"host": f"{where.service}.{where.namespace}.svc.cluster.local",
+                     "trafficPolicy": {"loadBalancer": balancer}}})
+
+
+INGRESS_NGINX_ANNOTATION = "nginx.ingress.kubernetes.io/"
+
+
+class IngressNginx(KubernetesBalancer):
+    def _change(self, value, options, where):
+        if not where.ingress:
+            raise ClusterError("ingress-nginx is set on the target's Ingress: name it", field="service")
+        if value == "upstream-hash-by":
+            header = options.get("header")
+            key = f"$http_{header.lower().replace('-', '_')}" if header else "$remote_addr"
+            annotations = {INGRESS_NGINX_ANNOTATION + "upstream-hash-by": key,
+                           INGRESS_NGINX_ANNOTATION + "load-balance": None}
+        else:
+            annotations = {INGRESS_NGINX_ANNOTATION + "load-balance": value,
+                           INGRESS_NGINX_ANNOTATION + "upstream-hash-by": None}
+        return Change(kind="Ingress", name=where.ingress, patch={"metadata": {"annotations": annotations}},
+                      undo={"metadata": {"annotations": dict.fromkeys(annotations)}})
+
+
+class KubeProxy(KubernetesBalancer):
+    def _change(self, value, options, where):
+        if value == "sessionAffinity":
+            if options.get("header"):
+                raise ClusterError("kube-proxy cannot read a request header: it keeps a client on one pod by its "
+                                   "address (sessionAffinity ClientIP); leave the header out", field="algorithm")
+            affinity = "ClientIP"
+        else:
+            if options.get("pick") not in (None, "random"):
+                raise ClusterError("kube-proxy's pick is its mode, a cluster setting (iptables: random, IPVS: "
+                                   "round robin), not a Service's", field="algorithm")
+            affinity = "None"
+        return Change(kind="Service", name=where.service, patch={"spec": {"sessionAffinity": affinity}},
+                      undo={"spec": {"sessionAffinity": "None"}})
+
+
+KUBERNETES_BALANCERS: dict[str, KubernetesBalancer] = {balancer.name: balancer for balancer in (
+    EnvoyGateway("gateway", "Envoy Gateway", "envoy_gateway"),
+    Istio("istio", "Istio", "istio"),
+    IngressNginx("ingress-nginx", "ingress-nginx", "ingress_nginx"),
+    KubeProxy("none", "kube-proxy", "kube_proxy"),
+)}
+
+
+def kubernetes_balancer(name) -> KubernetesBalancer:
+    if name not in KUBERNETES_BALANCERS:
+        raise ClusterError(f"unknown balancer {name!r}; one of {', '.join(KUBERNETES_BALANCERS)}", field="balancer")
+    return KUBERNETES_BALANCERS[name]

@@ -1,0 +1,47 @@
+"""Switch the balancing algorithm among the policy's list, where the target's balancer has it."""
+
+from __future__ import annotations
+
+from clusters.algorithms import algorithm_named
+from clusters.base import ClusterError
+from clusters.sandbox.backends import backend_named
+from clusters.tuning.actions import TuningAction, register
+from clusters.tuning.state import Change
+
+
+def check_on_balancer(algorithm: str, balancer: str | None, field: str) -> None:
+    """ClusterError(field) unless the balancer runs `algorithm` (every registry entry when None)."""
+    algorithm_named(algorithm)
+    if balancer is None:
+        return
+    try:
+        backend_named(balancer).check_algorithm(algorithm, {})
+    except ClusterError as error:
+        raise ClusterError(error.args[0], field=field) from None
+
+
+@register
+class SetAlgorithm(TuningAction):
+    name = "set_algorithm"
+    label = "Change algorithm"
+
+    def check_policy(self, policy, balancer):
+        if not policy.algorithms:
+            raise ClusterError("name the algorithms the tuner may switch to", field="algorithms")
+        for algorithm in policy.algorithms:
+            check_on_balancer(algorithm, balancer, "algorithms")
+
+    def candidates(self, *, policy, state, window, findings):
+        # whatever the findings (none too: a low score without a known cause), the simulator judges
+        return [Change(self.name, before={"algorithm": state.algorithm, "options": dict(state.options)},
+                       after={"algorithm": algorithm, "options": {}})
+                for algorithm in policy.algorithms if algorithm != state.algorithm]
+
+    def check(self, change, *, policy, state):
+        algorithm = change.after["algorithm"]
+        if algorithm not in policy.algorithms:
+            raise ClusterError(f"{algorithm} is not among the policy's algorithms", field="algorithms")
+        check_on_balancer(algorithm, state.balancer, "algorithm")
+
+    def apply(self, cluster, state):
+        cluster.set_algorithm(state.algorithm, state.cluster_options())

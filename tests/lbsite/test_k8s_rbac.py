@@ -1,0 +1,116 @@
+"""The RBAC LB Lab asks of a cluster (k8s/base/rbac.yaml) is exactly what the Kubernetes adapter's
+code does: every official-client call in clusters/kubernetes/ is read from the source (its method
+name says the verb and the resource, as the client generates them), and the rules must grant those
+and nothing else."""
+
+from __future__ import annotations
+
+import ast
+import re
+
+import yaml
+
+from tests.conftest import REPO
+
+ADAPTER = sorted((REPO / "clusters" / "kubernetes").glob("*.py"))
+# The official client's API classes the adapter holds, by attribute, and their API groups.
+CLIENTS = {"core": "", "apps": "apps", "policy": "policy", "autoscaling": "autoscaling", "networking": "networking.k8s.io"}
+VERBS = {"list": "list", "read": "get", "create": "create", "delete": "delete", "patch": "patch",
+         "replace": "update", "watch": "watch"}
+# client names whose plural is not name + "s"
+PLURALS = {"network_policy": "networkpolicies", "horizontal_pod_autoscaler": "horizontalpodautoscalers"}
+SUBRESOURCES = ("eviction", "scale", "status")
+
+
+def permission(client: str, method: str) -> tuple[str, str, str]:
+    """(api group, resource, verb) of an official-client method, e.g. create_namespaced_pod_eviction ->
+    ("", "pods/eviction", "create")."""
+    found = re.fullmatch(r"(list|read|create|delete|patch|replace|watch)_(?:namespaced_)?(\w+?)(?:_for_all_namespaces)?",
+                         method)
+    assert found, f"{client}.{method}: not a method name the test can read; extend it"
+    verb, name = VERBS[found.group(1)], found.group(2)
+    sub = next((s for s in SUBRESOURCES if name.endswith("_" + s)), None)
+    kind = name[: -len(sub) - 1] if sub else name
+    resource = PLURALS.get(kind, kind.replace("_", "") + "s")
+    return CLIENTS[client], f"{resource}/{sub}" if sub else resource, verb
+
+
+def api_attributes(tree: ast.AST) -> dict[str, str]:
+    """`self.<attr> = client.<Class>(...)`: which official API class each attribute holds."""
+    held = {}
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Assign) and isinstance(node.value, ast.Call)
+                and isinstance(node.value.func, ast.Attribute) and node.value.func.attr.endswith("Api")):
+            for target in node.targets:
+                if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) and target.value.id == "self":
+                    held[target.attr] = node.value.func.attr
+    return held
+
+
+def constants(tree: ast.AST) -> dict[str, str]:
+    return {node.targets[0].id: node.value.value for node in ast.walk(tree)
+            if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)
+            and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)}
+
+
+def custom_object_permission(method: str, args: list[ast.expr], known: dict[str, str]) -> tuple[str, str, str]:
+    """CustomObjectsApi: `<verb>_namespaced_custom_object(group, version, namespace, plural, ...)`."""
+    def value(arg):
+        if isinstance(arg, ast.Constant):
+            return arg.value
+        assert isinstance(arg, ast.Name) and arg.id in known, f"{method}: group and plural must be constants"
+        return known[arg.id]
+
+    verb = VERBS[method.split("_", 1)[0]]
+    return value(args[0]), value(args[3]), verb
+
+
+def calls_in_the_adapter() -> set[tuple[str, str, str]]:
+    used = set()
+    trees = [ast.parse(path.read_text()) for path in ADAPTER]
+    known = {name: value for tree in trees for name, value in constants(tree).items()}
+    for tree in trees:
+        held = api_attributes(tree)
+        for name, api in held.items():
+            assert name in CLIENTS or api == "CustomObjectsApi", f"self.{name} = {api}: add it to CLIENTS"
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and isinstance(node.func.value, ast.Attribute) and node.func.value.attr in held
+                    and isinstance(node.func.value.value, ast.Name) and node.func.value.value.id == "self"):
+                attribute, method = node.func.value.attr, node.func.attr
+                if held[attribute] == "CustomObjectsApi":
+                    used.add(custom_object_permission(method, node.args, known))
+                else:
+                    used.add(permission(attribute, method))
+    return used
+
+
+def granted() -> set[tuple[str, str, str]]:
+    out = set()
+    for doc in yaml.safe_load_all((REPO / "k8s" / "base" / "rbac.yaml").read_text()):
+        if doc["kind"] not in ("ClusterRole", "Role"):
+            continue
+        for rule in doc["rules"]:
+            out |= {(group, resource, verb) for group in rule["apiGroups"] for resource in rule["resources"]
+                    for verb in rule["verbs"]}
+    return out
+
+
+def test_the_method_names_read_as_kubernetes_permissions():
+    assert permission("core", "list_namespaced_pod") == ("", "pods", "list")
+    assert permission("core", "create_namespaced_pod_eviction") == ("", "pods/eviction", "create")
+    assert permission("apps", "read_namespaced_deployment_scale") == ("apps", "deployments/scale", "get")
+    assert permission("core", "patch_node") == ("", "nodes", "patch")
+
+
+def test_the_rules_grant_exactly_what_the_adapter_calls():
+    used = calls_in_the_adapter()
+    assert ("", "pods", "delete") in used  # the reading found the calls
+    assert granted() == used, {"missing": used - granted(), "more than needed": granted() - used}
+
+
+def test_only_the_worker_mounts_the_service_account_token():
+    workloads = {path.stem: list(yaml.safe_load_all(path.read_text())) for path in (REPO / "k8s" / "base").glob("*.yaml")}
+    worker = workloads["worker"][0]["spec"]["template"]["spec"]
+    assert worker["serviceAccountName"] == "lblab" and worker["automountServiceAccountToken"] is True
+    assert workloads["serviceaccount"][0]["automountServiceAccountToken"] is False  # the others: no token
