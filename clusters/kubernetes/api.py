@@ -28,7 +28,9 @@ DEFAULT_GRACE_S = 30  # Kubernetes' own default terminationGracePeriodSeconds
 CORDONED_BY = "lblab.io/cordoned"  # the annotation on a node LB Lab cordoned
 MANAGED_BY = "app.kubernetes.io/managed-by"  # = "lblab" on every object LB Lab creates
 RUN_LABEL = "lblab.io/run"  # = the run's id on every object LB Lab creates for a run
-CHAOS_MESH = ("chaos-mesh.org", "v1alpha1")  # the group and version of Chaos Mesh's custom resources
+CHAOS_GROUP, CHAOS_VERSION = "chaos-mesh.org", "v1alpha1"  # Chaos Mesh's custom resources
+CHAOS_MESH = (CHAOS_GROUP, CHAOS_VERSION)
+CHAOS_MESH_PLURALS = ("networkchaos", "stresschaos")  # the only custom objects LB Lab creates (and its RBAC grants)
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,11 @@ class DrainResult:
     node: str
     evicted: tuple[str, ...] = ()
     refused: dict[str, str] = field(default_factory=dict)
+
+
+def _check_plural(plural: str) -> None:
+    if plural not in CHAOS_MESH_PLURALS:  # what the RBAC grants (k8s/base/rbac.yaml), and nothing else
+        raise ValueError(f"not a Chaos Mesh kind LB Lab creates: {plural!r}")
 
 
 def _server_message(error: ApiException) -> str:
@@ -185,7 +192,7 @@ class KubeApi:
     def serves(self, group: str, version: str) -> bool:
         """Whether the API server serves `group/version` (its discovery document answers): False
         on a 404, as for Chaos Mesh's group on a cluster where it is not installed."""
-        try:
+        try:  # discovery: readable by every authenticated user (system:discovery), no rule needed
             self.custom.get_api_resources(group, version)
         except ApiException as error:
             if error.status == 404:
@@ -193,30 +200,30 @@ class KubeApi:
             raise ClusterError(f"discovering {group}/{version}: {_server_message(error)}", field="kind") from None
         return True
 
-    def create_custom(self, plural: str, body: dict, *, group_version: tuple[str, str] = CHAOS_MESH) -> dict:
-        """Create a custom object in the namespace; the server's answer (with the name it generated)."""
-        group, version = group_version
+    def create_chaos(self, plural: str, body: dict) -> dict:
+        """Create a Chaos Mesh object in the namespace; the server's answer (with the name it generated)."""
+        _check_plural(plural)
         try:
-            return self.custom.create_namespaced_custom_object(group, version, self.namespace, plural, body)
+            return self.custom.create_namespaced_custom_object(CHAOS_GROUP, CHAOS_VERSION, self.namespace, plural, body)
         except ApiException as error:
             raise ClusterError(f"creating {body.get('kind', plural)}: {_server_message(error)}", field="kind") from None
 
-    def list_custom(self, plural: str, *, label_selector: str, group_version: tuple[str, str] = CHAOS_MESH) -> list[dict]:
-        group, version = group_version
+    def list_chaos(self, plural: str, *, label_selector: str) -> list[dict]:
+        _check_plural(plural)
         try:
-            found = self.custom.list_namespaced_custom_object(group, version, self.namespace, plural,
+            found = self.custom.list_namespaced_custom_object(CHAOS_GROUP, CHAOS_VERSION, self.namespace, plural,
                                                               label_selector=label_selector)
         except ApiException as error:
-            if error.status == 404:  # the group or kind is not served: nothing of it to find
+            if error.status == 404:  # Chaos Mesh is not installed: nothing of it to find
                 return []
             raise ClusterError(f"listing {plural}: {_server_message(error)}", field="kind") from None
         return list(found.get("items") or ())
 
-    def delete_custom(self, plural: str, name: str, *, group_version: tuple[str, str] = CHAOS_MESH) -> None:
-        """Delete a custom object; one already gone is fine (restore may run twice)."""
-        group, version = group_version
+    def delete_chaos(self, plural: str, name: str) -> None:
+        """Delete a Chaos Mesh object; one already gone is fine (restore may run twice)."""
+        _check_plural(plural)
         try:
-            self.custom.delete_namespaced_custom_object(group, version, self.namespace, plural, name)
+            self.custom.delete_namespaced_custom_object(CHAOS_GROUP, CHAOS_VERSION, self.namespace, plural, name)
         except ApiException as error:
             if error.status != 404:
                 raise ClusterError(f"deleting {plural}/{name}: {_server_message(error)}", field="kind") from None

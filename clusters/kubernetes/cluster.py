@@ -220,7 +220,7 @@ class KubernetesCluster(Cluster):
         pods = self._known(pods)
         body = chaos_object(kind, fault=fault, namespace=self.api.namespace, run=self.run_label, pods=pods,
                             duration=duration, spec=spec)
-        created = self.api.create_custom(CHAOS_PLURALS[kind], body)
+        created = self.api.create_chaos(CHAOS_PLURALS[kind], body)
         name = created.get("metadata", {}).get("name", "")
         return self._applied(fault, pods, duration, {**params, "object": f"{CHAOS_PLURALS[kind]}/{name}"})
 
@@ -307,8 +307,8 @@ class KubernetesCluster(Cluster):
         for timer in self.timers:
             timer.cancel()
         for plural in sorted(set(CHAOS_PLURALS.values())):
-            for item in self.api.list_custom(plural, label_selector=self.run_selector):
-                self.api.delete_custom(plural, item["metadata"]["name"])
+            for item in self.api.list_chaos(plural, label_selector=self.run_selector):
+                self.api.delete_chaos(plural, item["metadata"]["name"])
         for policy in self.api.network_policies(label_selector=self.run_selector):
             self._lift(policy["name"], policy["pod_labels"])
         for node in sorted(set(self.cordoned) | set(self.api.cordoned_by_lblab())):

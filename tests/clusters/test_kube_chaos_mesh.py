@@ -102,7 +102,7 @@ def test_deleting_one_object_ends_only_its_fault(emulated):
     pod = cluster.pods()[0].name
     latency = cluster.add_latency([pod], 100, 0, 60)
     cluster.stress_cpu([pod], 1, 60)
-    cluster.api.delete_custom("networkchaos", latency.params["object"].split("/")[1])
+    cluster.api.delete_chaos("networkchaos", latency.params["object"].split("/")[1])
     assert held(sandbox) == {pod: ["cpu_stress"]}
     assert [obj["kind"] for obj in api.lblab_objects()] == ["StressChaos"]
     cluster.restore()
@@ -186,7 +186,7 @@ def test_an_invalid_chaos_mesh_object_is_refused_with_422(emulated):
     assert "spec: Additional properties are not allowed ('dealy' was unexpected)" in status["message"], status
     # through the adapter's client, the server's words reach the user
     with pytest.raises(ClusterError, match="creating NetworkChaos: NetworkChaos is invalid: spec.duration"):
-        cluster.api.create_custom("networkchaos", {**body, "spec": {
+        cluster.api.create_chaos("networkchaos", {**body, "spec": {
             "action": "delay", "delay": {"latency": "250ms"}, "mode": "all", "selector": selector(pod),
             "duration": "thirty seconds"}})
     assert api.lblab_objects() == [] and held(sandbox) == {}
