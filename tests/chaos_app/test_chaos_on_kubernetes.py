@@ -179,6 +179,13 @@ def test_a_chaos_mesh_step_is_refused_before_the_run_when_chaos_mesh_is_absent(a
     # asked of the API server's discovery only: nothing created or changed
     assert [(request.method, request.path) for request in api.requests] == [
         ("GET", "/apis/chaos-mesh.org/v1alpha1")]
+    # `loadtest` says the same in one line, exit 2
+    with pytest.raises(CommandError) as cli:
+        call_command("loadtest", "--kubernetes", "--namespace", "web", "--selector", "app=web", "--target",
+                     sandbox.endpoint, "--duration", "10s", "--chaos", "latency@2s:2s")
+    assert cli.value.returncode == 2 and "latency on a Kubernetes target needs Chaos Mesh" in str(cli.value)
+    assert not LoadTestRun.objects.exists()
+    assert not [request for request in api.requests if request.method != "GET"]
     # a pod kill needs no Chaos Mesh, and a partition falls back to a NetworkPolicy
     run = services.submit_run(owner=alice, request=services.RunRequest(
         target=target, scenario=scenario, chaos=["pod_kill@2s:0s", "partition@5s:2s"]), queue=False)
