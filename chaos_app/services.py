@@ -52,9 +52,12 @@ def find_experiment(owner, given) -> ChaosExperiment:
     return found
 
 
-def run_chaos(*, owner, steps: Sequence[str], experiment, target: TargetSpec, duration_s: float) -> RunChaos:
+def run_chaos(*, owner, steps: Sequence[str], experiment, target: TargetSpec, duration_s: float,
+              reach_cluster: bool = True) -> RunChaos:
     """The run's chaos, checked against its target and its load's duration; ValidationError on the
-    field that is wrong (`chaos` or `experiment`), with one clear message."""
+    field that is wrong (`chaos` or `experiment`), with one clear message. `reach_cluster`: ask the
+    target's cluster too (not while anything else of the request is wrong, such as a namespace that
+    is not allow-listed)."""
     steps = list(steps)
     found = None
     settings: dict = {}
@@ -73,8 +76,13 @@ def run_chaos(*, owner, steps: Sequence[str], experiment, target: TargetSpec, du
     problem = plan_problem(steps, duration_s=duration_s, layout=Layout(slots=slots, nodes=nodes))
     if problem:
         raise ValidationError({field_name: [problem]})
-    for spec in steps:  # what the target's adapter can do (a URL target only takes `external`)
-        problem = kind.chaos_problem(FAULT_KINDS[parse_step(spec).kind])
+    faults = [FAULT_KINDS[parse_step(spec).kind] for spec in steps]
+    for fault in faults:  # what the target's adapter can do (a URL target only takes `external`)
+        problem = kind.chaos_problem(fault)
+        if problem:
+            raise ValidationError({field_name: [problem]})
+    if reach_cluster:  # what the cluster as it is can do (Chaos Mesh installed on a Kubernetes target)
+        problem = kind.cluster_chaos_problem(target, faults)
         if problem:
             raise ValidationError({field_name: [problem]})
     return RunChaos(steps=steps, experiment=found, settings=settings)

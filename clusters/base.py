@@ -87,7 +87,7 @@ class EventType(StrEnum):
     condition, cordon and eviction) onto the same types. Each type's fields besides `seq`, `t`, `type`:"""
 
     FAULT_APPLIED = "fault_applied"          # kind, pods, duration_s, params, until
-    FAULT_CLEARED = "fault_cleared"          # kind, pods, reason: expired | restored | replaced | pod_gone
+    FAULT_CLEARED = "fault_cleared"          # kind, pods, reason: expired | restored | replaced | pod_gone | cleared
     POD_KILLED = "pod_killed"                # pod, node, slot, pid
     POD_STOPPING = "pod_stopping"            # pod, node, slot, pid, reason: drain | scale (a graceful stop)
     POD_EXITED = "pod_exited"                # pod, node, slot, pid, returncode, expected (stopped on purpose)

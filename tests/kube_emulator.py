@@ -21,7 +21,13 @@ or stops processes, and the load sent to the sandbox's endpoint (the Service) sh
 Paths: pods of a namespace (list, with `labelSelector`), a pod (get, delete), its `eviction`
 (refused with 429 when a PodDisruptionBudget would be broken, as the API does), nodes (list, get,
 patch: `spec.unschedulable` cordons the sandbox's node), a Deployment's `scale` (get, patch),
-PodDisruptionBudgets (list, create).
+PodDisruptionBudgets (list, create); Chaos Mesh (`chaos_mesh=True`, else its group is a 404): its
+discovery document, NetworkChaos and StressChaos (list by `labelSelector`, create with `name` or
+`generateName`, get, delete), each validated against CHAOS_MESH_SCHEMAS, its effect applied to the
+sandbox's pods its selector names (delay: latency, 100 % loss: partition, a CPU stressor: CPU
+stress, for its `duration`) and undone, that fault only, when it is deleted; a pod's labels
+(patch); NetworkPolicies (list by `labelSelector`, create, get, delete): one denying all ingress
+to the pods it selects blackholes them (partition) until it is deleted.
 """
 
 from __future__ import annotations
@@ -29,11 +35,13 @@ from __future__ import annotations
 import copy
 import json
 import re
+import secrets
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
+import jsonschema
 import kubernetes_validate
 
 KUBERNETES_VERSION = "1.35.0"
@@ -68,6 +76,115 @@ def validate(obj: dict) -> None:
                        [{"field": where, "message": error.message}]) from None
     except kubernetes_validate.SchemaNotFoundError:
         raise ApiError(422, "Invalid", f"no schema for {obj.get('apiVersion')}/{obj.get('kind')}") from None
+
+
+# ---------------------------------------------------------------- Chaos Mesh's objects (chaos-mesh.org/v1alpha1)
+#
+# Written here from Chaos Mesh's documented fields (its API reference for NetworkChaos and
+# StressChaos, and the Go types of api/v1alpha1), strictly: a field not described is refused, as
+# the CRD's structural schema prunes and its webhook refuses. Only the parts LB Lab may send are
+# described in depth; the rest of each spec is listed so a documented field is not taken for a typo.
+
+CHAOS_MESH_GROUP, CHAOS_MESH_VERSION = "chaos-mesh.org", "v1alpha1"
+CHAOS_MESH_KINDS = {"networkchaos": "NetworkChaos", "stresschaos": "StressChaos"}
+
+_GO_DURATION = r"^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$"
+_PERCENT = r"^(100(\.0+)?|[0-9]{1,2}(\.[0-9]+)?)$"
+_STRINGS = {"type": "array", "items": {"type": "string"}}
+_STRING_MAP = {"type": "object", "additionalProperties": {"type": "string"}}
+_MODE = {"enum": ["one", "all", "fixed", "fixed-percent", "random-max-percent"]}
+_SELECTOR = {
+    "type": "object", "additionalProperties": False,
+    "properties": {
+        "namespaces": _STRINGS, "nodes": _STRINGS, "pods": {"type": "object", "additionalProperties": _STRINGS},
+        "nodeSelectors": _STRING_MAP, "fieldSelectors": _STRING_MAP, "labelSelectors": _STRING_MAP,
+        "annotationSelectors": _STRING_MAP, "podPhaseSelectors": _STRINGS,
+        "expressionSelectors": {"type": "array", "items": {
+            "type": "object", "additionalProperties": False, "required": ["key", "operator"],
+            "properties": {"key": {"type": "string"}, "operator": {"enum": ["In", "NotIn", "Exists", "DoesNotExist"]},
+                           "values": _STRINGS}}},
+    },
+}
+_METADATA = {
+    "type": "object", "additionalProperties": False,
+    "properties": {"name": {"type": "string"}, "generateName": {"type": "string"}, "namespace": {"type": "string"},
+                   "labels": _STRING_MAP, "annotations": _STRING_MAP},
+    "anyOf": [{"required": ["name"]}, {"required": ["generateName"]}],
+}
+_COMMON = {"mode": _MODE, "value": {"type": "string"}, "selector": _SELECTOR,
+           "duration": {"type": "string", "pattern": _GO_DURATION}, "containerNames": _STRINGS,
+           "remoteCluster": {"type": "string"}}
+
+
+def _netem(required: str, **more) -> dict:
+    return {"type": "object", "additionalProperties": False, "required": [required],
+            "properties": {required: {"type": "string", "pattern": _PERCENT}, "correlation": {"type": "string"},
+                           **more}}
+
+
+def _chaos_schema(kind: str, spec_properties: dict, *, rules: list[dict]) -> dict:
+    return {
+        "type": "object", "additionalProperties": False, "required": ["apiVersion", "kind", "metadata", "spec"],
+        "properties": {
+            "apiVersion": {"const": f"{CHAOS_MESH_GROUP}/{CHAOS_MESH_VERSION}"}, "kind": {"const": kind},
+            "metadata": _METADATA,
+            "spec": {"type": "object", "additionalProperties": False, "required": ["mode", "selector"],
+                     "properties": {**_COMMON, **spec_properties}, "allOf": rules},
+        },
+    }
+
+
+CHAOS_MESH_SCHEMAS = {
+    "NetworkChaos": _chaos_schema("NetworkChaos", {
+        "action": {"enum": ["netem", "delay", "loss", "duplicate", "corrupt", "partition", "bandwidth"]},
+        "direction": {"enum": ["to", "from", "both"]},
+        "target": {"type": "object", "additionalProperties": False, "required": ["mode", "selector"],
+                   "properties": {"mode": _MODE, "value": {"type": "string"}, "selector": _SELECTOR}},
+        "externalTargets": _STRINGS, "device": {"type": "string"}, "targetDevice": {"type": "string"},
+        "delay": {"type": "object", "additionalProperties": False, "required": ["latency"],
+                  "properties": {"latency": {"type": "string", "pattern": _GO_DURATION},
+                                 "jitter": {"type": "string", "pattern": _GO_DURATION},
+                                 "correlation": {"type": "string", "pattern": _PERCENT},
+                                 "reorder": {"type": "object"}}},
+        "loss": _netem("loss"), "duplicate": _netem("duplicate"), "corrupt": _netem("corrupt"),
+        "bandwidth": {"type": "object", "required": ["rate", "limit", "buffer"]},
+    }, rules=[
+        {"required": ["action"]},
+        # each action needs its own block (Chaos Mesh's webhook refuses a delay without `delay`)
+        *({"if": {"properties": {"action": {"const": action}}}, "then": {"required": [action]}}
+          for action in ("delay", "loss", "duplicate", "corrupt", "bandwidth")),
+    ]),
+    "StressChaos": _chaos_schema("StressChaos", {
+        "stressors": {"type": "object", "additionalProperties": False, "minProperties": 1, "properties": {
+            "cpu": {"type": "object", "additionalProperties": False, "required": ["workers"],
+                    "properties": {"workers": {"type": "integer", "minimum": 1},
+                                   "load": {"type": "integer", "minimum": 0, "maximum": 100}, "options": _STRINGS}},
+            "memory": {"type": "object", "additionalProperties": False, "required": ["workers"],
+                       "properties": {"workers": {"type": "integer", "minimum": 1}, "size": {"type": "string"},
+                                      "oomScoreAdj": {"type": "integer"}, "options": _STRINGS}}}},
+        "stressngStressors": {"type": "string"},
+    }, rules=[{"anyOf": [{"required": ["stressors"]}, {"required": ["stressngStressors"]}]}]),
+}
+
+
+def validate_chaos_mesh(obj: dict) -> None:
+    """422 Invalid unless `obj` is a valid Chaos Mesh object by CHAOS_MESH_SCHEMAS."""
+    schema = CHAOS_MESH_SCHEMAS.get(obj.get("kind") if isinstance(obj, dict) else None)
+    if schema is None:
+        raise ApiError(400, "BadRequest", f"no Chaos Mesh kind {obj.get('kind') if isinstance(obj, dict) else obj!r}")
+    errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(obj), key=jsonschema.exceptions.relevance,
+                    reverse=True)
+    if errors:  # every one, the most relevant first, as the API server lists its causes
+        causes = [{"field": ".".join(str(part) for part in error.absolute_path) or "(root)", "message": error.message}
+                  for error in errors]
+        raise ApiError(422, "Invalid", f"{obj['kind']} is invalid: " + "; ".join(
+            f"{cause['field']}: {cause['message']}" for cause in causes), causes)
+
+
+def go_seconds(text: str) -> float:
+    """A Go duration string ("30s", "2500ms", "1m30s") in seconds."""
+    units = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+    return sum(float(number) * units[unit] for number, unit in re.findall(r"([0-9.]+)(ns|us|µs|ms|s|m|h)", text))
 
 
 # ---------------------------------------------------------------- label selectors
@@ -162,13 +279,19 @@ class _State:
     pdbs: dict[str, _Pdb] = field(default_factory=dict)
     cordoned: set[str] = field(default_factory=set)
     node_annotations: dict[str, dict[str, str]] = field(default_factory=dict)
+    # Chaos Mesh objects by plural and name, and the sandbox fault each one applied: (kind, pods)
+    chaos: dict[str, dict[str, dict]] = field(default_factory=lambda: {plural: {} for plural in CHAOS_MESH_KINDS})
+    effects: dict[tuple[str, str], tuple[str, list[str]]] = field(default_factory=dict)
+    network_policies: dict[str, dict] = field(default_factory=dict)
+    pod_labels: dict[str, dict[str, str]] = field(default_factory=dict)  # labels patched onto pods
 
 
 class KubeApiEmulator:
     """The API server of one namespace (`namespace`) whose Deployment `deployment` is a sandbox's pods."""
 
-    def __init__(self, sandbox, *, namespace: str = "web", deployment: str = "web"):
+    def __init__(self, sandbox, *, namespace: str = "web", deployment: str = "web", chaos_mesh: bool = True):
         self.sandbox, self.namespace, self.deployment = sandbox, namespace, deployment
+        self.chaos_mesh = chaos_mesh  # False: a cluster without Chaos Mesh (its API group is a 404)
         self.requests: list[Request] = []
         self.state = _State()
         self.lock = threading.Lock()
@@ -264,7 +387,8 @@ class KubeApiEmulator:
         ready = "True" if pod.ready else "False"
         return {
             "apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": pod.name, "namespace": self.namespace, "labels": dict(APP_LABELS),
+            "metadata": {"name": pod.name, "namespace": self.namespace,
+                         "labels": {**APP_LABELS, **self.state.pod_labels.get(pod.name, {})},
                          "uid": f"uid-{pod.name}", "ownerReferences": [
                              {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": f"{self.deployment}-rs",
                               "uid": "uid-rs", "controller": True}]},
@@ -302,6 +426,9 @@ class KubeApiEmulator:
         method = request.method
         ns = f"namespaces/{self.namespace}"
         path = "/".join(parts)
+        chaos_mesh = f"apis/{CHAOS_MESH_GROUP}/{CHAOS_MESH_VERSION}"
+        if path == chaos_mesh or path.startswith(f"{chaos_mesh}/") or path.startswith(f"apis/{CHAOS_MESH_GROUP}"):
+            return self._chaos_mesh_route(method, path[len(chaos_mesh):].strip("/"), request)
         if path.startswith(("api/v1/namespaces/", "apis/")) and f"/{ns}/" not in f"/{path}/":
             raise ApiError(404, "NotFound", f"the emulator serves namespace {self.namespace!r} only")
         if path == f"api/v1/{ns}/pods" and method == "GET":
@@ -324,6 +451,9 @@ class KubeApiEmulator:
                 validate(scale)
                 self.sandbox.scale(int(scale["spec"]["replicas"]))
                 return 200, self._scale()
+        found = re.fullmatch(rf"apis/networking.k8s.io/v1/{ns}/networkpolicies(?:/([^/]+))?", path)
+        if found:
+            return self._network_policy_route(method, found.group(1), request)
         if path == f"apis/policy/v1/{ns}/poddisruptionbudgets":
             if method == "GET":
                 return 200, self._list("PodDisruptionBudget", "policy/v1", [pdb.obj for pdb in self.state.pdbs.values()])
@@ -354,6 +484,10 @@ class KubeApiEmulator:
             return 201, {"apiVersion": "v1", "kind": "Status", "status": "Success", "code": 201}
         if method == "GET":
             return 200, pod
+        if method == "PATCH":  # labels only: what LB Lab patches on a pod
+            labels = patched(pod, request)["metadata"].get("labels") or {}
+            self.state.pod_labels[name] = {key: value for key, value in labels.items() if APP_LABELS.get(key) != value}
+            return 200, self._pod(next(p for p in self.sandbox.pods() if p.name == name))
         if method == "DELETE":
             if request.body:  # DeleteOptions: validated as the eviction's deleteOptions (the same schema)
                 validate({"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": name},
@@ -395,3 +529,131 @@ class KubeApiEmulator:
                 self.sandbox.uncordon(name)
             return 200, self._node(name)
         raise ApiError(405, "MethodNotAllowed", f"{method} on a node")
+
+    # ------------------------------------------------------------ Chaos Mesh
+
+    def lblab_objects(self) -> list[dict]:
+        """Every object labelled `app.kubernetes.io/managed-by: lblab` the emulator holds."""
+        held = [*(obj for objects in self.state.chaos.values() for obj in objects.values()),
+                *self.state.network_policies.values()]
+        return [obj for obj in held if obj["metadata"].get("labels", {}).get("app.kubernetes.io/managed-by") == "lblab"]
+
+    # ------------------------------------------------------------ NetworkPolicies
+
+    def _network_policy_route(self, method: str, name: str | None, request: Request) -> tuple[int, dict]:
+        policies = self.state.network_policies
+        if name is None and method == "GET":
+            selector = (request.query.get("labelSelector") or [""])[-1]
+            return 200, self._list("NetworkPolicy", "networking.k8s.io/v1", [
+                obj for obj in policies.values() if selector_matches(selector, obj["metadata"].get("labels", {}))])
+        if name is None and method == "POST":
+            obj = copy.deepcopy(request.body or {})
+            metadata = obj.setdefault("metadata", {})
+            name = metadata.get("name") or f"{metadata.get('generateName', '')}{secrets.token_hex(3)[:5]}"
+            metadata.update(name=name, namespace=self.namespace)
+            validate(obj)
+            if name in policies:
+                raise ApiError(409, "AlreadyExists", f'networkpolicies.networking.k8s.io "{name}" already exists')
+            policies[name] = obj
+            self._enforce(name, obj["spec"])
+            return 201, obj
+        if name not in policies:
+            raise ApiError(404, "NotFound", f'networkpolicies.networking.k8s.io "{name}" not found')
+        if method == "GET":
+            return 200, policies[name]
+        if method == "DELETE":
+            obj = policies.pop(name)
+            self._undo("networkpolicies", name)
+            return 200, obj
+        raise ApiError(405, "MethodNotAllowed", f"{method} on a NetworkPolicy")
+
+    def _enforce(self, name: str, spec: dict) -> None:
+        """A policy that selects pods for Ingress with no ingress rule denies them every connection:
+        the sandbox's blackhole (partition) on them, until the policy is deleted."""
+        if "Ingress" not in spec.get("policyTypes", ["Ingress"]) or spec.get("ingress"):
+            return
+        match = spec.get("podSelector", {}).get("matchLabels", {})
+        pods = sorted(pod["metadata"]["name"] for pod in self.pod_objects()
+                      if all(pod["metadata"]["labels"].get(key) == value for key, value in match.items()))
+        if pods:
+            self.sandbox.partition(pods, 3600.0)
+            self.state.effects[("networkpolicies", name)] = ("partition", pods)
+
+    def _chaos_mesh_route(self, method: str, rest: str, request: Request) -> tuple[int, dict]:
+        if not self.chaos_mesh or not request.path.strip("/").startswith(f"apis/{CHAOS_MESH_GROUP}/{CHAOS_MESH_VERSION}"):
+            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        if rest == "" and method == "GET":  # discovery
+            return 200, {"kind": "APIResourceList", "apiVersion": "v1",
+                         "groupVersion": f"{CHAOS_MESH_GROUP}/{CHAOS_MESH_VERSION}",
+                         "resources": [{"name": plural, "singularName": plural, "namespaced": True, "kind": kind,
+                                        "verbs": ["create", "delete", "get", "list"]}
+                                       for plural, kind in CHAOS_MESH_KINDS.items()]}
+        found = re.fullmatch(rf"namespaces/([^/]+)/({'|'.join(CHAOS_MESH_KINDS)})(?:/([^/]+))?", rest)
+        if not found:
+            raise ApiError(404, "NotFound", f"the emulator does not serve {method} {request.path}")
+        namespace, plural, name = found.groups()
+        if namespace != self.namespace:
+            raise ApiError(404, "NotFound", f"the emulator serves namespace {self.namespace!r} only")
+        objects = self.state.chaos[plural]
+        if name is None and method == "GET":
+            selector = (request.query.get("labelSelector") or [""])[-1]
+            items = [obj for obj in objects.values() if selector_matches(selector, obj["metadata"].get("labels", {}))]
+            return 200, self._list(CHAOS_MESH_KINDS[plural], f"{CHAOS_MESH_GROUP}/{CHAOS_MESH_VERSION}", items)
+        if name is None and method == "POST":
+            return 201, self._create_chaos(plural, request.body)
+        if name is not None and name not in objects:
+            raise ApiError(404, "NotFound", f'{plural}.{CHAOS_MESH_GROUP} "{name}" not found')
+        if method == "GET":
+            return 200, objects[name]
+        if method == "DELETE":
+            obj = objects.pop(name)
+            self._undo(plural, name)
+            return 200, obj
+        raise ApiError(405, "MethodNotAllowed", f"{method} on {plural}")
+
+    def _create_chaos(self, plural: str, body) -> dict:
+        if not isinstance(body, dict) or body.get("kind") != CHAOS_MESH_KINDS[plural]:
+            raise ApiError(400, "BadRequest", f"the body of a {plural} create must be a {CHAOS_MESH_KINDS[plural]}")
+        validate_chaos_mesh(body)
+        obj = copy.deepcopy(body)
+        metadata = obj["metadata"]
+        if metadata.get("namespace", self.namespace) != self.namespace:
+            raise ApiError(400, "BadRequest", "the object's namespace does not match the request's")
+        name = metadata.get("name") or f"{metadata['generateName']}{secrets.token_hex(3)[:5]}"
+        if name in self.state.chaos[plural]:
+            raise ApiError(409, "AlreadyExists", f'{plural}.{CHAOS_MESH_GROUP} "{name}" already exists')
+        metadata.update(name=name, namespace=self.namespace, uid=f"uid-{name}", resourceVersion="1")
+        self.state.chaos[plural][name] = obj
+        self._apply(plural, name, obj["spec"])
+        return obj
+
+    def _apply(self, plural: str, name: str, spec: dict) -> None:
+        """What Chaos Mesh's daemon would do to the selected pods, done to the sandbox's: a delay is
+        latency, a 100 % loss is a blackhole (partition), a CPU stressor is CPU stress."""
+        live = {pod.name for pod in self.sandbox.pods()}
+        pods = sorted(set(spec["selector"].get("pods", {}).get(self.namespace, ())) & live)
+        duration = go_seconds(spec["duration"]) if spec.get("duration") else 3600.0
+        if not pods:
+            return
+        if plural == "networkchaos" and spec["action"] == "delay":
+            delay = spec["delay"]
+            self.sandbox.add_latency(pods, go_seconds(delay["latency"]) * 1000,
+                                     go_seconds(delay.get("jitter") or "0s") * 1000, duration)
+            self.state.effects[(plural, name)] = ("latency", pods)
+        elif plural == "networkchaos" and spec["action"] == "loss" and float(spec["loss"]["loss"]) == 100:
+            self.sandbox.partition(pods, duration)
+            self.state.effects[(plural, name)] = ("partition", pods)
+        elif plural == "stresschaos" and "cpu" in spec.get("stressors", {}):
+            self.sandbox.stress_cpu(pods, spec["stressors"]["cpu"]["workers"], duration)
+            self.state.effects[(plural, name)] = ("cpu_stress", pods)
+        # anything else LB Lab does not send: stored, with no effect on the pods
+
+    def _undo(self, plural: str, name: str) -> None:
+        """A deleted object's fault ends on its pods still alive (Chaos Mesh recovers them); the rest stays."""
+        effect = self.state.effects.pop((plural, name), None)
+        if effect is None:
+            return
+        kind, pods = effect
+        live = {pod.name for pod in self.sandbox.pods()}
+        if set(pods) & live:
+            self.sandbox.client.clear_fault(kind, sorted(set(pods) & live))

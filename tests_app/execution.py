@@ -262,7 +262,7 @@ def drive(
     spec, scenario = run.target.spec(), run.scenario_spec
     kind = target_kind(spec.kind)
     try:
-        cluster = kind.open(spec)
+        cluster = kind.open(spec, run_id=run.pk)
     except ClusterError as error:
         raise RunFailed(error.args[0]) from error
     ctx, stop_heard = None, False

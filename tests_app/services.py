@@ -245,7 +245,7 @@ def _checked_run(owner, request: RunRequest) -> LoadTestRun:
     if target is not None and scenario is not None and "chaos" not in errors:
         try:  # the steps against the pods and nodes the target will have, within the load's duration
             chaos = run_chaos(owner=owner, steps=request.chaos, experiment=request.experiment, target=target.spec(),
-                              duration_s=scenario.spec().duration_s)
+                              duration_s=scenario.spec().duration_s, reach_cluster=not errors)
         except ValidationError as error:
             errors.update(error.message_dict)
     run = LoadTestRun(owner=owner, target=target, scenario=scenario if scenario is not None and scenario.pk else None,
@@ -752,7 +752,7 @@ def roll_back_chaos(run: LoadTestRun) -> int:
         return 0
     kind = target_kind(run.target.kind)
     try:
-        cluster = kind.reopen(run.target.spec())
+        cluster = kind.reopen(run.target.spec(), run_id=run.pk)
         if cluster is None:
             how = "rolled back by the reaper: the cluster's processes ended with the run's worker, faults and all"
         else:

@@ -2,7 +2,9 @@
 label selector picks (with their node, address and readiness), a pod deleted with a grace period,
 a pod evicted through the Eviction API (so PodDisruptionBudgets are respected: a refusal is
 reported, not retried forever), a node cordoned and uncordoned, a node drained the way `kubectl
-drain` does it (cordon, then evict its pods), a Deployment scaled through its scale subresource.
+drain` does it (cordon, then evict its pods), a Deployment scaled through its scale subresource,
+Chaos Mesh's custom objects created, listed by label and deleted (CustomObjectsApi), and whether
+the server serves an API group at all.
 
 Errors from the API server become `ClusterError`s carrying the server's own message, with the
 field they concern, so the CLI and the API show one clear line.
@@ -24,6 +26,11 @@ from clusters.base import ClusterError, Pod
 
 DEFAULT_GRACE_S = 30  # Kubernetes' own default terminationGracePeriodSeconds
 CORDONED_BY = "lblab.io/cordoned"  # the annotation on a node LB Lab cordoned
+MANAGED_BY = "app.kubernetes.io/managed-by"  # = "lblab" on every object LB Lab creates
+RUN_LABEL = "lblab.io/run"  # = the run's id on every object LB Lab creates for a run
+CHAOS_GROUP, CHAOS_VERSION = "chaos-mesh.org", "v1alpha1"  # Chaos Mesh's custom resources
+CHAOS_MESH = (CHAOS_GROUP, CHAOS_VERSION)
+CHAOS_MESH_PLURALS = ("networkchaos", "stresschaos")  # the only custom objects LB Lab creates (and its RBAC grants)
 
 
 @dataclass(frozen=True)
@@ -34,6 +41,11 @@ class DrainResult:
     node: str
     evicted: tuple[str, ...] = ()
     refused: dict[str, str] = field(default_factory=dict)
+
+
+def _check_plural(plural: str) -> None:
+    if plural not in CHAOS_MESH_PLURALS:  # what the RBAC grants (k8s/base/rbac.yaml), and nothing else
+        raise ValueError(f"not a Chaos Mesh kind LB Lab creates: {plural!r}")
 
 
 def _server_message(error: ApiException) -> str:
@@ -53,6 +65,8 @@ class KubeApi:
         self.namespace, self.selector = namespace, selector
         self.core = client.CoreV1Api(api_client)
         self.apps = client.AppsV1Api(api_client)
+        self.custom = client.CustomObjectsApi(api_client)
+        self.networking = client.NetworkingV1Api(api_client)
 
     @classmethod
     def from_kubeconfig(cls, *, namespace: str, selector: str, context: str | None = None,
@@ -172,3 +186,84 @@ class KubeApi:
             self.apps.patch_namespaced_deployment_scale(deployment, self.namespace, {"spec": {"replicas": replicas}})
         except ApiException as error:
             raise ClusterError(f"scaling deployment {deployment}: {_server_message(error)}", field="replicas") from None
+
+    # ------------------------------------------------------------ Chaos Mesh's custom resources
+
+    def serves(self, group: str, version: str) -> bool:
+        """Whether the API server serves `group/version` (its discovery document answers): False
+        on a 404, as for Chaos Mesh's group on a cluster where it is not installed."""
+        try:  # discovery: readable by every authenticated user (system:discovery), no rule needed
+            self.custom.get_api_resources(group, version)
+        except ApiException as error:
+            if error.status == 404:
+                return False
+            raise ClusterError(f"discovering {group}/{version}: {_server_message(error)}", field="kind") from None
+        return True
+
+    def create_chaos(self, plural: str, body: dict) -> dict:
+        """Create a Chaos Mesh object in the namespace; the server's answer (with the name it generated)."""
+        _check_plural(plural)
+        try:
+            return self.custom.create_namespaced_custom_object(CHAOS_GROUP, CHAOS_VERSION, self.namespace, plural, body)
+        except ApiException as error:
+            raise ClusterError(f"creating {body.get('kind', plural)}: {_server_message(error)}", field="kind") from None
+
+    def list_chaos(self, plural: str, *, label_selector: str) -> list[dict]:
+        _check_plural(plural)
+        try:
+            found = self.custom.list_namespaced_custom_object(CHAOS_GROUP, CHAOS_VERSION, self.namespace, plural,
+                                                              label_selector=label_selector)
+        except ApiException as error:
+            if error.status == 404:  # Chaos Mesh is not installed: nothing of it to find
+                return []
+            raise ClusterError(f"listing {plural}: {_server_message(error)}", field="kind") from None
+        return list(found.get("items") or ())
+
+    def delete_chaos(self, plural: str, name: str) -> None:
+        """Delete a Chaos Mesh object; one already gone is fine (restore may run twice)."""
+        _check_plural(plural)
+        try:
+            self.custom.delete_namespaced_custom_object(CHAOS_GROUP, CHAOS_VERSION, self.namespace, plural, name)
+        except ApiException as error:
+            if error.status != 404:
+                raise ClusterError(f"deleting {plural}/{name}: {_server_message(error)}", field="kind") from None
+
+    # ------------------------------------------------------------ NetworkPolicies and pod labels
+
+    def label_pod(self, name: str, key: str, value: str | None) -> None:
+        """Set (None: remove) one label of a pod; a pod already gone is fine."""
+        try:
+            self.core.patch_namespaced_pod(name, self.namespace, {"metadata": {"labels": {key: value}}})
+        except ApiException as error:
+            if error.status != 404:
+                raise ClusterError(f"labelling pod {name}: {_server_message(error)}", field="target") from None
+
+    def create_network_policy(self, body: dict) -> dict:
+        try:
+            return self.networking.create_namespaced_network_policy(self.namespace, body).to_dict()
+        except ApiException as error:
+            raise ClusterError(f"creating NetworkPolicy: {_server_message(error)}", field="kind") from None
+
+    def network_policies(self, *, label_selector: str) -> list[dict]:
+        """The namespace's NetworkPolicies a label selector picks, each as {name, pod_labels}."""
+        try:
+            found = self.networking.list_namespaced_network_policy(self.namespace, label_selector=label_selector)
+        except ApiException as error:
+            raise ClusterError(f"listing NetworkPolicies: {_server_message(error)}", field="kind") from None
+        return [{"name": item.metadata.name, "pod_labels": dict(item.spec.pod_selector.match_labels or {})}
+                for item in found.items]
+
+    def delete_network_policy(self, name: str) -> None:
+        try:
+            self.networking.delete_namespaced_network_policy(name, self.namespace)
+        except ApiException as error:
+            if error.status != 404:
+                raise ClusterError(f"deleting NetworkPolicy {name}: {_server_message(error)}", field="kind") from None
+
+    def pods_labelled(self, selector: str) -> list[str]:
+        """The names of the namespace's pods a label selector picks (the target's selector aside)."""
+        try:
+            return sorted(item.metadata.name for item in self.core.list_namespaced_pod(
+                self.namespace, label_selector=selector).items)
+        except ApiException as error:
+            raise ClusterError(f"listing pods: {_server_message(error)}", field="namespace") from None

@@ -9,6 +9,8 @@
     POST /pods/<name>/kill            the process dies (SIGKILL); its slot restarts
     POST /faults                      {"kind": a fault the pods hold (config.pod_fault_kinds()),
                                        "pods": [...], "duration": s, + the kind's parameters}
+    POST /faults/clear                {"kind": k, "pods": [...]}: only that kind on those pods ends now
+                                       (what deleting one Chaos Mesh object does); the others stay
     GET  /faults                      {"faults": [applied, not cleared], "held": {pod: [kinds its
                                        process holds]}, "cordoned": [nodes]}: all empty = no fault left
     POST /nodes/<node>/drain          cordon the node; its pods move
@@ -38,7 +40,14 @@ from clusters.base import ClusterError, EventType
 from clusters.sandbox.autoscaler import Autoscaler
 from clusters.sandbox.backends import DEFAULT_BACKEND, Front
 from clusters.sandbox.balancer import Balancer
-from clusters.sandbox.config import AutoscalerConfig, validate_algorithm, validate_fault, validate_replicas, validate_retries
+from clusters.sandbox.config import (
+    AutoscalerConfig,
+    pod_fault_kinds,
+    validate_algorithm,
+    validate_fault,
+    validate_replicas,
+    validate_retries,
+)
 from clusters.sandbox.events import EventLog
 from clusters.sandbox.supervisor import PodProcess, Supervisor
 
@@ -97,6 +106,13 @@ class AppliedFaults:
             entry.timer.cancel()
             self.events.record(EventType.FAULT_CLEARED, kind=entry.kind, pods=entry.pods, reason="restored")
         return len(entries)
+
+    def clear(self, kind: str, pods: list[str]) -> int:
+        """`kind` on `pods` ends now (logged `cleared`); other kinds and pods keep theirs."""
+        held = [entry for entry in self.entries if entry.kind == kind and set(entry.pods) & set(pods)]
+        for pod in pods:
+            self._release(pod, "cleared", kind=kind)
+        return len(held)
 
     def _expire(self, entry: AppliedFault) -> None:
         if entry in self.entries:
@@ -158,6 +174,8 @@ class ControlApi:
             return {"killed": parts[1]}
         if route == ("POST", "faults"):
             return await self.add_fault(body)
+        if route == ("POST", "faults", "clear"):
+            return await self.clear_fault(body)
         if route == ("GET", "faults"):
             return await self.faults_left()
         if route == ("GET", "events"):
@@ -244,6 +262,15 @@ class ControlApi:
         pods = self.supervisor.find_all(body.get("pods"))
         await self.supervisor.fault(pods, kind, params)
         return self.faults.add(kind, [p.name for p in pods], params)
+
+    async def clear_fault(self, body: dict) -> dict:
+        kind = body.get("kind")
+        if kind not in pod_fault_kinds():
+            raise ClusterError(f"unknown fault {kind!r}; one of {', '.join(pod_fault_kinds())}", field="kind")
+        pods = self.supervisor.find_all(body.get("pods"))
+        await self.supervisor.clear_fault(pods, kind)
+        return {"kind": kind, "pods": [pod.name for pod in pods],
+                "cleared": self.faults.clear(kind, [pod.name for pod in pods])}
 
     async def faults_left(self) -> dict:
         """What is still applied, asked of the pods themselves too: nothing anywhere after a restore."""

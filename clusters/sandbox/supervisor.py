@@ -316,6 +316,9 @@ class Supervisor:
     async def fault(self, pods: list[PodProcess], kind: str, params: dict) -> None:
         await asyncio.gather(*(pod.command("fault", kind=kind, params=params) for pod in pods))
 
+    async def clear_fault(self, pods: list[PodProcess], kind: str) -> None:
+        await asyncio.gather(*(pod.command("clear", kind=kind) for pod in pods))
+
     async def clear_faults(self) -> None:
         # Terminating pods too: one still finishing its requests after a drain must not keep a fault.
         await asyncio.gather(*(pod.command("clear_all") for pod in list(self.processes.values())),

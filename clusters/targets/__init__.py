@@ -89,12 +89,17 @@ class TargetKind(abc.ABC):
         or "". A fault the user causes (`external`) runs on every kind: LB Lab injects nothing."""
         return self.chaos_missing if fault.injects else ""
 
-    def open(self, spec: TargetSpec) -> Cluster | None:
+    def cluster_chaos_problem(self, spec: TargetSpec, faults) -> str:
+        """Why the target's cluster as it is now cannot take steps of these `faults` (say, a
+        component they need is not installed), or "": asked before a run, after `chaos_problem`."""
+        return ""
+
+    def open(self, spec: TargetSpec, *, run_id: int | None = None) -> Cluster | None:
         """The cluster adapter of the target, started when LB Lab owns it; None when LB Lab only
-        sends load (a URL)."""
+        sends load (a URL). `run_id`: the run it is opened for, which what it creates is labelled with."""
         return None
 
-    def reopen(self, spec: TargetSpec) -> Cluster | None:
+    def reopen(self, spec: TargetSpec, *, run_id: int | None = None) -> Cluster | None:
         """The target's cluster as it is now, for undoing the faults of a run whose worker died (the
         reaper); None when there is nothing to reopen: LB Lab's own cluster ended with the run, or
         LB Lab never reaches one."""

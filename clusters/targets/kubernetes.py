@@ -33,25 +33,44 @@ class Kubernetes(TargetKind):
         return f"kubernetes {spec.context}/{spec.namespace}/{spec.service}"
 
     def chaos_problem(self, fault) -> str:
-        from clusters.kubernetes.cluster import FAULTS  # the client loads only for Kubernetes targets
+        from clusters.kubernetes.cluster import FAULTS, REFUSED  # the client loads only for Kubernetes targets
 
         if not fault.injects or fault.name in FAULTS:
             return ""
-        return (f"{fault.name} on a Kubernetes target needs Chaos Mesh, which this build does not drive yet; "
-                f"these run on Kubernetes: {', '.join(sorted(FAULTS))} (and external)")
+        why = REFUSED.get(fault.name) or f"{fault.name} does not run on a Kubernetes target"
+        return f"{why}; these run on Kubernetes: {', '.join(sorted(FAULTS))} (and external)"
 
-    def open(self, spec: TargetSpec) -> Cluster:
-        return self._connect(spec, require_pods=True)
+    def cluster_chaos_problem(self, spec: TargetSpec, faults) -> str:
+        # Chaos Mesh's faults need its API group on the cluster: asked of the API server (discovery
+        # only, nothing changed) before the run, so a step it cannot run is refused with the reason
+        # (a partition runs without it: a deny-all-ingress NetworkPolicy).
+        from clusters.kubernetes.api import CHAOS_MESH, KubeApi
+        from clusters.kubernetes.cluster import CHAOS_MESH_MISSING, NEEDS_CHAOS_MESH
 
-    def reopen(self, spec: TargetSpec) -> Cluster:
-        # The reaper's adapter: it only restores (uncordons what LB Lab cordoned), pods or not.
-        return self._connect(spec, require_pods=False)
+        needing = sorted({fault.name for fault in faults} & NEEDS_CHAOS_MESH)
+        if not needing:
+            return ""
+        try:
+            api = KubeApi.from_kubeconfig(namespace=spec.namespace, selector=spec.label_selector,
+                                          context=spec.context or None)
+            serves = api.serves(*CHAOS_MESH)
+        except ClusterError as error:
+            return f"{', '.join(needing)} on a Kubernetes target: {error}"
+        return "" if serves else f"{', '.join(needing)} on a Kubernetes target {CHAOS_MESH_MISSING}"
+
+    def open(self, spec: TargetSpec, *, run_id: int | None = None) -> Cluster:
+        return self._connect(spec, require_pods=True, run_id=run_id)
+
+    def reopen(self, spec: TargetSpec, *, run_id: int | None = None) -> Cluster:
+        # The reaper's adapter: it only restores (deletes the run's Chaos Mesh objects, uncordons
+        # what LB Lab cordoned), pods or not.
+        return self._connect(spec, require_pods=False, run_id=run_id)
 
     @staticmethod
-    def _connect(spec: TargetSpec, *, require_pods: bool) -> Cluster:
+    def _connect(spec: TargetSpec, *, require_pods: bool, run_id: int | None) -> Cluster:
         from clusters.kubernetes.api import KubeApi
         from clusters.kubernetes.cluster import KubernetesCluster
 
         api = KubeApi.from_kubeconfig(namespace=spec.namespace, selector=spec.label_selector,
                                       context=spec.context or None)
-        return KubernetesCluster(api, endpoint_url=spec.base_url, require_pods=require_pods)
+        return KubernetesCluster(api, endpoint_url=spec.base_url, require_pods=require_pods, run_id=run_id)

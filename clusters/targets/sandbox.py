@@ -30,7 +30,7 @@ class Sandbox(TargetKind):
     def check_allowed(self, spec: TargetSpec, allowed: Allowed) -> None:
         """Always allowed: the sandbox listens on loopback and lives only as long as the run."""
 
-    def open(self, spec: TargetSpec) -> Cluster:
+    def open(self, spec: TargetSpec, *, run_id: int | None = None) -> Cluster:
         options = {"weights": dict(spec.weights)} if spec.weights else {}
         return SandboxCluster(SandboxConfig(
             pods=spec.pods, nodes=spec.nodes, balancer=spec.balancer, algorithm=spec.algorithm,
@@ -43,7 +43,7 @@ class Sandbox(TargetKind):
         """Pods are `pod-<slot>-<suffix>` (the suffix drawn at start), on nodes `node-0`... in turn."""
         return tuple(f"pod-{slot}" for slot in range(spec.pods)), tuple(f"node-{i}" for i in range(spec.nodes))
 
-    def reopen(self, spec: TargetSpec) -> None:
+    def reopen(self, spec: TargetSpec, *, run_id: int | None = None) -> None:
         """None: the sandbox's processes die with the process that started them (a parent-death
         signal), faults and all, so a run whose worker died left nothing applied."""
         return None

@@ -1,18 +1,25 @@
 """A whole run on a Kubernetes target, through the official client, against the API emulator
 (tests/kube_emulator.py) whose pods are real processes: the load goes to the Service's address, a
 pod kill is a delete the API sees, its ReplicaSet's replacement shows in the run's healing, and
-the summary has the same chaos fields as a sandbox run's. Nothing is left cordoned."""
+the summary has the same chaos fields as a sandbox run's. Latency, partition and CPU stress are Chaos
+Mesh objects the emulator validates and applies to its pods. Nothing is left cordoned or applied."""
 
 from __future__ import annotations
 
 import io
 import json
+from datetime import timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 
+from chaos_app.models import ChaosInjection
 from clusters.sandbox import SandboxCluster, SandboxConfig
+from clusters.targets import TARGET_KINDS
+from metrics_app.models import MetricSample
+from tests.clusters.support import assert_no_faults
 from tests.factories import ScenarioFactory, TargetFactory
 from tests.kube_emulator import KubeApiEmulator
 from tests_app import services
@@ -21,13 +28,23 @@ from tests_app.models import LoadTestRun
 AGREE_S = 0.25
 
 
-@pytest.fixture
-def kube(tmp_path, monkeypatch, settings):
+def emulated_namespace(tmp_path, monkeypatch, settings, *, chaos_mesh=True):
     """A namespace `web` of 3 real pods behind the emulated API, reached by KUBECONFIG."""
     settings.LBLAB_ALLOWED_NAMESPACES = ["web"]
-    with SandboxCluster(SandboxConfig(pods=3, nodes=2)) as sandbox, KubeApiEmulator(sandbox) as api:
+    with SandboxCluster(SandboxConfig(pods=3, nodes=2)) as sandbox, \
+            KubeApiEmulator(sandbox, chaos_mesh=chaos_mesh) as api:
         monkeypatch.setenv("KUBECONFIG", api.write_kubeconfig(tmp_path / "kubeconfig"))
         yield sandbox, api
+
+
+@pytest.fixture
+def kube(tmp_path, monkeypatch, settings):
+    yield from emulated_namespace(tmp_path, monkeypatch, settings)
+
+
+@pytest.fixture
+def kube_without_chaos_mesh(tmp_path, monkeypatch, settings):
+    yield from emulated_namespace(tmp_path, monkeypatch, settings, chaos_mesh=False)
 
 
 def kubernetes_target(owner, sandbox, **fields):
@@ -74,9 +91,10 @@ def test_what_a_kubernetes_target_cannot_take_is_refused_before_the_run(alice, k
             target=on, scenario=scenario, chaos=list(chaos)), queue=False)
 
     with pytest.raises(ValidationError) as refused:
-        submit("latency@5s:5s")
+        submit("errors@5s:5s")
     message = refused.value.message_dict["chaos"][0]
-    assert "latency on a Kubernetes target needs Chaos Mesh" in message and "node_drain, pod_kill" in message
+    assert "errors on a Kubernetes target: Chaos Mesh's HTTPChaos" in message and "no faithful mapping" in message
+    assert "these run on Kubernetes: cpu_stress, latency, node_drain, partition, pod_kill (and external)" in message
     settings.LBLAB_ALLOWED_NAMESPACES = []
     with pytest.raises(services.RunRejected) as outside:
         submit("pod_kill@5s:0s")
@@ -114,3 +132,88 @@ def test_loadtest_kubernetes_runs_with_a_pod_kill_and_refuses_a_namespace_not_al
     with pytest.raises(CommandError, match="--target: --kubernetes needs --target URL"):
         call_command("loadtest", "--kubernetes", "--namespace", "web")
     assert LoadTestRun.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.timeout(240)
+def test_latency_on_kubernetes_is_a_network_chaos_that_raises_p95_in_its_window(alice, kube):
+    sandbox, api = kube
+    target = kubernetes_target(alice, sandbox)
+    scenario = ScenarioFactory(owner=alice, users=12, spawn_rate=12, duration_s=9)
+    run = services.submit_run(owner=alice, request=services.RunRequest(
+        target=target, scenario=scenario, chaos=["latency@3s:2s:high"]), queue=False)
+    run = services.execute_run(run.pk)
+    assert run.status in (LoadTestRun.Status.PASSED, LoadTestRun.Status.FAILED), run.error
+    [injection] = run.summary["chaos"]
+    [post] = [request for request in api.requests if request.method == "POST"]
+    assert post.path == "/apis/chaos-mesh.org/v1alpha1/namespaces/web/networkchaos"
+    assert post.body["metadata"]["labels"] == {"app.kubernetes.io/managed-by": "lblab", "lblab.io/run": str(run.pk)}
+    assert post.body["spec"] == {"action": "delay", "delay": {"latency": "1000ms", "jitter": "0ms"}, "mode": "all",
+                                 "selector": {"namespaces": ["web"], "pods": {"web": [injection["target"]]}},
+                                 "duration": "2s"}
+    # the pod really answered late: once every user waits on it (1000 ms a request), a second's p95
+    # is the delay; before the window and after it, the pods answer at once
+    p95 = dict(MetricSample.objects.filter(run=run).values_list("t", "p95_ms"))
+    assert max(p95[4.0], p95[5.0], p95[6.0]) >= 900, p95
+    assert p95[2.0] < 200 and p95[8.0] < 200, p95
+    assert injection["rolled_back"] is True
+    # after the run: the run's object deleted, no fault left on the pods
+    assert any(request.method == "DELETE" and request.path.startswith(post.path) for request in api.requests)
+    assert api.lblab_objects() == []
+    assert_no_faults(sandbox)
+
+
+@pytest.mark.django_db
+def test_a_chaos_mesh_step_is_refused_before_the_run_when_chaos_mesh_is_absent(alice, kube_without_chaos_mesh):
+    sandbox, api = kube_without_chaos_mesh
+    target = kubernetes_target(alice, sandbox)
+    scenario = ScenarioFactory(owner=alice, duration_s=20)
+    with pytest.raises(ValidationError) as refused:
+        services.submit_run(owner=alice, request=services.RunRequest(
+            target=target, scenario=scenario, chaos=["pod_kill@2s:0s", "cpu_stress@5s:5s", "latency@12s:2s"]),
+            queue=False)
+    assert refused.value.message_dict["chaos"] == [
+        "cpu_stress, latency on a Kubernetes target needs Chaos Mesh, and the cluster does not serve its API "
+        "(chaos-mesh.org/v1alpha1): install Chaos Mesh (https://chaos-mesh.org) or drop the step"]
+    assert not LoadTestRun.objects.exists()
+    # asked of the API server's discovery only: nothing created or changed
+    assert [(request.method, request.path) for request in api.requests] == [
+        ("GET", "/apis/chaos-mesh.org/v1alpha1")]
+    # `loadtest` says the same in one line, exit 2
+    with pytest.raises(CommandError) as cli:
+        call_command("loadtest", "--kubernetes", "--namespace", "web", "--selector", "app=web", "--target",
+                     sandbox.endpoint, "--duration", "10s", "--chaos", "latency@2s:2s")
+    assert cli.value.returncode == 2 and "latency on a Kubernetes target needs Chaos Mesh" in str(cli.value)
+    assert not LoadTestRun.objects.exists()
+    assert not [request for request in api.requests if request.method != "GET"]
+    # a pod kill needs no Chaos Mesh, and a partition falls back to a NetworkPolicy
+    run = services.submit_run(owner=alice, request=services.RunRequest(
+        target=target, scenario=scenario, chaos=["pod_kill@2s:0s", "partition@5s:2s"]), queue=False)
+    assert run.chaos == ["pod_kill@2s:0s", "partition@5s:2s"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_reaper_deletes_the_chaos_mesh_objects_of_a_run_whose_worker_died(alice, kube):
+    sandbox, api = kube
+    target = kubernetes_target(alice, sandbox)
+    scenario = ScenarioFactory(owner=alice, duration_s=60)
+    run = services.submit_run(owner=alice, request=services.RunRequest(
+        target=target, scenario=scenario, chaos=["latency@1s:50s:high", "cpu_stress@2s:50s"]), queue=False)
+    # the worker opened the target, applied both faults, then died without restoring
+    worker = TARGET_KINDS["kubernetes"].open(target.spec(), run_id=run.pk)
+    victim = worker.pods()[0].name
+    worker.add_latency([victim], 1000, 0, 50)
+    worker.stress_cpu([victim], 1, 50)
+    worker.close()
+    ChaosInjection.objects.create(run=run, step=0, kind="latency", spec="latency@1s:50s:high", target=victim,
+                                  started_at_s=1.0)
+    assert sorted(obj["kind"] for obj in api.lblab_objects()) == ["NetworkChaos", "StressChaos"]
+    assert sandbox.client.faults()["held"] == {victim: ["cpu_stress", "latency"]}
+    LoadTestRun.objects.filter(pk=run.pk).update(status=LoadTestRun.Status.RUNNING,
+                                                 heartbeat_at=timezone.now() - timedelta(seconds=31))
+    assert services.reap_stale_runs() == 1
+    assert api.lblab_objects() == []
+    assert_no_faults(sandbox)
+    injection = ChaosInjection.objects.get(run=run)
+    assert injection.rollback == ChaosInjection.Rollback.ROLLED_BACK
+    assert "reopened and restored" in injection.error

@@ -28,7 +28,7 @@ def lost_run_with_a_fault(alice):
 
 def test_a_reopened_cluster_is_restored_and_the_injection_marked(alice, monkeypatch):
     cluster = RecordingCluster()
-    monkeypatch.setattr(TARGET_KINDS["sandbox"], "reopen", lambda spec: cluster)
+    monkeypatch.setattr(TARGET_KINDS["sandbox"], "reopen", lambda spec, run_id=None: cluster)
     run = lost_run_with_a_fault(alice)
     assert services.reap_stale_runs() == 1
     assert ("restore",) in cluster.calls
@@ -42,7 +42,7 @@ def test_a_cluster_that_cannot_be_restored_is_marked_failed(alice, monkeypatch):
         def restore(self):
             raise ConnectionError("control API unreachable")
 
-    monkeypatch.setattr(TARGET_KINDS["sandbox"], "reopen", lambda spec: Unreachable())
+    monkeypatch.setattr(TARGET_KINDS["sandbox"], "reopen", lambda spec, run_id=None: Unreachable())
     run = lost_run_with_a_fault(alice)
     services.reap_stale_runs()
     failed = ChaosInjection.objects.get(run=run, step=0)

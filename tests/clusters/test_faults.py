@@ -131,3 +131,20 @@ def test_restore_clears_faults_before_their_duration(cluster, http, wait_until):
     finally:
         conn.close()
     cluster.restore()  # twice is fine
+
+
+def test_clearing_one_fault_leaves_the_others(cluster):
+    first, second = pod(cluster, 0), pod(cluster, 1)
+    cluster.add_latency([first.name, second.name], ms=50, duration=600)
+    cluster.add_errors([first.name], rate=1.0, status=503, duration=600)
+    assert cluster.client.clear_fault("latency", [first.name]) == 1
+    assert active_faults(cluster, first.name) == ["errors"]
+    assert active_faults(cluster, second.name) == ["latency"]
+    assert [(f["kind"], f["pods"]) for f in cluster.client.status()["faults"]] == [
+        ("latency", [second.name]), ("errors", [first.name])]
+    cleared = [e for e in cluster.events(0) if e.type == "fault_cleared" and e.details.get("reason") == "cleared"]
+    assert [(e.details["kind"], e.details["pods"]) for e in cleared][-1] == ("latency", [first.name])
+    assert cluster.client.clear_fault("latency", [first.name]) == 0  # nothing left of it there: fine
+    with pytest.raises(Exception, match="unknown fault 'slowness'"):
+        cluster.client.clear_fault("slowness", [first.name])
+    cluster.restore()

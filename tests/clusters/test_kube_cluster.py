@@ -103,11 +103,12 @@ def test_a_selector_that_picks_no_pod_is_refused_on_its_field(emulated):
     assert refused.value.field == "label_selector"
 
 
-def test_faults_that_need_chaos_mesh_are_refused_not_pretended(emulated):
-    _, _, cluster = emulated
+def test_faults_without_a_faithful_kubernetes_mapping_are_refused_not_pretended(emulated):
+    _, api, cluster = emulated
     pods = [cluster.pods()[0].name]
-    for call in (lambda: cluster.add_latency(pods, 100), lambda: cluster.add_errors(pods, 0.5),
-                 lambda: cluster.partition(pods), lambda: cluster.stress_cpu(pods)):
-        with pytest.raises(ClusterError, match="needs Chaos Mesh") as refused:
+    for call, reason in ((lambda: cluster.add_errors(pods, 0.5), "no faithful mapping"),
+                         (lambda: cluster.set_not_ready(pods), "no Kubernetes equivalent")):
+        with pytest.raises(ClusterError, match=reason) as refused:
             call()
         assert refused.value.field == "kind"
+    assert not [request for request in api.requests if request.method == "POST"]

@@ -47,22 +47,43 @@ def api_attributes(tree: ast.AST) -> dict[str, str]:
     return held
 
 
-def constants(tree: ast.AST) -> dict[str, str]:
-    return {node.targets[0].id: node.value.value for node in ast.walk(tree)
-            if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)
-            and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)}
+def constants(tree: ast.AST) -> dict[str, str | tuple[str, ...]]:
+    """Module-level names bound to a string, or to a tuple of strings (`CHAOS_MESH_PLURALS`), and the
+    names of a tuple unpacking of strings (`CHAOS_GROUP, CHAOS_VERSION = "chaos-mesh.org", "v1alpha1"`)."""
+    out: dict[str, str | tuple[str, ...]] = {}
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Assign) and len(node.targets) == 1):
+            continue
+        target, value = node.targets[0], node.value
+        strings = isinstance(value, ast.Tuple) and all(
+            isinstance(item, ast.Constant) and isinstance(item.value, str) for item in value.elts)
+        if isinstance(target, ast.Name) and isinstance(value, ast.Constant) and isinstance(value.value, str):
+            out[target.id] = value.value
+        elif isinstance(target, ast.Name) and strings:
+            out[target.id] = tuple(item.value for item in value.elts)
+        elif isinstance(target, ast.Tuple) and strings and len(target.elts) == len(value.elts):
+            out.update({name.id: item.value for name, item in zip(target.elts, value.elts, strict=True)
+                        if isinstance(name, ast.Name)})
+    return out
 
 
-def custom_object_permission(method: str, args: list[ast.expr], known: dict[str, str]) -> tuple[str, str, str]:
-    """CustomObjectsApi: `<verb>_namespaced_custom_object(group, version, namespace, plural, ...)`."""
-    def value(arg):
+def custom_object_permissions(method: str, args: list[ast.expr], known: dict) -> set[tuple[str, str, str]]:
+    """CustomObjectsApi: `<verb>_namespaced_custom_object(group, version, namespace, plural, ...)`. A
+    plural given as a variable stands for every name of the adapter's one `*_PLURALS` tuple (KubeApi
+    refuses any other)."""
+    def values(arg) -> tuple[str, ...]:
         if isinstance(arg, ast.Constant):
-            return arg.value
-        assert isinstance(arg, ast.Name) and arg.id in known, f"{method}: group and plural must be constants"
-        return known[arg.id]
+            return (arg.value,)
+        assert isinstance(arg, ast.Name), f"{method}: group and plural must be constants"
+        if arg.id in known:
+            found = known[arg.id]
+            return found if isinstance(found, tuple) else (found,)
+        plurals = [value for name, value in known.items() if name.endswith("_PLURALS")]
+        assert len(plurals) == 1, f"{method}: a variable {arg.id} needs one *_PLURALS tuple to stand for"
+        return plurals[0]
 
     verb = VERBS[method.split("_", 1)[0]]
-    return value(args[0]), value(args[3]), verb
+    return {(group, plural, verb) for group in values(args[0]) for plural in values(args[3])}
 
 
 def calls_in_the_adapter() -> set[tuple[str, str, str]]:
@@ -78,8 +99,10 @@ def calls_in_the_adapter() -> set[tuple[str, str, str]]:
                     and isinstance(node.func.value, ast.Attribute) and node.func.value.attr in held
                     and isinstance(node.func.value.value, ast.Name) and node.func.value.value.id == "self"):
                 attribute, method = node.func.value.attr, node.func.attr
+                if method == "get_api_resources":  # discovery: every authenticated user may (system:discovery)
+                    continue
                 if held[attribute] == "CustomObjectsApi":
-                    used.add(custom_object_permission(method, node.args, known))
+                    used |= custom_object_permissions(method, node.args, known)
                 else:
                     used.add(permission(attribute, method))
     return used
