@@ -99,16 +99,23 @@ TUNING_HEADINGS = ("Time (s)", "Action", "From → to", "Reason", "Score before"
                    "Prediction error", "Outcome")
 
 
+def signed_points(value) -> str:
+    """A prediction error: "+1.2", "-0.8", "0.0" (never "-0.0"), "–" when not judged yet."""
+    if value is None:
+        return "–"
+    text = f"{value:+.1f}"
+    return "0.0" if text in ("+0.0", "-0.0") else text
+
+
 def tuning_rows(tuning: Sequence[Mapping]) -> list[list[str]]:
     """Each tuning decision of the summary's `tuning` list as the cells of TUNING_HEADINGS: when,
     what changed, why, the score before, predicted and observed, observed minus predicted, outcome."""
     rows = []
     for decision in tuning:
-        error = decision.get("prediction_error")
         rows.append([_number(decision.get("t")), str(decision.get("action") or ""), tuning_label(decision, _FULL_LABEL),
                      str(decision.get("reason") or ""), _number(decision.get("score_before")),
                      _number(decision.get("predicted_score")), _number(decision.get("score_after")),
-                     "–" if error is None else f"{error:+.1f}", str(decision.get("outcome") or "")])
+                     signed_points(decision.get("prediction_error")), str(decision.get("outcome") or "")])
     return rows
 
 

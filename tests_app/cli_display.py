@@ -15,6 +15,7 @@ from rich.text import Text
 
 from clusters.faults import FAULT_KINDS
 from metrics_app.figures import tuning_label
+from metrics_app.reports import signed_points
 from metrics_app.selectors import tuning_decisions
 
 BAR_WIDTH = 30
@@ -180,11 +181,10 @@ def _print_tuning(console: Console, summary: dict) -> None:
                                                               "error") else "left",
                          overflow="fold" if column == "reason" else "ellipsis")
     for decision in decisions:
-        error = decision.get("prediction_error")
         table.add_row(f"{decision['t']:.1f}", escape(decision["action"]), escape(tuning_label(decision)),
                       escape(decision.get("reason") or ""), _points(decision.get("score_before")),
                       _points(decision.get("predicted_score")), _points(decision.get("score_after")),
-                      "–" if error is None else f"{error:+.1f}", escape(decision.get("outcome") or ""))
+                      signed_points(decision.get("prediction_error")), escape(decision.get("outcome") or ""))
     console.print(table)
 
 

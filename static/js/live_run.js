@@ -408,6 +408,12 @@
 
   // The tuner's decisions as the report's tuning table shows them (metrics_app/reports.py): from the
   // `events` message, the observed score and the prediction error filled in once each is judged.
+  function signedPoints(value) {  // as metrics_app/reports.py signed_points: "+1.2", "-0.8", "0.0"
+    if (value === null) return "–";
+    var text = (value >= 0 ? "+" : "") + value.toFixed(1);
+    return text === "+0.0" || text === "-0.0" ? "0.0" : text;
+  }
+
   function showDecisions() {
     var table = document.getElementById("live-decisions");
     if (!table) return;
@@ -418,7 +424,7 @@
       var error = number(decision.prediction_error);
       return [fixed(decision.t, 1, " s"), String(decision.action || ""), tuningLabel(decision, style),
         String(decision.reason || ""), fixed(decision.score_before, 1), fixed(decision.predicted_score, 1),
-        fixed(decision.score_after, 1), error === null ? "–" : (error >= 0 ? "+" : "") + error.toFixed(1),
+        fixed(decision.score_after, 1), signedPoints(error),
         String(decision.outcome || "")];
     }));
     var card = document.getElementById("live-tuning");

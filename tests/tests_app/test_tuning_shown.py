@@ -93,3 +93,9 @@ def test_the_live_panel_shows_each_decision_as_it_is_taken(alice):
     shown = io.StringIO()
     cli_console(shown).print(display.live.renderable)  # what the panel draws now
     assert line in shown.getvalue()
+
+
+def test_a_prediction_error_that_rounds_to_nothing_reads_0():
+    from metrics_app.reports import signed_points
+
+    assert [signed_points(value) for value in (-0.04, 0.0, 1.25, -0.8, None)] == ["0.0", "0.0", "+1.2", "-0.8", "–"]
