@@ -15,6 +15,8 @@ import re
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 
+from metrics_app.figures import MARKS, tuning_label
+
 # The thresholds a run is judged on (tests_app.verdict.judge), each with the words its failure
 # reason opens with: a reason is the failure of the threshold it names.
 THRESHOLD_CHECKS = (
@@ -90,6 +92,40 @@ def chaos_rows(chaos: Sequence[Mapping]) -> list[dict]:
         "reason": str(injection.get("reason") or ""),
         "figures": [format_figure(key, injection.get(key), unit) for key, _, unit, _ in CHAOS_FIGURES],
     } for injection in chaos]
+
+
+# The tuning table's columns, as the run page's decisions table has them.
+TUNING_HEADINGS = ("Time (s)", "Action", "From → to", "Reason", "Score before", "Predicted", "Observed",
+                   "Prediction error", "Outcome")
+
+
+def signed_points(value) -> str:
+    """A prediction error: "+1.2", "-0.8", "0.0" (never "-0.0"), "–" when not judged yet."""
+    if value is None:
+        return "–"
+    text = f"{value:+.1f}"
+    return "0.0" if text in ("+0.0", "-0.0") else text
+
+
+def tuning_rows(tuning: Sequence[Mapping]) -> list[list[str]]:
+    """Each tuning decision of the summary's `tuning` list as the cells of TUNING_HEADINGS: when,
+    what changed, why, the score before, predicted and observed, observed minus predicted, outcome."""
+    rows = []
+    for decision in tuning:
+        rows.append([_number(decision.get("t")), str(decision.get("action") or ""), tuning_label(decision, _FULL_LABEL),
+                     str(decision.get("reason") or ""), _number(decision.get("score_before")),
+                     _number(decision.get("predicted_score")), _number(decision.get("score_after")),
+                     signed_points(decision.get("prediction_error")), str(decision.get("outcome") or "")])
+    return rows
+
+
+def tuning_markdown(tuning: Sequence[Mapping]) -> list[str]:
+    """The tuning table as Markdown lines (nothing when the tuner took no decision)."""
+    if not tuning:
+        return []
+    return ["## Tuning", "", *_md_table(TUNING_HEADINGS, tuning_rows(tuning)), "",
+            "Scores in points of the policy's view; observed after the cooldown; prediction error: observed minus "
+            "predicted.", ""]
 
 
 # --------------------------------------------------------------------------- JUnit XML
@@ -207,6 +243,9 @@ def _md_table(headings: Sequence[str], rows: Sequence[Sequence]) -> list[str]:
     return lines
 
 
+_FULL_LABEL = {**MARKS["tuning"], "label_max_chars": 10_000}  # a table shows the whole change, a chart a short one
+
+
 def _number(value, fmt: str = "{:.1f}", unit: str = "") -> str:
     return "–" if value is None else fmt.format(value) + unit
 
@@ -269,4 +308,5 @@ def run_report_markdown(summary: Mapping, *, run_name: str, run_id: int | None =
             [[row.get("endpoint"), row.get("type"), row.get("status") or "–", row.get("message"), row.get("count"),
               _number(row.get("first_s")), _number(row.get("last_s"))] for row in errors]), ""]
     lines += chaos_markdown(summary.get("chaos") or [])
+    lines += tuning_markdown(summary.get("tuning") or [])
     return "\n".join(lines).rstrip("\n") + "\n"

@@ -13,11 +13,13 @@ from collections.abc import Callable, Mapping
 
 from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from clusters.balance import ExpectedPods
+from clusters.base import ClusterError
 from metrics_app import comparison
-from metrics_app.models import CompareSeries, MetricSample, PodSample, RequestStats, TuningDecision
+from metrics_app.models import CompareSeries, MetricSample, PodSample, RequestStats, TuningDecision, TuningPolicy
 from metrics_app.selectors import run_seconds_arrays
 from metrics_app.summary import WINDOW_S
 
@@ -150,3 +152,35 @@ def record_tuning_decision(*, run_id: int, decision) -> TuningDecision:
     fields["alternatives"] = list(decision.alternatives)
     row, _ = TuningDecision.objects.update_or_create(run_id=run_id, seq=decision.seq, defaults=fields)
     return row
+
+
+def find_policy(given) -> TuningPolicy:
+    """A tuning policy a run may attach, by id or name (policies are shared, managed in the admin);
+    ValidationError on `autotune` naming the enabled ones when there is no such policy or it is disabled."""
+    if isinstance(given, TuningPolicy):
+        found = TuningPolicy.objects.filter(pk=given.pk).first()
+    elif isinstance(given, int) and not isinstance(given, bool):
+        found = TuningPolicy.objects.filter(pk=given).first() if 0 < given < 2**31 else None  # an id the database can hold
+    elif isinstance(given, str) and given.strip() and "\x00" not in given:  # PostgreSQL holds no NUL
+        name = given.strip()
+        found = TuningPolicy.objects.filter(name=name).first()
+        if found is None and name.isdigit() and len(name) < 10:  # `--autotune 3`: an id typed on a command line
+            found = TuningPolicy.objects.filter(pk=int(name)).first()
+    else:
+        raise ValidationError({"autotune": ["A tuning policy's id or name."]})
+    if found is None or not found.enabled:
+        names = ", ".join(TuningPolicy.objects.filter(enabled=True).values_list("name", flat=True)[:20]) or "none"
+        why = "is disabled" if found is not None else "does not exist"
+        raise ValidationError({"autotune": [f"tuning policy {given!r} {why}; the enabled ones: {names}"]})
+    return found
+
+
+def check_policy_on(policy: TuningPolicy, *, balancer: str) -> None:
+    """ValidationError on `autotune` unless every action `policy` allows can be done on `balancer`
+    (the target's sandbox balancer: lblab, nginx, haproxy)."""
+    try:
+        policy.spec(balancer=balancer)
+    except ClusterError as error:
+        field = TuningPolicy.field_of(error.field)
+        raise ValidationError({"autotune": [f"policy {policy.name!r} cannot act on the {balancer} balancer: "
+                                            f"{field}: {error.args[0]}"]}) from error

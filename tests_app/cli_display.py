@@ -14,6 +14,9 @@ from rich.table import Table
 from rich.text import Text
 
 from clusters.faults import FAULT_KINDS
+from metrics_app.figures import tuning_label
+from metrics_app.reports import signed_points
+from metrics_app.selectors import tuning_decisions
 
 BAR_WIDTH = 30
 
@@ -43,6 +46,7 @@ class LiveDisplay:
         self.console = console
         self.pod_totals: dict[str, int] = {}
         self.requests = self.failures = 0
+        self.decisions: list[dict] = []  # the run's tuning decisions so far, as the summary lists them
         self.live = Live(self._render(None), console=self.console, refresh_per_second=2, transient=False)
 
     def __enter__(self):
@@ -63,6 +67,8 @@ class LiveDisplay:
         self.failures += sample["failures"] or 0
         for pod, figures in sample["pods"].items():
             self.pod_totals[pod] = self.pod_totals.get(pod, 0) + (figures["requests"] or 0)
+        if self.run.autotune_id is not None:  # the tuner's listener has written this second's decisions
+            self.decisions = tuning_decisions(self.run.pk)
         self.live.update(self._render(sample))
 
     def _render(self, sample: dict | None):
@@ -79,7 +85,19 @@ class LiveDisplay:
         largest = max(self.pod_totals.values(), default=0)
         for pod, total in sorted(self.pod_totals.items()):
             pods.add_row(escape(pod), _bar(total, largest), str(total))  # the target names pods: text, not markup
-        return Group(header, pods)
+        return Group(header, pods, *(Text(decision_line(decision), style="cyan") for decision in self.decisions))
+
+
+def _points(value) -> str:
+    return "–" if value is None else f"{value:.1f}"
+
+
+def decision_line(decision: dict) -> str:
+    """One tuning decision as the live panel shows it: when, what changed, why, predicted and seen."""
+    seen = "" if decision.get("score_after") is None else f", observed {_points(decision['score_after'])}"
+    return (f"tuning {decision['t']:.0f} s · {decision['action']} · {tuning_label(decision)} · {decision['outcome']}"
+            f" · score {_points(decision.get('score_before'))}, predicted {_points(decision.get('predicted_score'))}"
+            f"{seen} · {decision.get('reason') or ''}")
 
 
 def _ms(value) -> str:
@@ -151,6 +169,25 @@ def _print_chaos(console: Console, summary: dict) -> None:
             console.print(f"[yellow]chaos step {item.get('step')}:[/yellow] {escape(item['error'])}")
 
 
+def _print_tuning(console: Console, summary: dict) -> None:
+    """The tuner's decisions: when, what it changed, why, the score predicted and the score seen."""
+    decisions = summary.get("tuning") or []
+    if not decisions:
+        return
+    table = Table(title="Tuning")
+    for column in ("t s", "action", "from -> to", "reason", "score before", "predicted", "observed", "error",
+                   "outcome"):
+        table.add_column(column, justify="right" if column in ("t s", "score before", "predicted", "observed",
+                                                              "error") else "left",
+                         overflow="fold" if column == "reason" else "ellipsis")
+    for decision in decisions:
+        table.add_row(f"{decision['t']:.1f}", escape(decision["action"]), escape(tuning_label(decision)),
+                      escape(decision.get("reason") or ""), _points(decision.get("score_before")),
+                      _points(decision.get("predicted_score")), _points(decision.get("score_after")),
+                      signed_points(decision.get("prediction_error")), escape(decision.get("outcome") or ""))
+    console.print(table)
+
+
 def print_results(run, *, console: Console) -> None:
     summary = run.summary or {}
     pods = summary.get("pods") or {}
@@ -198,6 +235,7 @@ def print_results(run, *, console: Console) -> None:
     for note in summary.get("notes") or []:
         console.print(f"[yellow]note:[/yellow] {escape(note)}")
     _print_chaos(console, summary)
+    _print_tuning(console, summary)
     for reason in run.verdict_reasons or []:
         console.print(f"[red]✗[/red] {escape(reason)}")
     if run.error:

@@ -232,7 +232,9 @@ class RunForm(forms.Form):
                                         required=False, empty_label="None",
                                         help_text="Its steps, steady state and stop conditions, instead of the steps above.")
     autotune = forms.ModelChoiceField(label="Auto-tune policy", queryset=TuningPolicy.objects.none(), required=False,
-                                      empty_label="None")
+                                      empty_label="None",
+                                      help_text="Keeps the balance score at the policy's target by acting on the "
+                                                "sandbox's balancer; each decision is shown on the run's page.")
 
     # Where an error of the run request's target is shown on this form.
     TARGET_FIELDS = {"pods": "sandbox_pods", "balancer": "sandbox_balancer", "algorithm": "sandbox_algorithm",

@@ -33,8 +33,9 @@ from clusters.durations import SpecError
 from clusters.faults import parse_step
 from clusters.targets import Allowed, target_kind
 from lbsite.db import hold_lock
+from metrics_app.models import TuningPolicy
 from metrics_app.selectors import request_stats, samples_overview
-from metrics_app.services import compare_runs, compare_series, publish_to_run
+from metrics_app.services import check_policy_on, compare_runs, compare_series, find_policy, publish_to_run
 from tests_app import run_listeners
 from tests_app.budgets import Budgets, active_runs_problem, run_problems
 from tests_app.models import LoadTestRun, Scenario, Target
@@ -200,7 +201,6 @@ INLINE_SCENARIO_FIELDS = frozenset({
 # Run options whose engine this build does not have yet, and why each is refused: submit_run
 # refuses them (never silently ignored) and the new-run form shows them disabled with the reason.
 NOT_IN_THIS_BUILD = {
-    "autotune": "the auto-tuner is not part of this build yet",
     "stateful": "stateful services are not part of this build yet",
 }
 
@@ -248,9 +248,10 @@ def _checked_run(owner, request: RunRequest) -> LoadTestRun:
                               duration_s=scenario.spec().duration_s, reach_cluster=not errors)
         except ValidationError as error:
             errors.update(error.message_dict)
+    policy = _resolve_policy(request.autotune, target, errors)
     run = LoadTestRun(owner=owner, target=target, scenario=scenario if scenario is not None and scenario.pk else None,
                       scenario_config=scenario.frozen() if scenario is not None else {}, chaos=chaos.steps,
-                      chaos_experiment=chaos.experiment, chaos_settings=chaos.settings,
+                      chaos_experiment=chaos.experiment, chaos_settings=chaos.settings, autotune=policy,
                       workers=request.workers, name=(request.name or "").strip())
     try:  # the run's own fields (its name...); target and scenario were checked above
         run.full_clean(exclude=["owner", "target", "scenario", "scenario_config", "autotune"],
@@ -437,12 +438,35 @@ def _check_run_options(request: RunRequest, errors: dict) -> None:
             except (SpecError, ClusterError) as error:
                 errors["chaos"] = [error.args[0]]
                 break
-    if request.autotune is not None:
-        errors["autotune"] = [NOT_IN_THIS_BUILD["autotune"]]
     if request.stateful:
         errors["stateful"] = [NOT_IN_THIS_BUILD["stateful"]]
     if isinstance(request.workers, bool) or not isinstance(request.workers, int) or not 1 <= request.workers <= MAX_WORKERS:
         errors["workers"] = [f"must be at least 1 and at most {MAX_WORKERS} (Locust worker processes)"]
+
+
+def _resolve_policy(given, target: Target | None, errors: dict) -> TuningPolicy | None:
+    """The run's tuning policy (`autotune`: id or name), checked against what LB Lab can change on the
+    target's balancer; None without one, or with its one error in `errors["autotune"]`."""
+    if given is None or given == "":
+        return None
+    try:
+        policy = find_policy(given)
+    except ValidationError as error:
+        errors.update(error.message_dict)
+        return None
+    if target is None:  # the target's own error says what is wrong; the policy is judged against a good one
+        return policy
+    spec = target.spec()
+    if target_kind(target.kind).algorithm(spec) is None:  # the balancer is not LB Lab's to change
+        errors["autotune"] = [f"LB Lab cannot change the balancer of a {target.kind} target, so it cannot tune it: "
+                              "auto-tuning needs a sandbox target"]
+        return None
+    try:
+        check_policy_on(policy, balancer=spec.balancer)
+    except ValidationError as error:
+        errors.update(error.message_dict)
+        return None
+    return policy
 
 
 def _check(validate: Callable[[], None], errors: dict, under: str | None) -> None:

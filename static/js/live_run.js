@@ -110,7 +110,7 @@
       label = subject + ": " + shortValue(before) + " -> " + shortValue(after);
     }
     var chars = Array.from(label);
-    return chars.length <= style.label_max_chars ? label : chars.slice(0, style.label_max_chars - 1).join("") + "…";
+    return !style.label_max_chars || chars.length <= style.label_max_chars ? label : chars.slice(0, style.label_max_chars - 1).join("") + "…";
   }
 
   function band(x0, x1, style) {
@@ -406,6 +406,31 @@
     if (card) card.hidden = chaos.length === 0;
   }
 
+  // The tuner's decisions as the report's tuning table shows them (metrics_app/reports.py): from the
+  // `events` message, the observed score and the prediction error filled in once each is judged.
+  function signedPoints(value) {  // as metrics_app/reports.py signed_points: "+1.2", "-0.8", "0.0"
+    if (value === null) return "–";
+    var text = (value >= 0 ? "+" : "") + value.toFixed(1);
+    return text === "+0.0" || text === "-0.0" ? "0.0" : text;
+  }
+
+  function showDecisions() {
+    var table = document.getElementById("live-decisions");
+    if (!table) return;
+    var decisions = events.tuning || [];
+    var marked = specs.filter(function (spec) { return spec.marks; })[0];
+    var style = { subjects: marked ? marked.marks.tuning.subjects : {} };  // the full label: no length limit
+    fillRows(table, decisions.map(function (decision) {
+      var error = number(decision.prediction_error);
+      return [fixed(decision.t, 1, " s"), String(decision.action || ""), tuningLabel(decision, style),
+        String(decision.reason || ""), fixed(decision.score_before, 1), fixed(decision.predicted_score, 1),
+        fixed(decision.score_after, 1), signedPoints(error),
+        String(decision.outcome || "")];
+    }));
+    var card = document.getElementById("live-tuning");
+    if (card) card.hidden = decisions.length === 0;
+  }
+
   // ---- status, alerts, results ----
 
   function statusLabel(value) {
@@ -518,6 +543,7 @@
     } else if (message.type === "events") {
       events = { chaos: message.chaos || [], tuning: message.tuning || [] };
       showInjections();
+      showDecisions();
       marksDirty = "all";
       scheduleRedraw();
     } else if (message.type === "alert") {

@@ -39,10 +39,11 @@ PINNED_UNTIL_RECONNECT = "a reload leaves kept-alive connections pinned on the o
 def test_pinned_sandbox_run_is_tuned_and_recorded(alice, balancer):
     target = TargetFactory(owner=alice, pods=4, algorithm="l4_connection", service_time_ms=1.0, balancer=balancer)
     scenario = ScenarioFactory(owner=alice, users=5, spawn_rate=50, duration_s=14, keep_alive=True)
-    run = services.submit_run(owner=alice, request=services.RunRequest(target=target, scenario=scenario), queue=False)
     policy = TuningPolicyFactory(allowed_actions=["set_algorithm"], algorithms=["least_conn", "round_robin"],
                                  window_s=3, cooldown_s=3, p95_margin_pct=1000.0)
-    LoadTestRun.objects.filter(pk=run.pk).update(autotune=policy)  # submit_run does not take a policy yet
+    run = services.submit_run(owner=alice, request=services.RunRequest(
+        target=target, scenario=scenario, autotune=policy.name), queue=False)
+    assert run.autotune == policy
 
     run = services.execute_run(run.pk)
 

@@ -15,11 +15,10 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(240)]
 def test_slow_pod_gets_less_traffic_and_p95_improves(alice):
     target = TargetFactory(owner=alice, pods=4, algorithm="weighted_round_robin", service_time_ms=2.0)
     scenario = ScenarioFactory(owner=alice, users=16, spawn_rate=50, duration_s=12, keep_alive=True)
-    run = services.submit_run(owner=alice, request=services.RunRequest(
-        target=target, scenario=scenario, chaos=["latency@0s:60s:low:pod-3"]), queue=False)
     policy = TuningPolicyFactory(allowed_actions=["set_weights"], algorithms=[], view="utilisation",
                                  window_s=3, cooldown_s=3, p95_margin_pct=10.0)
-    LoadTestRun.objects.filter(pk=run.pk).update(autotune=policy)  # submit_run does not take a policy yet
+    run = services.submit_run(owner=alice, request=services.RunRequest(
+        target=target, scenario=scenario, chaos=["latency@0s:60s:low:pod-3"], autotune=policy.pk), queue=False)
 
     run = services.execute_run(run.pk)
 

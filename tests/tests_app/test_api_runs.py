@@ -60,7 +60,7 @@ def test_start_with_ids(alice, api_for):
         ({**INLINE, "target": {"kind": "url", "base_url": "http://127.0.0.1:9"}, "chaos": ["pod_kill@3s:0s"]},
          "chaos", "cannot inject faults into a URL target"),
         ({**INLINE, "experiment": "no such one"}, "experiment", "no chaos experiment 'no such one'"),
-        ({**INLINE, "autotune": 1}, "autotune", "not part of this build"),
+        ({**INLINE, "autotune": 999999}, "autotune", "tuning policy 999999 does not exist"),
         ({**INLINE, "workers": 0}, "workers", ""),
         ({"scenario": INLINE["scenario"]}, "target", ""),
     ],

@@ -119,9 +119,9 @@ def test_new_run_form_offers_every_scenario_field_and_shows_every_error_at_once(
     page.select_option("#id_shape", "spike")
     assert page.is_visible("#id_spike_at_s") and page.is_visible("#id_spike_factor") and not page.is_visible("#id_stages")
 
-    # chaos steps and experiments are offered; what this build cannot do is not offered as working
+    # chaos steps, experiments and tuning policies are offered
     assert not page.is_disabled("#id_chaos") and not page.is_disabled("#id_experiment")
-    assert page.is_disabled("#id_autotune")
+    assert not page.is_disabled("#id_autotune")
 
     page.fill("#id_users", "0")
     page.fill("#id_spike_at_s", "50")

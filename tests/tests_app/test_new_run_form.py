@@ -12,7 +12,6 @@ from chaos_app.models import ChaosExperiment
 from clusters.algorithms import ALGORITHMS
 from tests.factories import LoadTestRunFactory, ScenarioFactory, TargetFactory, TuningPolicyFactory
 from tests_app.models import LoadTestRun, Scenario, Target
-from tests_app.services import NOT_IN_THIS_BUILD
 
 pytestmark = pytest.mark.django_db
 
@@ -155,7 +154,7 @@ def test_custom_stages_can_be_submitted_and_the_run_lasts_as_long_as_they_do(log
 
 
 def test_every_error_comes_in_one_round(logged_in):
-    policy = TuningPolicyFactory()
+    policy = TuningPolicyFactory(enabled=False)  # not offered: the form's own error
     response = logged_in.post(reverse("run-new"), {
         **CUSTOM, "users": "0", "duration_s": "soon", "sandbox_pods": "99", "workers": "40", "name": "n" * 201,
         "threshold_error_rate": "2", "think_time_min_ms": "500", "think_time_max_ms": "100",
@@ -203,8 +202,12 @@ def test_sliders_have_a_number_input_beside_them(logged_in):
         assert f'data-slider-for="id_{name}"' in page
 
 
-def test_engines_not_in_this_build_are_shown_disabled_with_why(logged_in):
+def test_chaos_and_autotune_are_offered_with_the_enabled_policies(logged_in):
+    TuningPolicyFactory(name="keep it even")
+    TuningPolicyFactory(name="switched off", enabled=False)
     page = logged_in.get(reverse("run-new")).content.decode()
     assert not re.search(r'<textarea name="chaos"[^>]*disabled', page)
-    assert re.search(r'<select name="autotune"[^>]*disabled', page)
-    assert f"Not in this build: {NOT_IN_THIS_BUILD['autotune']}." in page
+    assert not re.search(r'<select name="autotune"[^>]*disabled', page)
+    assert "Not in this build" not in page
+    assert re.search(r'<option value="\d+">keep it even</option>', page)
+    assert "switched off" not in page

@@ -167,7 +167,10 @@ class RunCreateSerializer(serializers.Serializer):
         required=False, default=None,
         help_text="A chaos experiment (yours or a preset) by id or name, instead of `chaos`: its steps, steady "
                   "state and stop conditions.")
-    autotune = serializers.IntegerField(required=False, allow_null=True, default=None)
+    autotune = serializers.JSONField(
+        required=False, allow_null=True, default=None,
+        help_text="A tuning policy (GET /api/tuning-policies/) by id or name: the tuner keeps the balance score at its "
+                  "target by acting on the sandbox's balancer. Null: no tuning.")
     workers = serializers.IntegerField(required=False, default=1)
 
 

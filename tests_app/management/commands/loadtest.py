@@ -95,7 +95,9 @@ class Command(BaseCommand):
                                   f"times (default {DEFAULT_RETRIES}, as nginx's proxy_next_upstream)")
         retries.add_argument("--no-retries", action="store_true", help="sandbox balancer: never retry (--retries 0)")
         parser.add_argument("--threshold", type=float, help="balance score threshold, percent (default 95)")
-        parser.add_argument("--autotune", metavar="POLICY")
+        parser.add_argument("--autotune", metavar="POLICY",
+                            help="a tuning policy by name or id: the tuner keeps the balance score at its target by "
+                                 "acting on the sandbox's balancer (sandbox targets only)")
         parser.add_argument("--stateful", choices=("redis", "postgres"))
         parser.add_argument("--json", metavar="PATH", help="write the summary here (the API's `summary`)")
         parser.add_argument("--junit", metavar="PATH",
