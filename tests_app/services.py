@@ -37,6 +37,7 @@ from metrics_app.selectors import request_stats, samples_overview
 from metrics_app.services import compare_runs, compare_series, publish_to_run
 from tests_app import run_listeners
 from tests_app.budgets import Budgets, active_runs_problem, run_problems
+from tests_app.engine.userfile import LocustfileError, LocustfileInfo, inspect_locustfile
 from tests_app.models import LoadTestRun, Scenario, Target
 from tests_app.run_events import RunEvents
 from tests_app.run_queue import Limits, Place, Plan, QueuedRun, plan
@@ -149,6 +150,10 @@ class RunRequest:
     workers: int = 1
     stateful: str | None = None
     name: str = ""  # empty: the run is named after its scenario and target
+    # A user's own locustfile instead of the scenario's request mix: its path (checked here, in a
+    # child Python) or what `inspect_locustfile` found already; `user_classes`: those to run (all).
+    locustfile: str | LocustfileInfo | None = None
+    user_classes: Sequence[str] = ()
 
 
 def budgets_now() -> Budgets:
@@ -241,6 +246,9 @@ def _checked_run(owner, request: RunRequest) -> LoadTestRun:
     target = _resolve_target(owner, request.target, errors)
     scenario = _resolve_scenario(owner, request.scenario, request.scenario_overrides, errors)
     _check_run_options(request, errors)
+    locustfile = _checked_locustfile(request, errors)
+    if locustfile is not None and scenario is not None and scenario.spec().arrival_rate is not None:
+        errors["arrival_rate"] = ["not with a locustfile: its users send at their own pace (the closed model)"]
     chaos = RunChaos(steps=list(request.chaos))
     if target is not None and scenario is not None and "chaos" not in errors:
         try:  # the steps against the pods and nodes the target will have, within the load's duration
@@ -252,6 +260,10 @@ def _checked_run(owner, request: RunRequest) -> LoadTestRun:
                       scenario_config=scenario.frozen() if scenario is not None else {}, chaos=chaos.steps,
                       chaos_experiment=chaos.experiment, chaos_settings=chaos.settings,
                       workers=request.workers, name=(request.name or "").strip())
+    if locustfile is not None:
+        run.locustfile = {"path": locustfile.path, "user_classes": list(locustfile.user_classes),
+                          "named": locustfile.named, "shape": locustfile.shape}
+        run.locustfile_text, run.locustfile_sha256 = locustfile.text, locustfile.sha256
     try:  # the run's own fields (its name...); target and scenario were checked above
         run.full_clean(exclude=["owner", "target", "scenario", "scenario_config", "autotune"],
                        validate_unique=False, validate_constraints=False)
@@ -291,7 +303,7 @@ def _engine_problems(run: LoadTestRun) -> dict:
 
     host = run.target.base_url or "http://127.0.0.1:1"  # a sandbox's address is known once it starts
     try:
-        parse_config(locust_config(run.target, run.scenario_spec, host))
+        parse_config(locust_config(run.target, run.scenario_spec, host, run.locustfile))
     except ConfigError as error:
         top = (error.field or "").split(".")[0].split("[")[0]
         under, field_name = _ENGINE_FIELDS.get(top, ("scenario", None))
@@ -425,6 +437,21 @@ def _resolve_scenario(owner, given, overrides: Mapping, errors: dict) -> Scenari
         errors["scenario"] = problems
         return None
     return scenario
+
+
+def _checked_locustfile(request: RunRequest, errors: dict) -> LocustfileInfo | None:
+    """The run's own locustfile, checked (imports, has the user classes, attributable clients)."""
+    if request.locustfile is None:
+        if request.user_classes:
+            errors["user_classes"] = ["user classes are chosen in a locustfile: give the locustfile too"]
+        return None
+    if isinstance(request.locustfile, LocustfileInfo):
+        return request.locustfile
+    try:
+        return inspect_locustfile(request.locustfile, user_classes=tuple(request.user_classes))
+    except LocustfileError as error:
+        errors[error.field] = [str(error)]
+        return None
 
 
 def _check_run_options(request: RunRequest, errors: dict) -> None:

@@ -67,7 +67,12 @@ report({"classes": classes, "shapes": shapes})
 
 
 class LocustfileError(ValueError):
-    """A locustfile LB Lab will not run: one line saying why (the file and line, when Python failed)."""
+    """A locustfile LB Lab will not run: one line saying why (the file and line, when Python failed).
+    `field`: what is wrong, `locustfile` or `user_classes` (a class name the file does not have)."""
+
+    def __init__(self, message: str, *, field: str = "locustfile"):
+        super().__init__(message)
+        self.field = field
 
 
 @dataclass(frozen=True)
@@ -79,10 +84,12 @@ class LocustfileInfo:
     all_user_classes: tuple[str, ...]
     shape: str | None  # the file's LoadTestShape: it drives the users
 
-    def config(self, *, named: bool) -> dict:
-        """The plugin config's `locustfile` (tests_app/engine/config.py). `named`: pass the class
-        names to Locust (the user named some) rather than letting it run all of them."""
-        return {"path": self.path, "user_classes": list(self.user_classes) if named else [], "shape": self.shape}
+    named: bool = False  # the user named the classes (else: all of the file's)
+
+    def config(self) -> dict:
+        """The plugin config's `locustfile` (tests_app/engine/config.py): the class names are passed
+        to Locust when the user named some; otherwise Locust runs all of them."""
+        return {"path": self.path, "user_classes": list(self.user_classes) if self.named else [], "shape": self.shape}
 
 
 def read_locustfile(path: str | os.PathLike) -> tuple[Path, str]:
@@ -127,7 +134,8 @@ def inspect_locustfile(path: str | os.PathLike, *, user_classes: tuple[str, ...]
     named = tuple(dict.fromkeys(user_classes))
     unknown = [name for name in named if name not in clients]
     if unknown:
-        raise LocustfileError(f"{file}: no user class {', '.join(unknown)} (it has {', '.join(clients)})")
+        raise LocustfileError(f"{file}: no user class {', '.join(unknown)} (it has {', '.join(clients)})",
+                              field="user_classes")
     chosen = named or tuple(clients)
     for name in chosen:
         if clients[name] not in ATTRIBUTABLE:
@@ -138,4 +146,5 @@ def inspect_locustfile(path: str | os.PathLike, *, user_classes: tuple[str, ...]
     if len(shapes) > 1:
         raise LocustfileError(f"{file}: more than one LoadTestShape ({', '.join(shapes)}): keep one")
     return LocustfileInfo(path=str(file), text=text, sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
-                          user_classes=chosen, all_user_classes=tuple(clients), shape=shapes[0] if shapes else None)
+                          user_classes=chosen, all_user_classes=tuple(clients), shape=shapes[0] if shapes else None,
+                          named=bool(named))
