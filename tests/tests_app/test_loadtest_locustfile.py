@@ -166,3 +166,23 @@ def test_user_class_without_a_locustfile_is_exit_2():
     assert caught.value.returncode == 2
     assert str(caught.value) == "--user-class: only with --locustfile"
     assert not LoadTestRun.objects.exists()
+
+
+@pytest.mark.timeout(240)
+def test_a_chaos_step_during_an_own_locustfile_run_is_measured_from_its_requests(tmp_path):
+    locustfile = write(tmp_path, "locustfile.py", SHOP)
+    call_command("loadtest", "--sandbox", "--pods", "3", "--no-retries", "--locustfile", str(locustfile),
+                 "--users", "6", "--duration", "8s", "--chaos", "pod_kill@2s:0s", "--threshold", "0")
+
+    run = LoadTestRun.objects.get()
+    summary = run.summary
+    assert run.status in (LoadTestRun.Status.PASSED, LoadTestRun.Status.FAILED), run.error
+    [injection] = summary["chaos"]
+    assert injection["kind"] == "pod_kill" and injection["rolled_back"] is True
+    # recovery is measured from the file's own requests, as for a scenario's
+    assert injection["requests_failed"] > 0, injection
+    assert injection["recovered_at_s"] is not None and injection["rto_s"] is not None, injection
+    assert summary["failures"] >= injection["requests_failed"]
+    assert set(summary) >= {"run_id", "duration_s", "requests", "failures", "rps", "latency_ms", "pods",
+                            "unattributed", "balance", "chaos", "tuning", "verdict", "endpoints", "errors",
+                            "locustfile"}
