@@ -51,7 +51,10 @@ import locust.runners
 from gevent.event import Event
 from gevent.queue import Empty, Queue
 from locust import FastHttpUser, LoadTestShape, between, constant, events, task
+from locust.clients import HttpSession
+from locust.contrib.fasthttp import LocustUserAgent
 from locust.runners import MasterRunner, WorkerRunner
+from requests.exceptions import RequestException
 
 from tests_app.engine import shapes
 from tests_app.engine.attribution import CounterDeltas, header_value, query_prometheus, response_attributor
@@ -154,6 +157,46 @@ def _call(request) -> tuple[str, str, dict, int]:
 # about 0.4 % of the generator's throughput (a request costs Locust ~250 µs of CPU).
 CALLS = [] if USER_FILE is not None else [_call(request) for request in MIX]
 MIX_TOTAL = MIX_CUMULATIVE[-1]
+
+
+class RequestRefused(RequestException, ConnectionError):
+    """A request of a user's own locustfile to an address LB Lab may not contact (an absolute URL
+    elsewhere, or a redirect there): never sent, and reported to Locust as a failed request (both
+    clients turn this class into an error response)."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        del self.response  # FastHttpUser's client takes an error that has a `response` for an answer
+
+
+def refuse_elsewhere(url: str) -> None:
+    """RequestRefused unless `url` is on the run's own origin or an allow-listed address."""
+    problem = REDIRECTS.refusal(url)
+    if problem:
+        raise RequestRefused(f"request to {url[:120]} refused: {problem}")
+
+
+def guard_user_file_clients() -> None:
+    """Every request a user's own locustfile sends, each redirect hop its client follows included,
+    is checked against the allow-list before it goes out: HttpUser's session sends every hop through
+    `send`, FastHttpUser's agent through `_urlopen`."""
+    session_send = HttpSession.send
+    agent_urlopen = LocustUserAgent._urlopen
+
+    def checked_send(self, request, **kwargs):
+        refuse_elsewhere(request.url)
+        return session_send(self, request, **kwargs)
+
+    def checked_urlopen(self, request):
+        refuse_elsewhere(str(request.url))
+        return agent_urlopen(self, request)
+
+    HttpSession.send = checked_send
+    LocustUserAgent._urlopen = checked_urlopen
+
+
+if USER_FILE is not None:
+    guard_user_file_clients()
 
 
 def on_user_request(request_type, name, response_time, response_length, response=None, context=None,
