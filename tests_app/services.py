@@ -316,7 +316,12 @@ def _engine_problems(run: LoadTestRun) -> dict:
 def run_again(*, owner, run: LoadTestRun) -> LoadTestRun:
     """A new run of what `run` ran, through submit_run: the same target, the run's frozen scenario
     (kept linked to its saved scenario when the owner can still use it), chaos, workers and name.
-    Someone else's run (staff see everyone's) runs on the owner's own copy of its target."""
+    Someone else's run (staff see everyone's) runs on the owner's own copy of its target. A run of a
+    user's own locustfile is refused: the web app does not run files named on a command line."""
+    if run.locustfile:
+        raise RunRejected({"locustfile": [
+            f"a run of the locustfile {run.locustfile['path']} runs again from the command line "
+            "(manage.py loadtest --locustfile PATH), not from the web app"]})
     frozen = {key: value for key, value in run.scenario_spec.to_dict().items() if key in INLINE_SCENARIO_FIELDS}
     saved = run.scenario_id is not None and scenarios_visible_to(owner).filter(pk=run.scenario_id).exists()
     target = run.target if run.target.owner_id == owner.pk else {

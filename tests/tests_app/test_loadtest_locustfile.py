@@ -186,3 +186,15 @@ def test_a_chaos_step_during_an_own_locustfile_run_is_measured_from_its_requests
     assert set(summary) >= {"run_id", "duration_s", "requests", "failures", "rps", "latency_ms", "pods",
                             "unattributed", "balance", "chaos", "tuning", "verdict", "endpoints", "errors",
                             "locustfile"}
+
+
+def test_run_again_of_a_locustfile_run_is_refused_without_creating_a_run(alice):
+    from tests.factories import LoadTestRunFactory
+    from tests_app import services
+
+    run = LoadTestRunFactory(owner=alice, locustfile={"path": "/srv/shop/locustfile.py", "user_classes": ["Shopper"],
+                                                      "named": False, "shape": None})
+    with pytest.raises(services.RunRejected) as refused:
+        services.run_again(owner=alice, run=run)
+    assert "locustfile" in refused.value.errors and "--locustfile" in refused.value.errors["locustfile"][0]
+    assert LoadTestRun.objects.count() == 1
