@@ -11,6 +11,7 @@ started are stopped before it returns.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import Callable
@@ -66,8 +67,9 @@ class Outcome:
     reasons: list[str]
 
 
-def locust_config(target: Target, scenario: ScenarioSpec, host: str) -> dict:
-    """The plugin's configuration (tests_app/engine) from the run's frozen scenario and target."""
+def locust_config(target: Target, scenario: ScenarioSpec, host: str, locustfile: dict | None = None) -> dict:
+    """The plugin's configuration (tests_app/engine) from the run's frozen scenario and target, and
+    the run's own locustfile if it has one (`LoadTestRun.locustfile`: its users send the load)."""
     if target.attribution == Target.Attribution.HEADER:
         attribution = {"method": "header", "header": target.pod_header}
     elif target.attribution == Target.Attribution.JSON_FIELD:
@@ -89,7 +91,40 @@ def locust_config(target: Target, scenario: ScenarioSpec, host: str) -> dict:
         "timeout_s": 10.0,
         "follow_redirects": target.follow_redirects,
         "allowed_hosts": list(settings.LBLAB_ALLOWED_TARGETS),  # where a followed redirect may go
+        "locustfile": None if not locustfile else {
+            "path": locustfile["path"], "user_classes": list(locustfile["user_classes"]) if locustfile.get("named") else [],
+            "shape": locustfile.get("shape")},
     }
+
+
+def checked_locustfile(run: LoadTestRun) -> None:
+    """RunFailed unless the run's locustfile still has the text it was checked with: the run must
+    send what it records (LoadTestRun.locustfile_text), or nothing."""
+    if not run.locustfile:
+        return
+    path = run.locustfile["path"]
+    try:
+        with open(path, "rb") as handle:
+            digest = hashlib.sha256(handle.read()).hexdigest()
+    except OSError as error:
+        raise RunFailed(f"locustfile {path}: cannot be read: {error.strerror or error}") from error
+    if digest != run.locustfile_sha256:
+        raise RunFailed(f"locustfile {path} changed since the run was submitted (sha256 {digest[:12]}, "
+                        f"checked {run.locustfile_sha256[:12]}): submit it again")
+
+
+def locustfile_summary(run: LoadTestRun, summary: dict) -> None:
+    """The summary's `locustfile` (what ran) and, when the file's LoadTestShape drove the users, a note
+    saying so (the scenario's shape did not apply; its duration still ended the run at the latest)."""
+    if not run.locustfile:
+        return
+    info = run.locustfile
+    summary["locustfile"] = {"path": info["path"], "sha256": run.locustfile_sha256,
+                             "user_classes": list(info["user_classes"]), "shape": info.get("shape")}
+    if info.get("shape"):
+        summary.setdefault("notes", []).append(
+            f"The locustfile's LoadTestShape {info['shape']} drove the users, not the scenario's shape "
+            f"(the run ends when it says, or at {run.scenario_spec.duration_s:g} s at the latest).")
 
 
 class PodReadings:
@@ -280,7 +315,8 @@ def drive(
         events.start.fire(ctx)
         deadline = time.monotonic() + scenario.duration_s + OVERRUN_S
         final, stopped, last_beat, pending = None, None, 0.0, []
-        with LocustProcess(locust_config(run.target, scenario, host), workers=run.workers) as locust:
+        checked_locustfile(run)
+        with LocustProcess(locust_config(run.target, scenario, host, run.locustfile), workers=run.workers) as locust:
             locust.start()
             while final is None:
                 # A short wait: `tick` listeners (the chaos schedule) act between the samples.
@@ -332,6 +368,7 @@ def drive(
             threshold_error_rate=scenario.threshold_error_rate, threshold_p95_ms=scenario.threshold_p95_ms,
         )
         summary.update(ctx.report)
+        locustfile_summary(run, summary)
         summary["load_t0_unix"] = ctx.load_t0_unix  # the load clock's origin: t0_unix + t is wall-clock time
         summary["chaos"] = chaos_summary(run, ctx, end_s=summary["duration_s"])
         passed, reasons = judge_chaos(passed, reasons, summary["chaos"])

@@ -405,6 +405,15 @@ class LoadTestRun(models.Model):
     replaced_pods = models.JSONField(
         default=dict, blank=True,
         help_text="Pods the cluster replaced during the run under a new name: old name -> new name.")
+    # A run of the user's own locustfile (`loadtest --locustfile`): what ran, kept with the run so its
+    # history stays reproducible after the file changes. Empty for a scenario's request mix.
+    locustfile = models.JSONField(
+        default=dict, blank=True,
+        help_text="The user's own locustfile: path, user_classes (those run), named (given by the user), "
+                  "shape (its LoadTestShape, which drove the users).")
+    locustfile_text = models.TextField(blank=True, default="", help_text="The locustfile's text as it ran.")
+    locustfile_sha256 = models.CharField(max_length=64, blank=True, default="", db_index=True,
+                                         help_text="SHA-256 of locustfile_text (hex).")
     verdict_passed = models.BooleanField(null=True, blank=True)
     verdict_reasons = models.JSONField(default=list, blank=True)
     error = models.TextField(blank=True)
@@ -443,8 +452,12 @@ class LoadTestRun(models.Model):
         return reverse("run-detail", args=[self.pk])
 
     def default_name(self) -> str:
-        """What the run ran on what: its scenario's name (or outline, for a custom one) and its target's."""
-        return f"{self.scenario_spec.title} on {self.target.name}"[:RUN_NAME_LENGTH]
+        """What the run ran on what: its scenario's name (or outline, for a custom one), or its locustfile's
+        name, and its target's."""
+        title = self.scenario_spec.title
+        if self.locustfile:  # a run of the user's own locustfile is named after the file
+            title = f"{self.locustfile['path'].rsplit('/', 1)[-1]} ({self.scenario_spec.outline})"
+        return f"{title} on {self.target.name}"[:RUN_NAME_LENGTH]
 
     @property
     def page_url(self) -> str:

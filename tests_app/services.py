@@ -38,6 +38,7 @@ from metrics_app.selectors import request_stats, samples_overview
 from metrics_app.services import check_policy_on, compare_runs, compare_series, find_policy, publish_to_run
 from tests_app import run_listeners
 from tests_app.budgets import Budgets, active_runs_problem, run_problems
+from tests_app.engine.userfile import LocustfileError, LocustfileInfo, inspect_locustfile
 from tests_app.models import LoadTestRun, Scenario, Target
 from tests_app.run_events import RunEvents
 from tests_app.run_queue import Limits, Place, Plan, QueuedRun, plan
@@ -150,6 +151,10 @@ class RunRequest:
     workers: int = 1
     stateful: str | None = None
     name: str = ""  # empty: the run is named after its scenario and target
+    # A user's own locustfile instead of the scenario's request mix: its path (checked here, in a
+    # child Python) or what `inspect_locustfile` found already; `user_classes`: those to run (all).
+    locustfile: str | LocustfileInfo | None = None
+    user_classes: Sequence[str] = ()
 
 
 def budgets_now() -> Budgets:
@@ -241,6 +246,9 @@ def _checked_run(owner, request: RunRequest) -> LoadTestRun:
     target = _resolve_target(owner, request.target, errors)
     scenario = _resolve_scenario(owner, request.scenario, request.scenario_overrides, errors)
     _check_run_options(request, errors)
+    locustfile = _checked_locustfile(request, errors)
+    if locustfile is not None and scenario is not None and scenario.spec().arrival_rate is not None:
+        errors["arrival_rate"] = ["not with a locustfile: its users send at their own pace (the closed model)"]
     chaos = RunChaos(steps=list(request.chaos))
     if target is not None and scenario is not None and "chaos" not in errors:
         try:  # the steps against the pods and nodes the target will have, within the load's duration
@@ -253,6 +261,10 @@ def _checked_run(owner, request: RunRequest) -> LoadTestRun:
                       scenario_config=scenario.frozen() if scenario is not None else {}, chaos=chaos.steps,
                       chaos_experiment=chaos.experiment, chaos_settings=chaos.settings, autotune=policy,
                       workers=request.workers, name=(request.name or "").strip())
+    if locustfile is not None:
+        run.locustfile = {"path": locustfile.path, "user_classes": list(locustfile.user_classes),
+                          "named": locustfile.named, "shape": locustfile.shape}
+        run.locustfile_text, run.locustfile_sha256 = locustfile.text, locustfile.sha256
     try:  # the run's own fields (its name...); target and scenario were checked above
         run.full_clean(exclude=["owner", "target", "scenario", "scenario_config", "autotune"],
                        validate_unique=False, validate_constraints=False)
@@ -292,7 +304,7 @@ def _engine_problems(run: LoadTestRun) -> dict:
 
     host = run.target.base_url or "http://127.0.0.1:1"  # a sandbox's address is known once it starts
     try:
-        parse_config(locust_config(run.target, run.scenario_spec, host))
+        parse_config(locust_config(run.target, run.scenario_spec, host, run.locustfile))
     except ConfigError as error:
         top = (error.field or "").split(".")[0].split("[")[0]
         under, field_name = _ENGINE_FIELDS.get(top, ("scenario", None))
@@ -305,7 +317,12 @@ def _engine_problems(run: LoadTestRun) -> dict:
 def run_again(*, owner, run: LoadTestRun) -> LoadTestRun:
     """A new run of what `run` ran, through submit_run: the same target, the run's frozen scenario
     (kept linked to its saved scenario when the owner can still use it), chaos, workers and name.
-    Someone else's run (staff see everyone's) runs on the owner's own copy of its target."""
+    Someone else's run (staff see everyone's) runs on the owner's own copy of its target. A run of a
+    user's own locustfile is refused: the web app does not run files named on a command line."""
+    if run.locustfile:
+        raise RunRejected({"locustfile": [
+            f"a run of the locustfile {run.locustfile['path']} runs again from the command line "
+            "(manage.py loadtest --locustfile PATH), not from the web app"]})
     frozen = {key: value for key, value in run.scenario_spec.to_dict().items() if key in INLINE_SCENARIO_FIELDS}
     saved = run.scenario_id is not None and scenarios_visible_to(owner).filter(pk=run.scenario_id).exists()
     target = run.target if run.target.owner_id == owner.pk else {
@@ -426,6 +443,21 @@ def _resolve_scenario(owner, given, overrides: Mapping, errors: dict) -> Scenari
         errors["scenario"] = problems
         return None
     return scenario
+
+
+def _checked_locustfile(request: RunRequest, errors: dict) -> LocustfileInfo | None:
+    """The run's own locustfile, checked (imports, has the user classes, attributable clients)."""
+    if request.locustfile is None:
+        if request.user_classes:
+            errors["user_classes"] = ["user classes are chosen in a locustfile: give the locustfile too"]
+        return None
+    if isinstance(request.locustfile, LocustfileInfo):
+        return request.locustfile
+    try:
+        return inspect_locustfile(request.locustfile, user_classes=tuple(request.user_classes))
+    except LocustfileError as error:
+        errors[error.field] = [str(error)]
+        return None
 
 
 def _check_run_options(request: RunRequest, errors: dict) -> None:

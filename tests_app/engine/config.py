@@ -63,6 +63,17 @@ class Attribution:
 
 
 @dataclass(frozen=True)
+class Locustfile:
+    """A user's own locustfile, run with the plugin beside it (`locust -f plugin,path`): its user
+    classes send the load (all, or those named), the plugin counts what Locust reports of each
+    request; its `LoadTestShape`, if it has one, drives the users (`shape` is its class name)."""
+
+    path: str
+    user_classes: tuple[str, ...] = ()
+    shape: str | None = None
+
+
+@dataclass(frozen=True)
 class RunConfig:
     host: str
     shape: Shape
@@ -77,6 +88,7 @@ class RunConfig:
     # or to `allowed_hosts` (LBLAB_ALLOWED_TARGETS as the run started): tests_app/engine/redirects.py.
     follow_redirects: bool = False
     allowed_hosts: tuple[str, ...] = ()
+    locustfile: Locustfile | None = None  # None: the built-in users send the request mix
 
     @property
     def open_model(self) -> bool:
@@ -84,7 +96,10 @@ class RunConfig:
 
     @property
     def endpoints(self) -> tuple[str, ...]:
-        """The request mix's endpoints, each once, in the mix's order."""
+        """The request mix's endpoints, each once, in the mix's order; none known in advance
+        with a user's own locustfile (they are learnt from its requests' names)."""
+        if self.locustfile is not None:
+            return ()
         return tuple(dict.fromkeys(request.endpoint for request in self.request_mix))
 
 
@@ -187,6 +202,23 @@ def _attribution(data) -> Attribution:
     return Attribution(method=method, url=url.rstrip("/"), query=query)
 
 
+def _locustfile(data) -> Locustfile | None:
+    if data is None:
+        return None
+    if not isinstance(data, dict):
+        raise ConfigError("must be an object", field="locustfile")
+    path = data.get("path")
+    if not isinstance(path, str) or not path.endswith(".py") or not path.startswith("/"):
+        raise ConfigError("must be the absolute path of a .py file", field="locustfile.path")
+    names = data.get("user_classes") or []
+    if not isinstance(names, list) or not all(isinstance(name, str) and name.isidentifier() for name in names):
+        raise ConfigError("must be a list of class names", field="locustfile.user_classes")
+    shape = data.get("shape")
+    if shape is not None and not (isinstance(shape, str) and shape.isidentifier()):
+        raise ConfigError("must be a class name", field="locustfile.shape")
+    return Locustfile(path=path, user_classes=tuple(dict.fromkeys(names)), shape=shape)
+
+
 def parse_config(data: dict) -> RunConfig:
     """Validate a config dict; raises ConfigError(field=...)."""
     if not isinstance(data, dict):
@@ -237,6 +269,7 @@ def parse_config(data: dict) -> RunConfig:
                           maximum=3600),
         follow_redirects=follow,
         allowed_hosts=tuple(allowed),
+        locustfile=_locustfile(data.get("locustfile")),
     )
 
 

@@ -114,16 +114,23 @@ class LocustProcess:
         return procs.with_project_on_path(env)
 
     def _commands(self) -> tuple[list[str], list[list[str]]]:
-        base = [*self.locust_cmd, "-f", str(LOCUSTFILE)]
+        files = str(LOCUSTFILE)
+        user_file = self.run_config.locustfile
+        if user_file is not None:
+            # The plugin first: Locust runs the first file's shape (the plugin's driver), and the
+            # driver hands the user file's own shape, if any, the users.
+            files += "," + user_file.path
+        base = [*self.locust_cmd, "-f", files]
+        classes = list(user_file.user_classes) if user_file is not None else []
         master = [*base, "--headless", "--host", self.run_config.host, "--only-summary",
                   "--stop-timeout", f"{self.stop_timeout_s:g}", "--exit-code-on-error", "0"]
         if self.workers == 1:
-            return master, []
+            return [*master, *classes], []
         port = procs.free_port()
         master += ["--master", "--expect-workers", str(self.workers), "--expect-workers-max-wait", "60",
                    "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port)]
-        worker = [*base, "--worker", "--master-host", "127.0.0.1", "--master-port", str(port)]
-        return master, [list(worker) for _ in range(self.workers)]
+        worker = [*base, "--worker", "--master-host", "127.0.0.1", "--master-port", str(port), *classes]
+        return [*master, *classes], [list(worker) for _ in range(self.workers)]
 
     def _own_processes(self) -> None:
         """Spawns every process and stays alive as long as they should: its exit is their

@@ -51,7 +51,10 @@ import locust.runners
 from gevent.event import Event
 from gevent.queue import Empty, Queue
 from locust import FastHttpUser, LoadTestShape, between, constant, events, task
+from locust.clients import HttpSession
+from locust.contrib.fasthttp import LocustUserAgent
 from locust.runners import MasterRunner, WorkerRunner
+from requests.exceptions import RequestException
 
 from tests_app.engine import shapes
 from tests_app.engine.attribution import CounterDeltas, header_value, query_prometheus, response_attributor
@@ -60,6 +63,7 @@ from tests_app.engine.redirects import MAX_REDIRECTS, RedirectPolicy, RedirectRe
 from tests_app.engine.stats import (
     BUCKETS_PER_S,
     Aggregator,
+    EndpointNames,
     PodNames,
     Window,
     bucket_key,
@@ -91,6 +95,10 @@ ATTRIBUTE = response_attributor(CONFIG.attribution)
 MIX = CONFIG.request_mix
 MIX_CUMULATIVE = list(accumulate(r.weight for r in MIX))
 ENDPOINTS = CONFIG.endpoints
+# A user's own locustfile: its user classes send the load and every request Locust reports is
+# counted (`on_user_request`), its endpoints learnt by name as they come.
+USER_FILE = CONFIG.locustfile
+ENDPOINT_NAMES = EndpointNames() if USER_FILE is not None else None
 REQUEST_HEADERS = {} if CONFIG.keep_alive else {"Connection": "close"}
 DROPPED = ("Dropped", None, "arrival dropped: the generator's backlog was full")
 # Redirects: a 3xx is the response unless the target follows them, each hop checked first.
@@ -100,14 +108,14 @@ PROMETHEUS_OPENER = checked_opener(RedirectPolicy(CONFIG.attribution.url or CONF
 # The pod names this process keeps for the run (a target naming thousands is capped).
 POD_NAMES = PodNames(CONFIG.expected_pods)
 # What this process counted since its counts were last taken (a report, or a sample).
-WINDOW = Window(len(ENDPOINTS), POD_NAMES)
+WINDOW = Window(len(ENDPOINTS), POD_NAMES, ENDPOINT_NAMES)
 STOP = Event()  # SIGTERM: end the run now
 STATE = {"started": False, "finished": False, "stopping_users": False, "socket_baseline": None}
 
 
 def take_window() -> Window:
     global WINDOW
-    window, WINDOW = WINDOW, Window(len(ENDPOINTS), POD_NAMES)
+    window, WINDOW = WINDOW, Window(len(ENDPOINTS), POD_NAMES, ENDPOINT_NAMES)
     return window
 
 
@@ -147,8 +155,70 @@ def _call(request) -> tuple[str, str, dict, int]:
 
 # Built once: send() runs for every request, and on a fast target each µs it spends is
 # about 0.4 % of the generator's throughput (a request costs Locust ~250 µs of CPU).
-CALLS = [_call(request) for request in MIX]
+CALLS = [] if USER_FILE is not None else [_call(request) for request in MIX]
 MIX_TOTAL = MIX_CUMULATIVE[-1]
+
+
+class RequestRefused(RequestException, ConnectionError):
+    """A request of a user's own locustfile to an address LB Lab may not contact (an absolute URL
+    elsewhere, or a redirect there): never sent, and reported to Locust as a failed request (both
+    clients turn this class into an error response)."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        del self.response  # FastHttpUser's client takes an error that has a `response` for an answer
+
+
+def refuse_elsewhere(url: str) -> None:
+    """RequestRefused unless `url` is on the run's own origin or an allow-listed address."""
+    problem = REDIRECTS.refusal(url)
+    if problem:
+        raise RequestRefused(f"request to {url[:120]} refused: {problem}")
+
+
+def guard_user_file_clients() -> None:
+    """Every request a user's own locustfile sends, each redirect hop its client follows included,
+    is checked against the allow-list before it goes out: HttpUser's session sends every hop through
+    `send`, FastHttpUser's agent through `_urlopen`."""
+    session_send = HttpSession.send
+    agent_urlopen = LocustUserAgent._urlopen
+
+    def checked_send(self, request, **kwargs):
+        refuse_elsewhere(request.url)
+        return session_send(self, request, **kwargs)
+
+    def checked_urlopen(self, request):
+        refuse_elsewhere(str(request.url))
+        return agent_urlopen(self, request)
+
+    HttpSession.send = checked_send
+    LocustUserAgent._urlopen = checked_urlopen
+
+
+if USER_FILE is not None:
+    guard_user_file_clients()
+
+
+def on_user_request(request_type, name, response_time, response_length, response=None, context=None,
+                    exception=None, **_kwargs) -> None:
+    """One request of a user's own locustfile, as Locust reports it (`events.request`, fired when
+    the answer, error or timeout came): counted with its pod (the response's headers or body, as
+    the target attributes) under `"<method> <name>"`, failed when Locust says so (`exception`)."""
+    pod = None
+    status = 0
+    try:
+        status = int(getattr(response, "status_code", 0) or 0)
+        headers = getattr(response, "headers", None)
+        if headers is not None and (status or exception is None):
+            pod = ATTRIBUTE(headers, lambda: response.content)
+    except Exception:  # noqa: BLE001 - a strange response is an unattributed one, never a lost count
+        pod = None
+    endpoint = WINDOW.endpoint(f"{request_type} {name}")
+    failed = exception is not None
+    latency = None if response_time is None else max(0.0, float(response_time)) / 1000.0
+    WINDOW.record(pod, latency, failed, endpoint)
+    if failed:
+        WINDOW.record_error(endpoint, *failure_of(status, exception), time.time())
 
 
 def pick_call() -> tuple[str, str, dict, int]:
@@ -221,7 +291,7 @@ class ClosingUser(FastHttpUser):
 class LBUser(ClosingUser):
     """Closed model: each user sends a request, waits for it, thinks, and again."""
 
-    abstract = CONFIG.open_model
+    abstract = CONFIG.open_model or USER_FILE is not None
     host = CONFIG.host
     wait_time = _wait_time()
     network_timeout = CONFIG.timeout_s
@@ -259,7 +329,7 @@ def generate_arrivals(rate: float) -> None:
 class LBOpenUser(ClosingUser):
     """Open model: takes the next arrival; never sends on its own schedule."""
 
-    abstract = not CONFIG.open_model
+    abstract = not CONFIG.open_model or USER_FILE is not None
     host = CONFIG.host
     wait_time = constant(0)
     network_timeout = CONFIG.timeout_s
@@ -302,8 +372,9 @@ class Driver:
     def __init__(self, environment):
         self.environment = environment
         self.prometheus = CONFIG.attribution.method == "prometheus"
-        self.aggregator = Aggregator(CONFIG.expected_pods, endpoints=ENDPOINTS, counted_by_counters=self.prometheus,
-                                     pod_names=POD_NAMES)
+        self.aggregator = Aggregator(CONFIG.expected_pods, endpoints=ENDPOINT_NAMES or ENDPOINTS,
+                                     counted_by_counters=self.prometheus, pod_names=POD_NAMES)
+        self.user_shape = self.find_user_shape()
         self.deltas: CounterDeltas | None = None
         self.worker_sockets: dict[str, int] = {}
         self.worker_users: dict[str, int] = {}
@@ -311,6 +382,24 @@ class Driver:
         self.seq = 0
         self.replies: set[str] = set()
         self._warned = False
+
+    def find_user_shape(self) -> LoadTestShape | None:
+        """The `LoadTestShape` of the user's own locustfile, if it has one: it drives the users
+        instead of the scenario's shape (the scenario's duration still ends the run at the latest)."""
+        if USER_FILE is None or USER_FILE.shape is None:
+            return None
+        shapes_found = getattr(self.environment, "available_shape_classes", None) or {}
+        shape = shapes_found.get(USER_FILE.shape)
+        if shape is None:
+            raise RuntimeError(f"the locustfile's shape {USER_FILE.shape} was not loaded")
+        shape.runner = self.environment.runner
+        return shape
+
+    def goal(self, now: float):
+        """(users, spawn rate[, user classes]) the run should have now; None: the user's shape ended it."""
+        if self.user_shape is None:
+            return shapes.target(CONFIG.shape, now)
+        return self.user_shape.tick()
 
     # Workers' data, merged in the master.
     def on_worker_report(self, client_id, data):
@@ -324,6 +413,13 @@ class Driver:
         self.worker_users[msg.node_id] = int(msg.data.get("users", 0))
         if msg.data.get("seq") == self.seq:
             self.replies.add(msg.node_id)
+
+    def start_users(self, users: int, spawn_rate: float, user_classes=None) -> None:
+        """Locust's runner.start; a user's shape may name the user classes to run."""
+        if user_classes is None:
+            self.environment.runner.start(users, spawn_rate)
+        else:
+            self.environment.runner.start(users, spawn_rate, user_classes=user_classes)
 
     def collect(self) -> int:
         """Master: have every worker send its counts now, so each second's sample holds that
@@ -394,6 +490,8 @@ class Driver:
         t0_unix, t0 = start_clock()
         self.aggregator.epoch = t0_unix  # buckets and errors' first and last seen are counted from here
         emit({"type": "clock", "t0_unix": t0_unix})
+        if self.user_shape is not None:
+            self.user_shape.reset_time()
         starter = None
         last_target = None
         next_sample = 1.0
@@ -411,15 +509,20 @@ class Driver:
                     emit(self.sample(next_sample, users))
                     next_sample += 1.0
                     continue
-                goal = shapes.target(shape, now)
+                goal = self.goal(now)
+                if goal is None and self.user_shape is not None:
+                    break  # the user's shape says the run is over
                 if goal is not None and goal != last_target and (goal[0] > 0 or last_target is not None):
                     if starter is not None:
                         starter.kill(block=True)
-                    starter = gevent.spawn(runner.start, goal[0], goal[1])
+                    starter = gevent.spawn(self.start_users, *goal)
                     last_target = goal
                 wake = min(next_sample, shape.duration_s, now + 0.2)
                 STOP.wait(max(0.0, wake - (time.perf_counter() - t0)))
-            end = shape.duration_s if reason == "duration" else round(time.perf_counter() - t0, 3)
+            elapsed = round(time.perf_counter() - t0, 3)
+            end = shape.duration_s if reason == "duration" and self.user_shape is None else elapsed
+            if reason == "duration":
+                end = min(end, shape.duration_s)
             # The last sample covers the rest; it never shares its t with the one before it.
             end = max(end, round(self.aggregator.last_t + 0.001, 3))
             users = self.collect()
@@ -484,6 +587,8 @@ def _on_sigterm() -> None:
 def on_init(environment, **_kwargs):
     global DRIVER
     runner = environment.runner
+    if USER_FILE is not None and not isinstance(runner, MasterRunner):
+        environment.events.request.add_listener(on_user_request)  # the processes that run users
     environment.events.test_stopping.add_listener(_stop_arrivals)
     if isinstance(runner, WorkerRunner):
         STATE["socket_baseline"] = count_sockets()  # connected to the master already, no users yet

@@ -157,6 +157,33 @@ class PodNames:
         return OTHER_PODS
 
 
+MAX_ENDPOINTS = 200  # distinct request names a user's own locustfile may have; past it: OTHER_ENDPOINTS
+OTHER_ENDPOINTS = "(other endpoints)"
+
+
+class EndpointNames:
+    """The endpoints of a run whose requests are not known in advance (a user's own locustfile:
+    `"<method> <name>"` of each request Locust reports), numbered first seen first in this
+    process, at most `cap` (then OTHER_ENDPOINTS). A window's wire format carries its names, so
+    the master renumbers a worker's endpoints by name (`Window.merge_wire`)."""
+
+    def __init__(self, cap: int = MAX_ENDPOINTS):
+        self.names: list[str] = []
+        self.numbers: dict[str, int] = {}
+        self.cap = cap
+
+    def number(self, name: str) -> int:
+        number = self.numbers.get(name)
+        if number is None:
+            if len(self.names) >= self.cap:
+                name = OTHER_ENDPOINTS
+                number = self.numbers.get(name)
+            if number is None:
+                number = self.numbers[name] = len(self.names)
+                self.names.append(name)
+        return number
+
+
 class PodWindow:
     """One pod's (or endpoint's, or the unattributed responses') counts in a window. `hist`
     is None until a latency was recorded."""
@@ -215,9 +242,14 @@ class Window:
     """Counts since the last report, in one process. Each latency is recorded in its pod's
     histogram (or the unattributed one), which `merged_hist()` adds up, and in its endpoint's.
     `endpoints`: how many the request mix has; they are numbered in the mix's order, the same
-    in every process (all read one config)."""
+    in every process (all read one config). `endpoint_names`: instead, endpoints learnt as
+    requests come (a user's own locustfile), numbered by `endpoint()`."""
 
-    def __init__(self, endpoints: int = 1, pod_names: PodNames | None = None):
+    def __init__(self, endpoints: int = 1, pod_names: PodNames | None = None,
+                 endpoint_names: EndpointNames | None = None):
+        self.endpoint_names = endpoint_names
+        if endpoint_names is not None:
+            endpoints = len(endpoint_names.names)
         self.pod_names = pod_names if pod_names is not None else PodNames()  # the process's, for the run
         self.requests = 0
         self.failures = 0
@@ -283,6 +315,13 @@ class Window:
             if len(pending) >= PENDING_CAP:
                 by_endpoint.flush()
 
+    def endpoint(self, name: str) -> int:
+        """The number of endpoint `name` (a window with `endpoint_names`), its slot made if new."""
+        number = self.endpoint_names.number(name)
+        while len(self.endpoints) <= number:
+            self.endpoints.append(PodWindow())
+        return number
+
     def _slot(self, pod: str) -> PodWindow:
         """The slot of a pod new to this window (under OTHER_PODS past the run's cap)."""
         name = self.pod_names.admit(pod)
@@ -311,7 +350,7 @@ class Window:
         def enc(hist):
             return hist.encode().decode("ascii") if hist is not None and hist.get_total_count() else None
 
-        return {
+        wire = {
             "requests": self.requests, "failures": self.failures, "unattributed": self.unattributed,
             "unattributed_hist": enc(self.unattributed_hist),
             "pods": {name: [slot.requests, slot.failures, enc(slot.hist)] for name, slot in self.pods.items()},
@@ -320,6 +359,9 @@ class Window:
             "buckets": [[key, bucket.requests, bucket.failures, bucket.pods, latency_hist.to_pairs(bucket.hist)]
                         for key, bucket in self.buckets.items()],
         }
+        if self.endpoint_names is not None:
+            wire["endpoint_names"] = self.endpoint_names.names[:len(self.endpoints)]
+        return wire
 
     def merge_wire(self, data: Mapping) -> None:
         self.requests += int(data.get("requests", 0))
@@ -335,13 +377,24 @@ class Window:
             slot.failures += int(failures)
             if encoded:
                 slot.histogram().decode_and_add(encoded)
-        for slot, (requests, failures, encoded) in zip(self.endpoints, data.get("endpoints") or (), strict=False):
+        names = data.get("endpoint_names")
+        numbers = None
+        if names is not None and self.endpoint_names is not None:  # renumbered by name
+            numbers = [self.endpoint(name) for name in names]
+        for i, (requests, failures, encoded) in enumerate(data.get("endpoints") or ()):
+            if numbers is not None:
+                slot = self.endpoints[numbers[i]]
+            elif i < len(self.endpoints):
+                slot = self.endpoints[i]
+            else:
+                break
             slot.requests += int(requests)
             slot.failures += int(failures)
             if encoded:
                 slot.histogram().decode_and_add(encoded)
         for endpoint, kind, status, message, count, first, last in data.get("errors") or ():
-            add_error(self.errors, (int(endpoint), kind, status, message), int(count), float(first), float(last))
+            endpoint = int(endpoint) if numbers is None else numbers[int(endpoint)]
+            add_error(self.errors, (endpoint, kind, status, message), int(count), float(first), float(last))
         for key, requests, failures, pods, pairs in data.get("buckets") or ():
             bucket = self.buckets.get(int(key))
             if bucket is None:
@@ -414,7 +467,7 @@ class Aggregator:
     covers the rest of the run: its buckets may lie past its `t` (requests in flight at the end).
     """
 
-    def __init__(self, expected_pods: Iterable[str] = (), *, endpoints: Sequence[str] = ("GET /",),
+    def __init__(self, expected_pods: Iterable[str] = (), *, endpoints: Sequence[str] | EndpointNames = ("GET /",),
                  counted_by_counters: bool = False, epoch: float = 0.0, pod_names: PodNames | None = None):
         expected_pods = tuple(expected_pods)
         self.pod_names = pod_names if pod_names is not None else PodNames(expected_pods)
@@ -424,13 +477,20 @@ class Aggregator:
         self.unattributed = 0
         self.hist = new_histogram()
         self.pods: dict[str, _PodTotal] = {name: _PodTotal() for name in expected_pods}
-        # The request mix's endpoints in its order ("GET /api/items"), numbered as Window numbers them.
-        self.endpoints: dict[str, _PodTotal] = {name: _PodTotal() for name in endpoints}
+        # The request mix's endpoints in its order ("GET /api/items"), numbered as Window numbers them;
+        # or, for a user's own locustfile, those the run's EndpointNames learn, in their order.
+        self.endpoint_names = endpoints if isinstance(endpoints, EndpointNames) else None
+        self.endpoints: dict[str, _PodTotal] = {} if self.endpoint_names else {name: _PodTotal() for name in endpoints}
         self.errors: dict[tuple[int, str, int | None, str], list] = {}
         # time.time() when the run started: errors are first and last seen this many seconds after it.
         self.epoch = epoch
         self.last_t = 0.0
         self.counter_pod_total = 0  # prometheus: sum of all pod counts so far
+
+    def _learn_endpoints(self) -> None:
+        if self.endpoint_names is not None:
+            for name in self.endpoint_names.names[len(self.endpoints):]:
+                self.endpoints[name] = _PodTotal()
 
     def _pod(self, name: str) -> _PodTotal:
         total = self.pods.get(name)
@@ -497,7 +557,12 @@ class Aggregator:
                               if slot is not None else {"requests": 0, "failures": 0, "p95_ms": None})
         self.unattributed += unattributed
         rates = []
-        for total, slot in zip(self.endpoints.values(), window.endpoints, strict=True):
+        self._learn_endpoints()
+        for i, total in enumerate(self.endpoints.values()):
+            if i >= len(window.endpoints):  # an endpoint learnt after this window was made
+                rates.append((0, 0))
+                continue
+            slot = window.endpoints[i]
             total.requests += slot.requests
             total.failures += slot.failures
             if slot.hist is not None:
@@ -556,6 +621,7 @@ class Aggregator:
         return rows
 
     def final(self, *, duration_s: float, reason: str) -> dict:
+        self._learn_endpoints()
         pods = {
             name: {"requests": total.requests, "failures": total.failures,
                    "p95_ms": None if self.counted_by_counters else p95_ms(total.hist)}

@@ -36,6 +36,7 @@ from lbsite.db import NotMigrated, ensure_migrated
 from metrics_app.reports import junit_xml
 from tests_app import services
 from tests_app.cli_display import LiveDisplay, cli_console, print_results
+from tests_app.engine.userfile import LocustfileError, LocustfileInfo, inspect_locustfile
 from tests_app.execution import RunInterrupted
 from tests_app.models import LoadTestRun, Scenario, Shape, Target
 
@@ -76,6 +77,11 @@ class Command(BaseCommand):
         parser.add_argument("--pod-header", default="X-Pod", help="response header naming the pod (default X-Pod)")
         parser.add_argument("--expect-pods", metavar="N|NAMES",
                             help="pods that should get traffic: a count, or names separated by commas")
+        parser.add_argument("--locustfile", metavar="PATH",
+                            help="run your own locustfile (its user classes send the load; LB Lab's plugin counts "
+                                 "each request for the pod that served it); its LoadTestShape, if any, drives the users")
+        parser.add_argument("--user-class", action="append", default=[], metavar="NAME", dest="user_classes",
+                            help="with --locustfile: run this user class only (repeatable; default: all of them)")
         parser.add_argument("--scenario", help="a saved scenario or preset, by name")
         parser.add_argument("--shape", choices=Shape.values, default=Shape.STEADY)
         parser.add_argument("--users", type=int, default=10)
@@ -118,12 +124,13 @@ class Command(BaseCommand):
         json_path = self._json_path(options["json"])
         junit_path = self._writable_path("--junit", options["junit"])
         owner = self._owner(options["user"])
+        locustfile = self._locustfile(options)
         request = services.RunRequest(
             target=self._target_fields(options), scenario=self._scenario(options, owner),
             scenario_overrides=self._scenario_overrides(options), chaos=options["chaos"],
             experiment=options["experiment"],
             autotune=options["autotune"], workers=options["workers"], stateful=options["stateful"],
-            name=options["name"],
+            name=options["name"], locustfile=locustfile, user_classes=options["user_classes"],
         )
         with transaction.atomic():
             if owner is None:
@@ -162,6 +169,21 @@ class Command(BaseCommand):
             raise CommandError(f"run {run.pk} cancelled", returncode=EXIT_CANCELLED)
         if not run.verdict_passed:
             raise CommandError(f"run {run.pk} {run.status}" + (f": {run.error}" if run.error else ""), returncode=1)
+
+    def _locustfile(self, options) -> LocustfileInfo | None:
+        """The user's own locustfile, checked before anything is created (in a child Python: this
+        process never imports Locust): it imports, has the user classes, and uses an HTTP client
+        LB Lab attributes. Exit 2 with the file and line when Python fails on it."""
+        if not options["locustfile"]:
+            if options["user_classes"]:
+                raise bad("--user-class", "only with --locustfile")
+            return None
+        if options["arrival_rate"] is not None:
+            raise bad("--arrival-rate", "not with --locustfile: its users send at their own pace (the closed model)")
+        try:
+            return inspect_locustfile(options["locustfile"], user_classes=options["user_classes"])
+        except LocustfileError as error:
+            raise bad("--user-class" if error.field == "user_classes" else "--locustfile", str(error)) from error
 
     def _wait_for_turn(self, run: LoadTestRun, *, no_wait: bool, stop: threading.Event) -> None:
         """Wait until the run queue gives the run its turn, saying where it waits when that changes;
@@ -338,6 +360,7 @@ def run_junit_xml(run: LoadTestRun) -> str:
 
 # Where a field of the run request comes from on the command line, when not `--<field>`.
 _SCENARIO_FLAGS = {"threshold_balance": "--threshold", "duration_s": "--duration"}
+_RUN_FLAGS = {"user_classes": "--user-class"}
 _TARGET_FLAGS = {"base_url": "--target", "expected_pods": "--expect-pods", "expected_pod_count": "--expect-pods",
                  "label_selector": "--selector"}
 
@@ -349,4 +372,4 @@ def _flag_and_reason(errors: dict) -> tuple[str, str]:
         inner, messages = next(iter(problems.items()))
         flags = _SCENARIO_FLAGS if field == "scenario" else _TARGET_FLAGS
         return flags.get(inner, f"--{inner.replace('_', '-')}"), messages[0]
-    return f"--{field.replace('_', '-')}", problems[0]
+    return _RUN_FLAGS.get(field, f"--{field.replace('_', '-')}"), problems[0]

@@ -1,0 +1,200 @@
+"""`loadtest --locustfile`: a team's own locustfile runs unchanged with LB Lab's plugin beside it,
+against the sandbox, and every request it sends is attributed to the pod that served it; its
+LoadTestShape drives the users; a file LB Lab cannot run is refused before any load."""
+
+import hashlib
+import json
+import textwrap
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from metrics_app.models import MetricSample
+from tests_app import run_listeners
+from tests_app.engine.testing import delta, pod_requests
+from tests_app.models import LoadTestRun, Target
+
+pytestmark = [pytest.mark.django_db(transaction=True)]
+
+SHOP = '''
+    """A shop's load test, as a team keeps it next to its service."""
+    import random
+
+    from locust import HttpUser, between, task
+
+
+    class Shopper(HttpUser):
+        wait_time = between(0.001, 0.005)
+
+        def on_start(self):
+            self.client.post("/login", json={"username": "demo", "password": "demo"})
+
+        @task(6)
+        def browse(self):
+            self.client.get("/")
+
+        @task(3)
+        def item(self):
+            self.client.get(f"/items/{random.randint(1, 10_000)}", name="/items/[id]")
+
+        @task(1)
+        def checkout(self):
+            with self.client.post("/cart/checkout", json={"items": [1, 2]}, catch_response=True) as answer:
+                if answer.status_code != 200:
+                    answer.failure(f"checkout answered {answer.status_code}")
+'''
+
+STEPS = SHOP + '''
+
+    from locust import LoadTestShape
+
+
+    class TwoSteps(LoadTestShape):
+        """2 users for 2 s, then 5 until 4 s, then the end."""
+
+        def tick(self):
+            t = self.get_run_time()
+            if t < 2:
+                return 2, 20
+            if t < 4:
+                return 5, 20
+            return None
+'''
+
+
+def write(tmp_path, name: str, text: str):
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+@pytest.fixture
+def served(monkeypatch):
+    """Each sandbox pod's own request counter (its /metrics) over the run, read by a listener at the
+    run's start and once the load is over (the sandbox is still up then)."""
+    counts = {}
+
+    def attach(events):
+        events.start.add_listener(lambda ctx: counts.update(before=pod_requests(ctx.cluster)))
+        events.stop.add_listener(lambda ctx: counts.update(after=pod_requests(ctx.cluster)))
+
+    monkeypatch.setattr(run_listeners, "EVERY_RUN", (*run_listeners.EVERY_RUN, attach))
+    return lambda: delta(counts["before"], counts["after"])
+
+
+@pytest.mark.timeout(240)
+@pytest.mark.parametrize("workers", [1, 2])
+def test_own_locustfile_is_attributed_per_pod_with_its_request_names(tmp_path, served, workers):
+    locustfile = write(tmp_path, "locustfile.py", SHOP)
+    out = tmp_path / "summary.json"
+    call_command("loadtest", "--sandbox", "--pods", "3", "--locustfile", str(locustfile), "--users", "4",
+                 "--duration", "4s", "--workers", str(workers), "--json", str(out))
+
+    run = LoadTestRun.objects.get()
+    summary = json.loads(out.read_text())
+    assert run.status == LoadTestRun.Status.PASSED, (run.error, run.verdict_reasons)
+    # every request the file sent is counted for the pod whose own counter counted it
+    per_pod = {name: figures["requests"] for name, figures in summary["pods"].items()}
+    assert per_pod == served()
+    assert len(per_pod) == 3 and summary["unattributed"] == 0
+    assert summary["requests"] == sum(per_pod.values()) > 0
+    # the per-endpoint table has the file's own request names, and adds up to the run
+    endpoints = {row["endpoint"]: row["requests"] for row in summary["endpoints"]}
+    assert set(endpoints) == {"POST /login", "GET /", "GET /items/[id]", "POST /cart/checkout"}
+    assert endpoints["POST /login"] == 4  # on_start: once per user, whatever the processes
+    assert min(endpoints.values()) > 0 and sum(endpoints.values()) == summary["requests"]
+    assert endpoints["GET /"] > endpoints["POST /cart/checkout"]  # weights 6 and 1 over ~1000 requests
+    # the balance is computed over the three pods, and each second was recorded
+    assert summary["balance"]["grade"] in "ABCDF" and summary["balance"]["score"] is not None
+    assert MetricSample.objects.filter(run=run).count() >= 4
+    # the run keeps what it ran
+    assert run.locustfile_text == locustfile.read_text()
+    assert run.locustfile_sha256 == hashlib.sha256(locustfile.read_bytes()).hexdigest()
+    assert summary["locustfile"] == {"path": str(locustfile), "sha256": run.locustfile_sha256,
+                                     "user_classes": ["Shopper"], "shape": None}
+    assert run.name.startswith("locustfile.py")
+
+
+@pytest.mark.timeout(240)
+def test_a_load_test_shape_in_the_file_drives_the_users(tmp_path, served):
+    locustfile = write(tmp_path, "steps.py", STEPS)
+    call_command("loadtest", "--sandbox", "--pods", "2", "--locustfile", str(locustfile), "--users", "10",
+                 "--duration", "60s", "--threshold", "0")
+
+    run = LoadTestRun.objects.get()
+    assert run.status == LoadTestRun.Status.PASSED, (run.error, run.verdict_reasons)
+    users = dict(MetricSample.objects.filter(run=run).order_by("t").values_list("t", "users"))
+    assert users[1.0] == 2  # the shape's first step, not the scenario's 10 users
+    assert users[3.0] == 5  # its second step
+    assert max(users.values()) == 5
+    assert run.summary["duration_s"] < 60  # the shape ended the run, not the scenario's duration
+    assert run.summary["locustfile"]["shape"] == "TwoSteps"
+    assert any("TwoSteps" in note and "LoadTestShape" in note for note in run.summary["notes"])
+    assert {name: figures["requests"] for name, figures in run.summary["pods"].items()} == served()
+
+
+@pytest.mark.parametrize(
+    ("text", "flags", "reason"),
+    [
+        ("from locust import HttpUser\n\nclass Shopper(HttpUser)\n    pass\n", [],
+         "--locustfile: {path}, line 3: SyntaxError"),
+        ("import json\n\nraise RuntimeError('no config for this environment')\n", [],
+         "--locustfile: {path}, line 3: RuntimeError: no config for this environment"),
+        ("from locust import HttpUser\n\nVALUE = 1\n", [], "--locustfile: {path}: defines no User class"),
+        (SHOP, ["--user-class", "Browser"], "--user-class: {path}: no user class Browser (it has Shopper)"),
+        ("from locust import User, task\n\nclass Raw(User):\n    @task\n    def go(self):\n        pass\n", [],
+         "--locustfile: {path}: Raw is a User: LB Lab attributes requests of HttpUser and FastHttpUser only"),
+        (SHOP, ["--arrival-rate", "50"], "--arrival-rate: not with --locustfile"),
+    ],
+    ids=["syntax-error", "fails-at-import", "no-user-class", "unknown-user-class", "unattributable-client",
+         "open-model"],
+)
+def test_a_file_lb_lab_cannot_run_is_exit_2_in_one_line_and_nothing_is_created(tmp_path, text, flags, reason):
+    locustfile = write(tmp_path, "bad.py", text)
+    with pytest.raises(CommandError) as caught:
+        call_command("loadtest", "--sandbox", "--locustfile", str(locustfile), *flags)
+    assert caught.value.returncode == 2
+    assert str(caught.value).startswith(reason.format(path=locustfile)), str(caught.value)
+    assert "\n" not in str(caught.value)
+    assert not LoadTestRun.objects.exists()
+    assert not Target.objects.exists()
+
+
+def test_user_class_without_a_locustfile_is_exit_2():
+    with pytest.raises(CommandError) as caught:
+        call_command("loadtest", "--sandbox", "--user-class", "Shopper")
+    assert caught.value.returncode == 2
+    assert str(caught.value) == "--user-class: only with --locustfile"
+    assert not LoadTestRun.objects.exists()
+
+
+@pytest.mark.timeout(240)
+def test_a_chaos_step_during_an_own_locustfile_run_is_measured_from_its_requests(tmp_path):
+    locustfile = write(tmp_path, "locustfile.py", SHOP)
+    call_command("loadtest", "--sandbox", "--pods", "3", "--no-retries", "--locustfile", str(locustfile),
+                 "--users", "6", "--duration", "8s", "--chaos", "pod_kill@2s:0s", "--threshold", "0")
+
+    run = LoadTestRun.objects.get()
+    summary = run.summary
+    assert run.status in (LoadTestRun.Status.PASSED, LoadTestRun.Status.FAILED), run.error
+    [injection] = summary["chaos"]
+    assert injection["kind"] == "pod_kill" and injection["rolled_back"] is True
+    # recovery is measured from the file's own requests, as for a scenario's
+    assert injection["requests_failed"] > 0, injection
+    assert injection["recovered_at_s"] is not None and injection["rto_s"] is not None, injection
+    assert summary["failures"] >= injection["requests_failed"]
+    assert set(summary) >= {"run_id", "duration_s", "requests", "failures", "rps", "latency_ms", "pods",
+                            "unattributed", "balance", "chaos", "tuning", "verdict", "endpoints", "errors",
+                            "locustfile"}
+
+
+def test_run_again_of_a_locustfile_run_is_refused_without_creating_a_run(alice):
+    from tests.factories import LoadTestRunFactory
+    from tests_app import services
+
+    run = LoadTestRunFactory(owner=alice, locustfile={"path": "/srv/shop/locustfile.py", "user_classes": ["Shopper"],
+                                                      "named": False, "shape": None})
+    with pytest.raises(services.RunRejected) as refused:
+        services.run_again(owner=alice, run=run)
+    assert "locustfile" in refused.value.errors and "--locustfile" in refused.value.errors["locustfile"][0]
+    assert LoadTestRun.objects.count() == 1
