@@ -1,0 +1,41 @@
+"""The stateful sandbox's Redis set (clusters/sandbox/stateful/redis.py) on its own: a primary, a
+replica and three Sentinels on free loopback ports, agreeing on the primary; nothing left after
+close()."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from clusters.base import ClusterError
+from clusters.sandbox.stateful import redis as stateful_redis
+from clusters.sandbox.stateful.redis import RedisSentinelSet
+
+
+def test_sentinels_name_the_primary_and_the_replica_follows_it(redis_set):
+    assert redis_set.primary() == redis_set.address("redis-0")
+    for name in ("sentinel-0", "sentinel-1", "sentinel-2"):
+        host, port = redis_set.client(name).sentinel_get_master_addr_by_name("lblab")
+        assert (host, int(port)) == redis_set.address("redis-0")
+    assert redis_set.follows("redis-1", "redis-0")
+    primary = redis_set.client("redis-0")
+    primary.set("greeting", "hello")
+    assert primary.wait(1, 2000) == 1
+    assert redis_set.client("redis-1").get("greeting") == "hello"
+
+
+def test_close_stops_every_process_and_removes_the_data_dirs():
+    redis_set = RedisSentinelSet()
+    pids, root = redis_set.pids(), redis_set.root
+    assert len(pids) == 5 and root.is_dir()
+    redis_set.close()
+    assert [name for name, pid in pids.items() if os.path.exists(f"/proc/{pid}")] == []
+    assert not root.exists()
+    redis_set.close()  # twice is fine
+
+
+def test_missing_sentinel_binary_is_a_clear_error_before_anything_starts(monkeypatch):
+    monkeypatch.setattr(stateful_redis.shutil, "which", lambda binary, path=None: None)
+    with pytest.raises(ClusterError, match="redis-server is not installed .make stateful"):
+        RedisSentinelSet()
