@@ -4,10 +4,16 @@ close()."""
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
+import subprocess
+import sys
+import time
 
 import pytest
 
+from clusters import procs
 from clusters.base import ClusterError
 from clusters.sandbox.stateful import redis as stateful_redis
 from clusters.sandbox.stateful.redis import RedisSentinelSet
@@ -39,3 +45,38 @@ def test_missing_sentinel_binary_is_a_clear_error_before_anything_starts(monkeyp
     monkeypatch.setattr(stateful_redis.shutil, "which", lambda binary, path=None: None)
     with pytest.raises(ClusterError, match="redis-server is not installed .make stateful"):
         RedisSentinelSet()
+
+
+def test_killing_a_primary_that_is_down_already_is_refused(redis_set):
+    redis_set.kill_primary()
+    with pytest.raises(ClusterError, match="redis-0 is down already"):
+        redis_set.kill_primary()  # the Sentinels still name it for about a second
+
+
+CHILD = """
+import json, sys, time
+from clusters.sandbox.stateful.redis import RedisSentinelSet
+redis_set = RedisSentinelSet()
+print(json.dumps({"pids": redis_set.pids(), "root": str(redis_set.root)}), flush=True)
+time.sleep(600)
+"""
+
+
+def test_the_set_dies_with_the_process_that_started_it():
+    """A worker SIGKILLed while its set runs: the parent-death signal takes every server with it
+    (its temp dir stays: removing it is the reaper's part, the next slice)."""
+    child = procs.start([sys.executable, "-c", CHILD], stdout=subprocess.PIPE, text=True,
+                        env=procs.with_project_on_path(dict(os.environ)))
+    try:
+        started = json.loads(child.stdout.readline())
+    finally:
+        procs.kill(child)
+    try:
+        pids = started["pids"]
+        assert len(pids) == 5
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and any(os.path.exists(f"/proc/{pid}") for pid in pids.values()):
+            time.sleep(0.05)
+        assert [name for name, pid in pids.items() if os.path.exists(f"/proc/{pid}")] == []
+    finally:
+        shutil.rmtree(started["root"], ignore_errors=True)

@@ -237,7 +237,7 @@ class RedisSentinelSet:
 
     def kill_primary(self) -> str:
         """SIGKILL the current primary's process (by PID), the name of the node killed."""
-        node = self._node(self.primary_node())
+        node = self._running_primary()
         pid = node.process.pid
         self._log("lblab", "kill", f"{node.name} pid {pid} (SIGKILL)")
         procs.signal_pid(pid, signal.SIGKILL)
@@ -247,7 +247,7 @@ class RedisSentinelSet:
     def stop_primary(self, *, timeout_s: float = 15.0) -> str:
         """Stop the current primary cleanly (`SHUTDOWN`: Redis waits for its replicas to catch up,
         up to its shutdown-timeout, then exits), the name of the node stopped."""
-        node = self._node(self.primary_node())
+        node = self._running_primary()
         self._log("lblab", "stop", f"{node.name} pid {node.process.pid} (SHUTDOWN)")
         with self.client(node.name, socket_timeout=timeout_s) as client:
             try:
@@ -321,6 +321,15 @@ class RedisSentinelSet:
             if node.name == name:
                 return node
         raise ClusterError(f"no node {name} in this set", field="stateful")
+
+    def _running_primary(self) -> _Node:
+        """The node the Sentinels name as primary; ClusterError when it is down already (its PID
+        is reaped and may be another process's by now: never signalled again)."""
+        node = self._node(self.primary_node())
+        if not node.running():
+            raise ClusterError(f"the primary {node.name} is down already; the Sentinels have not "
+                               "promoted a replica yet", field="stateful")
+        return node
 
     def _name_or_address(self, address: Address) -> str:
         try:
