@@ -34,6 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from redis.sentinel import Sentinel
 
 from clusters import procs
@@ -43,6 +45,10 @@ HOST = "127.0.0.1"
 SERVICE = "lblab"  # the name the Sentinels monitor the primary under
 INSTALL = "make stateful (Debian's redis-server and redis-sentinel)"
 STOP_GRACE_S = 5.0
+# redis-py retries a failed command on a new connection to the same address by default: a
+# Sentinel-aware client must go back to the Sentinels instead (the old address may be the old
+# primary, restarted empty).
+NO_RETRY = Retry(NoBackoff(), 0)
 
 DATA_CONFIG = """# written by LB Lab for one stateful sandbox; stopped by PID
 bind {host}
@@ -94,6 +100,12 @@ def located(binary: str) -> str:
     if found is None:
         raise ClusterError(f"{binary} is not installed ({INSTALL})", field="stateful")
     return found
+
+
+def sentinel_of(sentinels: list[Address], *, timeout_s: float = 1.0) -> Sentinel:
+    """redis-py's Sentinel-aware client of these Sentinels, no retry in either kind of connection."""
+    return Sentinel(list(sentinels), socket_timeout=timeout_s, retry=NO_RETRY,
+                    sentinel_kwargs={"socket_timeout": timeout_s, "retry": NO_RETRY})
 
 
 class _Node:
@@ -185,8 +197,7 @@ class RedisSentinelSet:
 
     def primary(self, *, timeout_s: float = 1.0) -> Address:
         """The primary's address as the Sentinels give it (`SENTINEL get-master-addr-by-name`)."""
-        sentinel = Sentinel(self.sentinels, socket_timeout=timeout_s, decode_responses=True)
-        host, port = sentinel.discover_master(SERVICE)
+        host, port = sentinel_of(self.sentinels, timeout_s=timeout_s).discover_master(SERVICE)
         return (host, int(port))
 
     def primary_node(self) -> str:

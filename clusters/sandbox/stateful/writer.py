@@ -28,16 +28,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 from redis.sentinel import Sentinel
 
 from clusters.base import ClusterError
 from clusters.durability import Durability, check
-from clusters.sandbox.stateful.redis import SERVICE, Address
+from clusters.sandbox.stateful.redis import NO_RETRY, SERVICE, Address, sentinel_of
 
 MODES = ("sync", "async")
-NO_RETRY = Retry(NoBackoff(), 0)
 
 
 @dataclass
@@ -77,7 +74,7 @@ def write_ids(sentinels: Sequence[Address], *, key: str, mode: str, duration_s: 
     if duration_s is None and stop is None:
         raise ClusterError("give a duration or a stop event", field="duration")
     stop = stop or threading.Event()
-    sentinel = Sentinel(list(sentinels), socket_timeout=1.0, retry=NO_RETRY)
+    sentinel = sentinel_of(list(sentinels))
     socket_timeout = wait_timeout_ms / 1000 + 1.0
     if log is not None and log.mode != mode:
         raise ClusterError(f"the log is for {log.mode} writes, not {mode}", field="durability")
@@ -125,9 +122,9 @@ def _connect(sentinel: Sentinel, service: str, socket_timeout: float, log: Write
     """A client of the primary the Sentinels name now, checked to answer `ROLE` as a master (as
     Sentinel's client guidelines ask); None when there is none yet.
 
-    No retries inside redis-py (its default retries a failed command on a new connection to the same
-    address): after a primary's death that address may be the old primary restarted empty, which
-    takes writes until Sentinel turns it into a replica. A failure goes back to the Sentinels."""
+    No retries inside redis-py (`NO_RETRY`): after a primary's death its address may be the old
+    primary restarted empty, which takes writes until Sentinel turns it into a replica. A failure
+    goes back to the Sentinels."""
     try:
         host, port = sentinel.discover_master(service)
         client = redis.Redis(host=host, port=port, socket_timeout=socket_timeout, socket_connect_timeout=1.0,
@@ -144,12 +141,13 @@ def _connect(sentinel: Sentinel, service: str, socket_timeout: float, log: Write
 
 def read_ids(sentinels: Sequence[Address], *, key: str, service: str = SERVICE, timeout_s: float = 15.0) -> set[str]:
     """Every id in the set `key`, read from the primary the Sentinels name (retried until `timeout_s`)."""
-    sentinel = Sentinel(list(sentinels), socket_timeout=1.0)
+    sentinel = sentinel_of(list(sentinels))
     deadline = time.monotonic() + timeout_s
     while True:
         try:
             host, port = sentinel.discover_master(service)
-            with redis.Redis(host=host, port=port, socket_timeout=5.0, decode_responses=True) as client:
+            with redis.Redis(host=host, port=port, socket_timeout=5.0, decode_responses=True,
+                             retry=NO_RETRY) as client:
                 return set(client.smembers(key))
         except redis.RedisError as exc:
             if time.monotonic() > deadline:
