@@ -80,3 +80,20 @@ def test_the_set_dies_with_the_process_that_started_it():
         assert [name for name, pid in pids.items() if os.path.exists(f"/proc/{pid}")] == []
     finally:
         shutil.rmtree(started["root"], ignore_errors=True)
+
+
+def test_a_server_that_will_not_start_is_a_clear_error_and_leaves_nothing(monkeypatch):
+    monkeypatch.setattr(stateful_redis, "DATA_CONFIG", stateful_redis.DATA_CONFIG + "no-such-directive yes\n")
+    made: list[RedisSentinelSet] = []
+    real_init = RedisSentinelSet.__init__
+
+    def recording_init(self, **options):
+        made.append(self)
+        real_init(self, **options)
+
+    monkeypatch.setattr(RedisSentinelSet, "__init__", recording_init)
+    with pytest.raises(ClusterError, match="redis-0 exited on start: .*no-such-directive"):
+        RedisSentinelSet()
+    (redis_set,) = made
+    assert not redis_set.root.exists()
+    assert redis_set.pids() == {}

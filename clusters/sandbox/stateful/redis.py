@@ -116,7 +116,8 @@ class _Node:
         self.dir = root / name
         self.dir.mkdir()
         self.config = self.dir / ("sentinel.conf" if name.startswith("sentinel") else "redis.conf")
-        self.log = self.dir / "server.log"
+        self.log = self.dir / "server.log"  # the server's own log, once it has read its config
+        self.console = self.dir / "console.log"  # its stdout and stderr: what it says before that
         self.process: subprocess.Popen | None = None
 
     @property
@@ -127,10 +128,13 @@ class _Node:
         return self.process is not None and self.process.poll() is None
 
     def log_tail(self, lines: int = 5) -> str:
-        try:
-            return " | ".join(self.log.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
+        said = []
+        for path in (self.console, self.log):
+            try:
+                said += path.read_text(errors="replace").splitlines()
+            except OSError:
+                pass
+        return " | ".join(line.strip() for line in said[-lines:] if line.strip()) or "(nothing logged)"
 
 
 class RedisSentinelSet:
@@ -144,9 +148,11 @@ class RedisSentinelSet:
         self._lock = threading.Lock()
         self._closing = threading.Event()
         self._listener: threading.Thread | None = None
-        self.data = [_Node(f"redis-{i}", self._root, procs.free_port(HOST)) for i in range(2)]
-        self.sentinel_nodes = [_Node(f"sentinel-{i}", self._root, procs.free_port(HOST)) for i in range(3)]
+        self.data: list[_Node] = []
+        self.sentinel_nodes: list[_Node] = []
         try:
+            self.data = [_Node(f"redis-{i}", self._root, procs.free_port(HOST)) for i in range(2)]
+            self.sentinel_nodes = [_Node(f"sentinel-{i}", self._root, procs.free_port(HOST)) for i in range(3)]
             primary, replica = self.data
             self._write_data_config(primary, replicaof=None)
             self._write_data_config(replica, replicaof=primary)
@@ -355,8 +361,9 @@ class RedisSentinelSet:
 
     def _start(self, node: _Node) -> None:
         binary = self._sentinel if node in self.sentinel_nodes else self._server
-        node.process = procs.start([binary, str(node.config)], stdin=subprocess.DEVNULL,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        with node.console.open("ab") as console:
+            node.process = procs.start([binary, str(node.config)], stdin=subprocess.DEVNULL,
+                                       stdout=console, stderr=subprocess.STDOUT)
 
     def _wait_answers(self, node: _Node, deadline: float) -> None:
         while True:
