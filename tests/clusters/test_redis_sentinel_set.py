@@ -82,6 +82,13 @@ def test_the_set_dies_with_the_process_that_started_it():
         shutil.rmtree(started["root"], ignore_errors=True)
 
 
+def test_bad_failover_timings_are_refused_on_their_field():
+    with pytest.raises(ClusterError, match="down_after_ms: must be >= 100"):
+        RedisSentinelSet(down_after_ms=0)
+    with pytest.raises(ClusterError, match="failover_timeout_ms: must be a whole number"):
+        RedisSentinelSet(failover_timeout_ms=1500.5)
+
+
 def test_a_server_that_will_not_start_is_a_clear_error_and_leaves_nothing(monkeypatch):
     monkeypatch.setattr(stateful_redis, "DATA_CONFIG", stateful_redis.DATA_CONFIG + "no-such-directive yes\n")
     made: list[RedisSentinelSet] = []

@@ -39,7 +39,7 @@ from redis.retry import Retry
 from redis.sentinel import Sentinel
 
 from clusters import procs
-from clusters.base import ClusterError
+from clusters.base import ClusterError, check_number
 
 HOST = "127.0.0.1"
 SERVICE = "lblab"  # the name the Sentinels monitor the primary under
@@ -142,6 +142,8 @@ class RedisSentinelSet:
 
     def __init__(self, *, down_after_ms: int = 1000, failover_timeout_ms: int = 4000,
                  start_timeout_s: float = 30.0):
+        down_after_ms = check_number(down_after_ms, "down_after_ms", minimum=100, integer=True)
+        failover_timeout_ms = check_number(failover_timeout_ms, "failover_timeout_ms", minimum=1000, integer=True)
         self._server, self._sentinel = located("redis-server"), located("redis-sentinel")
         self._root = Path(tempfile.mkdtemp(prefix="lblab-redis-"))
         self._events: list[FailoverEvent] = []
@@ -159,8 +161,8 @@ class RedisSentinelSet:
             for node in self.sentinel_nodes:
                 node.config.write_text(SENTINEL_CONFIG.format(
                     host=HOST, port=node.port, dir=node.dir, log=node.log, service=SERVICE, quorum=2,
-                    primary_port=primary.port, down_after_ms=int(down_after_ms),
-                    failover_timeout_ms=int(failover_timeout_ms)))
+                    primary_port=primary.port, down_after_ms=down_after_ms,
+                    failover_timeout_ms=failover_timeout_ms))
             deadline = time.monotonic() + start_timeout_s
             for node in [*self.data, *self.sentinel_nodes]:
                 self._start(node)
