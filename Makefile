@@ -12,8 +12,11 @@ HAPROXY := /usr/sbin/haproxy
 WRK := /usr/bin/wrk
 # Debian's Prometheus and promtool: the tests scrape LB Lab and the sandbox pods with the real one.
 PROMETHEUS := /usr/bin/prometheus
+# Debian's Redis server and Sentinel for the stateful sandbox (clusters/sandbox/stateful/redis.py).
+REDIS_SERVER := /usr/bin/redis-server
+REDIS_SENTINEL := /usr/bin/redis-sentinel
 
-.PHONY: run test venv venv-dev lint check migrate clean balancers bench-tools monitoring
+.PHONY: run test venv venv-dev lint check migrate clean balancers bench-tools monitoring stateful
 
 # The venv is rebuilt only when a requirements file changes (a stamp per file set).
 $(VENV)/.runtime-stamp: requirements.txt
@@ -68,6 +71,13 @@ $(WRK):
 	$(call apt_install_no_services,wrk)
 $(PROMETHEUS):
 	$(call apt_install_no_services,prometheus)
+# The stateful sandbox's Redis: LB Lab starts its own primary, replica and Sentinels on free
+# loopback ports, each with its config and data dir in a temp dir; Debian's redis-server and
+# redis-sentinel services are never started (the policy-rc.d above), and no Redis the machine
+# already runs is touched.
+$(REDIS_SERVER) $(REDIS_SENTINEL):
+	$(call apt_install_no_services,redis-server redis-sentinel)
+stateful: $(REDIS_SERVER) $(REDIS_SENTINEL)
 monitoring: $(PROMETHEUS)
 balancers: $(NGINX) $(NGINX_STREAM) $(HAPROXY)
 # benchmarks/sandbox_vs_nginx.py and benchmarks/sandbox_backends.py drive wrk.
@@ -76,7 +86,7 @@ bench-tools: balancers $(WRK)
 # Everything: unit, integration (PostgreSQL when DATABASE_URL is set, a real qcluster), API,
 # browser (Playwright on Debian's Chromium), manifests.
 # LBLAB_Q_NAME keeps the test worker's queue apart from any `make run` on the same Redis.
-test: venv-dev $(CHROMIUM) $(NGINX) $(NGINX_STREAM) $(HAPROXY) $(PROMETHEUS)
+test: venv-dev $(CHROMIUM) $(NGINX) $(NGINX_STREAM) $(HAPROXY) $(PROMETHEUS) $(REDIS_SERVER) $(REDIS_SENTINEL)
 	LBLAB_Q_NAME=lblab-test-$$$$ $(PY) -m pytest $(PYTEST_ARGS)
 
 lint: venv-dev

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from clusters.sandbox import SandboxCluster, SandboxConfig, ServiceTime
+from clusters.sandbox.stateful.redis import RedisSentinelSet
 
 FAST = ServiceTime(distribution="fixed", mean_ms=0.0)
 
@@ -41,6 +42,16 @@ def start_sandbox() -> Iterator[Callable[..., SandboxCluster]]:
     finally:
         for cluster in started:
             cluster.close()
+
+
+@pytest.fixture
+def redis_set() -> Iterator[RedisSentinelSet]:
+    """A Redis primary, replica and three Sentinels that agree on the primary; closed after the test."""
+    started = RedisSentinelSet()
+    try:
+        yield started
+    finally:
+        started.close()
 
 
 @pytest.fixture(scope="module")

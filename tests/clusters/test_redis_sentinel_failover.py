@@ -1,0 +1,144 @@
+"""A real Redis primary, replica and three Sentinels (clusters/sandbox/stateful/redis.py) under the
+durability probe's writer (clusters/sandbox/stateful/writer.py): the primary's death, Sentinel's
+promotion, writes on the new primary, and the Jepsen-style verdict over what is read back. Each
+test starts its own set (`redis_set`, about 3 s to agree) and closes it. One run per case: the
+issue's acceptance (five kills in a row) is for the run-level test of the next slice."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+import pytest
+
+from clusters.base import ClusterError
+from clusters.sandbox.stateful.redis import RedisSentinelSet
+from clusters.sandbox.stateful.writer import WriteLog, read_ids, write_ids
+
+
+def wait_until(condition: Callable[[], object], what: str, timeout_s: float = 30.0):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+class Writer:
+    """write_ids in a thread, watched through its log."""
+
+    def __init__(self, redis_set: RedisSentinelSet, mode: str, key: str = "probe"):
+        self.log, self.stop = WriteLog(mode=mode), threading.Event()
+        self.thread = threading.Thread(target=write_ids, args=(redis_set.sentinels,), daemon=True,
+                                       kwargs={"key": key, "mode": mode, "stop": self.stop, "log": self.log})
+        self.thread.start()
+
+    def wait_acked(self, more: int) -> None:
+        target = len(self.log.acked) + more
+        wait_until(lambda: len(self.log.acked) >= target, f"{more} more acknowledged writes")
+
+    def finish(self) -> WriteLog:
+        self.stop.set()
+        self.thread.join(timeout=30)
+        assert not self.thread.is_alive()
+        return self.log
+
+
+def test_primary_kill_under_sync_writes_fails_over_and_loses_no_acknowledged_write(redis_set):
+    writer = Writer(redis_set, "sync")
+    try:
+        writer.wait_acked(200)
+        killed_at = time.time()
+        assert redis_set.kill_primary() == "redis-0"
+        switch = redis_set.wait_for_switch(since=killed_at)
+        assert (switch.node, switch.old, switch.new) == ("redis-1", redis_set.address("redis-0"),
+                                                          redis_set.address("redis-1"))
+        assert redis_set.primary() == redis_set.address("redis-1")
+        # The killed node comes back and Sentinel makes it the new primary's replica, so WAIT
+        # can acknowledge writes again.
+        redis_set.restart("redis-0")
+        wait_until(lambda: redis_set.follows("redis-0", "redis-1"), "redis-0 to follow redis-1")
+        writer.wait_acked(200)
+    finally:
+        log = writer.finish()
+    kinds = [(event.source, event.kind) for event in redis_set.events()]
+    assert kinds.index(("lblab", "kill")) < next(i for i, (_, kind) in enumerate(kinds) if kind == "+switch-master")
+    assert log.acked_on(redis_set.address("redis-1")), "no write was acknowledged by the new primary"
+    # After the kill the writer went to the Sentinels' new primary only, never back to the old
+    # address (where the restarted, empty redis-0 answered as a master for a while).
+    assert {address for at, address in log.primaries if at > killed_at} == {redis_set.address("redis-1")}
+    result = log.check(read_ids(redis_set.sentinels, key="probe"))
+    print(f"\nsync primary kill: failover {switch.at - killed_at:.3f} s after the kill; "
+          f"acked {result.acked}, lost {result.lost}, recovered {result.recovered}, failed {dict(log.errors)}")
+    assert result.acked >= 400
+    assert (result.lost, result.unexpected) == (0, 0)
+
+
+def test_clean_primary_stop_fails_over_and_loses_no_async_write(redis_set):
+    """SHUTDOWN lets the replica catch up before the primary exits (Redis pauses writes for it, up
+    to shutdown-timeout): even acknowledgements on the primary's reply alone survive."""
+    writer = Writer(redis_set, "async")
+    try:
+        writer.wait_acked(200)
+        stopped_at = time.time()
+        assert redis_set.stop_primary() == "redis-0"
+        assert "redis-0" not in redis_set.pids()
+        switch = redis_set.wait_for_switch(since=stopped_at)
+        assert switch.node == "redis-1"
+        writer.wait_acked(100)
+    finally:
+        log = writer.finish()
+    result = log.check(read_ids(redis_set.sentinels, key="probe"))
+    print(f"\nasync primary stop: failover {switch.at - stopped_at:.3f} s after the stop; acked {result.acked}, "
+          f"lost {result.lost}, recovered {result.recovered}, failed {dict(log.errors)}")
+    assert (result.lost, result.unexpected, result.rpo_s) == (0, 0, 0.0)
+    assert log.acked_on(redis_set.address("redis-1"))
+
+
+@pytest.mark.parametrize("mode", ["async", "sync"])
+def test_writes_the_replica_never_applied_are_lost_only_when_acknowledged_async(redis_set, mode):
+    """The replica stops applying the replication stream (CLIENT PAUSE WRITE), the primary keeps
+    taking writes, then dies: what it held alone is gone. Async acknowledged those writes and the
+    checker must find them lost; sync's WAIT never acknowledged them."""
+    writer = Writer(redis_set, mode)
+    replica = redis_set.client("redis-1")
+    try:
+        writer.wait_acked(100)
+        replica.execute_command("CLIENT", "PAUSE", 30000, "WRITE")
+        paused_at = time.time()
+        wait_until(lambda: len(writer.log.acked) + len(writer.log.failed) >= 100
+                   and max([*writer.log.acked.values(), *writer.log.failed.values()]) > paused_at + 0.5,
+                   "writes while the replica is paused")
+        killed_at = time.time()
+        redis_set.kill_primary()
+        # The replica drops what it received but never applied once it sees its primary gone;
+        # then it may be promoted.
+        wait_until(lambda: replica.info("replication").get("master_link_status") == "down",
+                   "the replica to see its primary gone")
+        replica.execute_command("CLIENT", "UNPAUSE")
+        switch = redis_set.wait_for_switch(since=killed_at)
+        assert switch.node == "redis-1"
+        writer.wait_acked(50) if mode == "async" else None
+    finally:
+        log = writer.finish()
+    result = log.check(read_ids(redis_set.sentinels, key="probe"))
+    print(f"\n{mode} paused-replica kill: failover {switch.at - killed_at:.3f} s; acked {result.acked}, "
+          f"lost {result.lost}, recovered {result.recovered}, RPO {result.rpo_s} s")
+    assert result.unexpected == 0
+    if mode == "async":
+        assert result.lost > 0
+        assert set(result.lost_ids) <= set(log.acked)
+        assert result.rpo_s > 0
+        present = read_ids(redis_set.sentinels, key="probe")
+        assert set(log.acked_on(redis_set.address("redis-1"))) <= present
+    else:
+        assert result.lost == 0
+        assert result.rpo_s is None
+
+
+def test_unknown_durability_mode_is_refused_before_any_write():
+    with pytest.raises(ClusterError, match="unknown durability mode"):
+        write_ids([("127.0.0.1", 1)], key="probe", mode="eventually", duration_s=1)
