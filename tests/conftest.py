@@ -94,13 +94,15 @@ def child_env(transactional_db):
     return env
 
 
-def wait_for(predicate, what: str, deadline_s: float = 90.0):
-    """Poll until `predicate()` is true; fail naming `what` after a generous deadline."""
+def wait_for(predicate, what: str, deadline_s: float = 90.0, poll_s: float = 0.3):
+    """Poll until `predicate()` is true and return what it returned; fail naming `what` after a
+    generous deadline."""
     end = time.monotonic() + deadline_s
     while time.monotonic() < end:
-        if predicate():
-            return
-        time.sleep(0.3)
+        value = predicate()
+        if value:
+            return value
+        time.sleep(poll_s)
     raise AssertionError(f"gave up waiting for {what}")
 
 

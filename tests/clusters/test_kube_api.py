@@ -4,12 +4,11 @@ Kubernetes' schemas, and their effect on the emulator's real pods."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from clusters.base import ClusterError
 from clusters.kubernetes.api import KubeApi
+from tests.conftest import wait_for
 from tests.kube_emulator import KubeApiEmulator, selector_matches, validate
 
 pytestmark = pytest.mark.timeout(120)
@@ -20,16 +19,6 @@ def cluster(start_sandbox):
     sandbox = start_sandbox(pods=3, nodes=2)
     with KubeApiEmulator(sandbox, namespace="web") as api:
         yield sandbox, api, KubeApi(api.client(), namespace="web", selector="app=web")
-
-
-def wait_for(predicate, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("condition not reached")
 
 
 def test_pods_are_read_by_label_selector_with_node_address_and_readiness(cluster):
@@ -50,7 +39,7 @@ def test_a_deleted_pod_dies_and_its_replicaset_replaces_it(cluster):
     assert delete.path == f"/api/v1/namespaces/web/pods/{victim}"
     assert delete.query["gracePeriodSeconds"] == ["0"]  # the client sends it as a parameter
     names = wait_for(lambda: (lambda now: now if victim not in now and len(now) == 3 else None)(
-        [pod.name for pod in kube.pods() if pod.ready]))
+        [pod.name for pod in kube.pods() if pod.ready]), "the victim's replacement", poll_s=0.05)
     assert victim not in names and len(names) == 3
     with pytest.raises(ClusterError, match=f'deleting pod {victim}: pods "{victim}" not found'):
         kube.delete_pod(victim)
@@ -85,7 +74,7 @@ def test_a_drain_cordons_evicts_and_reports_what_a_disruption_budget_refused(clu
     drained = kube.drain(node, grace_period_s=5)
     assert sorted(drained.evicted) == sorted(on_node) and drained.refused == {}
     wait_for(lambda: len([pod for pod in kube.pods() if pod.ready]) == 3
-             and all(pod.node != node for pod in kube.pods()))
+             and all(pod.node != node for pod in kube.pods()), "the evicted pods on the other node", poll_s=0.05)
     kube.uncordon(node)
     uncordon = [request for request in api.requests if request.method == "PATCH"][-1]
     assert uncordon.body == {"metadata": {"annotations": {"lblab.io/cordoned": None}}, "spec": {"unschedulable": False}}
@@ -98,7 +87,7 @@ def test_scale_goes_through_the_deployments_scale_subresource(cluster):
     kube.scale("web", 4)
     patch = [request for request in api.requests if request.method == "PATCH"][-1]
     assert (patch.path, patch.body) == ("/apis/apps/v1/namespaces/web/deployments/web/scale", {"spec": {"replicas": 4}})
-    wait_for(lambda: len(sandbox.pods()) == 4)
+    wait_for(lambda: len(sandbox.pods()) == 4, "a fourth pod", poll_s=0.05)
     # the server's schema refuses what the adapter must never send; its message reaches the user
     with pytest.raises(ClusterError, match="scaling deployment web: Scale is invalid: spec.replicas"):
         kube.scale("web", "four")

@@ -8,23 +8,13 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 
 import pytest
 
 from clusters.base import ClusterError
 from clusters.sandbox.stateful.redis import RedisSentinelSet
 from clusters.sandbox.stateful.writer import WriteLog, read_ids, write_ids
-
-
-def wait_until(condition: Callable[[], object], what: str, timeout_s: float = 30.0):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    pytest.fail(f"timed out waiting for {what}")
+from tests.conftest import wait_for
 
 
 class Writer:
@@ -38,7 +28,7 @@ class Writer:
 
     def wait_acked(self, more: int) -> None:
         target = len(self.log.acked) + more
-        wait_until(lambda: len(self.log.acked) >= target, f"{more} more acknowledged writes")
+        wait_for(lambda: len(self.log.acked) >= target, f"{more} more acknowledged writes")
 
     def finish(self) -> WriteLog:
         self.stop.set()
@@ -60,7 +50,7 @@ def test_primary_kill_under_sync_writes_fails_over_and_loses_no_acknowledged_wri
         # The killed node comes back and Sentinel makes it the new primary's replica, so WAIT
         # can acknowledge writes again.
         redis_set.restart("redis-0")
-        wait_until(lambda: redis_set.follows("redis-0", "redis-1"), "redis-0 to follow redis-1")
+        wait_for(lambda: redis_set.follows("redis-0", "redis-1"), "redis-0 to follow redis-1")
         writer.wait_acked(200)
     finally:
         log = writer.finish()
@@ -109,14 +99,14 @@ def test_writes_the_replica_never_applied_are_lost_only_when_acknowledged_async(
         writer.wait_acked(100)
         replica.execute_command("CLIENT", "PAUSE", 30000, "WRITE")
         paused_at = time.time()
-        wait_until(lambda: len(writer.log.acked) + len(writer.log.failed) >= 100
+        wait_for(lambda: len(writer.log.acked) + len(writer.log.failed) >= 100
                    and max([*writer.log.acked.values(), *writer.log.failed.values()]) > paused_at + 0.5,
                    "writes while the replica is paused")
         killed_at = time.time()
         redis_set.kill_primary()
         # The replica drops what it received but never applied once it sees its primary gone;
         # then it may be promoted.
-        wait_until(lambda: replica.info("replication").get("master_link_status") == "down",
+        wait_for(lambda: replica.info("replication").get("master_link_status") == "down",
                    "the replica to see its primary gone")
         replica.execute_command("CLIENT", "UNPAUSE")
         switch = redis_set.wait_for_switch(since=killed_at)
