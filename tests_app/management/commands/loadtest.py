@@ -53,7 +53,7 @@ def bad(flag: str, reason: str) -> CommandError:
 
 
 class Command(BaseCommand):
-    help = "Run a load test against the sandbox or a URL and judge how evenly it was balanced."
+    help = "Run a load test against the sandbox, a URL or Kubernetes pods and judge how evenly it was balanced."
 
     def add_arguments(self, parser):
         where = parser.add_mutually_exclusive_group()
