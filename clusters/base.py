@@ -128,6 +128,9 @@ class ClusterEvent:
 class Cluster(abc.ABC):
     """What LB Lab can ask of a cluster. Implementations: sandbox, kubernetes."""
 
+    # Why `pod_metrics` has no CPU and memory ("" when it has): a run's summary says so in a note.
+    usage_missing: str = ""
+
     @property
     @abc.abstractmethod
     def endpoint(self) -> str:

@@ -37,6 +37,7 @@ import json
 import re
 import secrets
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
@@ -289,9 +290,12 @@ class _State:
 class KubeApiEmulator:
     """The API server of one namespace (`namespace`) whose Deployment `deployment` is a sandbox's pods."""
 
-    def __init__(self, sandbox, *, namespace: str = "web", deployment: str = "web", chaos_mesh: bool = True):
+    def __init__(self, sandbox, *, namespace: str = "web", deployment: str = "web", chaos_mesh: bool = True,
+                 metrics_server: bool = True):
         self.sandbox, self.namespace, self.deployment = sandbox, namespace, deployment
         self.chaos_mesh = chaos_mesh  # False: a cluster without Chaos Mesh (its API group is a 404)
+        self.metrics_server = metrics_server  # False: no metrics.k8s.io (a 404, as without metrics-server)
+        self._cpu_read: dict[str, tuple[float, float]] = {}  # pod -> (its CPU seconds, when read)
         self.requests: list[Request] = []
         self.state = _State()
         self.lock = threading.Lock()
@@ -431,6 +435,8 @@ class KubeApiEmulator:
             return self._chaos_mesh_route(method, path[len(chaos_mesh):].strip("/"), request)
         if path.startswith(("api/v1/namespaces/", "apis/")) and f"/{ns}/" not in f"/{path}/":
             raise ApiError(404, "NotFound", f"the emulator serves namespace {self.namespace!r} only")
+        if path.startswith("apis/metrics.k8s.io"):
+            return self._metrics_route(method, path, request)
         if path == f"api/v1/{ns}/pods" and method == "GET":
             selector = (request.query.get("labelSelector") or [""])[-1]
             pods = [pod for pod in self.pod_objects() if selector_matches(selector, pod["metadata"]["labels"])]
@@ -463,6 +469,29 @@ class KubeApiEmulator:
                 self.state.pdbs[obj["metadata"]["name"]] = _Pdb(obj)
                 return 201, obj
         raise ApiError(404, "NotFound", f"the emulator does not serve {method} {request.path}")
+
+    def _metrics_route(self, method: str, path: str, request: Request) -> tuple[int, dict]:
+        """metrics.k8s.io's PodMetricsList, as metrics-server answers it: each pod's CPU as a rate
+        (nanocores over the time since the last read, here from the sandbox pod's own CPU seconds)
+        and its memory (Ki)."""
+        if not self.metrics_server or path != f"apis/metrics.k8s.io/v1beta1/namespaces/{self.namespace}/pods":
+            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        if method != "GET":
+            raise ApiError(405, "MethodNotAllowed", "metrics are read only")
+        selector = (request.query.get("labelSelector") or [""])[-1]
+        now = time.monotonic()
+        items = []
+        for name, reading in self.sandbox.pod_metrics().items():
+            if not selector_matches(selector, APP_LABELS):
+                continue
+            before = self._cpu_read.get(name)
+            self._cpu_read[name] = (reading.cpu_seconds, now)
+            cores = (reading.cpu_seconds - before[0]) / (now - before[1]) if before and now > before[1] else 0.0
+            items.append({"metadata": {"name": name, "namespace": self.namespace, "labels": dict(APP_LABELS)},
+                          "timestamp": "2026-12-06T00:00:00Z", "window": "15s",
+                          "containers": [{"name": "web", "usage": {"cpu": f"{max(0, round(cores * 1e9))}n",
+                                                                  "memory": f"{reading.memory_bytes // 1024}Ki"}}]})
+        return 200, {"kind": "PodMetricsList", "apiVersion": "metrics.k8s.io/v1beta1", "metadata": {}, "items": items}
 
     def _find_pod(self, name: str) -> dict:
         for pod in self.pod_objects():

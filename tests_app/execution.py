@@ -369,6 +369,8 @@ def drive(
         )
         summary.update(ctx.report)
         locustfile_summary(run, summary)
+        if cluster is not None and cluster.usage_missing:  # e.g. a Kubernetes cluster without a metrics server
+            summary.setdefault("notes", []).append(f"CPU and memory per pod were not measured: {cluster.usage_missing}")
         summary["load_t0_unix"] = ctx.load_t0_unix  # the load clock's origin: t0_unix + t is wall-clock time
         summary["chaos"] = chaos_summary(run, ctx, end_s=summary["duration_s"])
         passed, reasons = judge_chaos(passed, reasons, summary["chaos"])

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
+from kubernetes.utils import parse_quantity
 
 from clusters.base import ClusterError, Pod
 
@@ -30,6 +31,8 @@ MANAGED_BY = "app.kubernetes.io/managed-by"  # = "lblab" on every object LB Lab 
 RUN_LABEL = "lblab.io/run"  # = the run's id on every object LB Lab creates for a run
 CHAOS_GROUP, CHAOS_VERSION = "chaos-mesh.org", "v1alpha1"  # Chaos Mesh's custom resources
 CHAOS_MESH = (CHAOS_GROUP, CHAOS_VERSION)
+METRICS_GROUP = "metrics.k8s.io"  # the metrics server's API
+METRICS_VERSION = "v1beta1"
 CHAOS_MESH_PLURALS = ("networkchaos", "stresschaos")  # the only custom objects LB Lab creates (and its RBAC grants)
 
 
@@ -186,6 +189,27 @@ class KubeApi:
             self.apps.patch_namespaced_deployment_scale(deployment, self.namespace, {"spec": {"replicas": replicas}})
         except ApiException as error:
             raise ClusterError(f"scaling deployment {deployment}: {_server_message(error)}", field="replicas") from None
+
+    # ------------------------------------------------------------ metrics.k8s.io
+
+    def pod_usage(self) -> dict[str, tuple[float, int]] | None:
+        """Each selected pod's CPU (cores) and memory (bytes) now, as the metrics server reports them
+        (metrics.k8s.io, the source of `kubectl top pods` and the HPA), its containers summed; None
+        when the cluster has no metrics server (the API group answers 404)."""
+        try:
+            found = self.custom.list_namespaced_custom_object(METRICS_GROUP, METRICS_VERSION, self.namespace, "pods",
+                                                              label_selector=self.selector)
+        except ApiException as error:
+            if error.status == 404:
+                return None
+            raise ClusterError(f"reading pod metrics: {_server_message(error)}", field="namespace") from None
+        usage = {}
+        for item in found.get("items") or ():
+            containers = item.get("containers") or ()
+            cores = sum(float(parse_quantity(c["usage"].get("cpu", "0"))) for c in containers)
+            memory = sum(int(parse_quantity(c["usage"].get("memory", "0"))) for c in containers)
+            usage[item["metadata"]["name"]] = (cores, memory)
+        return usage
 
     # ------------------------------------------------------------ Chaos Mesh's custom resources
 

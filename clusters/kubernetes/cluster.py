@@ -150,6 +150,8 @@ class KubernetesCluster(Cluster):
         self.timers: list[threading.Timer] = []  # the fallback NetworkPolicies' ends
         self.log = EventLog()
         self.cordoned: set[str] = set()  # this process's cordons (the API's annotation is the record)
+        self._cpu_seconds: dict[str, float] = {}  # metrics.k8s.io's rates added up (pod_metrics)
+        self._usage_at: float | None = None
         if require_pods and not api.pods():
             raise ClusterError(f"the selector {api.selector!r} picks no pod in namespace {api.namespace!r}",
                                field="label_selector")
@@ -166,8 +168,26 @@ class KubernetesCluster(Cluster):
         return self.api.nodes()
 
     def pod_metrics(self) -> dict[str, PodMetrics]:
-        # Readiness only: CPU and memory from metrics.k8s.io are the adapter's next slice.
-        return {pod.name: PodMetrics(pod=pod.name, ready=pod.ready) for pod in self.api.pods()}
+        """Readiness from the pods, CPU and memory from metrics.k8s.io. The metrics server gives a
+        rate (cores over its own window); it is added up here into CPU seconds over the time between
+        readings, the cumulative form every adapter gives (`PodMetrics.cpu_seconds`). Without a
+        metrics server: readiness only, said once in the log."""
+        pods = self.api.pods()
+        usage = self.api.pod_usage()
+        now = time.monotonic()
+        elapsed = None if self._usage_at is None else now - self._usage_at
+        self._usage_at = now
+        if usage is None and not self.usage_missing:
+            self.usage_missing = "the cluster has no metrics server (metrics.k8s.io answered 404)"
+            log.warning("%s: pods' CPU and memory are not measured", self.usage_missing)
+        metrics = {}
+        for pod in pods:
+            cores, memory = (usage or {}).get(pod.name, (None, 0))
+            if cores is not None and elapsed is not None:
+                self._cpu_seconds[pod.name] = self._cpu_seconds.get(pod.name, 0.0) + cores * elapsed
+            metrics[pod.name] = PodMetrics(pod=pod.name, ready=pod.ready, memory_bytes=memory,
+                                           cpu_seconds=self._cpu_seconds.get(pod.name, 0.0))
+        return metrics
 
     def events(self, since: int = 0) -> list[ClusterEvent]:
         return self.log.since(since)

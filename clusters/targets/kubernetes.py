@@ -18,7 +18,6 @@ class Kubernetes(TargetKind):
     required = {"namespace": "A Kubernetes target needs a namespace.",
                 "service": "A Kubernetes target needs a service or ingress name.",
                 "base_url": "A Kubernetes target needs the URL load goes to: its Service, Ingress or Gateway address."}
-    pod_usage_missing = "CPU and memory of Kubernetes pods (metrics.k8s.io) are not read in this build."
 
     def describe(self, spec: TargetSpec) -> str:
         return f"{spec.namespace}/{spec.service}"[:100]

@@ -18,7 +18,7 @@ from django.utils import timezone
 from chaos_app.models import ChaosInjection
 from clusters.sandbox import SandboxCluster, SandboxConfig
 from clusters.targets import TARGET_KINDS
-from metrics_app.models import MetricSample
+from metrics_app.models import MetricSample, PodSample
 from tests.clusters.support import assert_no_faults
 from tests.factories import ScenarioFactory, TargetFactory
 from tests.kube_emulator import KubeApiEmulator
@@ -78,6 +78,9 @@ def test_a_pod_kill_on_kubernetes_is_measured_like_the_sandboxs(alice, kube):
     assert victim not in {pod.name for pod in sandbox.pods()}
     assert sum(run.summary["pods"][pod]["requests"] for pod in run.summary["pods"]) > 0
     assert sandbox.client.faults() == {"faults": [], "held": {}, "cordoned": []}
+    # the pods' CPU and memory came from the metrics server, as the sandbox's come from its processes
+    assert PodSample.objects.filter(run=run, cpu__gt=0, memory_bytes__gt=0).exists()
+    assert "CPU and memory per pod were not measured" not in " ".join(run.summary.get("notes", []))
 
 
 @pytest.mark.django_db

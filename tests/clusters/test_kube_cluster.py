@@ -112,3 +112,36 @@ def test_faults_without_a_faithful_kubernetes_mapping_are_refused_not_pretended(
             call()
         assert refused.value.field == "kind"
     assert not [request for request in api.requests if request.method == "POST"]
+
+
+def test_pod_cpu_and_memory_come_from_the_metrics_server(emulated):
+    sandbox, api, cluster = emulated
+    pods = [pod.name for pod in cluster.pods()]
+    stressed = pods[0]
+    cluster.pod_metrics()  # the first reading: the rates are added up from here
+    sandbox.stress_cpu([stressed], workers=1, duration=3.0)
+    time.sleep(1.5)
+    cluster.pod_metrics()  # the emulator's metrics server measures its rate over this second and a half
+    time.sleep(1.0)
+    metrics = cluster.pod_metrics()
+    assert set(metrics) == set(pods)
+    assert metrics[stressed].cpu_seconds > 0.2  # up to a core for the last second, on a shared machine less
+    assert all(metrics[pod].cpu_seconds < metrics[stressed].cpu_seconds / 2 for pod in pods[1:])
+    assert all(reading.memory_bytes > 0 and reading.ready for reading in metrics.values())
+    [read] = {request.path for request in api.requests if "metrics.k8s.io" in request.path}
+    assert read == "/apis/metrics.k8s.io/v1beta1/namespaces/web/pods"
+    assert {tuple(request.query["labelSelector"]) for request in api.requests if request.path == read} == {("app=web",)}
+    assert cluster.usage_missing == ""
+
+
+def test_without_a_metrics_server_pods_report_readiness_and_the_run_is_told(start_sandbox):
+    sandbox = start_sandbox(pods=2, nodes=1)
+    with KubeApiEmulator(sandbox, namespace="web", metrics_server=False) as api:
+        cluster = KubernetesCluster(KubeApi(api.client(), namespace="web", selector="app=web"),
+                                    endpoint_url=sandbox.endpoint)
+        try:
+            metrics = cluster.pod_metrics()
+        finally:
+            cluster.close()
+    assert all(reading.ready and reading.cpu_seconds == 0 and reading.memory_bytes == 0 for reading in metrics.values())
+    assert cluster.usage_missing == "the cluster has no metrics server (metrics.k8s.io answered 404)"
