@@ -11,6 +11,7 @@ import pytest
 from clusters.base import ClusterError, EventType
 from clusters.kubernetes.api import KubeApi
 from clusters.kubernetes.cluster import KubernetesCluster
+from tests.conftest import wait_for
 from tests.kube_emulator import KubeApiEmulator
 
 pytestmark = pytest.mark.timeout(120)
@@ -28,14 +29,10 @@ def emulated(start_sandbox):
             cluster.close()
 
 
-def events_until(cluster, predicate, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        events = cluster.events(0)
-        if predicate(events):
-            return events
-        time.sleep(0.05)
-    raise AssertionError(f"not seen in {cluster.events(0)}")
+def events_until(cluster, predicate):
+    """The cluster's events once `predicate` holds of them."""
+    return wait_for(lambda: (lambda events: events if predicate(events) else None)(cluster.events(0)),
+                    "the cluster's events", deadline_s=20.0, poll_s=0.05)
 
 
 def of(events, type_, **details):
