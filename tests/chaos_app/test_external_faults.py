@@ -82,8 +82,9 @@ def test_the_recovery_of_a_fault_the_user_causes_is_measured_from_the_load(alice
         # for 2 s, a fault the service clears itself.
         def tick(ctx):
             if not caused and ctx.load_s() is not None and ctx.load_s() >= 3.0:
-                caused.append(ctx.load_s())
+                before = ctx.load_s()
                 service.add_errors([pod.name for pod in service.pods()], rate=1.0, status=503, duration=2.0)
+                caused.append((before, ctx.load_s()))  # the fault began within this span (a busy machine widens it)
         events.tick.add_listener(tick)
 
     run = services.execute_run(run.pk, listeners=[the_user_breaks_every_pod_at_3s])
@@ -93,9 +94,10 @@ def test_the_recovery_of_a_fault_the_user_causes_is_measured_from_the_load(alice
     assert (injection["kind"], injection["target"]) == ("external", "")
     assert injection["started_at_s"] == pytest.approx(3.0, abs=AGREE_S)
     # the failures began with the user's fault, and users saw them until it cleared 2 s later
-    assert injection["first_failure_s"] == pytest.approx(caused[0], abs=AGREE_S)
-    assert injection["last_failure_s"] == pytest.approx(caused[0] + 2.0, abs=AGREE_S)
-    assert injection["rto_s"] == pytest.approx(caused[0] + 2.0 - injection["started_at_s"], abs=AGREE_S)
+    (before, after) = caused[0]
+    assert before - AGREE_S <= injection["first_failure_s"] <= after + AGREE_S
+    assert before + 2.0 - AGREE_S <= injection["last_failure_s"] <= after + 2.0 + AGREE_S
+    assert before + 2.0 - AGREE_S <= injection["recovered_at_s"] <= after + 2.0 + AGREE_S
     assert injection["requests_failed"] > 0 and injection["availability"] < 0.5
     assert injection["passed"] is True and "within 60 s" in injection["reason"]
     # LB Lab sees no cluster behind a URL: healing is not measured, not guessed
