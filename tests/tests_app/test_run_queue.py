@@ -127,18 +127,26 @@ def test_dispatchers_at_once_never_start_more_runs_than_the_limit(alice, bob, se
 def test_loadtest_waits_its_turn_then_runs(alice, child_env):
     blocker = going(alice)
     command = subprocess.Popen([PYTHON, "manage.py", "loadtest", "--sandbox", "--pods", "2", "--users", "2",
-                                "--duration", "2s"], cwd=REPO, env=child_env, stdout=subprocess.PIPE,
+                                "--duration", "2s"], cwd=REPO, env=child_env, stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE, text=True)
+    # stderr read as it comes, so the test can see the waiting line before it frees the slot (freed
+    # earlier, the command may find its turn before it had anything to say)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(iter(command.stderr.readline, "")), daemon=True)
+    reader.start()
     try:
         wait_for(lambda: LoadTestRun.objects.filter(foreground=True).exists(), "loadtest's run to wait")
         waiting = LoadTestRun.objects.get(foreground=True)
         assert services.queue_place(waiting).position == 1
         assert waiting.status == LoadTestRun.Status.QUEUED and waiting.started_at is None
+        wait_for(lambda: any("waiting for a turn" in line for line in lines), "loadtest to say it waits")
         services.finish_run(blocker, status=LoadTestRun.Status.PASSED)  # its slot goes to the waiting run
-        out, err = command.communicate(timeout=240)
+        command.wait(timeout=240)
+        reader.join(timeout=10)
     finally:
         if command.poll() is None:
             command.kill()
+    err = "".join(lines)
     assert command.returncode in (0, 1), err[-2000:]
     assert "waiting for a turn: 1st in line: 1 run(s) going" in err
     waiting.refresh_from_db()
