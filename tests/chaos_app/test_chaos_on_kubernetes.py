@@ -52,16 +52,21 @@ def kubernetes_target(owner, sandbox, **fields):
                          base_url=sandbox.endpoint, **fields)
 
 
+def kubernetes_run(owner, sandbox, chaos: list[str]) -> LoadTestRun:
+    """A 9 s run of 12 users on the emulated cluster with `chaos`, through the run service, to its end."""
+    scenario = ScenarioFactory(owner=owner, users=12, spawn_rate=12, duration_s=9)
+    run = services.submit_run(owner=owner, request=services.RunRequest(
+        target=kubernetes_target(owner, sandbox), scenario=scenario, chaos=chaos), queue=False)
+    run = services.execute_run(run.pk)
+    assert run.status in (LoadTestRun.Status.PASSED, LoadTestRun.Status.FAILED), run.error
+    return run
+
+
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.timeout(240)
 def test_a_pod_kill_on_kubernetes_is_measured_like_the_sandboxs(alice, kube):
     sandbox, api = kube
-    target = kubernetes_target(alice, sandbox)
-    scenario = ScenarioFactory(owner=alice, users=12, spawn_rate=12, duration_s=9)
-    run = services.submit_run(owner=alice, request=services.RunRequest(
-        target=target, scenario=scenario, chaos=["pod_kill@3s:0s"]), queue=False)
-    run = services.execute_run(run.pk)
-    assert run.status in (LoadTestRun.Status.PASSED, LoadTestRun.Status.FAILED), run.error
+    run = kubernetes_run(alice, sandbox, ["pod_kill@3s:0s"])
     [injection] = run.summary["chaos"]
     victim = injection["target"]
     # the API saw the delete of the pod the run picked, at once (Chaos Mesh's pod-kill grace)
@@ -141,12 +146,7 @@ def test_loadtest_kubernetes_runs_with_a_pod_kill_and_refuses_a_namespace_not_al
 @pytest.mark.timeout(240)
 def test_latency_on_kubernetes_is_a_network_chaos_that_raises_p95_in_its_window(alice, kube):
     sandbox, api = kube
-    target = kubernetes_target(alice, sandbox)
-    scenario = ScenarioFactory(owner=alice, users=12, spawn_rate=12, duration_s=9)
-    run = services.submit_run(owner=alice, request=services.RunRequest(
-        target=target, scenario=scenario, chaos=["latency@3s:2s:high"]), queue=False)
-    run = services.execute_run(run.pk)
-    assert run.status in (LoadTestRun.Status.PASSED, LoadTestRun.Status.FAILED), run.error
+    run = kubernetes_run(alice, sandbox, ["latency@3s:2s:high"])
     [injection] = run.summary["chaos"]
     [post] = [request for request in api.requests if request.method == "POST"]
     assert post.path == "/apis/chaos-mesh.org/v1alpha1/namespaces/web/networkchaos"
