@@ -99,7 +99,9 @@ class EventType(StrEnum):
     NODE_UNCORDONED = "node_uncordoned"      # node
     FAILURES_STARTED = "failures_started"    # pod (null: no pod was ready), outcome: the first failure's
     FAILURES_ENDED = "failures_ended"        # pod, first_t, failures, outcomes; `t` is the last failure's
-    SCALED = "scaled"                        # replicas, previous
+    SCALED = "scaled"                        # replicas, previous, by: lblab | autoscaler | hpa | external,
+                                             # and an autoscaler's reading when it decided: desired, metrics
+                                             # [{name, current, target, unit}]
     ALGORITHM_SET = "algorithm_set"          # algorithm, options
     RETRIES_SET = "retries_set"              # retries
 

@@ -60,6 +60,8 @@ MARKS = {
     # What a tuning action changes, for its label when before/after are plain values, not objects.
     "tuning": {"color": ACCENT, "label_max_chars": 48,
                "subjects": {"set_algorithm": "algorithm", "set_weights": "weights", "scale": "replicas"}},
+    # A scale change of the target (its autoscaler, an HPA, LB Lab, someone else): a dashed line.
+    "scaling": {"color": "#2ca02c"},
 }
 ALERT_STYLE = {"fillcolor": BAD, "opacity": 0.12, "min_width_s": 0.5}
 THRESHOLD_COLOR = BAD
@@ -231,6 +233,15 @@ def tuning_label(decision: Mapping, style: Mapping = MARKS["tuning"]) -> str:
     return label if len(label) <= limit else label[: limit - 1] + "…"
 
 
+def scaling_label(change: Mapping) -> str:
+    """ "replicas 3 -> 5 by hpa (cpu 82/60 %)": the change, who made it and the autoscaler's
+    reading when it decided."""
+    label = f"replicas {_short(change.get('previous'))} -> {_short(change.get('replicas'))} by {change.get('by') or '?'}"
+    readings = [f"{metric.get('name')} {_short(metric.get('current'))}/{_short(metric.get('target'))}"
+                f"{' ' + metric['unit'] if metric.get('unit') else ''}" for metric in change.get("metrics") or ()]
+    return f"{label} ({', '.join(readings)})" if readings else label
+
+
 def _band(x0, x1, style: Mapping, x_of: Callable = seconds_since_start) -> dict:
     """A shaded span over the full height, from t `x0` to t `x1`. An instant (no end, or an end
     not after the start) gets the minimum width and an outline, so it stays visible however
@@ -246,7 +257,7 @@ def _band(x0, x1, style: Mapping, x_of: Callable = seconds_since_start) -> dict:
 def marks_for(spec: Mapping, *, events: Mapping | None, alerts: Sequence[Mapping], last_t,
               x_of: Callable = seconds_since_start) -> tuple[list, list]:
     """The (shapes, annotations) of a chart: threshold line, alert spans (an open one reaches the
-    last t), chaos bands, tuning lines, in that order, placed at `x_of(t)` (`clock_x`).
+    last t), chaos bands, tuning lines, scaling lines, in that order, placed at `x_of(t)` (`clock_x`).
     live_run.js's marksFor mirrors this."""
     shapes: list[dict] = []
     annotations: list[dict] = []
@@ -284,6 +295,16 @@ def marks_for(spec: Mapping, *, events: Mapping | None, alerts: Sequence[Mapping
                                 "text": tuning_label(decision, tuning_style),
                                 "hovertext": str(decision.get("reason") or ""),
                                 "font": {"size": 10, "color": tuning_style["color"]}})
+        scaling_style = marks["scaling"]
+        for change in events.get("scaling") or ():
+            if change.get("t") is None:
+                continue  # before the load's clock was known
+            at = x_of(change["t"])
+            shapes.append({"type": "line", "xref": "x", "yref": "paper", "x0": at, "x1": at,
+                           "y0": 0, "y1": 1, "line": {"color": scaling_style["color"], "width": 1.5, "dash": "dash"}})
+            annotations.append({"xref": "x", "yref": "paper", "x": at, "y": 0.5, "xanchor": "left",
+                                "yanchor": "middle", "showarrow": False, "text": plotly_text(scaling_label(change)),
+                                "font": {"size": 10, "color": scaling_style["color"]}})
     return shapes, annotations
 
 

@@ -15,7 +15,7 @@ import re
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 
-from metrics_app.figures import MARKS, tuning_label
+from metrics_app.figures import MARKS, scaling_label, tuning_label
 
 # The thresholds a run is judged on (tests_app.verdict.judge), each with the words its failure
 # reason opens with: a reason is the failure of the threshold it names.
@@ -117,6 +117,24 @@ def tuning_rows(tuning: Sequence[Mapping]) -> list[list[str]]:
                      _number(decision.get("predicted_score")), _number(decision.get("score_after")),
                      signed_points(decision.get("prediction_error")), str(decision.get("outcome") or "")])
     return rows
+
+
+# The scaling table's columns: when, the change with who made it and the autoscaler's reading.
+SCALING_HEADINGS = ("Time (s)", "Change")
+
+
+def scaling_rows(scaling: Sequence[Mapping]) -> list[list[str]]:
+    """Each scale change of the summary's `scaling` list as the cells of SCALING_HEADINGS."""
+    return [[_number(change.get("t")), scaling_label(change)] for change in scaling]
+
+
+def scaling_markdown(scaling: Sequence[Mapping]) -> list[str]:
+    """The scaling table as Markdown lines (nothing when the replicas never changed)."""
+    if not scaling:
+        return []
+    return ["## Scaling", "", *_md_table(SCALING_HEADINGS, scaling_rows(scaling)), "",
+            "Seconds since the load started; by: the sandbox's autoscaler, a HorizontalPodAutoscaler (hpa), LB Lab, or "
+            "someone else (external).", ""]
 
 
 def tuning_markdown(tuning: Sequence[Mapping]) -> list[str]:
@@ -309,4 +327,5 @@ def run_report_markdown(summary: Mapping, *, run_name: str, run_id: int | None =
               _number(row.get("first_s")), _number(row.get("last_s"))] for row in errors]), ""]
     lines += chaos_markdown(summary.get("chaos") or [])
     lines += tuning_markdown(summary.get("tuning") or [])
+    lines += scaling_markdown(summary.get("scaling") or [])
     return "\n".join(lines).rstrip("\n") + "\n"

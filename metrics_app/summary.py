@@ -66,6 +66,7 @@ def summarise(
         "pod_health": pod_health.judge_pods(pods).to_dict(),
         "chaos": [],
         "tuning": [],
+        "scaling": [],
         "durability": None,
         "notes": notes(pods, expected),
     }

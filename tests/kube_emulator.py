@@ -285,6 +285,8 @@ class _State:
     effects: dict[tuple[str, str], tuple[str, list[str]]] = field(default_factory=dict)
     network_policies: dict[str, dict] = field(default_factory=dict)
     pod_labels: dict[str, dict[str, str]] = field(default_factory=dict)  # labels patched onto pods
+    replicas: int = 0  # the Deployment's spec.replicas (the sandbox's pods may be fewer for a moment)
+    hpa: dict | None = None  # the HorizontalPodAutoscaler on the Deployment, when a test adds one
 
 
 class KubeApiEmulator:
@@ -297,7 +299,7 @@ class KubeApiEmulator:
         self.metrics_server = metrics_server  # False: no metrics.k8s.io (a 404, as without metrics-server)
         self._cpu_read: dict[str, tuple[float, float]] = {}  # pod -> (its CPU seconds, when read)
         self.requests: list[Request] = []
-        self.state = _State()
+        self.state = _State(replicas=len(sandbox.pods()))
         self.lock = threading.Lock()
         emulator = self
 
@@ -381,6 +383,31 @@ class KubeApiEmulator:
         self.state.pdbs[name] = _Pdb(obj)
         return obj
 
+    def add_hpa(self, *, min_replicas: int, max_replicas: int, cpu_target: int, name: str = "web") -> dict:
+        """A HorizontalPodAutoscaler (autoscaling/v2) on the Deployment, scaling on average CPU."""
+        obj = {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+               "metadata": {"name": name, "namespace": self.namespace},
+               "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": self.deployment},
+                        "minReplicas": min_replicas, "maxReplicas": max_replicas,
+                        "metrics": [{"type": "Resource", "resource": {
+                            "name": "cpu", "target": {"type": "Utilization", "averageUtilization": cpu_target}}}]},
+               "status": {"currentReplicas": self.state.replicas, "desiredReplicas": self.state.replicas}}
+        validate(obj)
+        self.state.hpa = obj
+        return obj
+
+    def hpa_scales(self, replicas: int, *, cpu_utilisation: int) -> None:
+        """What the HPA controller does when it decides: its status says the desired count and the
+        metric it read, and it writes the Deployment's scale."""
+        with self.lock:
+            hpa = self.state.hpa
+            hpa["status"] = {"currentReplicas": self.state.replicas, "desiredReplicas": replicas,
+                             "currentMetrics": [{"type": "Resource", "resource": {
+                                 "name": "cpu", "current": {"averageUtilization": cpu_utilisation}}}]}
+            validate(hpa)
+            self.state.replicas = replicas
+        self.sandbox.scale(replicas)
+
     # ------------------------------------------------------------ objects
 
     def pod_objects(self) -> list[dict]:
@@ -412,8 +439,15 @@ class KubeApiEmulator:
                 "spec": {"unschedulable": name in self.state.cordoned},
                 "status": {"conditions": [{"type": "Ready", "status": "True"}]}}
 
+    def _deployment(self) -> dict:
+        return {"apiVersion": "apps/v1", "kind": "Deployment",
+                "metadata": {"name": self.deployment, "namespace": self.namespace},
+                "spec": {"replicas": self.state.replicas, "selector": {"matchLabels": {"app": "web"}},
+                         "template": {"metadata": {"labels": dict(APP_LABELS)},
+                                      "spec": {"containers": [{"name": "web", "image": IMAGE}]}}}}
+
     def _scale(self) -> dict:
-        replicas = len(self.sandbox.pods())
+        replicas = self.state.replicas
         return {"apiVersion": "autoscaling/v1", "kind": "Scale",
                 "metadata": {"name": self.deployment, "namespace": self.namespace},
                 "spec": {"replicas": replicas},
@@ -455,8 +489,14 @@ class KubeApiEmulator:
             if method in ("PATCH", "PUT"):
                 scale = patched(self._scale(), request) if method == "PATCH" else (request.body or {})
                 validate(scale)
-                self.sandbox.scale(int(scale["spec"]["replicas"]))
+                self.state.replicas = int(scale["spec"]["replicas"])
+                self.sandbox.scale(self.state.replicas)
                 return 200, self._scale()
+        if path == f"apis/apps/v1/{ns}/deployments" and method == "GET":
+            return 200, self._list("Deployment", "apps/v1", [self._deployment()])
+        if path == f"apis/autoscaling/v2/{ns}/horizontalpodautoscalers" and method == "GET":
+            return 200, self._list("HorizontalPodAutoscaler", "autoscaling/v2",
+                                   [self.state.hpa] if self.state.hpa else [])
         found = re.fullmatch(rf"apis/networking.k8s.io/v1/{ns}/networkpolicies(?:/([^/]+))?", path)
         if found:
             return self._network_policy_route(method, found.group(1), request)

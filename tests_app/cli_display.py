@@ -14,7 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from clusters.faults import FAULT_KINDS
-from metrics_app.figures import tuning_label
+from metrics_app.figures import scaling_label, tuning_label
 from metrics_app.reports import signed_points
 from metrics_app.selectors import tuning_decisions
 
@@ -236,6 +236,8 @@ def print_results(run, *, console: Console) -> None:
         console.print(f"[yellow]note:[/yellow] {escape(note)}")
     _print_chaos(console, summary)
     _print_tuning(console, summary)
+    for change in summary.get("scaling") or []:
+        console.print(f"[cyan]scaling:[/cyan] at {_seconds(change.get('t'))} s, {escape(scaling_label(change))}")
     for reason in run.verdict_reasons or []:
         console.print(f"[red]✗[/red] {escape(reason)}")
     if run.error:

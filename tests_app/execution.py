@@ -36,7 +36,7 @@ from tests_app.live_recovery import RecoveryTerms, cluster_events_on_load_clock
 from tests_app.models import LoadTestRun, Target
 from tests_app.run_events import TICK_S, RunContext, RunEvents, Second
 from tests_app.scenario_spec import ScenarioSpec
-from tests_app.selectors import live_series_for
+from tests_app.selectors import live_series_for, run_events
 from tests_app.verdict import judge, judge_chaos
 
 log = logging.getLogger(__name__)
@@ -181,38 +181,51 @@ class SecondsFeed:
         self.pods_seen: set[str] = set()  # every pod of the recorded seconds, as a replay sees them
         self._events_seq = 0  # the last cluster event read
 
-    def next(self, line: dict) -> Second:
+    def next(self, line: dict, load_t0_unix: float | None = None) -> Second:
         readings = self.readings.read()
-        self.learn_replacements()  # after the readings: a pod they report has its start logged
+        scaled = self.learn_from_events(load_t0_unix)  # after the readings: a pod they report has its start logged
         second = build_second(line, readings)
         second.messages.extend(self.live.feed(as_recorded(second)))
+        if scaled:
+            second.messages.append({"type": "events", **run_events(self.run.pk)})
         if second.endpoints or second.errors:
             second.messages.append(request_stats_message(t=second.t, endpoints=second.endpoints, errors=second.errors))
         self.pods_seen.update(second.pods)
         self.per_second_pods.append({name: figures["requests"] for name, figures in second.pods.items()})
         return second
 
-    def learn_replacements(self) -> None:
-        """The pods the cluster replaced under a new name since the last read (`pod_started` with
-        `replaces`, a killed or rescheduled pod): kept with the run and told to the live series
-        before the second that may first show a replacement is fed and recorded, so the live
-        scores, the summary and every replay of the run retire the same pods at the same second."""
+    def learn_from_events(self, load_t0_unix: float | None) -> bool:
+        """What the cluster logged since the last read that the run keeps as it goes; True when
+        the run's scaling changed (its viewers are told).
+
+        - The pods it replaced under a new name (`pod_started` with `replaces`, a killed or
+          rescheduled pod): kept with the run and told to the live series before the second that
+          may first show a replacement is fed and recorded, so the live scores, the summary and
+          every replay of the run retire the same pods at the same second.
+        - Its scale changes (`scaled`: who scaled, and the autoscaler's reading), on the load clock."""
         if self.cluster is None:
-            return
+            return False
         try:
             logged = self.cluster.events(self._events_seq)
         except Exception as error:  # noqa: BLE001 - the next second reads them again
             log.warning("cluster events unavailable this second: %s", error)
-            return
-        found = {}
+            return False
+        found, scaled = {}, []
         for event in logged:
             self._events_seq = max(self._events_seq, event.seq)
             if event.type == EventType.POD_STARTED and event.pod and event.details.get("replaces"):
                 found[str(event.details["replaces"])] = event.pod
+            elif event.type == EventType.SCALED:
+                t = None if load_t0_unix is None else round(event.t - load_t0_unix, 3)
+                scaled.append({"t": t, **event.details})
         if found:
             self.live.retire(found)
             self.run.replaced_pods = dict(self.live.expected.replaced)
             LoadTestRun.objects.filter(pk=self.run.pk).update(replaced_pods=self.run.replaced_pods)
+        if scaled:
+            self.run.scaling = [*self.run.scaling, *scaled]
+            LoadTestRun.objects.filter(pk=self.run.pk).update(scaling=self.run.scaling)
+        return bool(scaled)
 
     def pods_to_judge(self, final: dict) -> list[str]:
         """The pods the summary judges over the whole run: the live series' expected pods over
@@ -324,7 +337,7 @@ def drive(
                 for line in lines:
                     if line["type"] == "sample":
                         ctx.buckets.extend(line.get("buckets") or ())  # 100 ms: what recovery is measured from
-                        events.second.fire(ctx, feed.next(line))
+                        events.second.fire(ctx, feed.next(line, ctx.load_t0_unix))
                     elif line["type"] == "clock":
                         ctx.load_t0_unix = float(line["t0_unix"])
                     elif line["type"] == "final":
@@ -355,6 +368,7 @@ def drive(
         # before the summary, which reports it.
         stop_heard = True
         events.stop.fire_all(ctx)
+        feed.learn_from_events(ctx.load_t0_unix)  # a scale change after the last second is the run's too
         pods = feed.pods_to_judge(final)
         summary = summarise(
             run_id=run.pk, final=final, per_second_pods=feed.per_second_pods, expected_pods=pods,
@@ -375,6 +389,7 @@ def drive(
         summary["chaos"] = chaos_summary(run, ctx, end_s=summary["duration_s"])
         passed, reasons = judge_chaos(passed, reasons, summary["chaos"])
         summary["tuning"] = tuning_decisions(run.pk)
+        summary["scaling"] = list(run.scaling)
         if ctx.reasons:
             passed, reasons = False, [*reasons, *ctx.reasons]
         if stopped == "overrun":

@@ -16,7 +16,15 @@ from lbsite.staticfiles import static_text
 from metrics_app import exports
 from metrics_app.exports import filename, summary_json
 from metrics_app.figures import PLOTLY_CONFIG, compare_figures, figure_payload
-from metrics_app.reports import CHAOS_FIGURES, TUNING_HEADINGS, chaos_rows, run_report_markdown, tuning_rows
+from metrics_app.reports import (
+    CHAOS_FIGURES,
+    SCALING_HEADINGS,
+    TUNING_HEADINGS,
+    chaos_rows,
+    run_report_markdown,
+    scaling_rows,
+    tuning_rows,
+)
 from metrics_app.selectors import iter_run_seconds
 from tests_app import services
 from tests_app.api.filters import RunFilterSet
@@ -171,6 +179,7 @@ class RunReportView(LoginRequiredMixin, OwnedQuerysetMixin, DetailView):
             **kwargs, figures=[figure_payload(figure) for figure in figures.values()],
             chaos_rows=chaos_rows(summary.get("chaos") or []), chaos_figures=CHAOS_FIGURES,
             tuning_rows=tuning_rows(summary.get("tuning") or []), tuning_headings=TUNING_HEADINGS,
+            scaling_rows=scaling_rows(summary.get("scaling") or []), scaling_headings=SCALING_HEADINGS,
             pod_usage_missing=run_charts(self.object)[1], plotly_js=static_text("plotly/plotly.min.js"),
             figures_js=static_text("js/linked_zoom.js") + static_text("js/plotly_figures.js"),
         )

@@ -46,6 +46,56 @@ class DrainResult:
     refused: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Autoscaler:
+    """A HorizontalPodAutoscaler's status: its bounds, current and desired replicas, and each metric
+    it scales on with its current and target value (`kubectl get hpa` shows the same)."""
+
+    name: str
+    min_replicas: int
+    max_replicas: int
+    current_replicas: int
+    desired_replicas: int
+    metrics: tuple[dict, ...] = ()
+
+
+def _hpa_metrics(hpa) -> tuple[dict, ...]:
+    """Each resource metric of an HPA: {"name": "cpu", "current": 82, "target": 60, "unit": "%"}
+    (average utilisation in % of requests, or an average value when the target is one)."""
+    targets = {}
+    for metric in hpa.spec.metrics or ():
+        if metric.type == "Resource" and metric.resource is not None:
+            target = metric.resource.target
+            targets[metric.resource.name] = (target.average_utilization, "%") if target.average_utilization is not None \
+                else (target.average_value, "")
+    found = []
+    for metric in (hpa.status.current_metrics or ()) if hpa.status else ():
+        if metric.type == "Resource" and metric.resource is not None:
+            current = metric.resource.current
+            target, unit = targets.get(metric.resource.name, (None, "%"))
+            value = current.average_utilization if unit == "%" else current.average_value
+            found.append({"name": metric.resource.name, "current": value, "target": target, "unit": unit})
+    return tuple(found)
+
+
+def _labels_match(terms: list[str], labels: dict[str, str]) -> bool:
+    for term in terms:
+        if "!=" in term:
+            key, _, value = term.partition("!=")
+            if labels.get(key.strip()) == value.strip():
+                return False
+        elif "=" in term:
+            key, _, value = term.replace("==", "=").partition("=")
+            if labels.get(key.strip()) != value.strip():
+                return False
+        elif term.startswith("!"):
+            if term[1:].strip() in labels:
+                return False
+        elif term not in labels:
+            return False
+    return True
+
+
 def _check_plural(plural: str) -> None:
     if plural not in CHAOS_MESH_PLURALS:  # what the RBAC grants (k8s/base/rbac.yaml), and nothing else
         raise ValueError(f"not a Chaos Mesh kind LB Lab creates: {plural!r}")
@@ -70,6 +120,7 @@ class KubeApi:
         self.apps = client.AppsV1Api(api_client)
         self.custom = client.CustomObjectsApi(api_client)
         self.networking = client.NetworkingV1Api(api_client)
+        self.autoscaling = client.AutoscalingV2Api(api_client)
 
     @classmethod
     def from_kubeconfig(cls, *, namespace: str, selector: str, context: str | None = None,
@@ -178,6 +229,21 @@ class KubeApi:
     def uncordon(self, node: str) -> None:
         self.set_unschedulable(node, False)
 
+    def deployment_of_pods(self) -> str:
+        """The Deployment whose pod template the target's selector picks ("" when none or several
+        do, or the selector has set-based terms this reads no further): whose replicas and
+        autoscaler a run follows. Equality terms (`k=v`, `k==v`, `k!=v`, `k`, `!k`), as most are."""
+        terms = [term.strip() for term in self.selector.split(",") if term.strip()]
+        if any(" in " in term or " notin " in term or "(" in term for term in terms):
+            return ""
+        try:
+            found = self.apps.list_namespaced_deployment(self.namespace)
+        except ApiException as error:
+            raise ClusterError(f"listing deployments: {_server_message(error)}", field="namespace") from None
+        names = [item.metadata.name for item in found.items
+                 if _labels_match(terms, (item.spec.template.metadata.labels or {}) if item.spec.template.metadata else {})]
+        return names[0] if len(names) == 1 else ""
+
     def replicas(self, deployment: str) -> int:
         try:
             return int(self.apps.read_namespaced_deployment_scale(deployment, self.namespace).spec.replicas or 0)
@@ -189,6 +255,24 @@ class KubeApi:
             self.apps.patch_namespaced_deployment_scale(deployment, self.namespace, {"spec": {"replicas": replicas}})
         except ApiException as error:
             raise ClusterError(f"scaling deployment {deployment}: {_server_message(error)}", field="replicas") from None
+
+    def autoscaler(self, deployment: str) -> Autoscaler | None:
+        """The HorizontalPodAutoscaler (autoscaling/v2) that scales `deployment`, as its status is
+        now; None when none does."""
+        try:
+            found = self.autoscaling.list_namespaced_horizontal_pod_autoscaler(self.namespace)
+        except ApiException as error:
+            raise ClusterError(f"listing autoscalers: {_server_message(error)}", field="service") from None
+        for hpa in found.items:
+            ref = hpa.spec.scale_target_ref
+            if ref.kind == "Deployment" and ref.name == deployment:
+                status = hpa.status
+                return Autoscaler(name=hpa.metadata.name, min_replicas=int(hpa.spec.min_replicas or 1),
+                                  max_replicas=int(hpa.spec.max_replicas),
+                                  current_replicas=int(status.current_replicas or 0) if status else 0,
+                                  desired_replicas=int(status.desired_replicas or 0) if status else 0,
+                                  metrics=_hpa_metrics(hpa))
+        return None
 
     # ------------------------------------------------------------ metrics.k8s.io
 

@@ -15,7 +15,11 @@ The cluster's event log (`events`, the types of `clusters.base.EventType`) is wh
 analysis reads for healing: a poller lists the pods every `POLL_S` and logs what changed, a pod
 that appears after one went away `replaces` it (what its ReplicaSet did), and LB Lab's own
 deletions are logged as kills when it makes them. Times are the wall clock of the poll that saw
-the change, so they are `POLL_S` coarse.
+the change, so they are `POLL_S` coarse. With the target's Deployment named, its replica count is
+read every `SCALE_POLL_S` too: a change LB Lab did not make is logged as `scaled` by the
+HorizontalPodAutoscaler that targets the Deployment (with its status then: desired replicas and
+each metric's current and target value) or, without one agreeing, by someone else (`external`:
+kubectl, a GitOps sync), so scale-ups and scale-downs are on the run's timeline.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from clusters.kubernetes.api import CHAOS_MESH, MANAGED_BY, RUN_LABEL, KubeApi
 log = logging.getLogger(__name__)
 
 POLL_S = 0.1
+SCALE_POLL_S = 1.0  # the Deployment's replicas and its HPA: the HPA itself decides every 15 s
 KILL_GRACE_S = 0  # Chaos Mesh's pod-kill default: the pod dies at once, as the sandbox's kill
 DRAIN_GRACE_S = 30  # Kubernetes' default terminationGracePeriodSeconds
 # The fault kinds this adapter applies (their Cluster methods below): pod kill and drain through the
@@ -92,23 +97,52 @@ class EventLog:
 
 
 class PodWatcher:
-    """Lists the pods every `POLL_S` and logs what changed since the last listing."""
+    """Lists the pods every `POLL_S` and logs what changed since the last listing; with a
+    Deployment, reads its replicas every `SCALE_POLL_S` and logs who scaled it."""
 
-    def __init__(self, api: KubeApi, events: EventLog):
-        self.api, self.events = api, events
+    def __init__(self, api: KubeApi, events: EventLog, deployment: str = ""):
+        self.api, self.events, self.deployment = api, events, deployment
         self.known: dict[str, Pod] = {pod.name: pod for pod in api.pods()}
         self.gone: deque[str] = deque()  # pods that went away, oldest first: what new pods replace
         self.killed: set[str] = set()  # deleted by LB Lab: already logged as killed
+        # The Deployment's replicas as last read or set by LB Lab (`scaled_by_lblab`); None: unknown.
+        self.replicas: int | None = api.replicas(deployment) if deployment else None
+        self.replicas_lock = threading.Lock()
         self.stop_event = threading.Event()
         self.thread = threading.Thread(target=self._run, name="kubernetes-pod-watcher", daemon=True)
         self.thread.start()
 
     def _run(self) -> None:
+        next_scale_poll = time.monotonic() + SCALE_POLL_S
         while not self.stop_event.wait(POLL_S):
             try:
                 self.poll()
+                if self.deployment and time.monotonic() >= next_scale_poll:
+                    next_scale_poll = time.monotonic() + SCALE_POLL_S
+                    self.poll_replicas()
             except Exception as error:  # noqa: BLE001 - an API hiccup must not end the run
                 log.warning("listing pods failed: %s", error)
+
+    def scaled_by_lblab(self, replicas: int) -> int | None:
+        """LB Lab is setting the Deployment's replicas: the count before, and the poller will not
+        log the change as someone else's."""
+        with self.replicas_lock:
+            previous, self.replicas = self.replicas, replicas
+        return previous
+
+    def poll_replicas(self) -> None:
+        replicas = self.api.replicas(self.deployment)
+        with self.replicas_lock:
+            previous, self.replicas = self.replicas, replicas
+        if previous is None or replicas == previous:
+            return
+        hpa = self.api.autoscaler(self.deployment)
+        if hpa is not None and hpa.desired_replicas == replicas:
+            self.events.record(EventType.SCALED, replicas=replicas, previous=previous, by="hpa", autoscaler=hpa.name,
+                               desired=hpa.desired_replicas, current=hpa.current_replicas,
+                               bounds=[hpa.min_replicas, hpa.max_replicas], metrics=list(hpa.metrics))
+        else:
+            self.events.record(EventType.SCALED, replicas=replicas, previous=previous, by="external")
 
     def poll(self) -> None:
         now = time.time()
@@ -155,7 +189,10 @@ class KubernetesCluster(Cluster):
         if require_pods and not api.pods():
             raise ClusterError(f"the selector {api.selector!r} picks no pod in namespace {api.namespace!r}",
                                field="label_selector")
-        self.watcher = PodWatcher(api, self.log)
+        if not deployment and require_pods:
+            deployment = api.deployment_of_pods()  # "" when it cannot tell: no scaling on the timeline
+        self.deployment = deployment
+        self.watcher = PodWatcher(api, self.log, deployment)
 
     @property
     def endpoint(self) -> str:
@@ -217,10 +254,16 @@ class KubernetesCluster(Cluster):
 
     def scale(self, replicas: int) -> None:
         if not self.deployment:
-            raise ClusterError("scaling needs the target's Deployment name", field="service")
-        previous = self.api.replicas(self.deployment)
-        self.api.scale(self.deployment, replicas)
-        self.log.record(EventType.SCALED, replicas=replicas, previous=previous)
+            raise ClusterError("scaling needs the target's Deployment, and no one Deployment's pods match the "
+                               "selector", field="label_selector")
+        previous = self.watcher.scaled_by_lblab(replicas)
+        try:
+            self.api.scale(self.deployment, replicas)
+        except ClusterError:
+            self.watcher.scaled_by_lblab(previous)
+            raise
+        if previous != replicas:
+            self.log.record(EventType.SCALED, replicas=replicas, previous=previous, by="lblab")
 
     # ------------------------------------------------------------ faults through Chaos Mesh
 

@@ -90,4 +90,6 @@ class Autoscaler:
         if replicas != current:
             self.events.append({"t": time.time(), "from": current, "to": replicas,
                                 "utilisation": round(self.utilisation, 4)})
-            self.supervisor.scale(replicas)
+            self.supervisor.scale(replicas, by="autoscaler", desired=replicas, metrics=[
+                {"name": "utilisation", "current": round(self.utilisation, 4),
+                 "target": self.config.target_utilisation, "unit": ""}])

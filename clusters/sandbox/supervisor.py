@@ -299,11 +299,12 @@ class Supervisor:
             if self.slots.get(slot) is None and slot not in self.restart_timers:
                 self.spawn(slot, reason)
 
-    def scale(self, replicas: int) -> None:
+    def scale(self, replicas: int, *, by: str = "lblab", **reading) -> None:
+        """`by`: who asked (LB Lab's run or API, or the sandbox's own autoscaler with its `reading`)."""
         old = self.replicas
         self.replicas = replicas
         if replicas != old:
-            self.events.record(EventType.SCALED, replicas=replicas, previous=old)
+            self.events.record(EventType.SCALED, replicas=replicas, previous=old, by=by, **reading)
         for slot in range(replicas, old):
             timer = self.restart_timers.pop(slot, None)
             if timer is not None:

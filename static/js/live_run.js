@@ -28,7 +28,7 @@
   var totals = { requests: 0, failures: 0 };  // of every sample drawn
   var latest = null;      // the last sample drawn
   var pods = [];          // pods in the order they first appeared
-  var events = { chaos: [], tuning: [] };
+  var events = { chaos: [], tuning: [], scaling: [] };
   var alerts = new Map(); // String(start_t) -> the latest alert message with that start
   var alertItems = new Map();
   var pending = [];       // samples received, not drawn yet
@@ -113,6 +113,14 @@
     return !style.label_max_chars || chars.length <= style.label_max_chars ? label : chars.slice(0, style.label_max_chars - 1).join("") + "…";
   }
 
+  function scalingLabel(change) {  // as metrics_app/figures.py scaling_label
+    var label = "replicas " + shortValue(change.previous) + " -> " + shortValue(change.replicas) + " by " + (change.by || "?");
+    var readings = (change.metrics || []).map(function (metric) {
+      return metric.name + " " + shortValue(metric.current) + "/" + shortValue(metric.target) + (metric.unit ? " " + metric.unit : "");
+    });
+    return readings.length ? label + " (" + readings.join(", ") + ")" : label;
+  }
+
   function band(x0, x1, style) {
     var outline = { width: 0 };
     if (x1 === null || x1 === undefined || x1 <= x0) {
@@ -168,6 +176,18 @@
           xref: "x", yref: "paper", x: at, y: 0, xanchor: "left", yanchor: "bottom", showarrow: false,
           text: tuningLabel(decision, marks.tuning), hovertext: String(decision.reason || ""),
           font: { size: 10, color: marks.tuning.color }
+        });
+      });
+      (events.scaling || []).forEach(function (change) {
+        if (change.t === null || change.t === undefined) return;  // before the load's clock was known
+        var at = xOf(change.t);
+        shapes.push({
+          type: "line", xref: "x", yref: "paper", x0: at, x1: at, y0: 0, y1: 1,
+          line: { color: marks.scaling.color, width: 1.5, dash: "dash" }
+        });
+        annotations.push({
+          xref: "x", yref: "paper", x: at, y: 0.5, xanchor: "left", yanchor: "middle", showarrow: false,
+          text: plotlyText(scalingLabel(change)), font: { size: 10, color: marks.scaling.color }
         });
       });
     }
@@ -541,7 +561,7 @@
     } else if (message.type === "status") {
       showStatus(message);
     } else if (message.type === "events") {
-      events = { chaos: message.chaos || [], tuning: message.tuning || [] };
+      events = { chaos: message.chaos || [], tuning: message.tuning || [], scaling: message.scaling || [] };
       showInjections();
       showDecisions();
       marksDirty = "all";

@@ -16,25 +16,15 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from chaos_app.models import ChaosInjection
-from clusters.sandbox import SandboxCluster, SandboxConfig
 from clusters.targets import TARGET_KINDS
 from metrics_app.models import MetricSample, PodSample
 from tests.clusters.support import assert_no_faults
-from tests.factories import ScenarioFactory, TargetFactory
-from tests.kube_emulator import KubeApiEmulator
+from tests.factories import ScenarioFactory
+from tests.kube_support import emulated_namespace, kubernetes_target
 from tests_app import services
 from tests_app.models import LoadTestRun
 
 AGREE_S = 0.25
-
-
-def emulated_namespace(tmp_path, monkeypatch, settings, *, chaos_mesh=True):
-    """A namespace `web` of 3 real pods behind the emulated API, reached by KUBECONFIG."""
-    settings.LBLAB_ALLOWED_NAMESPACES = ["web"]
-    with SandboxCluster(SandboxConfig(pods=3, nodes=2)) as sandbox, \
-            KubeApiEmulator(sandbox, chaos_mesh=chaos_mesh) as api:
-        monkeypatch.setenv("KUBECONFIG", api.write_kubeconfig(tmp_path / "kubeconfig"))
-        yield sandbox, api
 
 
 @pytest.fixture
@@ -45,11 +35,6 @@ def kube(tmp_path, monkeypatch, settings):
 @pytest.fixture
 def kube_without_chaos_mesh(tmp_path, monkeypatch, settings):
     yield from emulated_namespace(tmp_path, monkeypatch, settings, chaos_mesh=False)
-
-
-def kubernetes_target(owner, sandbox, **fields):
-    return TargetFactory(owner=owner, kind="kubernetes", namespace="web", service="web", label_selector="app=web",
-                         base_url=sandbox.endpoint, **fields)
 
 
 def kubernetes_run(owner, sandbox, chaos: list[str]) -> LoadTestRun:

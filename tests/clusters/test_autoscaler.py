@@ -5,6 +5,7 @@ import threading
 
 import pytest
 
+from clusters.base import EventType
 from clusters.sandbox import AutoscalerConfig, ServiceTime
 from clusters.sandbox.autoscaler import desired_replicas, stabilised
 
@@ -53,6 +54,11 @@ def test_scales_up_under_load_and_down_after_it(start_sandbox, http, wait_until)
                    message="scaled up to max under load")
         events = cluster.client.call("GET", "/autoscaler")["events"]
         assert any(e.get("to", 0) > e.get("from", 0) for e in events)
+        # the cluster's log (what a run's timeline reads) says who scaled, on what reading
+        ups = [e for e in cluster.events(0) if e.type == EventType.SCALED and e.details["replicas"] > e.details["previous"]]
+        assert ups and all(e.details["by"] == "autoscaler" for e in ups)
+        [reading] = ups[0].details["metrics"]
+        assert reading["name"] == "utilisation" and reading["target"] == 0.5 and reading["current"] > 0.5
     finally:
         stop.set()
         for thread in threads:

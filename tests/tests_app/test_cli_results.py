@@ -41,3 +41,12 @@ def test_the_endpoints_and_failures_are_printed_as_tables():
 def test_a_run_without_failures_says_so():
     lines = printed({**SUMMARY, "failures": 0, "errors": []})
     assert "no failures" in lines
+
+
+def test_each_scale_change_is_a_line_with_who_made_it():
+    scaling = [{"t": 3.25, "replicas": 5, "previous": 3, "by": "hpa", "desired": 5,
+                "metrics": [{"name": "cpu", "current": 85, "target": 60, "unit": "%"}]},
+               {"t": 6.0, "replicas": 2, "previous": 5, "by": "external"}]
+    lines = printed({**SUMMARY, "scaling": scaling})
+    assert "scaling: at 3.250 s, replicas 3 -> 5 by hpa (cpu 85/60 %)" in lines
+    assert "scaling: at 6.000 s, replicas 5 -> 2 by external" in lines

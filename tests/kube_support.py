@@ -1,0 +1,23 @@
+"""A namespace of the Kubernetes API emulator (tests/kube_emulator.py) whose pods are a sandbox's
+real processes, reached by KUBECONFIG, and a Kubernetes target on it: what the whole-run tests on
+Kubernetes share."""
+
+from __future__ import annotations
+
+from clusters.sandbox import SandboxCluster, SandboxConfig
+from tests.factories import TargetFactory
+from tests.kube_emulator import KubeApiEmulator
+
+
+def emulated_namespace(tmp_path, monkeypatch, settings, *, chaos_mesh=True):
+    """A namespace `web` of 3 real pods behind the emulated API, reached by KUBECONFIG."""
+    settings.LBLAB_ALLOWED_NAMESPACES = ["web"]
+    with SandboxCluster(SandboxConfig(pods=3, nodes=2)) as sandbox, \
+            KubeApiEmulator(sandbox, chaos_mesh=chaos_mesh) as api:
+        monkeypatch.setenv("KUBECONFIG", api.write_kubeconfig(tmp_path / "kubeconfig"))
+        yield sandbox, api
+
+
+def kubernetes_target(owner, sandbox, **fields):
+    return TargetFactory(owner=owner, kind="kubernetes", namespace="web", service="web", label_selector="app=web",
+                         base_url=sandbox.endpoint, **fields)
