@@ -177,7 +177,7 @@ def find_policy(given) -> TuningPolicy:
 
 def check_policy_on(policy: TuningPolicy, *, balancer: str) -> None:
     """ValidationError on `autotune` unless every action `policy` allows can be done on `balancer`
-    (the target's sandbox balancer: lblab, nginx, haproxy)."""
+    (a sandbox balancer: lblab, nginx, haproxy; or a Kubernetes one: gateway, istio, ingress-nginx, none)."""
     try:
         policy.spec(balancer=balancer)
     except ClusterError as error:

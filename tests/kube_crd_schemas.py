@@ -14,6 +14,7 @@ import jsonschema
 METADATA = {"type": "object", "required": ["name", "namespace"], "additionalProperties": False,
             "properties": {"name": {"type": "string", "pattern": r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", "maxLength": 253},
                            "namespace": {"type": "string"},
+                           "resourceVersion": {"type": "string"},  # sent back on a replace
                            "labels": {"type": "object", "additionalProperties": {"type": "string"}}}}
 
 BACKEND_TRAFFIC_POLICY = {

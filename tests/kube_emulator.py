@@ -27,7 +27,13 @@ discovery document, NetworkChaos and StressChaos (list by `labelSelector`, creat
 sandbox's pods its selector names (delay: latency, 100 % loss: partition, a CPU stressor: CPU
 stress, for its `duration`) and undone, that fault only, when it is deleted; a pod's labels
 (patch); NetworkPolicies (list by `labelSelector`, create, get, delete): one denying all ingress
-to the pods it selects blackholes them (partition) until it is deleted.
+to the pods it selects blackholes them (partition) until it is deleted; the Deployment (list) and
+a HorizontalPodAutoscaler on it (`add_hpa`, list; `hpa_scales` does what the HPA controller does);
+the balancers' settings: Envoy Gateway's BackendTrafficPolicy and Istio's DestinationRule (list,
+create, get, replace with its `resourceVersion`, delete; checked against tests/kube_crd_schemas.py),
+the Service and Ingresses (`add_ingress`; list, get, merge-patch), whose setting the sandbox's
+balancer then runs (the last custom object written, else ingress-nginx's annotations, else the
+Service's session affinity, else what it ran at the start).
 """
 
 from __future__ import annotations
@@ -44,6 +50,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import jsonschema
 import kubernetes_validate
+
+from tests.kube_crd_schemas import validate_custom
 
 KUBERNETES_VERSION = "1.35.0"
 APP_LABELS = {"app": "web", "app.kubernetes.io/name": "web"}
@@ -88,6 +96,12 @@ def validate(obj: dict) -> None:
 
 CHAOS_MESH_GROUP, CHAOS_MESH_VERSION = "chaos-mesh.org", "v1alpha1"
 CHAOS_MESH_KINDS = {"networkchaos": "NetworkChaos", "stresschaos": "StressChaos"}
+# The balancers' custom objects: kind -> (group, version, plural), as the adapter writes them.
+BALANCER_KINDS = {
+    "BackendTrafficPolicy": ("gateway.envoyproxy.io", "v1alpha1", "backendtrafficpolicies"),
+    "DestinationRule": ("networking.istio.io", "v1", "destinationrules"),
+}
+INGRESS_NGINX = "nginx.ingress.kubernetes.io/"
 
 _GO_DURATION = r"^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$"
 _PERCENT = r"^(100(\.0+)?|[0-9]{1,2}(\.[0-9]+)?)$"
@@ -248,6 +262,26 @@ def merge_patch(target: dict, patch: dict) -> dict:
 MERGE_PATCHES = ("application/merge-patch+json", "application/strategic-merge-patch+json")
 
 
+def registry_algorithm(attribute: str, value: str) -> str:
+    """The first of LB Lab's algorithms whose `attribute` (its equivalent on a balancer) is `value`."""
+    from clusters.algorithms import ALGORITHMS
+
+    return next(name for name, entry in ALGORITHMS.items() if getattr(entry, attribute) == value)
+
+
+def _custom_object_algorithm(obj: dict) -> tuple[str, dict]:
+    """The algorithm an Envoy Gateway BackendTrafficPolicy or an Istio DestinationRule sets."""
+    if obj["kind"] == "BackendTrafficPolicy":
+        balancer = obj["spec"].get("loadBalancer") or {"type": "LeastRequest"}
+        header = (balancer.get("consistentHash") or {}).get("header", {}).get("name")
+        return registry_algorithm("envoy_gateway", balancer["type"]), {"header": header} if header else {}
+    balancer = (obj["spec"].get("trafficPolicy") or {}).get("loadBalancer") or {"simple": "LEAST_REQUEST"}
+    if "consistentHash" in balancer:
+        header = balancer["consistentHash"].get("httpHeaderName")
+        return "consistent_hash", {"header": header} if header else {}
+    return registry_algorithm("istio", balancer["simple"]), {}
+
+
 def patched(obj: dict, request: Request) -> dict:
     """`obj` with the request's merge patch applied, validated; 415 for a patch type the emulator
     does not apply (a JSON Patch list), 400 for a body that is not an object."""
@@ -285,6 +319,12 @@ class _State:
     effects: dict[tuple[str, str], tuple[str, list[str]]] = field(default_factory=dict)
     network_policies: dict[str, dict] = field(default_factory=dict)
     pod_labels: dict[str, dict[str, str]] = field(default_factory=dict)  # labels patched onto pods
+    # the balancers' custom objects by kind and name, in the order they were written (the last one rules)
+    balancer_objects: dict[str, dict[str, dict]] = field(default_factory=lambda: {kind: {} for kind in BALANCER_KINDS})
+    services: dict[str, dict] = field(default_factory=dict)
+    ingresses: dict[str, dict] = field(default_factory=dict)
+    written: list[tuple[str, str]] = field(default_factory=list)  # (kind, name) of the objects, last written last
+    algorithm: tuple[str, dict] | None = None  # what the balancer objects make the sandbox run now
     replicas: int = 0  # the Deployment's spec.replicas (the sandbox's pods may be fewer for a moment)
     hpa: dict | None = None  # the HorizontalPodAutoscaler on the Deployment, when a test adds one
 
@@ -300,6 +340,9 @@ class KubeApiEmulator:
         self._cpu_read: dict[str, tuple[float, float]] = {}  # pod -> (its CPU seconds, when read)
         self.requests: list[Request] = []
         self.state = _State(replicas=len(sandbox.pods()))
+        self.state.services[deployment] = self._service_object(deployment)
+        # what the sandbox ran before any balancer object: what deleting them all brings back
+        self.base_algorithm = (sandbox.config.algorithm, dict(sandbox.config.algorithm_options))
         self.lock = threading.Lock()
         emulator = self
 
@@ -394,6 +437,24 @@ class KubeApiEmulator:
                "status": {"currentReplicas": self.state.replicas, "desiredReplicas": self.state.replicas}}
         validate(obj)
         self.state.hpa = obj
+        return obj
+
+    def add_ingress(self, name: str, *, annotations: dict[str, str] | None = None) -> dict:
+        """An Ingress (networking.k8s.io/v1) routing to the Service, for ingress-nginx's annotations."""
+        obj = {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+               "metadata": {"name": name, "namespace": self.namespace, "annotations": dict(annotations or {})},
+               "spec": {"ingressClassName": "nginx", "rules": [{"http": {"paths": [{
+                   "path": "/", "pathType": "Prefix",
+                   "backend": {"service": {"name": self.deployment, "port": {"number": 80}}}}]}}]}}
+        validate(obj)
+        self.state.ingresses[name] = obj
+        return obj
+
+    def _service_object(self, name: str) -> dict:
+        obj = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": self.namespace},
+               "spec": {"selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": 8080, "protocol": "TCP"}],
+                        "sessionAffinity": "None"}}
+        validate(obj)
         return obj
 
     def hpa_scales(self, replicas: int, *, cpu_utilisation: int) -> None:
@@ -497,6 +558,16 @@ class KubeApiEmulator:
         if path == f"apis/autoscaling/v2/{ns}/horizontalpodautoscalers" and method == "GET":
             return 200, self._list("HorizontalPodAutoscaler", "autoscaling/v2",
                                    [self.state.hpa] if self.state.hpa else [])
+        for kind, (group, version, plural) in BALANCER_KINDS.items():
+            found = re.fullmatch(rf"apis/{re.escape(group)}/{version}/{ns}/{plural}(?:/([^/]+))?", path)
+            if found:
+                return self._balancer_object_route(method, kind, found.group(1), request)
+        found = re.fullmatch(rf"api/v1/{ns}/services(?:/([^/]+))?", path)
+        if found:
+            return self._patchable_route(method, "Service", self.state.services, found.group(1), request)
+        found = re.fullmatch(rf"apis/networking.k8s.io/v1/{ns}/ingresses(?:/([^/]+))?", path)
+        if found:
+            return self._patchable_route(method, "Ingress", self.state.ingresses, found.group(1), request)
         found = re.fullmatch(rf"apis/networking.k8s.io/v1/{ns}/networkpolicies(?:/([^/]+))?", path)
         if found:
             return self._network_policy_route(method, found.group(1), request)
@@ -608,6 +679,100 @@ class KubeApiEmulator:
         return [obj for obj in held if obj["metadata"].get("labels", {}).get("app.kubernetes.io/managed-by") == "lblab"]
 
     # ------------------------------------------------------------ NetworkPolicies
+
+    # ------------------------------------------------------------ balancer settings
+
+    def _balancer_object_route(self, method: str, kind: str, name: str | None, request: Request) -> tuple[int, dict]:
+        """A balancer's custom objects (Envoy Gateway's BackendTrafficPolicy, Istio's DestinationRule):
+        list by `labelSelector`, create (409 when the name exists), get, replace (409 unless the
+        `resourceVersion` is the stored one), delete; each checked against its documented schema."""
+        group, version, plural = BALANCER_KINDS[kind]
+        objects = self.state.balancer_objects[kind]
+        if name is None and method == "GET":
+            selector = (request.query.get("labelSelector") or [""])[-1]
+            return 200, self._list(kind, f"{group}/{version}", [
+                obj for obj in objects.values() if selector_matches(selector, obj["metadata"].get("labels", {}))])
+        if name is None and method == "POST":
+            obj = self._checked_custom(kind, request.body)
+            if obj["metadata"]["name"] in objects:
+                raise ApiError(409, "AlreadyExists", f'{plural}.{group} "{obj["metadata"]["name"]}" already exists')
+            obj["metadata"].update(uid=f"uid-{obj['metadata']['name']}", resourceVersion="1")
+            objects[obj["metadata"]["name"]] = obj
+            self.state.written.append((kind, obj["metadata"]["name"]))
+            self._balance()
+            return 201, obj
+        if name not in objects:
+            raise ApiError(404, "NotFound", f'{plural}.{group} "{name}" not found')
+        if method == "GET":
+            return 200, objects[name]
+        if method == "PUT":
+            obj = self._checked_custom(kind, request.body)
+            stored = objects[name]["metadata"]["resourceVersion"]
+            if obj["metadata"].get("resourceVersion") != stored:
+                raise ApiError(409, "Conflict", f'{plural}.{group} "{name}": the object has been modified')
+            obj["metadata"].update(uid=f"uid-{name}", resourceVersion=str(int(stored) + 1))
+            objects[name] = obj
+            self.state.written.remove((kind, name))  # the last one written rules
+            self.state.written.append((kind, name))
+            self._balance()
+            return 200, obj
+        if method == "DELETE":
+            obj = objects.pop(name)
+            self.state.written.remove((kind, name))
+            self._balance()
+            return 200, obj
+        raise ApiError(405, "MethodNotAllowed", f"{method} on {plural}")
+
+    def _checked_custom(self, kind: str, body) -> dict:
+        if not isinstance(body, dict) or body.get("kind") != kind:
+            raise ApiError(400, "BadRequest", f"the body must be a {kind}")
+        try:
+            validate_custom(body)
+        except jsonschema.ValidationError as error:
+            raise ApiError(422, "Invalid", f"{kind}: {error.message}",
+                           [{"field": ".".join(map(str, error.absolute_path)), "message": error.message}]) from None
+        if body["metadata"]["namespace"] != self.namespace:
+            raise ApiError(400, "BadRequest", "the object's namespace does not match the request's")
+        return copy.deepcopy(body)
+
+    def _patchable_route(self, method: str, kind: str, objects: dict[str, dict], name: str | None,
+                         request: Request) -> tuple[int, dict]:
+        """Services and Ingresses: list, get, and merge-patch (validated); a patch re-balances."""
+        if name is None and method == "GET":
+            return 200, self._list(kind, objects and next(iter(objects.values()))["apiVersion"] or "v1",
+                                   list(objects.values()))
+        if name not in objects:
+            raise ApiError(404, "NotFound", f'{kind.lower()}s "{name}" not found')
+        if method == "GET":
+            return 200, objects[name]
+        if method == "PATCH":
+            objects[name] = patched(objects[name], request)
+            self._balance()
+            return 200, objects[name]
+        raise ApiError(405, "MethodNotAllowed", f"{method} on a {kind}")
+
+    def _balance(self) -> None:
+        """What the objects make the balancer in front of the pods run, set on the sandbox's balancer:
+        the last Istio or Envoy Gateway object written, else an Ingress's ingress-nginx annotations,
+        else the Service's session affinity, else what the sandbox ran at the start."""
+        algorithm = self.base_algorithm
+        for obj in self.state.services.values():
+            if obj["spec"].get("sessionAffinity") == "ClientIP":
+                algorithm = ("consistent_hash", {})
+        for obj in self.state.ingresses.values():
+            annotations = obj["metadata"].get("annotations") or {}
+            if annotations.get(INGRESS_NGINX + "upstream-hash-by"):
+                key = annotations[INGRESS_NGINX + "upstream-hash-by"]
+                algorithm = ("consistent_hash", {"header": key[len("$http_"):].replace("_", "-")}
+                             if key.startswith("$http_") else {})
+            elif annotations.get(INGRESS_NGINX + "load-balance"):
+                algorithm = (registry_algorithm("ingress_nginx", annotations[INGRESS_NGINX + "load-balance"]), {})
+        if self.state.written:
+            kind, name = self.state.written[-1]
+            algorithm = _custom_object_algorithm(self.state.balancer_objects[kind][name])
+        if algorithm != self.state.algorithm:
+            self.state.algorithm = algorithm
+            self.sandbox.set_algorithm(*algorithm)
 
     def _network_policy_route(self, method: str, name: str | None, request: Request) -> tuple[int, dict]:
         policies = self.state.network_policies

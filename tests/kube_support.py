@@ -9,10 +9,11 @@ from tests.factories import TargetFactory
 from tests.kube_emulator import KubeApiEmulator
 
 
-def emulated_namespace(tmp_path, monkeypatch, settings, *, chaos_mesh=True):
-    """A namespace `web` of 3 real pods behind the emulated API, reached by KUBECONFIG."""
+def emulated_namespace(tmp_path, monkeypatch, settings, *, chaos_mesh=True, **sandbox_config):
+    """A namespace `web` of real pods (3, unless `sandbox_config` says otherwise) behind the
+    emulated API, reached by KUBECONFIG."""
     settings.LBLAB_ALLOWED_NAMESPACES = ["web"]
-    with SandboxCluster(SandboxConfig(pods=3, nodes=2)) as sandbox, \
+    with SandboxCluster(SandboxConfig(**{"pods": 3, "nodes": 2, **sandbox_config})) as sandbox, \
             KubeApiEmulator(sandbox, chaos_mesh=chaos_mesh) as api:
         monkeypatch.setenv("KUBECONFIG", api.write_kubeconfig(tmp_path / "kubeconfig"))
         yield sandbox, api

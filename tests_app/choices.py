@@ -18,6 +18,12 @@ def balancer_choices() -> list[tuple[str, str]]:
     return backends.choices()
 
 
+def kubernetes_balancer_choices() -> list[tuple[str, str]]:
+    from clusters.kubernetes.balancers import KUBERNETES_BALANCERS  # pure: no client imported
+
+    return [(balancer.name, balancer.label) for balancer in KUBERNETES_BALANCERS.values()]
+
+
 def target_kind_choices() -> list[tuple[str, str]]:
     return targets.choices()
 

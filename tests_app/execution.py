@@ -290,7 +290,7 @@ def tuning_plan(run: LoadTestRun, spec: TargetSpec, kind: TargetKind, cluster: C
     at the start. RunFailed when the policy cannot act on this target."""
     if cluster is None or kind.algorithm(spec) is None:
         raise RunFailed("autotune: LB Lab cannot act on this target's balancer")
-    balancer = spec.balancer if spec.kind == "sandbox" else None
+    balancer = kind.balancer(spec)
     try:
         policy = run.autotune.spec(balancer=balancer)
     except ClusterError as error:

@@ -10,11 +10,18 @@ from chaos_app.services import experiments_visible_to
 from clusters.algorithms import ALGORITHMS
 from clusters.durations import SpecError, parse_duration
 from clusters.faults import FAULT_KINDS
+from clusters.kubernetes.balancers import DEFAULT_KUBERNETES_BALANCER
 from clusters.sandbox.backends import BALANCER_BACKENDS, DEFAULT_BACKEND
 from clusters.sandbox.config import DEFAULT_RETRIES, MAX_RETRIES
 from clusters.targets import TARGET_KINDS, kinds_using
 from metrics_app.models import TuningPolicy
-from tests_app.choices import Attribution, algorithm_choices, balancer_choices, target_kind_choices
+from tests_app.choices import (
+    Attribution,
+    algorithm_choices,
+    balancer_choices,
+    kubernetes_balancer_choices,
+    target_kind_choices,
+)
 from tests_app.models import HTTP_METHODS, MAX_PODS, LoadTestRun, Scenario, Shape, Target
 from tests_app.scenario_spec import DEFAULTS
 from tests_app.selectors import scenarios_visible_to, targets_visible_to
@@ -84,7 +91,8 @@ class TargetForm(forms.ModelForm):
         fields = [
             "name", "kind", "pods", "nodes", "balancer", "algorithm", "service_time_ms", "retries", "base_url",
             "follow_redirects", "context", "namespace",
-            "service", "label_selector", "attribution", "pod_header", "pod_json_field", "prometheus_url",
+            "service", "label_selector", "kubernetes_balancer", "route", "attribution", "pod_header", "pod_json_field",
+            "prometheus_url",
             "prometheus_query", "expected_pods", "expected_pod_count", "weights",
         ]
         widgets = {
@@ -93,7 +101,8 @@ class TargetForm(forms.ModelForm):
             "expected_pods": forms.Textarea(attrs={"rows": 2}), "weights": forms.Textarea(attrs={"rows": 2}),
         }
         labels = {"base_url": "Base URL", "service_time_ms": "Service time (ms)", "label_selector": "Label selector",
-                  "prometheus_url": "Prometheus URL"}
+                  "prometheus_url": "Prometheus URL", "kubernetes_balancer": "Balancer",
+                  "route": "HTTPRoute or Ingress"}
 
     def __init__(self, *args, owner, **kwargs):
         super().__init__(*args, **kwargs)
@@ -104,6 +113,8 @@ class TargetForm(forms.ModelForm):
         self.fields["retries"].required = False
         self.fields["balancer"].choices = balancer_choices()
         self.fields["balancer"].required = False  # not sent: LB Lab's own (the model's default)
+        self.fields["kubernetes_balancer"].choices = kubernetes_balancer_choices()
+        self.fields["kubernetes_balancer"].required = False  # not sent: kube-proxy alone (the model's default)
 
     def shown_fields(self) -> list[tuple[forms.BoundField, str]]:
         """Each field with the condition it is shown under (`id_kind=url,mirror`; empty: always):
@@ -125,6 +136,9 @@ class TargetForm(forms.ModelForm):
         return DEFAULT_RETRIES if retries is None else retries
     def clean_balancer(self) -> str:
         return self.cleaned_data.get("balancer") or DEFAULT_BACKEND
+
+    def clean_kubernetes_balancer(self) -> str:
+        return self.cleaned_data.get("kubernetes_balancer") or DEFAULT_KUBERNETES_BALANCER
 
     def clean_name(self) -> str:
         # (owner, name) is unique, and the owner is not a field here, so the model form skips it.

@@ -18,11 +18,20 @@ from django.urls import reverse
 from clusters.algorithms import ALGORITHMS
 from clusters.balance import MAX_DISTINCT_PODS, POD_NAME_MAX, ExpectedPods, clean_pod_name
 from clusters.base import ClusterError
+from clusters.kubernetes.balancers import DEFAULT_KUBERNETES_BALANCER, KUBERNETES_BALANCERS
 from clusters.sandbox.backends import BALANCER_BACKENDS, DEFAULT_BACKEND
 from clusters.sandbox.config import DEFAULT_RETRIES, MAX_RETRIES
 from clusters.targets import TARGET_KINDS, TargetSpec, target_kind
 from lbsite.db import NullsOrderedIndex
-from tests_app.choices import Attribution, RunStatus, Shape, algorithm_choices, balancer_choices, target_kind_choices
+from tests_app.choices import (
+    Attribution,
+    RunStatus,
+    Shape,
+    algorithm_choices,
+    balancer_choices,
+    kubernetes_balancer_choices,
+    target_kind_choices,
+)
 from tests_app.engine.config import is_header_name
 from tests_app.scenario_spec import DEFAULTS, ScenarioSpec
 
@@ -76,6 +85,16 @@ class Target(models.Model):
     namespace = models.CharField(max_length=63, blank=True)
     service = models.CharField(max_length=253, blank=True, help_text="Service or ingress name.")
     label_selector = models.CharField(max_length=500, blank=True)
+    kubernetes_balancer = models.CharField(
+        max_length=16, choices=kubernetes_balancer_choices, default=DEFAULT_KUBERNETES_BALANCER,
+        help_text="What balances the pods, whose settings LB Lab (the tuner) may change: Envoy Gateway, Istio, "
+                  "ingress-nginx, or none (kube-proxy alone).",
+    )
+    route = models.CharField(
+        max_length=253, blank=True,
+        help_text="The HTTPRoute (Envoy Gateway) or Ingress (ingress-nginx) the balancer settings attach to; "
+                  "empty: named as the service.",
+    )
 
     # pod attribution
     attribution = models.CharField(max_length=16, choices=Attribution.choices, default=Attribution.HEADER)
@@ -108,6 +127,8 @@ class Target(models.Model):
             models.CheckConstraint(condition=Q(kind__in=list(TARGET_KINDS)), name="target_kind_valid"),
             models.CheckConstraint(condition=Q(algorithm__in=list(ALGORITHMS)), name="target_algorithm_valid"),
             models.CheckConstraint(condition=Q(balancer__in=list(BALANCER_BACKENDS)), name="target_balancer_valid"),
+            models.CheckConstraint(condition=Q(kubernetes_balancer__in=list(KUBERNETES_BALANCERS)),
+                                   name="target_kubernetes_balancer_valid"),
             models.CheckConstraint(condition=~Q(kind="url") | ~Q(base_url=""), name="target_url_needs_base_url"),
             models.CheckConstraint(
                 condition=~Q(kind="kubernetes") | (~Q(namespace="") & ~Q(service="")),

@@ -193,7 +193,8 @@ def _flat(messages) -> list[str]:
 INLINE_TARGET_FIELDS = frozenset({
     "name", "kind", "pods", "nodes", "balancer", "algorithm", "service_time_ms", "retries", "base_url", "follow_redirects",
     "context",
-    "namespace", "service", "label_selector", "attribution", "pod_header", "pod_json_field", "prometheus_url",
+    "namespace", "service", "label_selector", "kubernetes_balancer", "route", "attribution", "pod_header", "pod_json_field",
+    "prometheus_url",
     "prometheus_query", "expected_pods", "expected_pod_count", "weights",
 })
 INLINE_SCENARIO_FIELDS = frozenset({
@@ -489,12 +490,13 @@ def _resolve_policy(given, target: Target | None, errors: dict) -> TuningPolicy 
     if target is None:  # the target's own error says what is wrong; the policy is judged against a good one
         return policy
     spec = target.spec()
-    if target_kind(target.kind).algorithm(spec) is None:  # the balancer is not LB Lab's to change
+    kind = target_kind(target.kind)
+    if kind.balancer(spec) is None:  # the balancer is not LB Lab's to change
         errors["autotune"] = [f"LB Lab cannot change the balancer of a {target.kind} target, so it cannot tune it: "
-                              "auto-tuning needs a sandbox target"]
+                              "auto-tuning needs a sandbox or Kubernetes target"]
         return None
     try:
-        check_policy_on(policy, balancer=spec.balancer)
+        check_policy_on(policy, balancer=kind.balancer(spec))
     except ValidationError as error:
         errors.update(error.message_dict)
         return None

@@ -33,7 +33,15 @@ CHAOS_GROUP, CHAOS_VERSION = "chaos-mesh.org", "v1alpha1"  # Chaos Mesh's custom
 CHAOS_MESH = (CHAOS_GROUP, CHAOS_VERSION)
 METRICS_GROUP = "metrics.k8s.io"  # the metrics server's API
 METRICS_VERSION = "v1beta1"
-CHAOS_MESH_PLURALS = ("networkchaos", "stresschaos")  # the only custom objects LB Lab creates (and its RBAC grants)
+CHAOS_MESH_PLURALS = ("networkchaos", "stresschaos")  # the Chaos Mesh objects LB Lab creates (and its RBAC grants)
+# The balancers' custom objects LB Lab creates (clusters/kubernetes/balancers.py): kind -> where they live.
+BALANCER_OBJECTS = {
+    "BackendTrafficPolicy": ("gateway.envoyproxy.io", "v1alpha1", "backendtrafficpolicies"),
+    "DestinationRule": ("networking.istio.io", "v1", "destinationrules"),
+}
+# On a Service or Ingress whose balancer setting LB Lab changed: the values it had before, as a merge
+# patch (JSON), so whoever restores (the run, a stop, the reaper after a dead worker) puts them back.
+UNDO_ANNOTATION = "lblab.io/balancer-undo"
 
 
 @dataclass(frozen=True)
@@ -94,6 +102,22 @@ def _labels_match(terms: list[str], labels: dict[str, str]) -> bool:
         elif term not in labels:
             return False
     return True
+
+
+def _values_under(patch: dict, current: dict) -> dict:
+    """The merge patch that sets back what `patch` changes of `current` (None where it had nothing)."""
+    out = {}
+    for key, value in patch.items():
+        now = (current or {}).get(key)
+        out[key] = _values_under(value, now if isinstance(now, dict) else {}) if isinstance(value, dict) else now
+    return out
+
+
+def _merged(base: dict, extra: dict) -> dict:
+    out = dict(base)
+    for key, value in extra.items():
+        out[key] = _merged(out.get(key) or {}, value) if isinstance(value, dict) else value
+    return out
 
 
 def _check_plural(plural: str) -> None:
@@ -335,6 +359,99 @@ class KubeApi:
         except ApiException as error:
             if error.status != 404:
                 raise ClusterError(f"deleting {plural}/{name}: {_server_message(error)}", field="kind") from None
+
+    # ------------------------------------------------------------ balancer settings
+
+    def apply_balancer_object(self, body: dict) -> None:
+        """Create a balancer's custom object (`BALANCER_OBJECTS`), or replace the one of that name
+        LB Lab created before (a second switch in the same run)."""
+        group, version, plural = BALANCER_OBJECTS[body["kind"]]
+        name = body["metadata"]["name"]
+        try:
+            self.custom.create_namespaced_custom_object(group, version, self.namespace, plural, body)
+            return
+        except ApiException as error:
+            if error.status != 409:
+                raise ClusterError(f"creating {body['kind']} {name}: {_server_message(error)}",
+                                   field="algorithm") from None
+        try:
+            current = self.custom.get_namespaced_custom_object(group, version, self.namespace, plural, name)
+            body = {**body, "metadata": {**body["metadata"], "resourceVersion": current["metadata"]["resourceVersion"]}}
+            self.custom.replace_namespaced_custom_object(group, version, self.namespace, plural, name, body)
+        except ApiException as error:
+            raise ClusterError(f"replacing {body['kind']} {name}: {_server_message(error)}", field="algorithm") from None
+
+    def balancer_objects(self, kind: str, *, label_selector: str) -> list[str]:
+        """The names of the namespace's objects of a balancer `kind` a label selector picks ([] when
+        the cluster does not serve the kind: that balancer is not installed)."""
+        group, version, plural = BALANCER_OBJECTS[kind]
+        try:
+            found = self.custom.list_namespaced_custom_object(group, version, self.namespace, plural,
+                                                              label_selector=label_selector)
+        except ApiException as error:
+            if error.status == 404:
+                return []
+            raise ClusterError(f"listing {plural}: {_server_message(error)}", field="algorithm") from None
+        return [item["metadata"]["name"] for item in found.get("items") or ()]
+
+    def delete_balancer_object(self, kind: str, name: str) -> None:
+        group, version, plural = BALANCER_OBJECTS[kind]
+        try:
+            self.custom.delete_namespaced_custom_object(group, version, self.namespace, plural, name)
+        except ApiException as error:
+            if error.status != 404:
+                raise ClusterError(f"deleting {kind} {name}: {_server_message(error)}", field="algorithm") from None
+
+    def patch_balancer_setting(self, kind: str, name: str, patch: dict, *, run_label: str) -> None:
+        """Merge `patch` into the Service or Ingress `name`, keeping the values it replaces on the
+        object itself (`UNDO_ANNOTATION`: the run and the values; written by the first change only,
+        so it holds the values before LB Lab)."""
+        try:
+            current = self.core.api_client.sanitize_for_serialization(self._read_service_or_ingress(kind, name))
+        except ApiException as error:
+            raise ClusterError(f"reading {kind} {name}: {_server_message(error)}", field="route") from None
+        annotations = (current.get("metadata") or {}).get("annotations") or {}
+        saved = annotations.get(UNDO_ANNOTATION) or json.dumps(
+            {"run": run_label, "values": _values_under(patch, current)}, sort_keys=True)
+        patch = _merged(patch, {"metadata": {"annotations": {UNDO_ANNOTATION: saved}}})
+        try:
+            self._patch_service_or_ingress(kind, name, patch)
+        except ApiException as error:
+            raise ClusterError(f"patching {kind} {name}: {_server_message(error)}", field="algorithm") from None
+
+    def undo_balancer_settings(self, *, run_label: str) -> list[str]:
+        """Put back every Service's and Ingress's values that the run `run_label` changed
+        (`UNDO_ANNOTATION`), and remove the annotation; the objects undone, as `Kind/name`."""
+        undone = []
+        for kind in ("Service", "Ingress"):
+            try:
+                items = (self.core.list_namespaced_service(self.namespace) if kind == "Service"
+                         else self.networking.list_namespaced_ingress(self.namespace)).items
+            except ApiException as error:
+                raise ClusterError(f"listing {kind}s: {_server_message(error)}", field="algorithm") from None
+            for item in items:
+                saved = json.loads((item.metadata.annotations or {}).get(UNDO_ANNOTATION) or "{}")
+                if saved.get("run") != run_label:
+                    continue
+                patch = _merged(saved["values"], {"metadata": {"annotations": {UNDO_ANNOTATION: None}}})
+                try:
+                    self._patch_service_or_ingress(kind, item.metadata.name, patch)
+                except ApiException as error:
+                    raise ClusterError(f"restoring {kind} {item.metadata.name}: {_server_message(error)}",
+                                       field="algorithm") from None
+                undone.append(f"{kind}/{item.metadata.name}")
+        return undone
+
+    def _read_service_or_ingress(self, kind: str, name: str):
+        if kind == "Service":
+            return self.core.read_namespaced_service(name, self.namespace)
+        return self.networking.read_namespaced_ingress(name, self.namespace)
+
+    def _patch_service_or_ingress(self, kind: str, name: str, patch: dict) -> None:
+        if kind == "Service":
+            self.core.patch_namespaced_service(name, self.namespace, patch)
+        else:
+            self.networking.patch_namespaced_ingress(name, self.namespace, patch)
 
     # ------------------------------------------------------------ NetworkPolicies and pod labels
 

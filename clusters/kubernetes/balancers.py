@@ -33,13 +33,13 @@ MANAGED_BY = {"app.kubernetes.io/managed-by": "lblab"}
 @dataclass(frozen=True)
 class Change:
     """What setting an algorithm changes: an object LB Lab creates (and deletes on restore), or a
-    merge patch of an existing object (`kind`, `name`), undone by `undo`."""
+    merge patch of an existing object (`kind`, `name`), undone from the values it replaced, which
+    the adapter keeps on the object (`KubeApi.patch_balancer_setting`)."""
 
     create: dict | None = None
     kind: str = ""
     name: str = ""
     patch: dict = field(default_factory=dict)
-    undo: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,14 @@ class KubernetesBalancer:
     name: str
     label: str
     attribute: str  # the Algorithm field that names its equivalent
+    # What it runs until LB Lab sets something (its documented default): where the tuner starts.
+    default_algorithm: str = "round_robin"
+
+    def check_algorithm(self, algorithm: str, options: Mapping | None = None) -> None:
+        """ClusterError(field=...) when this balancer cannot run `algorithm` with `options`."""
+        if (options or {}).get("weights"):
+            raise ClusterError(f"per-pod weights are not a setting of {self.label}", field="weights")
+        self.equivalent(algorithm)
 
     def equivalent(self, algorithm: str) -> str:
         """The algorithm's equivalent here, or ClusterError naming the ones this balancer has."""
@@ -70,8 +78,7 @@ class KubernetesBalancer:
 
     def change(self, algorithm: str, options: Mapping | None, where: Where) -> Change:
         options = dict(options or {})
-        if options.get("weights"):
-            raise ClusterError(f"per-pod weights are not a setting of {self.label}", field="weights")
+        self.check_algorithm(algorithm, options)
         return self._change(self.equivalent(algorithm), options, where)
 
     def _change(self, value: str, options: dict, where: Where) -> Change:  # pragma: no cover - abstract
@@ -129,8 +136,7 @@ class IngressNginx(KubernetesBalancer):
         else:
             annotations = {INGRESS_NGINX_ANNOTATION + "load-balance": value,
                            INGRESS_NGINX_ANNOTATION + "upstream-hash-by": None}
-        return Change(kind="Ingress", name=where.ingress, patch={"metadata": {"annotations": annotations}},
-                      undo={"metadata": {"annotations": dict.fromkeys(annotations)}})
+        return Change(kind="Ingress", name=where.ingress, patch={"metadata": {"annotations": annotations}})
 
 
 class KubeProxy(KubernetesBalancer):
@@ -145,16 +151,18 @@ class KubeProxy(KubernetesBalancer):
                 raise ClusterError("kube-proxy's pick is its mode, a cluster setting (iptables: random, IPVS: "
                                    "round robin), not a Service's", field="algorithm")
             affinity = "None"
-        return Change(kind="Service", name=where.service, patch={"spec": {"sessionAffinity": affinity}},
-                      undo={"spec": {"sessionAffinity": "None"}})
+        return Change(kind="Service", name=where.service, patch={"spec": {"sessionAffinity": affinity}})
 
 
 KUBERNETES_BALANCERS: dict[str, KubernetesBalancer] = {balancer.name: balancer for balancer in (
-    EnvoyGateway("gateway", "Envoy Gateway", "envoy_gateway"),
-    Istio("istio", "Istio", "istio"),
-    IngressNginx("ingress-nginx", "ingress-nginx", "ingress_nginx"),
-    KubeProxy("none", "kube-proxy", "kube_proxy"),
+    # Envoy's and Istio's default is LeastRequest (two random picks, the fewer requests in flight).
+    EnvoyGateway("gateway", "Envoy Gateway", "envoy_gateway", default_algorithm="least_conn"),
+    Istio("istio", "Istio", "istio", default_algorithm="least_conn"),
+    IngressNginx("ingress-nginx", "ingress-nginx", "ingress_nginx", default_algorithm="round_robin"),
+    # kube-proxy picks a pod per connection (iptables: at random), not per request.
+    KubeProxy("none", "kube-proxy", "kube_proxy", default_algorithm="l4_connection"),
 )}
+DEFAULT_KUBERNETES_BALANCER = "none"
 
 
 def kubernetes_balancer(name) -> KubernetesBalancer:

@@ -9,7 +9,11 @@ Deployment's scale subresource. Latency, partition and CPU stress are Chaos Mesh
 `duration` so Chaos Mesh ends them itself, labelled `app.kubernetes.io/managed-by: lblab` and
 `lblab.io/run: <run id>`; without Chaos Mesh, a partition is a deny-all-ingress NetworkPolicy
 on the pods (labelled so), which LB Lab deletes after the duration. `restore()` deletes this
-run's objects and uncordons every node LB Lab cordoned.
+run's objects and uncordons every node LB Lab cordoned. The balancer in front of the pods
+(`balancer`: gateway, istio, ingress-nginx, none) is set by `set_algorithm` (the tuner's action):
+its custom object created or replaced, or its Service or Ingress patched with the values before
+kept on the object; `restore()` deletes the one and puts back the other, so a run leaves the
+balancer as it found it.
 
 The cluster's event log (`events`, the types of `clusters.base.EventType`) is what the recovery
 analysis reads for healing: a poller lists the pods every `POLL_S` and logs what changed, a pod
@@ -32,7 +36,8 @@ from collections import deque
 from collections.abc import Sequence
 
 from clusters.base import Cluster, ClusterError, ClusterEvent, EventType, Fault, Pod, PodMetrics
-from clusters.kubernetes.api import CHAOS_MESH, MANAGED_BY, RUN_LABEL, KubeApi
+from clusters.kubernetes.api import BALANCER_OBJECTS, CHAOS_MESH, MANAGED_BY, RUN_LABEL, KubeApi
+from clusters.kubernetes.balancers import DEFAULT_KUBERNETES_BALANCER, Where, kubernetes_balancer
 
 log = logging.getLogger(__name__)
 
@@ -175,11 +180,16 @@ class KubernetesCluster(Cluster):
     """The pods `api` selects, reached for load at `endpoint_url`."""
 
     def __init__(self, api: KubeApi, *, endpoint_url: str, deployment: str = "", require_pods: bool = True,
-                 run_id: int | str | None = None):
+                 run_id: int | str | None = None, balancer: str = DEFAULT_KUBERNETES_BALANCER, service: str = "",
+                 route: str = ""):
         self.api, self._endpoint, self.deployment = api, endpoint_url.rstrip("/"), deployment
         # The `lblab.io/run` label of what this adapter creates; without a run (a test, a shell), a
         # label of its own, so its restore() never deletes a run's objects.
         self.run_label = str(run_id) if run_id is not None else f"local-{secrets.token_hex(4)}"
+        # What balances the pods, and the objects its settings attach to (`set_algorithm`).
+        self.balancer = kubernetes_balancer(balancer)
+        self.where = Where(namespace=api.namespace, service=service, route=route or service,
+                           ingress=route or service, run_label=self.run_label)
         self._chaos_mesh: bool | None = None  # whether the cluster serves chaos-mesh.org (asked when needed)
         self.timers: list[threading.Timer] = []  # the fallback NetworkPolicies' ends
         self.log = EventLog()
@@ -359,8 +369,15 @@ class KubernetesCluster(Cluster):
         raise ClusterError(NOT_READY_REFUSED, field="kind")
 
     def set_algorithm(self, name: str, options: dict | None = None) -> None:
-        raise ClusterError("balancer settings on Kubernetes (Gateway API, Istio, ingress-nginx) are not in this "
-                           "build yet", field="algorithm")
+        """The target's balancer set to run `name` (clusters/kubernetes/balancers.py): its custom
+        object created or replaced (Envoy Gateway, Istio), or its Service or Ingress patched, the
+        values before kept on the object; `restore()` undoes both."""
+        change = self.balancer.change(name, options, self.where)
+        if change.create is not None:
+            self.api.apply_balancer_object(change.create)
+        else:
+            self.api.patch_balancer_setting(change.kind, change.name, change.patch, run_label=self.run_label)
+        self.log.record(EventType.ALGORITHM_SET, algorithm=name, options=dict(options or {}))
 
     # ------------------------------------------------------------ life
 
@@ -374,6 +391,11 @@ class KubernetesCluster(Cluster):
                 self.api.delete_chaos(plural, item["metadata"]["name"])
         for policy in self.api.network_policies(label_selector=self.run_selector):
             self._lift(policy["name"], policy["pod_labels"])
+        # the balancer as it was before the run: LB Lab's objects deleted, the values it patched put back
+        for kind in BALANCER_OBJECTS:
+            for name in self.api.balancer_objects(kind, label_selector=self.run_selector):
+                self.api.delete_balancer_object(kind, name)
+        self.api.undo_balancer_settings(run_label=self.run_label)
         for node in sorted(set(self.cordoned) | set(self.api.cordoned_by_lblab())):
             self.uncordon(node)
 

@@ -39,6 +39,8 @@ class TargetSpec:
     namespace: str = ""
     service: str = ""
     label_selector: str = ""
+    kubernetes_balancer: str = "none"  # what balances the pods (clusters/kubernetes/balancers.py)
+    route: str = ""  # the HTTPRoute or Ingress its settings attach to ("": the service's name)
     # every kind
     expected_pods: tuple[str, ...] = ()
     expected_pod_count: int | None = None
@@ -135,6 +137,12 @@ class TargetKind(abc.ABC):
     def known_pods(self, spec: TargetSpec, cluster: Cluster | None) -> list[str]:
         """The pods expected to get traffic, known before the first request."""
         return [pod.name for pod in cluster.pods()] if cluster is not None else list(spec.expected_pods)
+
+    def balancer(self, spec: TargetSpec) -> str | None:
+        """The name of what balances the pods, whose settings LB Lab changes through the cluster
+        (`Cluster.set_algorithm`): a sandbox backend or a Kubernetes balancer; None when LB Lab
+        cannot change it."""
+        return None
 
     def algorithm(self, spec: TargetSpec) -> str | None:
         """The balancing algorithm in front of the pods, when LB Lab knows it (it explains

@@ -14,7 +14,7 @@ class Kubernetes(TargetKind):
     name = "kubernetes"
     label = "Kubernetes service"
     help = "Pods selected by labels in an allow-listed namespace, through a kubeconfig context, loaded at a URL."
-    fields = ("context", "namespace", "service", "label_selector", "base_url")
+    fields = ("context", "namespace", "service", "label_selector", "base_url", "kubernetes_balancer", "route")
     required = {"namespace": "A Kubernetes target needs a namespace.",
                 "service": "A Kubernetes target needs a service or ingress name.",
                 "base_url": "A Kubernetes target needs the URL load goes to: its Service, Ingress or Gateway address."}
@@ -27,6 +27,16 @@ class Kubernetes(TargetKind):
             raise ClusterError(f"namespace {spec.namespace!r} is not allow-listed (LBLAB_ALLOWED_NAMESPACES)",
                                field="namespace")
         check_url_allowed(spec.base_url, allowed.hosts, field="base_url")  # where the load goes
+
+    def balancer(self, spec: TargetSpec) -> str:
+        return spec.kubernetes_balancer
+
+    def algorithm(self, spec: TargetSpec) -> str:
+        """What the target's balancer runs until LB Lab sets something: its documented default
+        (kube-proxy alone: a pick per connection), where the tuner starts."""
+        from clusters.kubernetes.balancers import kubernetes_balancer
+
+        return kubernetes_balancer(spec.kubernetes_balancer).default_algorithm
 
     def queue_key(self, spec: TargetSpec) -> str | None:
         return f"kubernetes {spec.context}/{spec.namespace}/{spec.service}"
@@ -72,4 +82,5 @@ class Kubernetes(TargetKind):
 
         api = KubeApi.from_kubeconfig(namespace=spec.namespace, selector=spec.label_selector,
                                       context=spec.context or None)
-        return KubernetesCluster(api, endpoint_url=spec.base_url, require_pods=require_pods, run_id=run_id)
+        return KubernetesCluster(api, endpoint_url=spec.base_url, require_pods=require_pods, run_id=run_id,
+                                 balancer=spec.kubernetes_balancer, service=spec.service, route=spec.route)

@@ -51,6 +51,9 @@ class Sandbox(TargetKind):
     def started_pods(self, spec: TargetSpec) -> int:
         return spec.pods
 
+    def balancer(self, spec: TargetSpec) -> str:
+        return spec.balancer
+
     def algorithm(self, spec: TargetSpec) -> str:
         return spec.algorithm
 

@@ -15,10 +15,11 @@ from tests.conftest import REPO
 ADAPTER = sorted((REPO / "clusters" / "kubernetes").glob("*.py"))
 # The official client's API classes the adapter holds, by attribute, and their API groups.
 CLIENTS = {"core": "", "apps": "apps", "policy": "policy", "autoscaling": "autoscaling", "networking": "networking.k8s.io"}
-VERBS = {"list": "list", "read": "get", "create": "create", "delete": "delete", "patch": "patch",
+VERBS = {"list": "list", "read": "get", "get": "get", "create": "create", "delete": "delete", "patch": "patch",
          "replace": "update", "watch": "watch"}
 # client names whose plural is not name + "s"
-PLURALS = {"network_policy": "networkpolicies", "horizontal_pod_autoscaler": "horizontalpodautoscalers"}
+PLURALS = {"network_policy": "networkpolicies", "horizontal_pod_autoscaler": "horizontalpodautoscalers",
+           "ingress": "ingresses"}
 SUBRESOURCES = ("eviction", "scale", "status")
 
 
@@ -47,14 +48,21 @@ def api_attributes(tree: ast.AST) -> dict[str, str]:
     return held
 
 
-def constants(tree: ast.AST) -> dict[str, str | tuple[str, ...]]:
-    """Module-level names bound to a string, or to a tuple of strings (`CHAOS_MESH_PLURALS`), and the
-    names of a tuple unpacking of strings (`CHAOS_GROUP, CHAOS_VERSION = "chaos-mesh.org", "v1alpha1"`)."""
-    out: dict[str, str | tuple[str, ...]] = {}
+def constants(tree: ast.AST) -> dict:
+    """Module-level names bound to a string, or to a tuple of strings (`CHAOS_MESH_PLURALS`), the
+    names of a tuple unpacking of strings (`CHAOS_GROUP, CHAOS_VERSION = "chaos-mesh.org", "v1alpha1"`),
+    and a mapping of kinds to (group, version, plural) tuples (`BALANCER_OBJECTS`) as a list of them."""
+    out: dict = {}
     for node in ast.walk(tree):
         if not (isinstance(node, ast.Assign) and len(node.targets) == 1):
             continue
         target, value = node.targets[0], node.value
+        if isinstance(target, ast.Name) and isinstance(value, ast.Dict) and value.values and all(
+                isinstance(item, ast.Tuple) and len(item.elts) == 3 and all(
+                    isinstance(part, ast.Constant) and isinstance(part.value, str) for part in item.elts)
+                for item in value.values):
+            out[target.id] = [tuple(part.value for part in item.elts) for item in value.values]
+            continue
         strings = isinstance(value, ast.Tuple) and all(
             isinstance(item, ast.Constant) and isinstance(item.value, str) for item in value.elts)
         if isinstance(target, ast.Name) and isinstance(value, ast.Constant) and isinstance(value.value, str):
@@ -83,6 +91,11 @@ def custom_object_permissions(method: str, args: list[ast.expr], known: dict) ->
         return plurals[0]
 
     verb = VERBS[method.split("_", 1)[0]]
+    if isinstance(args[0], ast.Name) and args[0].id not in known:
+        # a group given as a variable: read from the adapter's one mapping of kinds to (group, version, plural)
+        objects = [value for value in known.values() if isinstance(value, list)]
+        assert len(objects) == 1, f"{method}: a variable group needs one mapping of kinds to (group, version, plural)"
+        return {(group, plural, verb) for group, _, plural in objects[0]}
     return {(group, plural, verb) for group in values(args[0]) for plural in values(args[3])}
 
 

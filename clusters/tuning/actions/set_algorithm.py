@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from clusters.algorithms import algorithm_named
 from clusters.base import ClusterError
+from clusters.kubernetes.balancers import KUBERNETES_BALANCERS
 from clusters.sandbox.backends import backend_named
 from clusters.tuning.actions import TuningAction, register
 from clusters.tuning.state import Change
@@ -15,7 +16,10 @@ def check_on_balancer(algorithm: str, balancer: str | None, field: str) -> None:
     if balancer is None:
         return
     try:
-        backend_named(balancer).check_algorithm(algorithm, {})
+        if balancer in KUBERNETES_BALANCERS:  # in front of Kubernetes pods (clusters/kubernetes/balancers.py)
+            KUBERNETES_BALANCERS[balancer].check_algorithm(algorithm, {})
+        else:  # in front of the sandbox's pods
+            backend_named(balancer).check_algorithm(algorithm, {})
     except ClusterError as error:
         raise ClusterError(error.args[0], field=field) from None
 

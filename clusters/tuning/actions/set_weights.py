@@ -7,6 +7,7 @@ import statistics
 
 from clusters.algorithms import algorithm_named
 from clusters.base import ClusterError, check_number
+from clusters.kubernetes.balancers import KUBERNETES_BALANCERS
 from clusters.tuning.actions import TuningAction, register
 from clusters.tuning.state import Change
 
@@ -34,6 +35,11 @@ def weights_for(speeds: dict[str, float], max_ratio: float, step: float = 1.0) -
 class SetWeights(TuningAction):
     name = "set_weights"
     label = "Change weights"
+
+    def check_policy(self, policy, balancer):
+        if balancer in KUBERNETES_BALANCERS:  # they weigh endpoints, not the pods LB Lab names
+            raise ClusterError(f"per-pod weights are not a setting of {KUBERNETES_BALANCERS[balancer].label}; "
+                               "allow set_algorithm or scale instead", field="actions")
 
     def candidates(self, *, policy, state, window, findings):
         if not any(finding.cause in CAUSES for finding in findings):

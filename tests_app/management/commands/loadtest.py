@@ -30,6 +30,7 @@ from clusters.algorithms import ALGORITHMS
 from clusters.allowlist import check_url
 from clusters.durations import SpecError, parse_duration
 from clusters.faults import FAULT_KINDS
+from clusters.kubernetes.balancers import DEFAULT_KUBERNETES_BALANCER, KUBERNETES_BALANCERS
 from clusters.sandbox.backends import BALANCER_BACKENDS, DEFAULT_BACKEND
 from clusters.sandbox.config import DEFAULT_RETRIES
 from lbsite.db import NotMigrated, ensure_migrated
@@ -70,10 +71,15 @@ class Command(BaseCommand):
                             help="Kubernetes: the Service's name (default: the selector's first value)")
         parser.add_argument("--pods", type=int, default=4, help="sandbox pods (default 4)")
         parser.add_argument("--algorithm", default="round_robin", help=f"sandbox balancer: {', '.join(ALGORITHMS)}")
-        parser.add_argument("--balancer", default=DEFAULT_BACKEND,
-                            help=f"what serves the sandbox in front of its pods: {', '.join(BALANCER_BACKENDS)} "
+        parser.add_argument("--balancer", default=None,
+                            help=f"what balances the pods. Sandbox: {', '.join(BALANCER_BACKENDS)} "
                                  f"(default {DEFAULT_BACKEND}: LB Lab's own; nginx and haproxy: Debian's, "
-                                 "`make balancers` installs them)")
+                                 f"`make balancers` installs them). Kubernetes: {', '.join(KUBERNETES_BALANCERS)} "
+                                 f"(default {DEFAULT_KUBERNETES_BALANCER}: kube-proxy alone), whose settings the "
+                                 "tuner changes")
+        parser.add_argument("--route", default="",
+                            help="Kubernetes: the HTTPRoute (gateway) or Ingress (ingress-nginx) the balancer "
+                                 "settings attach to (default: named as the Service)")
         parser.add_argument("--pod-header", default="X-Pod", help="response header naming the pod (default X-Pod)")
         parser.add_argument("--expect-pods", metavar="N|NAMES",
                             help="pods that should get traffic: a count, or names separated by commas")
@@ -256,7 +262,7 @@ class Command(BaseCommand):
         if options["sandbox"] and options["kubernetes"]:
             raise bad("--kubernetes", "load the sandbox or Kubernetes pods, not both")
         if options["sandbox"]:
-            fields = {"kind": "sandbox", "pods": options["pods"], "balancer": options["balancer"],
+            fields = {"kind": "sandbox", "pods": options["pods"], "balancer": options["balancer"] or DEFAULT_BACKEND,
                       "algorithm": options["algorithm"]}
             if retries is not None:
                 fields["retries"] = retries
@@ -287,7 +293,11 @@ class Command(BaseCommand):
         service = options["service"] or (first.split("=")[-1].strip() if "=" in first else "") or options["namespace"]
         fields = {"kind": "kubernetes", "context": options["context"], "namespace": options["namespace"],
                   "label_selector": options["selector"], "service": service, "base_url": url,
-                  "pod_header": options["pod_header"]}
+                  "pod_header": options["pod_header"],
+                  "kubernetes_balancer": options["balancer"] or DEFAULT_KUBERNETES_BALANCER, "route": options["route"]}
+        if fields["kubernetes_balancer"] not in KUBERNETES_BALANCERS:
+            raise bad("--balancer", f"unknown balancer {fields['kubernetes_balancer']!r} in front of Kubernetes pods; "
+                                    f"one of {', '.join(KUBERNETES_BALANCERS)}")
         try:
             services.validate_target_allowed(Target(**fields))
         except ValidationError as error:
