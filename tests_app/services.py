@@ -241,6 +241,20 @@ def check_run(*, owner, request: RunRequest) -> None:
     _checked_run(owner, request)
 
 
+def dry_run(*, owner, request: RunRequest) -> str:
+    """What the run `request` asks for would create or change outside LB Lab, as YAML (the target
+    kind's `dry_run`: on Kubernetes, every object of its chaos steps and of the tuner's switches),
+    after the checks submit_run makes; RunRejected as it, and nothing created or changed."""
+    run = _checked_run(owner, request)
+    policy = run.autotune
+    algorithms = tuple(policy.algorithms or ()) if policy and "set_algorithm" in (policy.allowed_actions or ()) else ()
+    try:
+        return target_kind(run.target.kind).dry_run(run.target.spec(), steps=[parse_step(step) for step in run.chaos],
+                                                    algorithms=algorithms)
+    except ClusterError as error:
+        raise RunRejected({error.field or "target": [error.args[0]]}) from error
+
+
 def _checked_run(owner, request: RunRequest) -> LoadTestRun:
     """The run the request asks for, unsaved (and its inline target unsaved), or RunRejected."""
     errors: dict = {}

@@ -138,6 +138,12 @@ class TargetKind(abc.ABC):
         """The pods expected to get traffic, known before the first request."""
         return [pod.name for pod in cluster.pods()] if cluster is not None else list(spec.expected_pods)
 
+    def dry_run(self, spec: TargetSpec, *, steps=(), algorithms=()) -> str:
+        """What a run would create or change outside LB Lab (`loadtest --dry-run`), as YAML: nothing
+        is created or changed. `steps`: the run's chaos steps (`FaultStep`s); `algorithms`: those
+        the tuner may switch to."""
+        return f"# LB Lab dry run: load goes to {spec.base_url}; LB Lab creates or changes nothing there.\n"
+
     def balancer(self, spec: TargetSpec) -> str | None:
         """The name of what balances the pods, whose settings LB Lab changes through the cluster
         (`Cluster.set_algorithm`): a sandbox backend or a Kubernetes balancer; None when LB Lab

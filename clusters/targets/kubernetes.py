@@ -28,6 +28,15 @@ class Kubernetes(TargetKind):
                                field="namespace")
         check_url_allowed(spec.base_url, allowed.hosts, field="base_url")  # where the load goes
 
+    def dry_run(self, spec: TargetSpec, *, steps=(), algorithms=()) -> str:
+        from clusters.kubernetes.api import KubeApi
+        from clusters.kubernetes.dry_run import dry_run
+
+        api = KubeApi.from_kubeconfig(namespace=spec.namespace, selector=spec.label_selector,
+                                      context=spec.context or None)
+        return dry_run(api, endpoint_url=spec.base_url, steps=steps, algorithms=algorithms,
+                       balancer=spec.kubernetes_balancer, service=spec.service, route=spec.route)
+
     def balancer(self, spec: TargetSpec) -> str:
         return spec.kubernetes_balancer
 

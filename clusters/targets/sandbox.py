@@ -51,6 +51,11 @@ class Sandbox(TargetKind):
     def started_pods(self, spec: TargetSpec) -> int:
         return spec.pods
 
+    def dry_run(self, spec: TargetSpec, *, steps=(), algorithms=()) -> str:
+        return (f"# LB Lab dry run: a sandbox of {spec.pods} pods on {spec.nodes} nodes behind {spec.balancer}, "
+                "on this machine's loopback, started for the run and stopped after it (its faults and balancer "
+                "settings with it); nothing outside this machine is created or changed.\n")
+
     def balancer(self, spec: TargetSpec) -> str:
         return spec.balancer
 

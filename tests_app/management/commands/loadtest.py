@@ -109,7 +109,7 @@ class Command(BaseCommand):
         parser.add_argument("--threshold", type=float, help="balance score threshold, percent (default 95)")
         parser.add_argument("--autotune", metavar="POLICY",
                             help="a tuning policy by name or id: the tuner keeps the balance score at its target by "
-                                 "acting on the sandbox's balancer (sandbox targets only)")
+                                 "acting on the target's balancer (sandbox and Kubernetes targets)")
         parser.add_argument("--stateful", choices=("redis", "postgres"))
         parser.add_argument("--json", metavar="PATH", help="write the summary here (the API's `summary`)")
         parser.add_argument("--junit", metavar="PATH",
@@ -117,6 +117,10 @@ class Command(BaseCommand):
                                  "and per chaos injection")
         parser.add_argument("--user", help=f"record the run as this user (default {CLI_USER})")
         parser.add_argument("--name", default="", help="the run's name (default: its scenario and target)")
+        parser.add_argument("--dry-run", action="store_true",
+                            help="check everything, print as YAML every object the run would create or change in "
+                                 "the target's cluster (its chaos steps, the tuner's switches), and stop: nothing is "
+                                 "created, changed or loaded")
         parser.add_argument("--no-wait", action="store_true",
                             help="exit 2 (nothing started) when the run queue cannot start the run now, instead of "
                                  "waiting its turn")
@@ -138,6 +142,15 @@ class Command(BaseCommand):
             autotune=options["autotune"], workers=options["workers"], stateful=options["stateful"],
             name=options["name"], locustfile=locustfile, user_classes=options["user_classes"],
         )
+        if options["dry_run"]:
+            with transaction.atomic():
+                try:
+                    self.stdout.write(services.dry_run(owner=owner or self._cli_user(), request=request), ending="")
+                except services.RunRejected as rejected:
+                    raise bad(*_flag_and_reason(rejected.errors)) from rejected
+                finally:
+                    transaction.set_rollback(True)  # not even the CLI's user is created
+            return
         with transaction.atomic():
             if owner is None:
                 owner = self._cli_user()
