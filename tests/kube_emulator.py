@@ -675,10 +675,9 @@ class KubeApiEmulator:
     def lblab_objects(self) -> list[dict]:
         """Every object labelled `app.kubernetes.io/managed-by: lblab` the emulator holds."""
         held = [*(obj for objects in self.state.chaos.values() for obj in objects.values()),
-                *self.state.network_policies.values()]
+                *self.state.network_policies.values(),
+                *(obj for objects in self.state.balancer_objects.values() for obj in objects.values())]
         return [obj for obj in held if obj["metadata"].get("labels", {}).get("app.kubernetes.io/managed-by") == "lblab"]
-
-    # ------------------------------------------------------------ NetworkPolicies
 
     # ------------------------------------------------------------ balancer settings
 

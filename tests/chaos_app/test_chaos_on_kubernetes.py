@@ -205,3 +205,63 @@ def test_the_reaper_deletes_the_chaos_mesh_objects_of_a_run_whose_worker_died(al
     injection = ChaosInjection.objects.get(run=run)
     assert injection.rollback == ChaosInjection.Rollback.ROLLED_BACK
     assert "reopened and restored" in injection.error
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.timeout(240)
+def test_a_pod_kill_and_a_node_drain_on_kubernetes_give_the_sandboxs_figures_and_leave_nothing(alice, kube):
+    sandbox, api = kube
+    node = sandbox.nodes()[0]
+    run = kubernetes_run(alice, sandbox, ["pod_kill@2s:0s", f"node_drain@4s:3s:high:{node}"])
+    kill, drain = run.summary["chaos"]
+    assert (kill["kind"], drain["kind"], drain["target"]) == ("pod_kill", "node_drain", node)
+    for injection in (kill, drain):  # the figures a sandbox run's injections have
+        assert injection["rolled_back"] is True
+        for figure in ("rto_s", "healing_s", "availability", "requests_failed", "balance_recovery_s", "passed"):
+            assert figure in injection, (injection["kind"], figure)
+    # the drain cordoned through the API, evicted through the Eviction API, and uncordoned at its end
+    patches = [request.body for request in api.requests if request.method == "PATCH" and request.path.endswith(
+        f"/nodes/{node}")]
+    assert [body["spec"]["unschedulable"] for body in patches] == [True, False]
+    assert any(request.path.endswith("/eviction") for request in api.requests if request.method == "POST")
+    assert api.state.cordoned == set() and api.lblab_objects() == []
+    assert set(run.summary["balance"]) >= {"score", "grade", "windows", "threshold"}
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.timeout(240)
+def test_a_run_stopped_mid_drain_on_kubernetes_leaves_no_node_cordoned_and_no_object(alice, kube):
+    sandbox, api = kube
+    node = sandbox.nodes()[0]
+    scenario = ScenarioFactory(owner=alice, users=8, spawn_rate=8, duration_s=30)
+    run = services.submit_run(owner=alice, request=services.RunRequest(
+        target=kubernetes_target(alice, sandbox), scenario=scenario,
+        chaos=[f"node_drain@2s:20s:high:{node}", "partition@3s:20s"]), queue=False)
+    # stopped once both faults are in place: the node cordoned and the partition's NetworkChaos created
+    run = services.execute_run(run.pk, should_stop=lambda: bool(api.state.cordoned) and bool(api.lblab_objects()))
+    assert run.status == LoadTestRun.Status.CANCELLED, run.error
+    assert api.state.cordoned == set()
+    assert api.lblab_objects() == []
+    assert_no_faults(sandbox)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_reaper_uncordons_and_puts_the_balancer_back_after_a_dead_worker(alice, kube):
+    sandbox, api = kube
+    target = kubernetes_target(alice, sandbox, kubernetes_balancer="istio")
+    run = services.submit_run(owner=alice, request=services.RunRequest(
+        target=target, scenario=ScenarioFactory(owner=alice, duration_s=60), chaos=["node_drain@1s:50s"]), queue=False)
+    # the worker drained a node and the tuner switched Istio's algorithm, then the worker died
+    worker = TARGET_KINDS["kubernetes"].open(target.spec(), run_id=run.pk)
+    node = sandbox.nodes()[0]
+    worker.drain(node)
+    worker.set_algorithm("random")
+    worker.close()
+    assert api.state.cordoned == {node} and [obj["kind"] for obj in api.lblab_objects()] == ["DestinationRule"]
+    assert sandbox.client.call("GET", "/algorithm")["algorithm"] == "random"
+    LoadTestRun.objects.filter(pk=run.pk).update(status=LoadTestRun.Status.RUNNING,
+                                                 heartbeat_at=timezone.now() - timedelta(seconds=31))
+    assert services.reap_stale_runs() == 1
+    assert api.state.cordoned == set()
+    assert api.lblab_objects() == []
+    assert sandbox.client.call("GET", "/algorithm")["algorithm"] == "round_robin"  # the sandbox's own, as at the start
