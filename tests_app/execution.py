@@ -75,7 +75,7 @@ def locust_config(target: Target, scenario: ScenarioSpec, host: str, locustfile:
     elif target.attribution == Target.Attribution.JSON_FIELD:
         attribution = {"method": "json_field", "field": target.pod_json_field}
     else:
-        attribution = {"method": "prometheus", "url": target.prometheus_url, "query": target.prometheus_query}
+        attribution = {"method": "prometheus", "url": target.prometheus_url, "query": target.attribution_query()}
     return {
         "host": host.rstrip("/"),  # a trailing slash doubles every path's (ARCHITECTURE.md s9)
         "shape": {"kind": scenario.shape, "users": scenario.users, "spawn_rate": scenario.spawn_rate,

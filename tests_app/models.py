@@ -158,8 +158,13 @@ class Target(models.Model):
             errors["pod_header"] = "Not a header name: letters, digits and !#$%&'*+-.^_`|~ only, no spaces."
         if self.attribution == self.Attribution.JSON_FIELD and not self.pod_json_field:
             errors["pod_json_field"] = "Name the JSON field that carries the pod."
-        if self.attribution == self.Attribution.PROMETHEUS and not (self.prometheus_url and self.prometheus_query):
-            errors["prometheus_query"] = "Prometheus attribution needs a URL and a query."
+        if self.attribution == self.Attribution.PROMETHEUS and not self.prometheus_url:
+            errors["prometheus_url"] = "Prometheus attribution needs the Prometheus URL."
+        elif self.attribution == self.Attribution.PROMETHEUS and self.kind in TARGET_KINDS:
+            try:  # none given: the balancer's own per-pod metric, where its kind has one
+                self.attribution_query()
+            except ClusterError as error:
+                errors["prometheus_query"] = error.args[0]
         if not isinstance(self.expected_pods, list) or not all(
             isinstance(p, str) and p for p in self.expected_pods
         ):
@@ -183,6 +188,11 @@ class Target(models.Model):
     def where(self) -> str:
         """Where the load goes, as the target's kind says it (`sandbox 4 pods round_robin`, a URL...)."""
         return target_kind(self.kind).describe(self.spec())
+
+    def attribution_query(self) -> str:
+        """The PromQL of Prometheus attribution: the target's own, else its kind's (a Kubernetes
+        balancer's per-pod metric); ClusterError when there is neither."""
+        return self.prometheus_query or target_kind(self.kind).prometheus_query(self.spec())
 
     def spec(self) -> TargetSpec:
         """The target as its kind's adapter (clusters.targets) reads it."""

@@ -84,6 +84,16 @@ class KubernetesBalancer:
     def _change(self, value: str, options: dict, where: Where) -> Change:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    # Why this balancer's own metrics cannot say which pod served a request ("" when they can).
+    attribution_missing = "it has no per-pod request metric"
+
+    def attribution_query(self, where: Where) -> str:
+        """The PromQL giving each pod's requests served so far from this balancer's own metrics, as
+        a vector with a `pod` label (what Prometheus attribution reads), or ClusterError why not."""
+        raise ClusterError(f"{self.label} cannot attribute requests to pods through Prometheus: "
+                           f"{self.attribution_missing}; give a query or use the X-Pod header",
+                           field="prometheus_query")
+
     @staticmethod
     def metadata(name: str, where: Where) -> dict:
         labels = dict(MANAGED_BY)
@@ -93,6 +103,15 @@ class KubernetesBalancer:
 
 
 class EnvoyGateway(KubernetesBalancer):
+    def attribution_query(self, where):
+        # Envoy's per-endpoint stats (EnvoyProxy `telemetry.metrics.enablePerEndpointStats: true`)
+        # count requests by the endpoint's address, in the cluster Envoy Gateway names after the
+        # HTTPRoute's rule; kube-state-metrics' kube_pod_info turns the pod IP into the pod's name.
+        return (f'sum by (pod) (label_replace(sum by (envoy_endpoint_address) (envoy_cluster_endpoint_rq_total'
+                f'{{envoy_cluster_name=~"httproute/{where.namespace}/{where.route}/rule/.*"}}), "pod_ip", "$1", '
+                f'"envoy_endpoint_address", "(.+):[0-9]+") * on (pod_ip) group_left (pod) max by (pod_ip, pod) '
+                f'(kube_pod_info{{namespace="{where.namespace}"}}))')
+
     def _change(self, value, options, where):
         if not where.route:
             raise ClusterError("Envoy Gateway's policy attaches to the target's HTTPRoute: name it", field="service")
@@ -108,6 +127,12 @@ class EnvoyGateway(KubernetesBalancer):
 
 
 class Istio(KubernetesBalancer):
+    def attribution_query(self, where):
+        # The destination pod's sidecar reports each request it served (reporter="destination");
+        # Prometheus' pod scrape (Istio's documented kubernetes-pods job) labels it with that `pod`.
+        return (f'sum by (pod) (istio_requests_total{{reporter="destination", '
+                f'destination_service_namespace="{where.namespace}", destination_service_name="{where.service}"}})')
+
     def _change(self, value, options, where):
         if value == "consistentHash":
             header = options.get("header")
@@ -125,6 +150,8 @@ INGRESS_NGINX_ANNOTATION = "nginx.ingress.kubernetes.io/"
 
 
 class IngressNginx(KubernetesBalancer):
+    attribution_missing = "its request metrics are labelled by Ingress and Service, not by the pod (endpoint) served"
+
     def _change(self, value, options, where):
         if not where.ingress:
             raise ClusterError("ingress-nginx is set on the target's Ingress: name it", field="service")
@@ -140,6 +167,8 @@ class IngressNginx(KubernetesBalancer):
 
 
 class KubeProxy(KubernetesBalancer):
+    attribution_missing = "kube-proxy counts no requests (it forwards connections in the kernel)"
+
     def _change(self, value, options, where):
         if value == "sessionAffinity":
             if options.get("header"):

@@ -144,6 +144,11 @@ class TargetKind(abc.ABC):
         the tuner may switch to."""
         return f"# LB Lab dry run: load goes to {spec.base_url}; LB Lab creates or changes nothing there.\n"
 
+    def prometheus_query(self, spec: TargetSpec) -> str:
+        """The PromQL Prometheus attribution reads when the target gives none (each pod's requests,
+        with a `pod` label), or ClusterError(field="prometheus_query") saying why there is none."""
+        raise ClusterError("Prometheus attribution needs a URL and a query.", field="prometheus_query")
+
     def balancer(self, spec: TargetSpec) -> str | None:
         """The name of what balances the pods, whose settings LB Lab changes through the cluster
         (`Cluster.set_algorithm`): a sandbox backend or a Kubernetes balancer; None when LB Lab

@@ -37,6 +37,13 @@ class Kubernetes(TargetKind):
         return dry_run(api, endpoint_url=spec.base_url, steps=steps, algorithms=algorithms,
                        balancer=spec.kubernetes_balancer, service=spec.service, route=spec.route)
 
+    def prometheus_query(self, spec: TargetSpec) -> str:
+        """The balancer's own per-pod request metric, written out (clusters/kubernetes/balancers.py)."""
+        from clusters.kubernetes.balancers import Where, kubernetes_balancer
+
+        return kubernetes_balancer(spec.kubernetes_balancer).attribution_query(
+            Where(namespace=spec.namespace, service=spec.service, route=spec.route or spec.service))
+
     def balancer(self, spec: TargetSpec) -> str:
         return spec.kubernetes_balancer
 
