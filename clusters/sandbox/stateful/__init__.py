@@ -3,8 +3,63 @@ ports, each with its own config and data dir in a temp dir, stopped by PID.
 
 redis.py: Debian's redis-server, a primary, a replica and three Sentinels (`RedisSentinelSet`);
 writer.py: the durability probe's writer and reader against it, through Sentinel as a
-Sentinel-aware client. The verdict over what they saw is clusters/durability.py.
+Sentinel-aware client; store.py: the pods' own Sentinel-aware client (asyncio) behind their
+`/kv` endpoints. The verdict over what they saw is clusters/durability.py.
 
-Not yet wired into runs, the pods or the chaos kinds: `--stateful` is still refused.
-Django-free, like the rest of `clusters/`.
+This module is the vocabulary: the stores a sandbox can run beside its pods and the durability
+modes, checked here once for the sandbox config, the target kind, the CLI, the form and the API.
+A store is one entry of `STORES` (what it is, whether this build has it, the binaries it needs).
+Django-free, like the rest of `clusters/`; it imports no redis, so checking a config stays cheap.
 """
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+
+from clusters.base import ClusterError
+
+DURABILITY_MODES = ("sync", "async")
+DEFAULT_DURABILITY = "sync"
+INSTALL = {"redis": "make stateful (Debian's redis-server and redis-sentinel)"}
+
+
+@dataclass(frozen=True)
+class Store:
+    name: str
+    label: str
+    binaries: tuple[str, ...] = ()
+    missing: str = ""  # why this build cannot run it ("" when it can)
+
+
+STORES: dict[str, Store] = {store.name: store for store in (
+    Store("redis", "Redis with Sentinel (primary, replica, 3 Sentinels)", binaries=("redis-server", "redis-sentinel")),
+    Store("postgres", "PostgreSQL with Patroni", missing="postgres (Patroni) is not built yet; use --stateful redis"),
+)}
+
+
+def located(binary: str, store: str = "redis") -> str:
+    """The path of `binary`; ClusterError(field="stateful") when it is not installed."""
+    found = shutil.which(binary) or shutil.which(binary, path="/usr/sbin:/usr/local/sbin:/sbin")
+    if found is None:
+        raise ClusterError(f"{binary} is not installed ({INSTALL.get(store, 'see the README')})", field="stateful")
+    return found
+
+
+def check_stateful(store, durability=DEFAULT_DURABILITY, *, binaries: bool = False) -> None:
+    """ClusterError(field="stateful" or "durability") unless `store` ("" for none) and `durability`
+    name something this build runs; with `binaries`, also that its servers are installed."""
+    if store in ("", None):
+        if durability not in ("", None, DEFAULT_DURABILITY):
+            raise ClusterError("a durability mode needs a stateful store (--stateful redis)", field="durability")
+        return
+    if store not in STORES:
+        raise ClusterError(f"unknown stateful store {store!r}; one of {', '.join(STORES)}", field="stateful")
+    if STORES[store].missing:
+        raise ClusterError(STORES[store].missing, field="stateful")
+    if durability not in DURABILITY_MODES:
+        raise ClusterError(f"unknown durability mode {durability!r}; one of {', '.join(DURABILITY_MODES)}",
+                           field="durability")
+    if binaries:
+        for binary in STORES[store].binaries:
+            located(binary, store)

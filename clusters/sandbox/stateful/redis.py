@@ -40,10 +40,10 @@ from redis.sentinel import Sentinel
 
 from clusters import procs
 from clusters.base import ClusterError, check_number
+from clusters.sandbox.stateful import located
 
 HOST = "127.0.0.1"
 SERVICE = "lblab"  # the name the Sentinels monitor the primary under
-INSTALL = "make stateful (Debian's redis-server and redis-sentinel)"
 STOP_GRACE_S = 5.0
 # redis-py retries a failed command on a new connection to the same address by default: a
 # Sentinel-aware client must go back to the Sentinels instead (the old address may be the old
@@ -92,14 +92,6 @@ class Switch:
     old: Address
     new: Address
     node: str
-
-
-def located(binary: str) -> str:
-    """The path of `binary`; ClusterError(field="stateful") when it is not installed."""
-    found = shutil.which(binary) or shutil.which(binary, path="/usr/sbin:/usr/local/sbin:/sbin")
-    if found is None:
-        raise ClusterError(f"{binary} is not installed ({INSTALL})", field="stateful")
-    return found
 
 
 def sentinel_of(sentinels: list[Address], *, timeout_s: float = 1.0) -> Sentinel:

@@ -1,0 +1,86 @@
+"""The sandbox's stateful mode (`stateful="redis"`): a Redis primary, replica and three Sentinels
+start with the sandbox and stop with it; the pods' `/kv` endpoints write and read through a
+Sentinel-aware client and follow the primary after a failover; the kill, the promotion and the
+old primary's return are in the sandbox's event log. One stateful sandbox per test (its Sentinels
+take a few seconds to agree)."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+from urllib.parse import urlsplit
+
+import pytest
+
+from clusters.base import ClusterError
+from tests.conftest import wait_for
+
+
+def kv(cluster, method: str, path: str) -> tuple[int, dict]:
+    """One request through the sandbox's balancer, its status and JSON body."""
+    parts = urlsplit(cluster.endpoint)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    try:
+        conn.request(method, path)
+        response = conn.getresponse()
+        return response.status, json.loads(response.read())
+    finally:
+        conn.close()
+
+
+def alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_pods_write_through_sentinel_and_follow_the_new_primary_after_a_kill(start_sandbox):
+    cluster = start_sandbox(pods=2, stateful="redis", durability="sync")
+    store = cluster.stateful()
+    assert store["primary"] == "redis-0" and len(store["sentinels"]) == 3
+    status, body = kv(cluster, "POST", "/kv/before-kill")
+    assert (status, body["acked"]) == (200, True)  # WAIT 1: the replica has it
+    assert kv(cluster, "GET", "/kv/before-kill")[0] == 200
+    assert kv(cluster, "GET", "/kv/never-written")[0] == 404
+    first_primary = body["primary"]
+
+    assert cluster.kill_primary() == "redis-0"
+    # Writes fail until a replica can confirm them again: restore brings the old primary back,
+    # once the Sentinels promoted redis-1, as redis-1's replica.
+    assert cluster.restore_stateful() == ["redis-0"]
+    def confirmed_write():
+        status, body = kv(cluster, "POST", "/kv/after")
+        return body if status == 200 else None
+
+    body = wait_for(confirmed_write, "a confirmed write on the new primary")
+    assert body["primary"] != first_primary
+    assert cluster.stateful()["primary"] == "redis-1"
+    assert kv(cluster, "GET", "/kv/before-kill")[0] == 200  # the acknowledged write survived the failover
+
+    events = [(event.type, event.details.get("server")) for event in cluster.events()]
+    killed = events.index(("primary_killed", "redis-0"))
+    assert killed < events.index(("failover", "redis-1")) < events.index(("store_restarted", "redis-0"))
+    assert any(kind == "store_event" for kind, _ in events)  # Sentinel's +odown and the like
+
+
+def test_the_store_stops_with_the_sandbox_and_leaves_no_process_or_dir(start_sandbox):
+    cluster = start_sandbox(pods=1, stateful="redis", durability="async")
+    store = cluster.stateful()
+    assert set(store["pids"]) == {"redis-0", "redis-1", "sentinel-0", "sentinel-1", "sentinel-2"}
+    assert set(store["pids"].values()) <= set(cluster.pids())
+    assert os.path.isdir(store["root"])
+    cluster.close()
+    assert [pid for pid in store["pids"].values() if alive(pid)] == []
+    assert not os.path.exists(store["root"])
+
+
+def test_a_sandbox_without_a_store_refuses_primary_faults(start_sandbox):
+    cluster = start_sandbox(pods=1)
+    assert cluster.stateful() is None
+    with pytest.raises(ClusterError, match="no stateful store"):
+        cluster.kill_primary()
+    with pytest.raises(ClusterError, match="no stateful store"):
+        cluster.client.take_primary_down("stop")  # the control API refuses it too, with a 400
