@@ -20,9 +20,19 @@ from clusters.balance import MAX_DISTINCT_PODS, POD_NAME_MAX, ExpectedPods, clea
 from clusters.base import ClusterError
 from clusters.sandbox.backends import BALANCER_BACKENDS, DEFAULT_BACKEND
 from clusters.sandbox.config import DEFAULT_RETRIES, MAX_RETRIES
+from clusters.sandbox.stateful import DEFAULT_DURABILITY, DURABILITY_MODES, STORES
 from clusters.targets import TARGET_KINDS, TargetSpec, target_kind
 from lbsite.db import NullsOrderedIndex
-from tests_app.choices import Attribution, RunStatus, Shape, algorithm_choices, balancer_choices, target_kind_choices
+from tests_app.choices import (
+    Attribution,
+    RunStatus,
+    Shape,
+    algorithm_choices,
+    balancer_choices,
+    durability_choices,
+    stateful_choices,
+    target_kind_choices,
+)
 from tests_app.engine.config import is_header_name
 from tests_app.scenario_spec import DEFAULTS, ScenarioSpec
 
@@ -62,6 +72,19 @@ class Target(models.Model):
         default=DEFAULT_RETRIES, validators=[MaxValueValidator(MAX_RETRIES)],
         help_text="Sandbox balancer: retries of a failed idempotent request on another pod (0: off), "
                   "as nginx's proxy_next_upstream.",
+    )
+
+    stateful = models.CharField(
+        max_length=16, blank=True, default="", choices=stateful_choices,
+        error_messages={"invalid_choice": f"unknown stateful store %(value)r; one of {', '.join(STORES)}"},
+        help_text="Sandbox: a store started beside the pods, which their /kv endpoints write to (primary_kill and "
+                  "primary_stop act on it). Empty: none.",
+    )
+    durability = models.CharField(
+        max_length=8, default=DEFAULT_DURABILITY, choices=durability_choices,
+        error_messages={"invalid_choice": f"unknown durability mode %(value)r; one of {', '.join(DURABILITY_MODES)}"},
+        help_text="When a write to the stateful store counts as confirmed: sync (a replica has it: Redis WAIT 1, best "
+                  "effort, so LB Lab measures what is lost) or async (the primary's reply).",
     )
 
     # url
@@ -108,6 +131,8 @@ class Target(models.Model):
             models.CheckConstraint(condition=Q(kind__in=list(TARGET_KINDS)), name="target_kind_valid"),
             models.CheckConstraint(condition=Q(algorithm__in=list(ALGORITHMS)), name="target_algorithm_valid"),
             models.CheckConstraint(condition=Q(balancer__in=list(BALANCER_BACKENDS)), name="target_balancer_valid"),
+            models.CheckConstraint(condition=Q(stateful__in=["", *STORES]), name="target_stateful_valid"),
+            models.CheckConstraint(condition=Q(durability__in=list(DURABILITY_MODES)), name="target_durability_valid"),
             models.CheckConstraint(condition=~Q(kind="url") | ~Q(base_url=""), name="target_url_needs_base_url"),
             models.CheckConstraint(
                 condition=~Q(kind="kubernetes") | (~Q(namespace="") & ~Q(service="")),
@@ -126,7 +151,10 @@ class Target(models.Model):
             for name, message in TARGET_KINDS[self.kind].required.items():
                 if not getattr(self, name):
                     errors[name] = message
-            if self.balancer in BALANCER_BACKENDS and self.algorithm in ALGORITHMS:  # else their own errors
+            if self.stateful and "stateful" not in TARGET_KINDS[self.kind].fields:
+                errors["stateful"] = "A stateful store runs beside the sandbox's pods only: use a sandbox target."
+            elif (self.balancer in BALANCER_BACKENDS and self.algorithm in ALGORITHMS  # else their own errors
+                  and self.stateful in ("", *STORES) and self.durability in DURABILITY_MODES):
                 try:  # the kind's check of what it starts (the sandbox: the balancer runs the algorithm)
                     target_kind(self.kind).check_spec(self.spec())
                 except ClusterError as error:

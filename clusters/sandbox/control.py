@@ -28,7 +28,8 @@
                                        pids, root (its temp dir); 400 when the sandbox runs none
     POST /stateful/primary/kill       SIGKILL of the primary's server: {"server", "pid"}
     POST /stateful/primary/stop       the primary's server shuts down cleanly: {"server", "pid"}
-    POST /stateful/restore            start every downed server again (also part of /restore)
+    POST /stateful/restore            start every downed server again, in the background, once the
+                                       Sentinels promoted another (also part of /restore): {"restarted"}
 
 Bad input answers 400 with {"field": ..., "error": ...}; unknown routes 404.
 """
@@ -240,7 +241,7 @@ class ControlApi:
         if route == ("POST", "restore"):
             await self.supervisor.clear_faults()
             self.supervisor.uncordon_all()
-            restarted = await self.store.restore(self.events) if self.store is not None else []
+            restarted = self.store.restore(self.events) if self.store is not None else []
             return {"restored": True, "cleared": self.faults.clear_all(), "restarted": restarted}
         if route == ("GET", "stateful"):
             return await store_owner.require(self.store).status()
@@ -249,7 +250,7 @@ class ControlApi:
         if route == ("POST", "stateful", "primary", "stop"):
             return await store_owner.require(self.store).stop_primary(self.events)
         if route == ("POST", "stateful", "restore"):
-            return {"restarted": await store_owner.require(self.store).restore(self.events)}
+            return {"restarted": store_owner.require(self.store).restore(self.events)}
         raise NotFound(path)
 
     async def apply_front(self) -> None:

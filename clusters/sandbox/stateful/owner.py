@@ -41,6 +41,7 @@ class StoreOwner:
         self._seen: dict[tuple[str, str], float] = {}
         self._switches = 0
         self._down_at: dict[str, float] = {}  # server -> when LB Lab took it down
+        self._restoring: asyncio.Task | None = None
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -79,27 +80,30 @@ class StoreOwner:
         events.record(logged, t=at, server=server, pid=pids.get(server))
         return {"server": server, "pid": pids.get(server)}
 
-    async def restore(self, events) -> list[str]:
-        """Start every data node that is down again (Sentinel makes it a replica of the primary).
-        A node the Sentinels still name as primary is started only once they promoted another
-        (up to the failover's time): back sooner, empty (no persistence), it would stay primary and
-        its replica would copy its empty data set."""
+    def restore(self, events) -> list[str]:
+        """Start every data node that is down again, in the background (the API answers at once);
+        the names of those it will start. Sentinel makes each a replica of the primary. A node the
+        Sentinels still name as primary is started only once they promoted another: back sooner,
+        empty (no persistence), it would stay primary and its replica would copy its empty data set.
+        `store_restarted` is logged when each is back."""
+        down = [node.name for node in self.set.data if not node.running()]
+        if down and (self._restoring is None or self._restoring.done()):
+            self._restoring = asyncio.get_running_loop().create_task(self._restart(down, events))
+        return down
+
+    async def _restart(self, names: list[str], events) -> None:
         loop = asyncio.get_running_loop()
-        restarted = []
-        for node in self.set.data:
-            if not node.running():
-                since = self._down_at.pop(node.name, 0.0)
-                try:
-                    named = await loop.run_in_executor(None, self.set.primary_node)
-                except Exception:  # noqa: BLE001 - no Sentinel answered: wait for the switch below
-                    named = node.name
-                if named == node.name:
-                    await loop.run_in_executor(None, functools.partial(self.set.wait_for_switch, since=since))
-                await loop.run_in_executor(self._thread, self.set.restart, node.name)
-                self.copy_events(events)  # the promotion it waited for comes first in the log
-                events.record(EventType.STORE_RESTARTED, server=node.name, pid=self.pids().get(node.name))
-                restarted.append(node.name)
-        return restarted
+        for name in names:
+            since = self._down_at.pop(name, 0.0)
+            try:
+                named = await loop.run_in_executor(None, self.set.primary_node)
+            except Exception:  # noqa: BLE001 - no Sentinel answered: wait for the switch below
+                named = name
+            if named == name:
+                await loop.run_in_executor(None, functools.partial(self.set.wait_for_switch, since=since))
+            await loop.run_in_executor(self._thread, self.set.restart, name)
+            self.copy_events(events)  # the promotion it waited for comes first in the log
+            events.record(EventType.STORE_RESTARTED, server=name, pid=self.pids().get(name))
 
     def copy_events(self, events) -> None:
         """The set's new Sentinel events into the sandbox's log (called every tick of the loop)."""
@@ -122,7 +126,10 @@ class StoreOwner:
                 self._seen[key] = event.at
 
     async def close(self) -> None:
+        """Stop every server by PID and remove the temp dir; a restart not begun yet never begins."""
         loop = asyncio.get_running_loop()
+        if self._restoring is not None and not self._restoring.done():
+            self._restoring.cancel()
         try:
             if self.set is not None:
                 await loop.run_in_executor(self._thread, self.set.close)
