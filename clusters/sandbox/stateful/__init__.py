@@ -21,6 +21,16 @@ from clusters.base import ClusterError
 
 DURABILITY_MODES = ("sync", "async")
 DEFAULT_DURABILITY = "sync"
+# What each mode promises, from the store's own documentation: the run's summary says it beside the
+# figures. A mode that promises no loss fails the run on any acknowledged write lost.
+PROMISES = {
+    ("redis", "sync"): "a write is acknowledged once a replica has it (WAIT 1). Redis documents WAIT as best "
+                       "effort: it does not make Redis strongly consistent, and a failover can still lose an "
+                       "acknowledged write, so LB Lab measures what was lost and never assumes zero.",
+    ("redis", "async"): "a write is acknowledged on the primary's reply; a failover loses what the replica had "
+                        "not received yet (the RPO is that window).",
+}
+PROMISES_NO_LOSS = frozenset({"sync"})  # the modes whose verdict fails on any acknowledged write lost
 INSTALL = {"redis": "make stateful (Debian's redis-server and redis-sentinel)"}
 
 

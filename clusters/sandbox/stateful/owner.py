@@ -101,7 +101,10 @@ class StoreOwner:
                 named = name
             if named == name:
                 await loop.run_in_executor(None, functools.partial(self.set.wait_for_switch, since=since))
-            await loop.run_in_executor(self._thread, self.set.restart, name)
+            primary = await loop.run_in_executor(None, self.set.primary)
+            # As the new primary's replica at once: started as a primary, it would take writes (and
+            # hold none of the data) until Sentinel's next look at its role, up to 10 s later.
+            await loop.run_in_executor(self._thread, functools.partial(self.set.restart, name, replica_of=primary))
             self.copy_events(events)  # the promotion it waited for comes first in the log
             events.record(EventType.STORE_RESTARTED, server=name, pid=self.pids().get(name))
 
