@@ -264,6 +264,34 @@ def chaos_markdown(chaos: Sequence[Mapping]) -> list[str]:
     return [*lines, ""]
 
 
+def durability_markdown(summary: Mapping) -> list[str]:
+    """The durability probe's verdict and the failover, as Markdown lines (nothing without a store)."""
+    durability = summary.get("durability")
+    if not durability:
+        return []
+    stateful = summary.get("stateful") or {}
+    lines = [f"## Durability ({md_cell(stateful.get('store', ''))}, {md_cell(durability.get('mode', ''))})", ""]
+    if durability.get("error"):
+        lines.append(f"- **Read back**: {md_cell(durability['error'])}")
+    else:
+        lost_ids = ", ".join(str(i) for i in (durability.get("lost_ids") or [])[:20])
+        lines += [f"- **Acknowledged**: {durability.get('acked')}",
+                  f"- **Lost** (acknowledged but absent): {durability.get('lost')}"
+                  + (f": {md_cell(lost_ids)}" if lost_ids else ""),
+                  f"- **Recovered** (failed or timed out, yet present): {durability.get('recovered')}",
+                  f"- **Unexpected** (present but never written): {durability.get('unexpected')}"]
+        if durability.get("rpo_s") is not None:
+            lines.append(f"- **RPO**: {_number(durability['rpo_s'], '{:.3f}', ' s')}")
+    lines += [f"- **Failed writes**: {durability.get('failed')}",
+              f"- **What the mode promises**: {md_cell(durability.get('promise', ''))}", ""]
+    timeline = stateful.get("timeline") or []
+    if timeline:
+        lines += ["### Failover", "", *_md_table(["At (s)", "Event", "Server", "Detail"], [
+            [_number(event.get("t"), "{:.2f}"), event.get("event"), event.get("server"), event.get("detail")]
+            for event in timeline]), ""]
+    return lines
+
+
 def run_report_markdown(summary: Mapping, *, run_name: str, run_id: int | None = None) -> str:
     """The run's report as Markdown: verdict, totals, latency, balance, pods, endpoints,
     failures and, when faults were injected, the chaos table with its definitions."""
@@ -308,5 +336,6 @@ def run_report_markdown(summary: Mapping, *, run_name: str, run_id: int | None =
             [[row.get("endpoint"), row.get("type"), row.get("status") or "–", row.get("message"), row.get("count"),
               _number(row.get("first_s")), _number(row.get("last_s"))] for row in errors]), ""]
     lines += chaos_markdown(summary.get("chaos") or [])
+    lines += durability_markdown(summary)
     lines += tuning_markdown(summary.get("tuning") or [])
     return "\n".join(lines).rstrip("\n") + "\n"

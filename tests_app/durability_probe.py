@@ -33,6 +33,15 @@ def attach(events) -> None:
     events.stop.add_listener(listener.stop)
 
 
+def timeline_entry(event: dict) -> dict:
+    """A store event on the load clock as the timeline shows it: when (`t`), its `type`, what
+    happened (`event`: Sentinel's name for it, else the type), the `server` (or the Sentinel that
+    said it) and a `detail` (for a promotion: old → new primary)."""
+    detail = f"{event['old']} → {event['new']}" if event["type"] == EventType.FAILOVER else event.get("detail", "")
+    return {"t": event["t"], "type": event["type"], "event": event.get("event") or event["type"],
+            "server": event.get("server") or event.get("source") or "", "detail": detail}
+
+
 class ProbeListener:
     def __init__(self):
         self.probe: DurabilityProbe | None = None
@@ -51,7 +60,7 @@ class ProbeListener:
         writes = self.probe.stop()
         store, mode = self.store["store"], self.store["durability"]
         ctx.report["stateful"] = {"store": store, "durability": mode, "timeline": [
-            event for event in cluster_events_on_load_clock(ctx.cluster, ctx.load_t0_unix)
+            timeline_entry(event) for event in cluster_events_on_load_clock(ctx.cluster, ctx.load_t0_unix)
             if event["type"] in STORE_EVENTS]}
         section = {"mode": mode, "promise": PROMISES.get((store, mode), ""), "failed": len(writes.failed),
                    "errors": dict(writes.errors)}

@@ -38,7 +38,7 @@ def test_primary_kill_under_sync_writes_is_measured_and_leaves_nothing(alice):
     assert injection["requests_failed"] > 0
 
     timeline = summary["stateful"]["timeline"]
-    kinds = [(event["type"], event.get("server")) for event in timeline]
+    kinds = [(event["type"], event["server"]) for event in timeline]
     kill = timeline[kinds.index(("primary_killed", "redis-0"))]
     failover = timeline[kinds.index(("failover", "redis-1"))]
     assert kill["t"] == pytest.approx(injection["started_at_s"], abs=0.5)  # both on the load clock
