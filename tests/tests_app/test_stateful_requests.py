@@ -3,9 +3,9 @@ a sandbox target's store, checked before anything is created (CLI exit 2 in one 
 field, the form's error on its field), and primary faults refused on a target without a store."""
 
 import pytest
-from django.core.management import CommandError, call_command
 from django.urls import reverse
 
+from tests.conftest import assert_loadtest_refused, assert_run_form_takes_then_refuses
 from tests_app.models import LoadTestRun, Target
 
 pytestmark = pytest.mark.django_db
@@ -56,12 +56,7 @@ def test_api_refuses_bad_stateful_input_on_its_field(alice, api_for, target, cha
     (["--sandbox", "--chaos", "primary_stop@1s:1s"], "--chaos: primary_stop@1s:1s:medium: a primary fault needs"),
 ])
 def test_loadtest_bad_stateful_input_is_exit_2_in_one_line(flags, reason):
-    with pytest.raises(CommandError) as caught:
-        call_command("loadtest", *flags, "--duration", "5s")
-    assert caught.value.returncode == 2
-    assert str(caught.value).startswith(reason), str(caught.value)
-    assert "\n" not in str(caught.value)
-    assert not LoadTestRun.objects.exists() and not Target.objects.exists()
+    assert_loadtest_refused(*flags, "--duration", "5s", reason=reason)
 
 
 def test_new_run_form_sends_the_store_and_shows_its_error(client, alice, django_capture_on_commit_callbacks):
@@ -70,11 +65,6 @@ def test_new_run_form_sends_the_store_and_shows_its_error(client, alice, django_
             "sandbox_stateful": "redis", "sandbox_durability": "sync", "scenario": "", "shape": "steady",
             "users": "2", "spawn_rate": "2", "duration_s": "5", "workers": "1", "chaos": "primary_kill@2s:1s",
             "autotune": ""}
-    with django_capture_on_commit_callbacks(execute=False):
-        answer = client.post(reverse("run-new"), form)
-    assert answer.status_code == 302, answer.content.decode()[-2000:]
-    assert LoadTestRun.objects.get().target.stateful == "redis"
-    refused = client.post(reverse("run-new"), form | {"sandbox_stateful": "postgres"})
-    assert refused.status_code == 200
-    assert "Patroni) is not built yet" in refused.content.decode()
-    assert LoadTestRun.objects.count() == 1
+    run = assert_run_form_takes_then_refuses(client, django_capture_on_commit_callbacks, form,
+                                             bad={"sandbox_stateful": "postgres"}, says="Patroni) is not built yet")
+    assert (run.target.stateful, run.target.durability) == ("redis", "sync")
