@@ -66,13 +66,21 @@ def test_pods_write_through_sentinel_and_follow_the_new_primary_after_a_kill(sta
     assert any(kind == "store_event" for kind, _ in events)  # Sentinel's +odown and the like
 
 
-def test_the_store_stops_with_the_sandbox_and_leaves_no_process_or_dir(start_sandbox):
+def test_a_clean_stop_fails_over_and_the_store_stops_with_the_sandbox(start_sandbox):
     cluster = start_sandbox(pods=1, stateful="redis", durability="async")
     store = cluster.stateful()
     assert set(store["pids"]) == {"redis-0", "redis-1", "sentinel-0", "sentinel-1", "sentinel-2"}
     assert set(store["pids"].values()) <= set(cluster.pids())
     assert os.path.isdir(store["root"])
-    cluster.close()
+    assert kv(cluster, "POST", "/kv/before-stop")[0] == 200
+
+    assert cluster.stop_primary() == "redis-0"
+    assert "redis-0" not in cluster.stateful()["pids"]
+    wait_for(lambda: kv(cluster, "POST", "/kv/after-stop")[0] == 200, "a write on the new primary")
+    assert cluster.stateful()["primary"] == "redis-1"
+    assert kv(cluster, "GET", "/kv/before-stop")[0] == 200  # SHUTDOWN let the replica catch up first
+    assert [event.details["server"] for event in cluster.events() if event.type == "primary_stopped"] == ["redis-0"]
+    cluster.close()  # the old primary is still down: close stops what runs, and nothing is left
     assert [pid for pid in store["pids"].values() if alive(pid)] == []
     assert not os.path.exists(store["root"])
 
