@@ -264,6 +264,31 @@ def chaos_markdown(chaos: Sequence[Mapping]) -> list[str]:
     return [*lines, ""]
 
 
+def durability_facts(durability: Mapping) -> list[tuple[str, str]]:
+    """The durability probe's verdict as (label, text) pairs: the report and the CLI show the same."""
+    if durability.get("error"):
+        facts = [("Read back", str(durability["error"]))]
+    else:
+        lost_ids = ", ".join(str(i) for i in (durability.get("lost_ids") or [])[:20])
+        facts = [("Acknowledged", str(durability.get("acked"))),
+                 ("Lost (acknowledged but absent)", f"{durability.get('lost')}" + (f": {lost_ids}" if lost_ids else "")),
+                 ("Recovered (failed or timed out, yet present)", str(durability.get("recovered"))),
+                 ("Unexpected (present but never written)", str(durability.get("unexpected")))]
+        if durability.get("rpo_s") is not None:
+            facts.append(("RPO", _number(durability["rpo_s"], "{:.3f}", " s")))
+    return [*facts, ("Failed writes", str(durability.get("failed"))),
+            ("What the mode promises", str(durability.get("promise", "")))]
+
+
+def failover_rows(stateful: Mapping) -> list[list[str]]:
+    """The store's events on the load clock as FAILOVER_HEADINGS cells."""
+    return [[_number(event.get("t"), "{:.2f}"), str(event.get("event")), str(event.get("server")),
+             str(event.get("detail"))] for event in stateful.get("timeline") or []]
+
+
+FAILOVER_HEADINGS = ["At (s)", "Event", "Server", "Detail"]
+
+
 def durability_markdown(summary: Mapping) -> list[str]:
     """The durability probe's verdict and the failover, as Markdown lines (nothing without a store)."""
     durability = summary.get("durability")
@@ -271,25 +296,11 @@ def durability_markdown(summary: Mapping) -> list[str]:
         return []
     stateful = summary.get("stateful") or {}
     lines = [f"## Durability ({md_cell(stateful.get('store', ''))}, {md_cell(durability.get('mode', ''))})", ""]
-    if durability.get("error"):
-        lines.append(f"- **Read back**: {md_cell(durability['error'])}")
-    else:
-        lost_ids = ", ".join(str(i) for i in (durability.get("lost_ids") or [])[:20])
-        lines += [f"- **Acknowledged**: {durability.get('acked')}",
-                  f"- **Lost** (acknowledged but absent): {durability.get('lost')}"
-                  + (f": {md_cell(lost_ids)}" if lost_ids else ""),
-                  f"- **Recovered** (failed or timed out, yet present): {durability.get('recovered')}",
-                  f"- **Unexpected** (present but never written): {durability.get('unexpected')}"]
-        if durability.get("rpo_s") is not None:
-            lines.append(f"- **RPO**: {_number(durability['rpo_s'], '{:.3f}', ' s')}")
-    lines += [f"- **Failed writes**: {durability.get('failed')}",
-              f"- **What the mode promises**: {md_cell(durability.get('promise', ''))}", ""]
-    timeline = stateful.get("timeline") or []
-    if timeline:
-        lines += ["### Failover", "", *_md_table(["At (s)", "Event", "Server", "Detail"], [
-            [_number(event.get("t"), "{:.2f}"), event.get("event"), event.get("server"), event.get("detail")]
-            for event in timeline]), ""]
-    return lines
+    lines += [f"- **{label}**: {md_cell(text)}" for label, text in durability_facts(durability)]
+    rows = failover_rows(stateful)
+    if rows:
+        lines += ["", "### Failover", "", *_md_table(FAILOVER_HEADINGS, rows)]
+    return [*lines, ""]
 
 
 def run_report_markdown(summary: Mapping, *, run_name: str, run_id: int | None = None) -> str:

@@ -61,7 +61,7 @@ class ProbeListener:
         store, mode = self.store["store"], self.store["durability"]
         ctx.report["stateful"] = {"store": store, "durability": mode, "timeline": [
             timeline_entry(event) for event in cluster_events_on_load_clock(ctx.cluster, ctx.load_t0_unix)
-            if event["type"] in STORE_EVENTS]}
+            if event["type"] in STORE_EVENTS and event["t"] >= 0]}  # not the Sentinels' start-up chatter
         section = {"mode": mode, "promise": PROMISES.get((store, mode), ""), "failed": len(writes.failed),
                    "errors": dict(writes.errors)}
         try:

@@ -10,6 +10,7 @@ import os
 
 import pytest
 
+from clusters.sandbox.stateful import STORE_WRITES
 from tests.clusters.test_sandbox_stateful import alive
 from tests_app import services
 from tests_app.models import LoadTestRun
@@ -26,7 +27,7 @@ def test_primary_kill_under_sync_writes_is_measured_and_leaves_nothing(alice):
     run = services.submit_run(owner=alice, request=services.RunRequest(
         target={"kind": "sandbox", "pods": 2, "stateful": "redis", "durability": "sync"},
         scenario={"shape": "steady", "users": 4, "spawn_rate": 4, "duration_s": 12,
-                  "request_mix": [{"path": "/kv", "method": "POST", "weight": 1}]},
+                  "request_mix": list(STORE_WRITES)},
         chaos=["primary_kill@3s:0s"]), queue=False)
     run = services.execute_run(run.pk, listeners=[remember_the_store])
     assert run.status in (LoadTestRun.Status.PASSED, LoadTestRun.Status.FAILED), run.error

@@ -1,15 +1,19 @@
-"""A stateful run's durability verdict and failover, shown on the run page, in the HTML report and in
-the Markdown report, from the summary's `durability` and `stateful` sections."""
+"""A stateful run's durability verdict and failover, shown on the run page, in the HTML and Markdown
+reports and in `loadtest`'s final output, from the summary's `durability` and `stateful` sections."""
+
+import io
 
 import pytest
 from django.urls import reverse
 
 from tests.factories import LoadTestRunFactory
+from tests_app.cli_display import cli_console, print_results
 
 pytestmark = pytest.mark.django_db
 
 SUMMARY = {
-    "run_id": 0, "requests": 60, "failures": 9, "balance": {"score": 99.0, "grade": "A"},
+    "run_id": 0, "requests": 60, "failures": 9, "rps": 5.0, "duration_s": 12.0,
+    "balance": {"score": 99.0, "grade": "A", "threshold": 95.0, "cv": 0.01, "jain": 0.99, "max_over_mean": 1.0, "p_value": 0.5},
     "durability": {"acked": 1141, "lost": 2, "recovered": 3, "unexpected": 0, "lost_ids": ["run1-77", "run1-78"],
                    "mode": "sync", "promise": "WAIT is best effort", "failed": 225, "errors": {"HTTP 503": 225}},
     "stateful": {"store": "redis", "durability": "sync", "timeline": [
@@ -39,5 +43,13 @@ def test_markdown_report_has_the_durability_section(client, alice, stateful_run)
     response = client.get(reverse("run-export", args=[stateful_run.pk, "report.md"]))
     body = (b"".join(response.streaming_content) if response.streaming else response.content).decode()
     section = body.split("## Durability (redis, sync)", 1)[1]
-    assert "- **Lost** (acknowledged but absent): 2: run1-77, run1-78" in section
+    assert "- **Lost (acknowledged but absent)**: 2: run1-77, run1-78" in section
     assert "| 5.29 | failover | redis-1 | 127.0.0.1:1 → 127.0.0.1:2 |" in section
+
+
+def test_loadtest_prints_the_durability_and_the_failover(stateful_run):
+    out = io.StringIO()
+    print_results(stateful_run, console=cli_console(out))
+    printed = out.getvalue()
+    assert "Lost (acknowledged but absent): 2: run1-77, run1-78" in printed
+    assert "127.0.0.1:1 → 127.0.0.1:2" in printed and "+odown" in printed

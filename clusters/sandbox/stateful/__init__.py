@@ -31,6 +31,9 @@ PROMISES = {
                         "not received yet (the RPO is that window).",
 }
 PROMISES_NO_LOSS = frozenset({"sync"})  # the modes whose verdict fails on any acknowledged write lost
+# The request mix of a stateful sandbox when the flags describe the scenario: every user writes to the
+# store through the pods (`POST /kv`: an id of the pod's own), so a primary fault shows in the load.
+STORE_WRITES = ({"path": "/kv", "method": "POST", "weight": 1},)
 INSTALL = {"redis": "make stateful (Debian's redis-server and redis-sentinel)"}
 
 

@@ -33,7 +33,7 @@ from clusters.durations import SpecError, parse_duration
 from clusters.faults import FAULT_KINDS
 from clusters.sandbox.backends import BALANCER_BACKENDS, DEFAULT_BACKEND
 from clusters.sandbox.config import DEFAULT_RETRIES
-from clusters.sandbox.stateful import DEFAULT_DURABILITY, DURABILITY_MODES, STORES, check_stateful
+from clusters.sandbox.stateful import DEFAULT_DURABILITY, DURABILITY_MODES, STORE_WRITES, STORES, check_stateful
 from lbsite.db import NotMigrated, ensure_migrated
 from metrics_app.reports import junit_xml
 from tests_app import services
@@ -108,7 +108,7 @@ class Command(BaseCommand):
                                  "acting on the sandbox's balancer (sandbox targets only)")
         parser.add_argument("--stateful", metavar="STORE",
                             help=f"sandbox: start a store beside the pods ({', '.join(STORES)}); primary_kill and "
-                                 "primary_stop act on it")
+                                 "primary_stop act on it; without --scenario the users write to it (POST /kv)")
         parser.add_argument("--durability", metavar="MODE",
                             help=f"with --stateful: when a write counts as confirmed ({', '.join(DURABILITY_MODES)}, "
                                  f"default {DEFAULT_DURABILITY})")
@@ -248,7 +248,8 @@ class Command(BaseCommand):
             "arrival_rate": options["arrival_rate"], "spike_at_s": round(duration / 3),
             "spike_length_s": max(1, round(duration / 3)),
             "threshold_balance": 95.0 if options["threshold"] is None else options["threshold"],
-            "request_mix": [{"path": "/", "method": "GET", "weight": 1}],
+            # a stateful sandbox's users write to its store, so a primary fault shows in their requests
+            "request_mix": list(STORE_WRITES) if options["stateful"] else [{"path": "/", "method": "GET", "weight": 1}],
         }
 
     def _scenario_overrides(self, options) -> dict:
