@@ -2,9 +2,11 @@
 ports, each with its own config and data dir in a temp dir, stopped by PID.
 
 redis.py: Debian's redis-server, a primary, a replica and three Sentinels (`RedisSentinelSet`);
-writer.py: the durability probe's writer and reader against it, through Sentinel as a
-Sentinel-aware client; store.py: the pods' own Sentinel-aware client (asyncio) behind their
-`/kv` endpoints. The verdict over what they saw is clusters/durability.py.
+owner.py: the sandbox controller's side (started with the sandbox, the primary faults, Sentinel's
+events into the sandbox's event log, stopped with it); store.py: the pods' Sentinel-aware client
+(asyncio) behind their `/kv` endpoints; probe.py: a run's durability probe, writing through the
+balancer; writer.py: a writer and the reader straight through Sentinel. The verdict over what they
+saw is clusters/durability.py.
 
 This module is the vocabulary: the stores a sandbox can run beside its pods and the durability
 modes, checked here once for the sandbox config, the target kind, the CLI, the form and the API.
