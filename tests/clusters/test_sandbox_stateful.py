@@ -9,12 +9,16 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import signal
+import subprocess
+import sys
+import textwrap
 from urllib.parse import urlsplit
 
 import pytest
 
 from clusters.base import ClusterError
-from tests.conftest import wait_for
+from tests.conftest import REPO, wait_for
 
 
 def kv(cluster, method: str, path: str) -> tuple[int, dict]:
@@ -92,3 +96,28 @@ def test_a_sandbox_without_a_store_refuses_primary_faults(start_sandbox):
         cluster.kill_primary()
     with pytest.raises(ClusterError, match="no stateful store"):
         cluster.client.take_primary_down("stop")  # the control API refuses it too, with a 400
+
+
+def test_a_sigkilled_owner_takes_the_store_and_its_dir_with_it():
+    """The process that started the sandbox dies (a killed worker): the controller hears of it (its
+    parent-death signal) and stops the store by PID and removes its dir on the way out."""
+    script = textwrap.dedent("""
+        import json, time
+        from clusters.sandbox import SandboxCluster, SandboxConfig, ServiceTime
+        cluster = SandboxCluster(SandboxConfig(pods=1, stateful="redis", service_time=ServiceTime("fixed", 0.0)))
+        print(json.dumps(cluster.stateful()), flush=True)
+        time.sleep(600)
+    """)
+    owner = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, cwd=REPO)
+    try:
+        store = json.loads(owner.stdout.readline())
+        assert len(store["pids"]) == 5 and all(alive(pid) for pid in store["pids"].values())
+        owner.send_signal(signal.SIGKILL)
+        owner.wait(10)
+        wait_for(lambda: not any(alive(pid) for pid in store["pids"].values()), "the store's processes to end")
+        wait_for(lambda: not os.path.exists(store["root"]), "the store's temp dir to go")
+    finally:
+        if owner.poll() is None:
+            owner.kill()
+            owner.wait()
+        owner.stdout.close()

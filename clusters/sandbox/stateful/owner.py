@@ -92,6 +92,12 @@ class StoreOwner:
         return down
 
     async def _restart(self, names: list[str], events) -> None:
+        try:
+            await self._restart_each(names, events)
+        except ClusterError as error:  # no promotion in time, a server that would not start: logged, not lost
+            events.record(EventType.STORE_EVENT, source="lblab", event="restart-failed", detail=str(error))
+
+    async def _restart_each(self, names: list[str], events) -> None:
         loop = asyncio.get_running_loop()
         for name in names:
             since = self._down_at.pop(name, 0.0)
