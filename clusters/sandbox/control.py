@@ -25,7 +25,8 @@
     POST /restore                     clear every fault, uncordon every node
     GET  /events?since=<seq>          {"events": [the log after seq, oldest first], "last_seq": n}
     GET  /stateful                    the store (`--stateful`): store, durability, primary, sentinels,
-                                       pids, root (its temp dir); 400 when the sandbox runs none
+                                       servers (name: [host, port]), pids, root (its temp dir); 400
+                                       when the sandbox runs none
     POST /stateful/primary/kill       SIGKILL of the primary's server: {"server", "pid"}
     POST /stateful/primary/stop       the primary's server shuts down cleanly: {"server", "pid"}
     POST /stateful/restore            start every downed server again, in the background, once the

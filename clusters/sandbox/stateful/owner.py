@@ -63,6 +63,7 @@ class StoreOwner:
             primary = f"unknown ({type(exc).__name__})"
         return {"store": self.store, "durability": self.durability, "primary": primary,
                 "sentinels": [list(address) for address in self.set.sentinels], "pids": self.pids(),
+                "servers": {node.name: list(node.address) for node in self.set.data},
                 "root": str(self.set.root)}
 
     async def kill_primary(self, events) -> dict:
