@@ -220,6 +220,9 @@ class Schedule:
 STEP_SPEC_MAX = 300  # a step as written, as ChaosInjection.spec holds it
 
 
+NO_STORE = "a primary fault needs a stateful store beside the pods: a sandbox target with --stateful redis"
+
+
 @dataclass(frozen=True)
 class Layout:
     """What a target will have when the run starts, as far as LB Lab knows before it: the pods'
@@ -227,6 +230,7 @@ class Layout:
 
     slots: tuple[str, ...] | None
     nodes: tuple[str, ...] | None
+    stateful: str = ""  # the store beside the pods (`--stateful redis`), "" for none
 
 
 def plan_problem(specs: Sequence[str], *, duration_s: float, layout: Layout) -> str | None:
@@ -252,7 +256,7 @@ def _step_problem(step: FaultStep, duration_s: float, layout: Layout) -> str:
         return f"starts at {step.start_s:g} s, at or after the end of the {duration_s:g} s load"
     kind = FAULT_KINDS[step.kind]
     if kind.acts_on == STATEFUL:
-        return "stateful services are not part of this build yet"
+        return "" if layout.stateful else NO_STORE
     if kind.acts_on == EXTERNAL:
         return ""
     target = parse_target(step.target, kind.acts_on)

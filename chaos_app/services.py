@@ -73,7 +73,8 @@ def run_chaos(*, owner, steps: Sequence[str], experiment, target: TargetSpec, du
     field_name = "experiment" if found is not None else "chaos"
     kind = target_kind(target.kind)
     slots, nodes = kind.planned_layout(target)
-    problem = plan_problem(steps, duration_s=duration_s, layout=Layout(slots=slots, nodes=nodes))
+    problem = plan_problem(steps, duration_s=duration_s, layout=Layout(slots=slots, nodes=nodes,
+                                                                            stateful=target.stateful))
     if problem:
         raise ValidationError({field_name: [problem]})
     faults = [FAULT_KINDS[parse_step(spec).kind] for spec in steps]

@@ -104,6 +104,12 @@ class EventType(StrEnum):
                                              # [{name, current, target, unit}]
     ALGORITHM_SET = "algorithm_set"          # algorithm, options
     RETRIES_SET = "retries_set"              # retries
+    # A stateful store's servers (`server`: redis-0, ...), clusters/sandbox/stateful/owner.py:
+    PRIMARY_KILLED = "primary_killed"        # server, pid (SIGKILL of the primary's server)
+    PRIMARY_STOPPED = "primary_stopped"      # server, pid (a clean shutdown)
+    FAILOVER = "failover"                    # server (the new primary), old, new (host:port)
+    STORE_EVENT = "store_event"              # source (the Sentinel), event (+odown...), detail
+    STORE_RESTARTED = "store_restarted"      # server, pid (restore brought a downed server back)
 
 
 @dataclass(frozen=True)
@@ -189,6 +195,23 @@ class Cluster(abc.ABC):
         fails before answering (0: never). nginx's `proxy_next_upstream` (tries = retries + 1),
         Envoy's and Istio's retry policies (`numRetries`, `attempts`); kube-proxy has none."""
         raise ClusterError("this cluster's balancer has no retry setting LB Lab can change", field="retries")
+
+    def stateful(self) -> dict | None:
+        """The stateful store beside the pods (`--stateful`): store, durability, primary, sentinels,
+        pids; None when the cluster runs none."""
+        return None
+
+    def kill_primary(self) -> str:
+        """SIGKILL the stateful store's primary server; the name of the server killed."""
+        raise ClusterError("this target has no stateful store (--stateful redis)", field="chaos")
+
+    def stop_primary(self) -> str:
+        """Shut the stateful store's primary down cleanly; the name of the server stopped."""
+        raise ClusterError("this target has no stateful store (--stateful redis)", field="chaos")
+
+    def restore_stateful(self) -> list[str]:
+        """Start the stateful store's downed servers again (each rejoins as a replica); their names."""
+        return []
 
     def events(self, since: int = 0) -> list[ClusterEvent]:
         """The events logged after sequence number `since`, oldest first; default: none (a cluster

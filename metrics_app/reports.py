@@ -282,6 +282,45 @@ def chaos_markdown(chaos: Sequence[Mapping]) -> list[str]:
     return [*lines, ""]
 
 
+def durability_facts(durability: Mapping) -> list[tuple[str, str]]:
+    """The durability probe's verdict as (label, text) pairs: the report and the CLI show the same."""
+    if durability.get("error"):
+        facts = [("Read back", str(durability["error"]))]
+    else:
+        lost_ids = ", ".join(str(i) for i in (durability.get("lost_ids") or [])[:20])
+        facts = [("Acknowledged", str(durability.get("acked"))),
+                 ("Lost (acknowledged but absent)", f"{durability.get('lost')}" + (f": {lost_ids}" if lost_ids else "")),
+                 ("Recovered (failed or timed out, yet present)", str(durability.get("recovered"))),
+                 ("Unexpected (present but never written)", str(durability.get("unexpected")))]
+        if durability.get("rpo_s") is not None:
+            facts.append(("RPO", _number(durability["rpo_s"], "{:.3f}", " s")))
+    return [*facts, ("Failed writes", str(durability.get("failed"))),
+            ("What the mode promises", str(durability.get("promise", "")))]
+
+
+def failover_rows(stateful: Mapping) -> list[list[str]]:
+    """The store's events on the load clock as FAILOVER_HEADINGS cells."""
+    return [[_number(event.get("t"), "{:.2f}"), str(event.get("event")), str(event.get("server")),
+             str(event.get("detail"))] for event in stateful.get("timeline") or []]
+
+
+FAILOVER_HEADINGS = ["At (s)", "Event", "Server", "Detail"]
+
+
+def durability_markdown(summary: Mapping) -> list[str]:
+    """The durability probe's verdict and the failover, as Markdown lines (nothing without a store)."""
+    durability = summary.get("durability")
+    if not durability:
+        return []
+    stateful = summary.get("stateful") or {}
+    lines = [f"## Durability ({md_cell(stateful.get('store', ''))}, {md_cell(durability.get('mode', ''))})", ""]
+    lines += [f"- **{label}**: {md_cell(text)}" for label, text in durability_facts(durability)]
+    rows = failover_rows(stateful)
+    if rows:
+        lines += ["", "### Failover", "", *_md_table(FAILOVER_HEADINGS, rows)]
+    return [*lines, ""]
+
+
 def run_report_markdown(summary: Mapping, *, run_name: str, run_id: int | None = None) -> str:
     """The run's report as Markdown: verdict, totals, latency, balance, pods, endpoints,
     failures and, when faults were injected, the chaos table with its definitions."""
@@ -326,6 +365,7 @@ def run_report_markdown(summary: Mapping, *, run_name: str, run_id: int | None =
             [[row.get("endpoint"), row.get("type"), row.get("status") or "–", row.get("message"), row.get("count"),
               _number(row.get("first_s")), _number(row.get("last_s"))] for row in errors]), ""]
     lines += chaos_markdown(summary.get("chaos") or [])
+    lines += durability_markdown(summary)
     lines += tuning_markdown(summary.get("tuning") or [])
     lines += scaling_markdown(summary.get("scaling") or [])
     return "\n".join(lines).rstrip("\n") + "\n"

@@ -106,6 +106,38 @@ def wait_for(predicate, what: str, deadline_s: float = 90.0, poll_s: float = 0.3
     raise AssertionError(f"gave up waiting for {what}")
 
 
+def assert_loadtest_refused(*flags: str, reason: str) -> None:
+    """`manage.py loadtest FLAGS` exits 2 with one line starting with `reason`, and creates nothing."""
+    from django.core.management import CommandError, call_command
+
+    from tests_app.models import LoadTestRun, Target
+
+    with pytest.raises(CommandError) as caught:
+        call_command("loadtest", *flags)
+    assert caught.value.returncode == 2
+    assert str(caught.value).startswith(reason), str(caught.value)
+    assert "\n" not in str(caught.value)
+    assert not LoadTestRun.objects.exists() and not Target.objects.exists()
+
+
+def assert_run_form_takes_then_refuses(client, capture_on_commit, form: dict, *, bad: dict, says: str):
+    """The new-run form creates a run from `form` (queued, not run), and refuses `form | bad` with
+    `says` on the page and nothing more created; returns the run it created."""
+    from django.urls import reverse
+
+    from tests_app.models import LoadTestRun
+
+    with capture_on_commit(execute=False):
+        answer = client.post(reverse("run-new"), form)
+    assert answer.status_code == 302, answer.content.decode()[-2000:]
+    run = LoadTestRun.objects.get()
+    refused = client.post(reverse("run-new"), form | bad)
+    assert refused.status_code == 200
+    assert says in refused.content.decode()
+    assert LoadTestRun.objects.count() == 1
+    return run
+
+
 @pytest.fixture
 def qcluster(child_env):
     """A real `manage.py qcluster` on the test database, in its own process group."""

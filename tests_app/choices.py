@@ -7,7 +7,7 @@ from __future__ import annotations
 from django.db import models
 
 from clusters import algorithms, targets
-from clusters.sandbox import backends
+from clusters.sandbox import backends, stateful
 
 
 def algorithm_choices() -> list[tuple[str, str]]:
@@ -26,6 +26,14 @@ def kubernetes_balancer_choices() -> list[tuple[str, str]]:
 
 def target_kind_choices() -> list[tuple[str, str]]:
     return targets.choices()
+
+
+def stateful_choices() -> list[tuple[str, str]]:
+    return [(store.name, store.label) for store in stateful.STORES.values()]
+
+
+def durability_choices() -> list[tuple[str, str]]:
+    return [(mode, mode) for mode in stateful.DURABILITY_MODES]
 
 
 class Attribution(models.TextChoices):

@@ -15,7 +15,7 @@ from rich.text import Text
 
 from clusters.faults import FAULT_KINDS
 from metrics_app.figures import scaling_label, tuning_label
-from metrics_app.reports import signed_points
+from metrics_app.reports import FAILOVER_HEADINGS, durability_facts, failover_rows, signed_points
 from metrics_app.selectors import tuning_decisions
 
 BAR_WIDTH = 30
@@ -169,6 +169,23 @@ def _print_chaos(console: Console, summary: dict) -> None:
             console.print(f"[yellow]chaos step {item.get('step')}:[/yellow] {escape(item['error'])}")
 
 
+def _print_durability(console: Console, summary: dict) -> None:
+    """The durability probe's verdict and the failover's events (a stateful target only)."""
+    durability = summary.get("durability")
+    if not durability:
+        return
+    stateful = summary.get("stateful") or {}
+    table = Table(title=f"Failover ({stateful.get('store', '')}, seconds since the start)")
+    for heading in FAILOVER_HEADINGS:
+        table.add_column(heading, justify="right" if heading.startswith("At") else "left", overflow="fold")
+    for row in failover_rows(stateful):
+        table.add_row(*(escape(cell) for cell in row))
+    console.print(table)
+    console.print(f"durability ({escape(str(durability.get('mode')))})")
+    for label, text in durability_facts(durability):
+        console.print(f"  {escape(label)}: {escape(text)}")
+
+
 def _print_tuning(console: Console, summary: dict) -> None:
     """The tuner's decisions: when, what it changed, why, the score predicted and the score seen."""
     decisions = summary.get("tuning") or []
@@ -235,6 +252,7 @@ def print_results(run, *, console: Console) -> None:
     for note in summary.get("notes") or []:
         console.print(f"[yellow]note:[/yellow] {escape(note)}")
     _print_chaos(console, summary)
+    _print_durability(console, summary)
     _print_tuning(console, summary)
     for change in summary.get("scaling") or []:
         console.print(f"[cyan]scaling:[/cyan] at {_seconds(change.get('t'))} s, {escape(scaling_label(change))}")

@@ -13,13 +13,16 @@ from clusters.faults import FAULT_KINDS
 from clusters.kubernetes.balancers import DEFAULT_KUBERNETES_BALANCER
 from clusters.sandbox.backends import BALANCER_BACKENDS, DEFAULT_BACKEND
 from clusters.sandbox.config import DEFAULT_RETRIES, MAX_RETRIES
+from clusters.sandbox.stateful import DEFAULT_DURABILITY
 from clusters.targets import TARGET_KINDS, kinds_using
 from metrics_app.models import TuningPolicy
 from tests_app.choices import (
     Attribution,
     algorithm_choices,
     balancer_choices,
+    durability_choices,
     kubernetes_balancer_choices,
+    stateful_choices,
     target_kind_choices,
 )
 from tests_app.models import HTTP_METHODS, MAX_PODS, LoadTestRun, Scenario, Shape, Target
@@ -196,6 +199,14 @@ class RunForm(forms.Form):
         widget=forms.NumberInput(attrs={"min": 0, "max": MAX_RETRIES}),
         help_text="Retries of a failed idempotent request on another pod (0: off), as nginx's proxy_next_upstream: "
                   "with them a pod kill is mostly hidden from users.")
+    sandbox_stateful = forms.ChoiceField(
+        label="Stateful store", required=False,
+        help_text="A store started beside the pods (their /kv endpoints write to it), for primary_kill and "
+                  "primary_stop and the durability probe.")
+    sandbox_durability = forms.ChoiceField(
+        label="Durability", initial=DEFAULT_DURABILITY, required=False,
+        help_text="sync: a write counts once a replica has it (Redis WAIT 1, best effort: LB Lab measures what is "
+                  "lost); async: on the primary's reply.")
     scenario = PresetChoiceField(queryset=Scenario.objects.none(), required=False,
                                  empty_label="Custom", widget=OptionHelpSelect(help_for=scenario_help))
     shape = forms.ChoiceField(choices=Shape.choices, initial=DEFAULTS.shape)
@@ -252,7 +263,8 @@ class RunForm(forms.Form):
 
     # Where an error of the run request's target is shown on this form.
     TARGET_FIELDS = {"pods": "sandbox_pods", "balancer": "sandbox_balancer", "algorithm": "sandbox_algorithm",
-                     "retries": "sandbox_retries"}
+                     "retries": "sandbox_retries", "stateful": "sandbox_stateful",
+                     "durability": "sandbox_durability"}
     SCENARIO_FIELDS = ("shape", "users", "spawn_rate", "duration_s", "request_mix", "think_time_min_ms",
                        "think_time_max_ms", "keep_alive", "arrival_rate", "threshold_balance", "threshold_p95_ms",
                        "threshold_error_rate")
@@ -267,6 +279,8 @@ class RunForm(forms.Form):
         self.fields["experiment"].queryset = experiments_visible_to(owner).order_by("owner_id", "name")
         self.fields["sandbox_algorithm"].choices = algorithm_choices()  # the registries as they are now
         self.fields["sandbox_balancer"].choices = balancer_choices()
+        self.fields["sandbox_stateful"].choices = [("", "None"), *stateful_choices()]
+        self.fields["sandbox_durability"].choices = durability_choices()
         self.fields["chaos"].help_text += f" Kinds: {', '.join(FAULT_KINDS)}."
         # Not offered as if they worked: shown disabled, with why (submit_run refuses them too).
         for name, reason in NOT_IN_THIS_BUILD.items():
@@ -276,6 +290,9 @@ class RunForm(forms.Form):
 
     def clean_sandbox_balancer(self) -> str:
         return self.cleaned_data["sandbox_balancer"] or DEFAULT_BACKEND  # not sent: LB Lab's own
+
+    def clean_sandbox_durability(self) -> str:
+        return self.cleaned_data["sandbox_durability"] or DEFAULT_DURABILITY
 
     def clean_chaos(self) -> list[str]:
         return [line.strip() for line in self.cleaned_data["chaos"].splitlines() if line.strip()]

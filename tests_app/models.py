@@ -21,6 +21,7 @@ from clusters.base import ClusterError
 from clusters.kubernetes.balancers import DEFAULT_KUBERNETES_BALANCER, KUBERNETES_BALANCERS
 from clusters.sandbox.backends import BALANCER_BACKENDS, DEFAULT_BACKEND
 from clusters.sandbox.config import DEFAULT_RETRIES, MAX_RETRIES
+from clusters.sandbox.stateful import DEFAULT_DURABILITY, DURABILITY_MODES, STORES
 from clusters.targets import TARGET_KINDS, TargetSpec, target_kind
 from lbsite.db import NullsOrderedIndex
 from tests_app.choices import (
@@ -29,7 +30,9 @@ from tests_app.choices import (
     Shape,
     algorithm_choices,
     balancer_choices,
+    durability_choices,
     kubernetes_balancer_choices,
+    stateful_choices,
     target_kind_choices,
 )
 from tests_app.engine.config import is_header_name
@@ -71,6 +74,19 @@ class Target(models.Model):
         default=DEFAULT_RETRIES, validators=[MaxValueValidator(MAX_RETRIES)],
         help_text="Sandbox balancer: retries of a failed idempotent request on another pod (0: off), "
                   "as nginx's proxy_next_upstream.",
+    )
+
+    stateful = models.CharField(
+        max_length=16, blank=True, default="", choices=stateful_choices,
+        error_messages={"invalid_choice": f"unknown stateful store %(value)r; one of {', '.join(STORES)}"},
+        help_text="Sandbox: a store started beside the pods, which their /kv endpoints write to (primary_kill and "
+                  "primary_stop act on it). Empty: none.",
+    )
+    durability = models.CharField(
+        max_length=8, default=DEFAULT_DURABILITY, choices=durability_choices,
+        error_messages={"invalid_choice": f"unknown durability mode %(value)r; one of {', '.join(DURABILITY_MODES)}"},
+        help_text="When a write to the stateful store counts as confirmed: sync (a replica has it: Redis WAIT 1, best "
+                  "effort, so LB Lab measures what is lost) or async (the primary's reply).",
     )
 
     # url
@@ -129,6 +145,8 @@ class Target(models.Model):
             models.CheckConstraint(condition=Q(balancer__in=list(BALANCER_BACKENDS)), name="target_balancer_valid"),
             models.CheckConstraint(condition=Q(kubernetes_balancer__in=list(KUBERNETES_BALANCERS)),
                                    name="target_kubernetes_balancer_valid"),
+            models.CheckConstraint(condition=Q(stateful__in=["", *STORES]), name="target_stateful_valid"),
+            models.CheckConstraint(condition=Q(durability__in=list(DURABILITY_MODES)), name="target_durability_valid"),
             models.CheckConstraint(condition=~Q(kind="url") | ~Q(base_url=""), name="target_url_needs_base_url"),
             models.CheckConstraint(
                 condition=~Q(kind="kubernetes") | (~Q(namespace="") & ~Q(service="")),
@@ -147,7 +165,10 @@ class Target(models.Model):
             for name, message in TARGET_KINDS[self.kind].required.items():
                 if not getattr(self, name):
                     errors[name] = message
-            if self.balancer in BALANCER_BACKENDS and self.algorithm in ALGORITHMS:  # else their own errors
+            if self.stateful and "stateful" not in TARGET_KINDS[self.kind].fields:
+                errors["stateful"] = "A stateful store runs beside the sandbox's pods only: use a sandbox target."
+            elif (self.balancer in BALANCER_BACKENDS and self.algorithm in ALGORITHMS  # else their own errors
+                  and self.stateful in ("", *STORES) and self.durability in DURABILITY_MODES):
                 try:  # the kind's check of what it starts (the sandbox: the balancer runs the algorithm)
                     target_kind(self.kind).check_spec(self.spec())
                 except ClusterError as error:

@@ -13,7 +13,7 @@ from functools import partial
 from chaos_app import run_listeners as chaos_listeners
 from metrics_app import run_listeners as metrics_listeners
 from metrics_app.services import publish_to_run
-from tests_app import live_recovery
+from tests_app import durability_probe, live_recovery
 from tests_app.run_events import RunEvents
 from tests_app.selectors import run_events
 
@@ -29,6 +29,7 @@ EVERY_RUN: tuple[Callable[[RunEvents], None], ...] = (
     partial(chaos_listeners.attach, publish=publish_events),  # the chaos schedule, injections recorded and published
     partial(live_recovery.attach, publish=publish_events),  # each injection's recovery figures, once it recovered
     partial(metrics_listeners.attach_tuning, publish=publish_events),  # the tuner, when the run has a policy
+    durability_probe.attach,  # a stateful target's Jepsen set writer, its writes read back and judged at the end
 )
 
 

@@ -149,7 +149,6 @@ class RunRequest:
     experiment: int | str | None = None  # a chaos experiment (the user's or a preset), by id or name
     autotune: int | str | None = None  # a tuning policy, by id or name
     workers: int = 1
-    stateful: str | None = None
     name: str = ""  # empty: the run is named after its scenario and target
     # A user's own locustfile instead of the scenario's request mix: its path (checked here, in a
     # child Python) or what `inspect_locustfile` found already; `user_classes`: those to run (all).
@@ -191,7 +190,8 @@ def _flat(messages) -> list[str]:
 
 # Fields an inline target or scenario may give; anything else is refused by name.
 INLINE_TARGET_FIELDS = frozenset({
-    "name", "kind", "pods", "nodes", "balancer", "algorithm", "service_time_ms", "retries", "base_url", "follow_redirects",
+    "name", "kind", "pods", "nodes", "balancer", "algorithm", "service_time_ms", "retries", "stateful", "durability",
+    "base_url", "follow_redirects",
     "context",
     "namespace", "service", "label_selector", "kubernetes_balancer", "route", "attribution", "pod_header", "pod_json_field",
     "prometheus_url",
@@ -206,9 +206,7 @@ INLINE_SCENARIO_FIELDS = frozenset({
 
 # Run options whose engine this build does not have yet, and why each is refused: submit_run
 # refuses them (never silently ignored) and the new-run form shows them disabled with the reason.
-NOT_IN_THIS_BUILD = {
-    "stateful": "stateful services are not part of this build yet",
-}
+NOT_IN_THIS_BUILD: dict[str, str] = {}
 
 
 def submit_run(*, owner, request: RunRequest, queue: bool = True) -> LoadTestRun:
@@ -485,8 +483,6 @@ def _check_run_options(request: RunRequest, errors: dict) -> None:
             except (SpecError, ClusterError) as error:
                 errors["chaos"] = [error.args[0]]
                 break
-    if request.stateful:
-        errors["stateful"] = [NOT_IN_THIS_BUILD["stateful"]]
     if isinstance(request.workers, bool) or not isinstance(request.workers, int) or not 1 <= request.workers <= MAX_WORKERS:
         errors["workers"] = [f"must be at least 1 and at most {MAX_WORKERS} (Locust worker processes)"]
 

@@ -105,14 +105,22 @@ FAULT_KINDS: dict[str, FaultKind] = {}  # name -> kind, in registration order: t
 
 
 class StatefulFaultKind(FaultKind):
-    """A fault of a stateful service's primary (`--stateful redis|postgres`)."""
+    """A fault of a stateful service's primary (`--stateful redis`): `take_down` names the `Cluster`
+    method. The server it took down is the fault's one "pod"; when the step ends (its duration:
+    how long the old primary stays down) `restore` starts it again, and the store's failover
+    software makes it a replica of the primary it promoted meanwhile. A cluster without a store
+    refuses it (ClusterError)."""
 
     acts_on = STATEFUL
     timed = False
+    take_down: ClassVar[str]
 
     def apply(self, cluster, targets, params):
-        # Refused, never pretended: no Cluster method reaches a stateful service in this build.
-        raise ClusterError("stateful services are not part of this build yet", field="kind")
+        server = getattr(cluster, self.take_down)()
+        return Fault(kind=self.name, pods=(server,), duration_s=0.0)
+
+    def restore(self, cluster, fault):
+        cluster.restore_stateful()
 
 
 def register(cls: type[FaultKind]) -> type[FaultKind]:

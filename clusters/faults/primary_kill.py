@@ -9,3 +9,4 @@ from clusters.faults import StatefulFaultKind, register
 class PrimaryKill(StatefulFaultKind):
     name = "primary_kill"
     label = "Primary kill (stateful)"
+    take_down = "kill_primary"  # SIGKILL of the primary's server

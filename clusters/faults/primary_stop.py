@@ -9,3 +9,4 @@ from clusters.faults import StatefulFaultKind, register
 class PrimaryStop(StatefulFaultKind):
     name = "primary_stop"
     label = "Primary stop (stateful)"
+    take_down = "stop_primary"  # a clean shutdown (Redis: SHUTDOWN, replicas catch up first)

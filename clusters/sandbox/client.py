@@ -48,6 +48,13 @@ class ControlClient:
     def status(self) -> dict:
         return self.call("GET", "/status")
 
+    def stateful(self) -> dict:
+        return self.call("GET", "/stateful")
+
+    def take_primary_down(self, how: str) -> dict:
+        """`how`: kill (SIGKILL) or stop (a clean shutdown)."""
+        return self.call("POST", f"/stateful/primary/{how}")
+
     def pods(self) -> list[Pod]:
         return [Pod(name=p["name"], node=p["node"], address=p["address"], ready=p["ready"],
                     weight=p["weight"]) for p in self.call("GET", "/pods")["pods"]]

@@ -58,6 +58,7 @@ class SandboxCluster(Cluster):
         self.control_url: str = ready["control_url"]
         self.controller_pid: int = ready["pid"]
         self._workdir: str = ready.get("workdir", "")  # nginx's/HAProxy's config dir
+        self._store_root: str = ready.get("store_root", "")  # the stateful store's temp dir
         self.client = ControlClient(self.control_url)
         atexit.register(self.close)
 
@@ -101,7 +102,8 @@ class SandboxCluster(Cluster):
         """The controller's pid, every pod's and the real balancer's (nginx/HAProxy master and
         workers): what must be gone after `close()`."""
         status = self.client.status()
-        return [status["pids"]["controller"], *status["pids"]["pods"].values(), *status["pids"]["balancer"]]
+        return [status["pids"]["controller"], *status["pids"]["pods"].values(), *status["pids"]["balancer"],
+                *status["pids"]["stateful"].values()]
 
     # The Cluster interface.
     def pods(self) -> list[Pod]:
@@ -150,6 +152,22 @@ class SandboxCluster(Cluster):
     def set_retries(self, retries: int) -> None:
         self.client.set_retries(retries)
 
+    def stateful(self) -> dict | None:
+        return self.client.stateful() if self.config.stateful else None
+
+    def kill_primary(self) -> str:
+        if not self.config.stateful:
+            return super().kill_primary()
+        return self.client.take_primary_down("kill")["server"]
+
+    def stop_primary(self) -> str:
+        if not self.config.stateful:
+            return super().stop_primary()
+        return self.client.take_primary_down("stop")["server"]
+
+    def restore_stateful(self) -> list[str]:
+        return self.client.call("POST", "/stateful/restore")["restarted"] if self.config.stateful else []
+
     def events(self, since: int = 0) -> list[ClusterEvent]:
         return self.client.events(since)
 
@@ -184,8 +202,9 @@ class SandboxCluster(Cluster):
                 for stream in (proc.stdin, proc.stdout):
                     if stream is not None:
                         stream.close()
-            if getattr(self, "_workdir", ""):  # the controller removes it, unless it was SIGKILLed
-                shutil.rmtree(self._workdir, ignore_errors=True)
+            for left in (getattr(self, "_workdir", ""), getattr(self, "_store_root", "")):
+                if left:  # the controller removes it, unless it was SIGKILLed
+                    shutil.rmtree(left, ignore_errors=True)
             self._release.set()
             self._thread.join(timeout=STOP_GRACE_S)
 

@@ -12,6 +12,7 @@ from clusters.algorithms import algorithm_named
 from clusters.base import ClusterError, check_number
 from clusters.faults import FAULT_KINDS, PODS
 from clusters.sandbox.backends import DEFAULT_BACKEND, backend_named
+from clusters.sandbox.stateful import DEFAULT_DURABILITY, check_stateful
 
 SERVICE_TIME_DISTRIBUTIONS = ("fixed", "exponential", "lognormal")
 MAX_PODS = 64
@@ -128,6 +129,10 @@ class SandboxConfig:
     `retries`: how often the balancer retries an idempotent request on another pod when one
     fails before answering, as nginx's `proxy_next_upstream` does; 0 shows every such failure
     to the client (the same pod kill with and without retries).
+    `stateful`: a store started with the sandbox and stopped with it ("" for none, "redis": a
+    primary, a replica and three Sentinels, clusters/sandbox/stateful), which the pods' `/kv`
+    endpoints write to and read from; `durability`: when a write counts as confirmed (`sync`:
+    a replica has it, Redis `WAIT 1`; `async`: the primary's reply).
     """
 
     pods: int = 3
@@ -148,6 +153,8 @@ class SandboxConfig:
     retries: int = DEFAULT_RETRIES
     drain_grace_s: float = 5.0
     autoscaler: AutoscalerConfig | None = None
+    stateful: str = ""
+    durability: str = DEFAULT_DURABILITY
 
     def __post_init__(self):
         validate_replicas(self.pods, "pods")
@@ -177,6 +184,7 @@ class SandboxConfig:
         _number(self.drain_grace_s, "drain_grace_s", minimum=0, maximum=3600)
         if self.autoscaler is not None and not isinstance(self.autoscaler, AutoscalerConfig):
             raise ClusterError("must be an AutoscalerConfig", field="autoscaler")
+        check_stateful(self.stateful, self.durability)
 
     def speed_of(self, slot: int) -> float:
         return float(self.speeds[slot % len(self.speeds)]) if self.speeds else 1.0

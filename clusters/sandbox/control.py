@@ -24,6 +24,13 @@
                                        requests on another pod (0: off)
     POST /restore                     clear every fault, uncordon every node
     GET  /events?since=<seq>          {"events": [the log after seq, oldest first], "last_seq": n}
+    GET  /stateful                    the store (`--stateful`): store, durability, primary, sentinels,
+                                       servers (name: [host, port]), pids, root (its temp dir); 400
+                                       when the sandbox runs none
+    POST /stateful/primary/kill       SIGKILL of the primary's server: {"server", "pid"}
+    POST /stateful/primary/stop       the primary's server shuts down cleanly: {"server", "pid"}
+    POST /stateful/restore            start every downed server again, in the background, once the
+                                       Sentinels promoted another (also part of /restore): {"restarted"}
 
 Bad input answers 400 with {"field": ..., "error": ...}; unknown routes 404.
 """
@@ -49,6 +56,7 @@ from clusters.sandbox.config import (
     validate_retries,
 )
 from clusters.sandbox.events import EventLog
+from clusters.sandbox.stateful import owner as store_owner
 from clusters.sandbox.supervisor import PodProcess, Supervisor
 
 REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed",
@@ -132,8 +140,10 @@ class AppliedFaults:
 class ControlApi:
     def __init__(self, supervisor: Supervisor, balancer: Balancer, *, endpoint: str = "",
                  autoscaler_config: AutoscalerConfig | None = None, front: Front | None = None,
-                 backend: str = DEFAULT_BACKEND):
+                 backend: str = DEFAULT_BACKEND, store: store_owner.StoreOwner | None = None):
         self.supervisor = supervisor
+        self.store = store
+        self._copying = None
         self.balancer = balancer
         self.front = front
         self.backend = backend
@@ -145,6 +155,17 @@ class ControlApi:
         self.autoscaler: Autoscaler | None = None
         if autoscaler_config is not None:
             self.enable_autoscaler(autoscaler_config)
+        if store is not None:
+            self._copying = asyncio.get_running_loop().create_task(self._copy_store_events())
+
+    async def _copy_store_events(self) -> None:
+        while True:
+            self.store.copy_events(self.events)
+            await asyncio.sleep(0.1)
+
+    def stop_copying(self) -> None:
+        if self._copying is not None:
+            self._copying.cancel()
 
     def enable_autoscaler(self, config: AutoscalerConfig | None) -> None:
         if self.autoscaler is not None:
@@ -221,7 +242,16 @@ class ControlApi:
         if route == ("POST", "restore"):
             await self.supervisor.clear_faults()
             self.supervisor.uncordon_all()
-            return {"restored": True, "cleared": self.faults.clear_all()}
+            restarted = self.store.restore(self.events) if self.store is not None else []
+            return {"restored": True, "cleared": self.faults.clear_all(), "restarted": restarted}
+        if route == ("GET", "stateful"):
+            return await store_owner.require(self.store).status()
+        if route == ("POST", "stateful", "primary", "kill"):
+            return await store_owner.require(self.store).kill_primary(self.events)
+        if route == ("POST", "stateful", "primary", "stop"):
+            return await store_owner.require(self.store).stop_primary(self.events)
+        if route == ("POST", "stateful", "restore"):
+            return {"restarted": store_owner.require(self.store).restore(self.events)}
         raise NotFound(path)
 
     async def apply_front(self) -> None:
@@ -250,7 +280,8 @@ class ControlApi:
             "balancer": self.backend,
             "pids": {"controller": os.getpid(),
                      "pods": {name: p.pid for name, p in supervisor.processes.items()},
-                     "balancer": self.front.pids() if self.front is not None else []},
+                     "balancer": self.front.pids() if self.front is not None else [],
+                     "stateful": self.store.pids() if self.store is not None else {}},
             "balancer_error": getattr(self.front, "last_error", ""),
             "faults": self.faults.active(),
             "autoscaler": self.autoscaler.status() if self.autoscaler else {"enabled": False},

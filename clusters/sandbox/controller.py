@@ -5,8 +5,10 @@ itself, or nginx/HAProxy run as a child of this process, stopped (by PID) before
 
 `SandboxCluster` starts it as `python -m clusters.sandbox.controller '<config json>'` in a
 new process group. It prints one JSON line on stdout once every pod is ready:
-`{"endpoint": ..., "control_url": ..., "pid": ..., "workdir": ...}` (workdir: nginx's or HAProxy's
-config dir, "" for LB Lab's balancer) or `{"error": ..., "field": ...}`.
+`{"endpoint": ..., "control_url": ..., "pid": ..., "workdir": ..., "store_root": ...}` (workdir: nginx's
+or HAProxy's config dir, "" for LB Lab's balancer; store_root: the stateful store's temp dir, "" without
+one) or `{"error": ..., "field": ...}`. With `stateful`, the store starts first (the pods are told
+where its Sentinels are) and stops last (clusters/sandbox/stateful/owner.py).
 It stops (pods first) on SIGTERM/SIGINT, or when stdin reaches EOF, which means the
 process that started it is gone.
 """
@@ -28,6 +30,7 @@ from clusters.sandbox.balancer import Balancer
 from clusters.sandbox.config import SandboxConfig
 from clusters.sandbox.control import ControlApi, ControlServer
 from clusters.sandbox.events import EventLog
+from clusters.sandbox.stateful.owner import StoreOwner
 from clusters.sandbox.supervisor import Supervisor
 
 STARTUP_TIMEOUT_S = 30.0
@@ -71,13 +74,17 @@ async def run(config: SandboxConfig) -> None:
     supervisor = Supervisor(config, balancer)
     control = None
     front = None
+    store = StoreOwner(config.stateful, config.durability) if config.stateful else None
     try:
+        if store is not None:  # before the pods: they are told where its Sentinels are
+            await store.start()
+            supervisor.store = store.pod_settings()
         front = backend_named(config.balancer).front(balancer, supervisor, config)
         port = await bind_or_explain(lambda: front.start(config.host, config.port), config.port, "port")
         if config.balancer != DEFAULT_BACKEND:
             balancer.start_checks()  # LB Lab's balancer serves nothing: it checks and keeps the pods
         api = ControlApi(supervisor, balancer, endpoint=url(config.host, port),
-                         autoscaler_config=config.autoscaler, front=front, backend=config.balancer)
+                         autoscaler_config=config.autoscaler, front=front, backend=config.balancer, store=store)
         control = ControlServer(api)
         control_port = await bind_or_explain(lambda: control.start(config.host, config.control_port),
                                              config.control_port, "control_port")
@@ -91,11 +98,13 @@ async def run(config: SandboxConfig) -> None:
             await asyncio.sleep(0.02)
         await front.ready()
         say({"endpoint": api.endpoint, "control_url": api.control_url, "pid": os.getpid(),
-             "workdir": front.workdir()})
+             "workdir": front.workdir(), "store_root": str(store.set.root) if store is not None else ""})
         await stop.wait()
     except ClusterError as exc:
         say({"error": exc.args[0], "field": exc.field})
     finally:
+        if control is not None:
+            control.api.stop_copying()
         if api_autoscaler := (control.api.autoscaler if control else None):
             api_autoscaler.stop()
         if front is not None:
@@ -104,6 +113,8 @@ async def run(config: SandboxConfig) -> None:
         if control is not None:
             control.close()
         await balancer.stop()
+        if store is not None:  # after the pods, which use it to the end
+            await store.close()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -6,6 +6,12 @@ exponential or lognormal, divided by its speed factor) and a capacity: at most
 `capacity` requests are served at once, later ones queue. `/metrics` (Prometheus text),
 `/healthz` and `/readyz` are answered at once, outside the queue.
 
+With a stateful store (the sandbox's `--stateful redis`, settings `store`), `/kv` is backed by it
+through a Sentinel-aware client (clusters/sandbox/stateful/store.py), after the service time and the
+pod's faults like any request: `POST /kv/<id>` adds the record and answers 200 only once the store
+confirmed it (`WAIT 1` for a replica in `sync` mode), `POST /kv` adds one with an id of the pod's
+own, `GET /kv/<id>` says whether it is there (404 when not); 503 when the store did not confirm.
+
 The supervisor hands over an already listening socket (so the port is known before
 the process starts) and drives faults through JSON lines on stdin; answers go to
 stdout. Faults clear themselves after their duration. Reading EOF on stdin means the
@@ -199,6 +205,28 @@ class Pod:
         self.ok_keep = response_bytes(self.name, 200, body)
         self.ok_close = response_bytes(self.name, 200, body, close=True)
         self.instant = self.mean_s == 0.0
+        self.store = None
+        self.records = 0  # ids this pod made up for `POST /kv`
+        self.store_tasks: set[asyncio.Task] = set()
+        if settings.get("store"):
+            from clusters.sandbox.stateful.store import StoreClient  # only a stateful pod needs redis
+            self.store = StoreClient(settings["store"])
+
+    async def store_answer(self, write: bool, record: str | None) -> tuple[int, bytes]:
+        """The status and body of a `/kv` request, from the store."""
+        from clusters.sandbox.stateful.store import StoreUnavailable
+
+        if record is None:
+            if not write:
+                return 404, b'{"error": "GET /kv/<id>"}'
+            self.records += 1
+            record = f"{self.name}-{self.records}"
+        try:
+            result = await (self.store.write(record) if write else self.store.read(record))
+        except StoreUnavailable as exc:
+            return 503, json.dumps({"pod": self.name, "hostname": self.name, "error": str(exc)}).encode()
+        status = 200 if write or result["present"] else 404
+        return status, json.dumps({"pod": self.name, "hostname": self.name, **result}).encode()
 
     def service_time_s(self) -> float:
         mean = self.mean_s / self.speed
@@ -297,13 +325,14 @@ def _rss_bytes() -> int:
 class PodConnection(asyncio.Protocol):
     """One client connection; requests on it are answered strictly in order."""
 
-    __slots__ = ("pod", "transport", "buffer", "busy")
+    __slots__ = ("pod", "transport", "buffer", "busy", "store_op")
 
     def __init__(self, pod: Pod):
         self.pod = pod
         self.transport: asyncio.Transport | None = None
         self.buffer = b""
         self.busy = False
+        self.store_op: tuple[bool, str | None] | None = None  # (write, id) of a `/kv` request in service
 
     def connection_made(self, transport):
         self.transport = transport
@@ -351,6 +380,9 @@ class PodConnection(asyncio.Protocol):
             self.busy = True
             pod.in_flight += 1
             arrived = time.monotonic()
+            if pod.store is not None and path.startswith(b"/kv"):
+                record = path[3:].split(b"?", 1)[0].strip(b"/").decode(errors="replace")
+                self.store_op = (not head.startswith(b"GET "), record or None)
             faults = pod.faults
             if pod.instant and not faults.latency_ms and not faults.error_rate:
                 self.answer(keep, arrived)
@@ -371,6 +403,19 @@ class PodConnection(asyncio.Protocol):
             pod.admit(self, keep, arrived)
 
     def answer(self, keep: bool, arrived: float, status: int = 200) -> None:
+        op, self.store_op = self.store_op, None
+        if op is not None and status == 200:  # served: now the store's part, then the answer
+            task = self.pod.loop.create_task(self._answer_from_store(op, keep, arrived))
+            self.pod.store_tasks.add(task)  # held until done: the loop keeps only a weak reference
+            task.add_done_callback(self.pod.store_tasks.discard)
+            return
+        self._send(keep, arrived, status)
+
+    async def _answer_from_store(self, op: tuple[bool, str | None], keep: bool, arrived: float) -> None:
+        status, body = await self.pod.store_answer(*op)
+        self._send(keep, arrived, status, body)
+
+    def _send(self, keep: bool, arrived: float, status: int, body: bytes | None = None) -> None:
         pod = self.pod
         pod.in_flight -= 1
         if pod.faults.blackhole:
@@ -381,7 +426,9 @@ class PodConnection(asyncio.Protocol):
         if transport is None:
             return
         keep = keep and not pod.terminating
-        if status == 200:
+        if body is not None:
+            transport.write(response_bytes(pod.name, status, body, close=not keep))
+        elif status == 200:
             transport.write(pod.ok_keep if keep else pod.ok_close)
         else:
             body = json.dumps({"pod": pod.name, "hostname": pod.name, "error": "injected fault"}).encode()
@@ -475,6 +522,8 @@ async def serve(settings: dict) -> None:
     os.write(1, json.dumps({"event": "started", "pod": pod.name, "pid": os.getpid()}).encode() + b"\n")
     await done.wait()
     pod.faults.clear_all()
+    if pod.store is not None:
+        await pod.store.close()
 
 
 async def _finish(pod: Pod, done: asyncio.Event) -> None:

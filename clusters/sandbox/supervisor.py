@@ -116,6 +116,7 @@ class Supervisor:
         self.processes: dict[str, PodProcess] = {}  # every live process, terminating ones included
         self.restart_timers: dict[int, asyncio.TimerHandle] = {}
         self.stopping = False
+        self.store: dict | None = None  # the pods' `store` settings when the sandbox runs one
         self.restarts = 0
         self.events = balancer.events
         self.previous: dict[int, str] = {}  # slot -> the last pod started in it, for `replaces`
@@ -178,7 +179,8 @@ class Supervisor:
             port = listener.getsockname()[1]
             settings = {"name": name, "node": node, "fd": listener.fileno(),
                         "service_time": config.to_dict()["service_time"], "capacity": config.capacity,
-                        "speed": config.speed_of(slot), "drain_grace_s": config.drain_grace_s}
+                        "speed": config.speed_of(slot), "drain_grace_s": config.drain_grace_s,
+                        "store": self.store}
             # In the controller's group: SandboxCluster's one killpg reaches every pod.
             proc = procs.start_python_module(
                 "clusters.sandbox.pod", json.dumps(settings), own_group=False,

@@ -31,6 +31,8 @@ class TargetSpec:
     algorithm: str = "round_robin"
     service_time_ms: float = 1.0
     retries: int = 2  # the sandbox balancer's retries of a failed idempotent request (its DEFAULT_RETRIES)
+    stateful: str = ""  # a store beside the sandbox's pods (clusters/sandbox/stateful): "" or "redis"
+    durability: str = "sync"  # when a write to it counts as confirmed: sync (a replica has it) or async
     # url
     base_url: str = ""
     follow_redirects: bool = False

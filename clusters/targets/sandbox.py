@@ -6,6 +6,7 @@ from clusters.base import Cluster
 from clusters.sandbox import SandboxCluster, SandboxConfig, ServiceTime
 from clusters.sandbox.backends import DEFAULT_BACKEND
 from clusters.sandbox.config import DEFAULT_RETRIES, validate_algorithm, validate_balancer
+from clusters.sandbox.stateful import check_stateful
 from clusters.targets import Allowed, TargetKind, TargetSpec, register
 
 
@@ -15,17 +16,20 @@ class Sandbox(TargetKind):
     label = "Sandbox cluster"
     help = ("Local pod processes behind LB Lab's balancer (or real nginx or HAProxy), started for the run and "
             "stopped after it.")
-    fields = ("pods", "nodes", "balancer", "algorithm", "service_time_ms", "retries")
+    fields = ("pods", "nodes", "balancer", "algorithm", "service_time_ms", "retries", "stateful", "durability")
 
     def describe(self, spec: TargetSpec) -> str:
         behind = "" if spec.balancer == DEFAULT_BACKEND else f" behind {spec.balancer}"
         retries = f" retries {spec.retries}" if spec.retries != DEFAULT_RETRIES else ""
-        return f"sandbox {spec.pods} pods {spec.algorithm}{behind}{retries}"
+        stateful = f" stateful {spec.stateful} {spec.durability}" if spec.stateful else ""
+        return f"sandbox {spec.pods} pods {spec.algorithm}{behind}{retries}{stateful}"
 
     def check_spec(self, spec: TargetSpec) -> None:
-        """The balancer has an equivalent of the algorithm: ClusterError(field="algorithm") if not."""
+        """The balancer has an equivalent of the algorithm: ClusterError(field="algorithm") if not;
+        the stateful store is one this build runs, in a known mode, with its servers installed."""
         validate_balancer(spec.balancer)
         validate_algorithm(spec.algorithm, {}, balancer=spec.balancer)
+        check_stateful(spec.stateful, spec.durability, binaries=True)
 
     def check_allowed(self, spec: TargetSpec, allowed: Allowed) -> None:
         """Always allowed: the sandbox listens on loopback and lives only as long as the run."""
@@ -36,7 +40,7 @@ class Sandbox(TargetKind):
             pods=spec.pods, nodes=spec.nodes, balancer=spec.balancer, algorithm=spec.algorithm,
             algorithm_options=options,
             service_time=ServiceTime(distribution="exponential", mean_ms=spec.service_time_ms),
-            retries=spec.retries,
+            retries=spec.retries, stateful=spec.stateful, durability=spec.durability,
         ))
 
     def planned_layout(self, spec: TargetSpec):

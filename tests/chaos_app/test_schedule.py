@@ -124,7 +124,8 @@ def test_checks_before_the_run():
                                                duration_s=10, layout=LAYOUT)
     assert "kill would end" in plan_problem(["errors@1s:5s:low:pod-1", "pod_kill@3s:0s::pod-1"],
                                             duration_s=10, layout=LAYOUT)
-    assert "stateful services" in plan_problem(["primary_kill@1s:0s"], duration_s=10, layout=LAYOUT)
+    assert "needs a stateful store" in plan_problem(["primary_kill@1s:0s"], duration_s=10, layout=LAYOUT)
+    assert plan_problem(["primary_kill@1s:0s"], duration_s=10, layout=Layout(LAYOUT.slots, LAYOUT.nodes, "redis")) is None
     # different pods, or one after the other: no conflict
     assert plan_problem(["latency@1s:2s:low:pod-1", "latency@3s:2s:low:pod-1", "errors@1s:5s::pod-2"],
                         duration_s=10, layout=LAYOUT) is None

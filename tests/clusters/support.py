@@ -70,6 +70,18 @@ class RecordingCluster(Cluster):
     def set_algorithm(self, name, options=None):
         self._record("set_algorithm", name, options)
 
+    def kill_primary(self):
+        self._record("kill_primary")
+        return "redis-0"
+
+    def stop_primary(self):
+        self._record("stop_primary")
+        return "redis-0"
+
+    def restore_stateful(self):
+        self._record("restore_stateful")
+        return ["redis-0"]
+
     def restore(self):
         self._record("restore")
 

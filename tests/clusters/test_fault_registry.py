@@ -7,7 +7,7 @@ import pytest
 
 from chaos_app.choices import FaultKindChoices, SeverityChoices
 from chaos_app.models import ChaosInjection, steps_problem
-from clusters.base import ClusterError, Fault
+from clusters.base import Cluster, ClusterError, Fault
 from clusters.durations import SpecError
 from clusters.faults import FAULT_KINDS, SEVERITIES, FaultKind, FaultStep, parse_step, register
 from clusters.sandbox.config import pod_fault_kinds, validate_fault
@@ -173,7 +173,7 @@ def test_unknown_kinds_are_listed_from_the_registry():
                                  "node_drain, cpu_stress, not_ready, primary_kill, primary_stop, external")
 
 
-# (step, targets, the Cluster calls its kind's `apply` makes); the stateful kinds are refused below.
+# (step, targets, the Cluster calls its kind's `apply` makes).
 APPLY_CASES = [
     ("latency@0s:20s:high", ["pod-1"], [("add_latency", ["pod-1"], 1000.0, 0.0, 20.0)]),
     ("errors@0s:20s:high", ["pod-1", "pod-2"], [("add_errors", ["pod-1", "pod-2"], 0.5, 500, 20.0)]),
@@ -183,6 +183,8 @@ APPLY_CASES = [
     ("cpu_stress@0s:20s", ["pod-1"], [("stress_cpu", ["pod-1"], 1, 20.0)]),
     ("not_ready@0s:20s", ["pod-1"], [("set_not_ready", ["pod-1"], 20.0)]),
     ("external@0s:20s", [], []),  # the user's own fault: LB Lab calls nothing
+    ("primary_kill@0s:5s", [], [("kill_primary",)]),
+    ("primary_stop@0s:5s", [], [("stop_primary",)]),
 ]
 
 
@@ -197,21 +199,27 @@ def test_apply_calls_the_kinds_cluster_method(spec, targets, calls):
     assert fault.kind == step.kind
 
 
-def test_every_kind_is_applied_or_refused_above():
+def test_every_kind_is_applied_above():
     applied = {parse_step(spec).kind for spec, _, _ in APPLY_CASES}
-    stateful = {name for name, kind in FAULT_KINDS.items() if kind.acts_on == "stateful"}
-    assert applied | stateful == set(FAULT_KINDS)
-    assert stateful == {"primary_kill", "primary_stop"}
+    assert applied == set(FAULT_KINDS)
 
 
 @pytest.mark.parametrize("name", ["primary_kill", "primary_stop"])
-def test_stateful_kinds_are_refused_in_this_build(name):
+def test_stateful_kinds_name_the_server_and_restore_brings_it_back(name):
     cluster = RecordingCluster()
-    with pytest.raises(ClusterError) as caught:
-        FAULT_KINDS[name].apply(cluster, [], {})
-    assert caught.value.field == "kind"
-    assert "stateful services are not part of this build" in str(caught.value)
-    assert cluster.calls == []
+    fault = FAULT_KINDS[name].apply(cluster, [], {})
+    assert fault.pods == ("redis-0",)  # what the recording cluster says it took down
+    FAULT_KINDS[name].restore(cluster, fault)
+    assert cluster.calls[-1] == ("restore_stateful",)
+
+
+@pytest.mark.parametrize("name", ["primary_kill", "primary_stop"])
+def test_stateful_kinds_are_refused_by_a_cluster_without_a_store(name):
+    class NoStore(RecordingCluster):
+        kill_primary = stop_primary = Cluster.kill_primary  # the interface's own refusal
+
+    with pytest.raises(ClusterError, match="no stateful store"):
+        FAULT_KINDS[name].apply(NoStore(), [], {})
 
 
 @pytest.mark.parametrize(("name", "field"), [("pod_kill", "pods"), ("node_drain", "node")])

@@ -4,9 +4,9 @@ actions the target's balancer cannot do and a target whose balancer LB Lab canno
 refused on the field with nothing created."""
 
 import pytest
-from django.core.management import CommandError, call_command
 from django.urls import reverse
 
+from tests.conftest import assert_loadtest_refused
 from tests.factories import TuningPolicyFactory
 from tests_app.models import LoadTestRun, Target
 
@@ -64,12 +64,7 @@ def test_api_attaches_a_policy_by_name_or_id(alice, api_for, policies):
 ])
 def test_loadtest_refuses_with_exit_2_one_line_and_nothing_created(policies, live_port, flags, reason):
     flags = [flag.replace("{port}", str(live_port)) for flag in flags]
-    with pytest.raises(CommandError) as caught:
-        call_command("loadtest", *flags, "--duration", "5s")
-    assert caught.value.returncode == 2
-    assert str(caught.value).startswith(reason), str(caught.value)
-    assert "\n" not in str(caught.value)
-    assert not LoadTestRun.objects.exists() and not Target.objects.exists()
+    assert_loadtest_refused(*flags, "--duration", "5s", reason=reason)
 
 
 @pytest.fixture

@@ -5,12 +5,11 @@ import json
 import subprocess
 
 import pytest
-from django.core.management import CommandError, call_command
 from django.urls import reverse
 
 from clusters.base import ClusterError
 from clusters.sandbox.backends import BALANCER_BACKENDS, backend_named
-from tests.conftest import PYTHON, REPO
+from tests.conftest import PYTHON, REPO, assert_loadtest_refused, assert_run_form_takes_then_refuses
 from tests_app.models import LoadTestRun, Target
 
 pytestmark = pytest.mark.django_db
@@ -85,14 +84,9 @@ def test_new_run_form_sends_the_balancer_to_the_run(client, alice, django_captur
     form = {"target": "", "sandbox_pods": "3", "sandbox_balancer": "nginx", "sandbox_algorithm": "p2c",
             "scenario": "", "shape": "steady", "users": "4", "spawn_rate": "4", "duration_s": "5", "workers": "1",
             "chaos": "", "autotune": ""}
-    with django_capture_on_commit_callbacks(execute=False):
-        answer = client.post(reverse("run-new"), form)
-    assert answer.status_code == 302, answer.content.decode()[-2000:]
-    assert LoadTestRun.objects.get().target.balancer == "nginx"
-    refused = client.post(reverse("run-new"), form | {"sandbox_algorithm": "ewma"})
-    assert refused.status_code == 200
-    assert "ewma has no nginx equivalent" in refused.content.decode()
-    assert LoadTestRun.objects.count() == 1
+    run = assert_run_form_takes_then_refuses(client, django_capture_on_commit_callbacks, form,
+                                             bad={"sandbox_algorithm": "ewma"}, says="ewma has no nginx equivalent")
+    assert run.target.balancer == "nginx"
 
 
 @pytest.mark.parametrize(("flags", "reason"), [
@@ -100,12 +94,7 @@ def test_new_run_form_sends_the_balancer_to_the_run(client, alice, django_captur
     (["--balancer", "nginx", "--algorithm", "ewma"], "--algorithm: ewma has no nginx equivalent"),
 ])
 def test_loadtest_bad_balancer_is_exit_2_in_one_line(flags, reason):
-    with pytest.raises(CommandError) as caught:
-        call_command("loadtest", "--sandbox", *flags)
-    assert caught.value.returncode == 2
-    assert str(caught.value).startswith(reason), str(caught.value)
-    assert "\n" not in str(caught.value)
-    assert not LoadTestRun.objects.exists() and not Target.objects.exists()
+    assert_loadtest_refused("--sandbox", *flags, reason=reason)
 
 
 @pytest.mark.timeout(240)

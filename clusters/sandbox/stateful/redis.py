@@ -40,10 +40,10 @@ from redis.sentinel import Sentinel
 
 from clusters import procs
 from clusters.base import ClusterError, check_number
+from clusters.sandbox.stateful import located
 
 HOST = "127.0.0.1"
 SERVICE = "lblab"  # the name the Sentinels monitor the primary under
-INSTALL = "make stateful (Debian's redis-server and redis-sentinel)"
 STOP_GRACE_S = 5.0
 # redis-py retries a failed command on a new connection to the same address by default: a
 # Sentinel-aware client must go back to the Sentinels instead (the old address may be the old
@@ -92,14 +92,6 @@ class Switch:
     old: Address
     new: Address
     node: str
-
-
-def located(binary: str) -> str:
-    """The path of `binary`; ClusterError(field="stateful") when it is not installed."""
-    found = shutil.which(binary) or shutil.which(binary, path="/usr/sbin:/usr/local/sbin:/sbin")
-    if found is None:
-        raise ClusterError(f"{binary} is not installed ({INSTALL})", field="stateful")
-    return found
 
 
 def sentinel_of(sentinels: list[Address], *, timeout_s: float = 1.0) -> Sentinel:
@@ -157,7 +149,7 @@ class RedisSentinelSet:
             self.sentinel_nodes = [_Node(f"sentinel-{i}", self._root, procs.free_port(HOST)) for i in range(3)]
             primary, replica = self.data
             self._write_data_config(primary, replicaof=None)
-            self._write_data_config(replica, replicaof=primary)
+            self._write_data_config(replica, replicaof=primary.address)
             for node in self.sentinel_nodes:
                 node.config.write_text(SENTINEL_CONFIG.format(
                     host=HOST, port=node.port, dir=node.dir, log=node.log, service=SERVICE, quorum=2,
@@ -277,12 +269,17 @@ class RedisSentinelSet:
             procs.stop(node.process, grace_s=STOP_GRACE_S)
         return node.name
 
-    def restart(self, name: str, *, timeout_s: float = 15.0) -> None:
+    def restart(self, name: str, *, timeout_s: float = 15.0, replica_of: Address | None = None) -> None:
         """Start a node that is down again, on its port with its config (which Sentinel may have
-        rewritten): a former primary comes back and Sentinel turns it into a replica of the new one."""
+        rewritten): a former primary comes back and Sentinel turns it into a replica of the new one,
+        once it next asks the node's role (its INFO period: up to 10 s, an empty primary meanwhile).
+        `replica_of`: start it as that primary's replica at once instead (`replicaof` in its config),
+        as an operator restarting a Redis pod does with the primary Sentinel names."""
         node = self._node(name)
         if node.running():
             raise ClusterError(f"{name} is running", field="stateful")
+        if replica_of is not None and node in self.data:
+            self._write_data_config(node, replicaof=tuple(replica_of))
         self._start(node)
         self._log("lblab", "restart", f"{name} pid {node.process.pid}")
         self._wait_answers(node, time.monotonic() + timeout_s)
@@ -356,8 +353,8 @@ class RedisSentinelSet:
         except ClusterError:
             return f"{address[0]}:{address[1]}"
 
-    def _write_data_config(self, node: _Node, *, replicaof: _Node | None) -> None:
-        line = f"replicaof {HOST} {replicaof.port}\n" if replicaof else ""
+    def _write_data_config(self, node: _Node, *, replicaof: Address | None) -> None:
+        line = f"replicaof {replicaof[0]} {replicaof[1]}\n" if replicaof else ""
         node.config.write_text(DATA_CONFIG.format(host=HOST, port=node.port, dir=node.dir, log=node.log,
                                                   replicaof=line))
 

@@ -28,11 +28,13 @@ from django.db.models import F, Q
 
 from clusters.algorithms import ALGORITHMS
 from clusters.allowlist import check_url
+from clusters.base import ClusterError
 from clusters.durations import SpecError, parse_duration
 from clusters.faults import FAULT_KINDS
 from clusters.kubernetes.balancers import DEFAULT_KUBERNETES_BALANCER, KUBERNETES_BALANCERS
 from clusters.sandbox.backends import BALANCER_BACKENDS, DEFAULT_BACKEND
 from clusters.sandbox.config import DEFAULT_RETRIES
+from clusters.sandbox.stateful import DEFAULT_DURABILITY, DURABILITY_MODES, STORE_WRITES, STORES, check_stateful
 from lbsite.db import NotMigrated, ensure_migrated
 from metrics_app.reports import junit_xml
 from tests_app import services
@@ -110,7 +112,12 @@ class Command(BaseCommand):
         parser.add_argument("--autotune", metavar="POLICY",
                             help="a tuning policy by name or id: the tuner keeps the balance score at its target by "
                                  "acting on the target's balancer (sandbox and Kubernetes targets)")
-        parser.add_argument("--stateful", choices=("redis", "postgres"))
+        parser.add_argument("--stateful", metavar="STORE",
+                            help=f"sandbox: start a store beside the pods ({', '.join(STORES)}); primary_kill and "
+                                 "primary_stop act on it; without --scenario the users write to it (POST /kv)")
+        parser.add_argument("--durability", metavar="MODE",
+                            help=f"with --stateful: when a write counts as confirmed ({', '.join(DURABILITY_MODES)}, "
+                                 f"default {DEFAULT_DURABILITY})")
         parser.add_argument("--json", metavar="PATH", help="write the summary here (the API's `summary`)")
         parser.add_argument("--junit", metavar="PATH",
                             help="write JUnit XML here when the run ends, passed or not: a test case per threshold "
@@ -139,7 +146,7 @@ class Command(BaseCommand):
             target=self._target_fields(options), scenario=self._scenario(options, owner),
             scenario_overrides=self._scenario_overrides(options), chaos=options["chaos"],
             experiment=options["experiment"],
-            autotune=options["autotune"], workers=options["workers"], stateful=options["stateful"],
+            autotune=options["autotune"], workers=options["workers"],
             name=options["name"], locustfile=locustfile, user_classes=options["user_classes"],
         )
         if options["dry_run"]:
@@ -260,7 +267,8 @@ class Command(BaseCommand):
             "arrival_rate": options["arrival_rate"], "spike_at_s": round(duration / 3),
             "spike_length_s": max(1, round(duration / 3)),
             "threshold_balance": 95.0 if options["threshold"] is None else options["threshold"],
-            "request_mix": [{"path": "/", "method": "GET", "weight": 1}],
+            # a stateful sandbox's users write to its store, so a primary fault shows in their requests
+            "request_mix": list(STORE_WRITES) if options["stateful"] else [{"path": "/", "method": "GET", "weight": 1}],
         }
 
     def _scenario_overrides(self, options) -> dict:
@@ -279,6 +287,10 @@ class Command(BaseCommand):
                       "algorithm": options["algorithm"]}
             if retries is not None:
                 fields["retries"] = retries
+            fields |= self._stateful_fields(options)
+        elif options["stateful"] or options["durability"]:
+            raise bad("--stateful" if options["stateful"] else "--durability",
+                      "a stateful store runs beside the sandbox's pods only: use --sandbox")
         elif options["kubernetes"]:
             fields = self._kubernetes_fields(options, retries)
         elif options["target"]:
@@ -291,6 +303,14 @@ class Command(BaseCommand):
         else:
             raise bad("--sandbox/--target", "say what to load: --sandbox, --target URL, or --kubernetes with --target URL")
         return fields | {"expected_pods": expected_names, "expected_pod_count": expected_count}
+
+    def _stateful_fields(self, options) -> dict:
+        store, mode = options["stateful"] or "", options["durability"] or DEFAULT_DURABILITY
+        try:
+            check_stateful(store, mode, binaries=True)
+        except ClusterError as error:
+            raise bad(f"--{error.field}", error.args[0]) from error
+        return {"stateful": store, "durability": mode} if store else {}
 
     def _kubernetes_fields(self, options, retries) -> dict:
         if not options["target"]:

@@ -1,0 +1,60 @@
+"""A whole run on a stateful sandbox (`stateful=redis`, sync durability) whose primary is killed
+under write load: the load's own writes (`POST /kv`) fail over the failover and the RTO is measured
+from them; the failover (the kill, Sentinel's promotion, the old primary's return) is on the run's
+timeline on the load clock; the durability probe's counts add up against what was read back; and
+no process or data dir of the store is left once the run ended."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from clusters.sandbox.stateful import STORE_WRITES
+from tests.clusters.test_sandbox_stateful import alive
+from tests_app import services
+from tests_app.models import LoadTestRun
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(300)]
+
+
+def test_primary_kill_under_sync_writes_is_measured_and_leaves_nothing(alice):
+    seen = {}
+
+    def remember_the_store(events):
+        events.start.add_listener(lambda ctx: seen.update(ctx.cluster.stateful()))
+
+    run = services.submit_run(owner=alice, request=services.RunRequest(
+        target={"kind": "sandbox", "pods": 2, "stateful": "redis", "durability": "sync"},
+        scenario={"shape": "steady", "users": 4, "spawn_rate": 4, "duration_s": 12,
+                  "request_mix": list(STORE_WRITES)},
+        chaos=["primary_kill@3s:0s"]), queue=False)
+    run = services.execute_run(run.pk, listeners=[remember_the_store])
+    assert run.status in (LoadTestRun.Status.PASSED, LoadTestRun.Status.FAILED), run.error
+    summary = run.summary
+
+    [injection] = summary["chaos"]
+    assert injection["kind"] == "primary_kill" and injection["target"] == "redis-0"
+    assert injection["rto_s"] is not None and injection["rto_s"] > 0  # the writes failed, then came back
+    assert injection["requests_failed"] > 0
+
+    timeline = summary["stateful"]["timeline"]
+    kinds = [(event["type"], event["server"]) for event in timeline]
+    kill = timeline[kinds.index(("primary_killed", "redis-0"))]
+    failover = timeline[kinds.index(("failover", "redis-1"))]
+    assert kill["t"] == pytest.approx(injection["started_at_s"], abs=0.5)  # both on the load clock
+    assert kill["t"] < failover["t"] < summary["duration_s"]
+
+    durability = summary["durability"]
+    assert durability["mode"] == "sync" and "best effort" in durability["promise"]
+    assert durability["acked"] > 0 and durability["failed"] > 0  # writes went on across the failover
+    assert durability["lost"] == len(durability["lost_ids"])
+    assert durability["unexpected"] == 0
+    assert durability["recovered"] <= durability["failed"]
+    lost_reason = [reason for reason in run.verdict_reasons if reason.startswith("durability:")]
+    assert bool(lost_reason) == (durability["lost"] > 0)  # sync promises no loss: any loss fails the run
+    print(f"\nprimary_kill sync: RTO {injection['rto_s']} s, failover at {failover['t'] - kill['t']:.2f} s after "
+          f"the kill; durability {durability}")
+
+    assert seen["pids"] and [name for name, pid in seen["pids"].items() if alive(pid)] == []
+    assert not os.path.exists(seen["root"])
