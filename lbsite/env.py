@@ -6,6 +6,7 @@ apart from ImproperlyConfigured, which is what Django shows for a bad setting.
 
 from __future__ import annotations
 
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import environ
@@ -93,6 +94,18 @@ def allowlist(raw: str | None, *, default: list[str]) -> list[str]:
     except ValueError as error:
         raise ImproperlyConfigured(f"LBLAB_ALLOWED_TARGETS: {error}") from None
     return entries
+
+
+def locustfiles_dir(raw: str | None) -> str | None:
+    """LBLAB_LOCUSTFILES_DIR: the directory of the locustfiles the web app and the API may run, as an
+    absolute path with its symlinks resolved; None when unset or empty (none are registered). A
+    directory that does not exist fails at start instead of silently registering nothing."""
+    if raw is None or not raw.strip():
+        return None
+    directory = Path(raw.strip()).expanduser()
+    if not directory.is_dir():
+        raise ImproperlyConfigured(f"LBLAB_LOCUSTFILES_DIR is not a directory: {raw.strip()!r}")
+    return str(directory.resolve())
 
 
 DEV_SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production"

@@ -13,7 +13,7 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from lbsite.env import allowlist, database_config, redis_url, secret_key, split_list
+from lbsite.env import allowlist, database_config, locustfiles_dir, redis_url, secret_key, split_list
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -179,6 +179,10 @@ LBLAB_ALLOWED_TARGETS = allowlist(
 LBLAB_BASE_URL = env.str("LBLAB_BASE_URL", default=f"http://localhost:{env.int('PORT', default=8000)}")
 LBLAB_ALLOWED_NAMESPACES = split_list(os.environ.get("LBLAB_ALLOWED_NAMESPACES"), default=[])
 KUBECONFIG = os.environ.get("KUBECONFIG") or None
+# The locustfiles users may run from the web app and the API, by name (README, "Your own
+# locustfile"): a locustfile is code run on this server, so users choose among the operator's
+# files instead of uploading one. Unset: none.
+LBLAB_LOCUSTFILES_DIR = locustfiles_dir(os.environ.get("LBLAB_LOCUSTFILES_DIR"))
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -34,6 +34,7 @@ from tests_app.services import (
     RunRejected,
     RunRequest,
     check_run,
+    registered_locustfiles,
     submit_run,
     validate_target_allowed,
 )
@@ -248,6 +249,13 @@ class RunForm(forms.Form):
     threshold_error_rate = forms.FloatField(required=False, label="Error rate threshold", initial=DEFAULTS.threshold_error_rate,
                                             help_text=_model_help("threshold_error_rate"),
                                             widget=forms.NumberInput(attrs={"min": 0, "max": 1, "step": "any"}))
+    locustfile = forms.ChoiceField(
+        label="Locustfile", required=False, widget=OptionHelpSelect(),
+        help_text="A locustfile the operator registered: its user classes send the load instead of the request mix; "
+                  "the scenario gives the users and the duration, unless the file has a LoadTestShape.")
+    user_classes = forms.CharField(label="User classes", required=False,
+                                   help_text="With a locustfile: run only these of its user classes, separated by "
+                                             "spaces or commas. Empty: all of them.")
     workers = forms.IntegerField(label="Locust workers", initial=1, help_text=f"Locust worker processes, 1 to {MAX_WORKERS}.",
                                  widget=forms.NumberInput(attrs={"min": 1, "max": MAX_WORKERS}))
     chaos = forms.CharField(label="Chaos steps", required=False, widget=forms.Textarea(attrs={"rows": 2}),
@@ -282,11 +290,32 @@ class RunForm(forms.Form):
         self.fields["sandbox_stateful"].choices = [("", "None"), *stateful_choices()]
         self.fields["sandbox_durability"].choices = durability_choices()
         self.fields["chaos"].help_text += f" Kinds: {', '.join(FAULT_KINDS)}."
+        self._offer_locustfiles()
         # Not offered as if they worked: shown disabled, with why (submit_run refuses them too).
         for name, reason in NOT_IN_THIS_BUILD.items():
             if name in self.fields:
                 self.fields[name].widget.attrs["disabled"] = True
                 self.fields[name].help_text = f"Not in this build: {reason}. " + self.fields[name].help_text
+
+    def _offer_locustfiles(self) -> None:
+        """The registered locustfiles that can run, each with its user classes (and its shape, under the
+        select); those that cannot are named in the help with why."""
+        registered = registered_locustfiles()
+        runnable = [file for file in registered if not file.error]
+        field = self.fields["locustfile"]
+        field.choices = [("", "None: the scenario's request mix"), *(
+            (file.name, f"{file.name} — {', '.join(file.user_classes)}") for file in runnable)]
+        shapes = {file.name: f"Its LoadTestShape {file.shape} drives the users." for file in runnable if file.shape}
+        field.widget.help_for = lambda value: shapes.get(str(value), "")
+        if not registered:
+            field.widget.attrs["disabled"] = True
+            field.help_text = "None registered: the operator puts locustfiles in LBLAB_LOCUSTFILES_DIR."
+        for file in registered:
+            if file.error:
+                field.help_text += f" Not offered: {file.error}."
+
+    def clean_user_classes(self) -> list[str]:
+        return self.cleaned_data["user_classes"].replace(",", " ").split()
 
     def clean_sandbox_balancer(self) -> str:
         return self.cleaned_data["sandbox_balancer"] or DEFAULT_BACKEND  # not sent: LB Lab's own
@@ -351,7 +380,8 @@ class RunForm(forms.Form):
         experiment = data.get("experiment")
         return RunRequest(target=target, scenario=scenario, chaos=data.get("chaos", []), workers=data.get("workers", 1),
                           experiment=experiment.pk if experiment else None,
-                          autotune=autotune.pk if autotune else None, name=data.get("name", ""))
+                          autotune=autotune.pk if autotune else None, name=data.get("name", ""),
+                          locustfile=data.get("locustfile") or None, user_classes=data.get("user_classes", []))
 
     def submit(self) -> LoadTestRun | None:
         """Start the run; None when anything is wrong, with every error on the form in one round."""

@@ -11,11 +11,13 @@ claims the run exactly once (`attempt`), keeps its heartbeat, and `finish_run` e
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from functools import partial
+from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -38,7 +40,14 @@ from metrics_app.selectors import request_stats, samples_overview
 from metrics_app.services import check_policy_on, compare_runs, compare_series, find_policy, publish_to_run
 from tests_app import run_listeners
 from tests_app.budgets import Budgets, active_runs_problem, run_problems
-from tests_app.engine.userfile import LocustfileError, LocustfileInfo, inspect_locustfile
+from tests_app.engine.userfile import (
+    LocustfileError,
+    LocustfileInfo,
+    inspect_locustfile,
+    read_locustfile,
+    registered_names,
+    registered_path,
+)
 from tests_app.models import LoadTestRun, Scenario, Target
 from tests_app.run_events import RunEvents
 from tests_app.run_queue import Limits, Place, Plan, QueuedRun, plan
@@ -150,8 +159,10 @@ class RunRequest:
     autotune: int | str | None = None  # a tuning policy, by id or name
     workers: int = 1
     name: str = ""  # empty: the run is named after its scenario and target
-    # A user's own locustfile instead of the scenario's request mix: its path (checked here, in a
-    # child Python) or what `inspect_locustfile` found already; `user_classes`: those to run (all).
+    # A user's own locustfile instead of the scenario's request mix: the name of one the operator
+    # registered (LBLAB_LOCUSTFILES_DIR: the web app's and the API's; checked here, in a child Python),
+    # or what `inspect_locustfile` found in a file on this machine (`loadtest --locustfile PATH`). A
+    # string is never a path. `user_classes`: those to run (all when empty).
     locustfile: str | LocustfileInfo | None = None
     user_classes: Sequence[str] = ()
 
@@ -277,6 +288,8 @@ def _checked_run(owner, request: RunRequest) -> LoadTestRun:
     if locustfile is not None:
         run.locustfile = {"path": locustfile.path, "user_classes": list(locustfile.user_classes),
                           "named": locustfile.named, "shape": locustfile.shape}
+        if isinstance(request.locustfile, str):  # the registry's: the web app may run it again
+            run.locustfile["registered"] = request.locustfile
         run.locustfile_text, run.locustfile_sha256 = locustfile.text, locustfile.sha256
     try:  # the run's own fields (its name...); target and scenario were checked above
         run.full_clean(exclude=["owner", "target", "scenario", "scenario_config", "autotune"],
@@ -331,8 +344,11 @@ def run_again(*, owner, run: LoadTestRun) -> LoadTestRun:
     """A new run of what `run` ran, through submit_run: the same target, the run's frozen scenario
     (kept linked to its saved scenario when the owner can still use it), chaos, workers and name.
     Someone else's run (staff see everyone's) runs on the owner's own copy of its target. A run of a
-    user's own locustfile is refused: the web app does not run files named on a command line."""
-    if run.locustfile:
+    registered locustfile runs the file registered under its name now (refused when it no longer is),
+    with the same user classes; its text and hash are the new run's own. A run of a file named on a
+    command line is refused: the web app runs registered files only."""
+    registered = (run.locustfile or {}).get("registered")
+    if run.locustfile and not registered:
         raise RunRejected({"locustfile": [
             f"a run of the locustfile {run.locustfile['path']} runs again from the command line "
             "(manage.py loadtest --locustfile PATH), not from the web app"]})
@@ -343,7 +359,8 @@ def run_again(*, owner, run: LoadTestRun) -> LoadTestRun:
     return submit_run(owner=owner, request=RunRequest(
         target=target, scenario=run.scenario_id if saved else frozen, scenario_overrides=frozen if saved else {},
         chaos=[] if run.chaos_experiment_id else list(run.chaos or ()), experiment=run.chaos_experiment_id,
-        autotune=run.autotune_id, workers=run.workers, name=run.name,
+        autotune=run.autotune_id, workers=run.workers, name=run.name, locustfile=registered or None,
+        user_classes=list(run.locustfile["user_classes"]) if registered and run.locustfile.get("named") else [],
     ))
 
 
@@ -459,7 +476,7 @@ def _resolve_scenario(owner, given, overrides: Mapping, errors: dict) -> Scenari
 
 
 def _checked_locustfile(request: RunRequest, errors: dict) -> LocustfileInfo | None:
-    """The run's own locustfile, checked (imports, has the user classes, attributable clients)."""
+    """The run's own locustfile, checked (registered, imports, has the user classes, attributable clients)."""
     if request.locustfile is None:
         if request.user_classes:
             errors["user_classes"] = ["user classes are chosen in a locustfile: give the locustfile too"]
@@ -467,10 +484,77 @@ def _checked_locustfile(request: RunRequest, errors: dict) -> LocustfileInfo | N
     if isinstance(request.locustfile, LocustfileInfo):
         return request.locustfile
     try:
-        return inspect_locustfile(request.locustfile, user_classes=tuple(request.user_classes))
+        return inspect_locustfile(registered_locustfile_path(request.locustfile),
+                                  user_classes=tuple(request.user_classes))
     except LocustfileError as error:
-        errors[error.field] = [str(error)]
+        errors[error.field] = [_as_registered(error, request.locustfile)]
         return None
+
+
+# --------------------------------------------------------------------------- registered locustfiles
+
+
+@dataclass(frozen=True)
+class RegisteredLocustfile:
+    """A locustfile of the operator's directory, as users choose it: by name, with its user classes
+    and its LoadTestShape, or why it cannot run (`error`; then it is listed but not offered)."""
+
+    name: str
+    user_classes: tuple[str, ...]
+    shape: str | None
+    sha256: str
+    error: str = ""
+
+
+# What inspecting a file found, by (path, sha256): the form and the list read it on every request,
+# and inspecting is a child Python that imports Locust (about a second). A changed file is a new key.
+_INSPECTED: dict[tuple[str, str], RegisteredLocustfile] = {}
+_INSPECTED_MAX = 256
+
+
+def registered_locustfile_path(name) -> Path:
+    """The file registered under `name` in LBLAB_LOCUSTFILES_DIR; LocustfileError (field
+    `locustfile`) when none is: no directory set, or not a name of `registered_names`."""
+    directory = settings.LBLAB_LOCUSTFILES_DIR
+    if not directory:
+        raise LocustfileError("no locustfiles are registered on this server (the operator sets LBLAB_LOCUSTFILES_DIR)")
+    return registered_path(directory, name)
+
+
+def registered_locustfiles() -> list[RegisteredLocustfile]:
+    """The registered locustfiles as they are now (files added or changed are seen at once), by name."""
+    directory = settings.LBLAB_LOCUSTFILES_DIR
+    if not directory:
+        return []
+    found = []
+    for name in registered_names(directory):
+        try:
+            path, text = read_locustfile(registered_path(directory, name))
+        except LocustfileError:
+            continue  # gone or changed into something else since it was listed
+        sha256 = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        key = (str(path), sha256)
+        if key not in _INSPECTED:
+            if len(_INSPECTED) >= _INSPECTED_MAX:
+                _INSPECTED.clear()
+            try:
+                info = inspect_locustfile(path)
+                _INSPECTED[key] = RegisteredLocustfile(name=name, user_classes=info.all_user_classes,
+                                                       shape=info.shape, sha256=sha256)
+            except LocustfileError as error:
+                _INSPECTED[key] = RegisteredLocustfile(name=name, user_classes=(), shape=None, sha256=sha256,
+                                                       error=_as_registered(error, name))
+        found.append(replace(_INSPECTED[key], name=name))
+    return found
+
+
+def _as_registered(error: LocustfileError, name) -> str:
+    """The error with the file's path on the server shown as its registered name."""
+    message = str(error)
+    try:
+        return message.replace(str(registered_locustfile_path(name)), name)
+    except LocustfileError:
+        return message
 
 
 def _check_run_options(request: RunRequest, errors: dict) -> None:

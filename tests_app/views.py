@@ -125,7 +125,8 @@ class RunCreateView(LoginRequiredMixin, FormView):
 
 
 class RunAgainView(LoginRequiredMixin, View):
-    """*Run again*: a new run of a run's target, frozen scenario and options (services.run_again)."""
+    """*Run again*: a new run of a run's target, frozen scenario and options (services.run_again); a
+    registered locustfile's run says so when the file changed since (the new run keeps the new text)."""
 
     def post(self, request, pk):
         run = get_object_or_404(runs_visible_to(request.user), pk=pk)
@@ -135,6 +136,10 @@ class RunAgainView(LoginRequiredMixin, View):
             for message in rejected.messages:
                 messages.error(request, f"Run {run.pk} could not run again: {message}")
             return redirect("runs")
+        if run.locustfile_sha256 and again.locustfile_sha256 != run.locustfile_sha256:
+            messages.info(request, f"{again.locustfile['registered']} changed since run {run.pk}: run {again.pk} runs "
+                                   f"it as it is now (sha256 {again.locustfile_sha256[:12]}, was "
+                                   f"{run.locustfile_sha256[:12]}).")
         return redirect("run-detail", pk=again.pk)
 
 

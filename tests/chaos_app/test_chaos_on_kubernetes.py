@@ -1,8 +1,9 @@
-"""A whole run on a Kubernetes target, through the official client, against the API emulator
-(tests/kube_emulator.py) whose pods are real processes: the load goes to the Service's address, a
-pod kill is a delete the API sees, its ReplicaSet's replacement shows in the run's healing, and
-the summary has the same chaos fields as a sandbox run's. Latency, partition and CPU stress are Chaos
-Mesh objects the emulator validates and applies to its pods. Nothing is left cordoned or applied."""
+"""A whole run on a Kubernetes target (a scenario's, or a user's own locustfile's), through the
+official client, against the API emulator (tests/kube_emulator.py) whose pods are real processes:
+the load goes to the Service's address, a pod kill is a delete the API sees, its ReplicaSet's
+replacement shows in the run's healing, and the summary has the same chaos fields as a sandbox
+run's. Latency, partition and CPU stress are Chaos Mesh objects the emulator validates and applies
+to its pods. Nothing is left cordoned or applied."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from metrics_app.models import MetricSample, PodSample
 from tests.clusters.support import assert_no_faults
 from tests.factories import ScenarioFactory
 from tests.kube_support import emulated_namespace, kubernetes_target
+from tests.tests_app.locustfile_support import SHOP, write
 from tests_app import services
 from tests_app.models import LoadTestRun
 
@@ -125,6 +127,33 @@ def test_loadtest_kubernetes_runs_with_a_pod_kill_and_refuses_a_namespace_not_al
     with pytest.raises(CommandError, match="--target: --kubernetes needs --target URL"):
         call_command("loadtest", "--kubernetes", "--namespace", "web")
     assert LoadTestRun.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.timeout(240)
+def test_loadtest_kubernetes_runs_a_users_own_locustfile_attributed_per_pod_through_a_pod_kill(kube, tmp_path):
+    sandbox, api = kube
+    locustfile = write(tmp_path, "shop.py", SHOP)
+    summary_path = tmp_path / "summary.json"
+    verdict = None
+    try:
+        call_command("loadtest", "--kubernetes", "--namespace", "web", "--selector", "app=web", "--target",
+                     sandbox.endpoint, "--locustfile", str(locustfile), "--users", "6", "--duration", "7s",
+                     "--chaos", "pod_kill@2s:0s", "--json", str(summary_path), stdout=io.StringIO())
+    except CommandError as error:
+        verdict = error
+    assert verdict is None or verdict.returncode == 1, verdict  # the kill may fail a threshold: not a refusal
+    summary = json.loads(summary_path.read_text())
+    assert summary["locustfile"]["user_classes"] == ["Shopper"]
+    # the file's requests went to the Service and each was counted for one of the namespace's pods
+    assert summary["unattributed"] == 0 and len(summary["pods"]) >= 3
+    endpoints = {row["endpoint"]: row["requests"] for row in summary["endpoints"]}
+    assert set(endpoints) == {"POST /login", "GET /", "GET /items/[id]", "POST /cart/checkout"}
+    assert sum(endpoints.values()) == summary["requests"] == sum(pod["requests"] for pod in summary["pods"].values())
+    [injection] = summary["chaos"]
+    assert injection["kind"] == "pod_kill" and injection["rolled_back"] is True
+    assert [request.path for request in api.requests if request.method == "DELETE"] == [
+        f"/api/v1/namespaces/web/pods/{injection['target']}"]
 
 
 @pytest.mark.django_db(transaction=True)

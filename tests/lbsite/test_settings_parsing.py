@@ -5,7 +5,7 @@ import subprocess
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from lbsite.env import allowlist, database_config, redis_url, split_list
+from lbsite.env import allowlist, database_config, locustfiles_dir, redis_url, split_list
 from tests.conftest import PYTHON, REPO
 
 
@@ -74,3 +74,16 @@ def test_a_bad_allow_list_entry_stops_the_start_with_the_entry_named():
         allowlist("localhost,127.0.0.1:8000-80", default=[])
     assert allowlist(None, default=["127.0.0.0/8"]) == ["127.0.0.0/8"]
     assert allowlist("127.0.0.1:8000-8999, ::1", default=[]) == ["127.0.0.1:8000-8999", "::1"]
+
+
+def test_locustfiles_dir_is_resolved_and_a_missing_one_stops_the_start(tmp_path):
+    real = tmp_path / "real"
+    real.mkdir()
+    (tmp_path / "link").symlink_to(real)
+    assert locustfiles_dir(None) is None and locustfiles_dir("  ") is None  # none registered
+    assert locustfiles_dir(str(tmp_path / "link")) == str(real)
+    with pytest.raises(ImproperlyConfigured, match="LBLAB_LOCUSTFILES_DIR is not a directory"):
+        locustfiles_dir(str(tmp_path / "nowhere"))
+    (tmp_path / "file.py").write_text("")
+    with pytest.raises(ImproperlyConfigured, match="LBLAB_LOCUSTFILES_DIR is not a directory"):
+        locustfiles_dir(str(tmp_path / "file.py"))

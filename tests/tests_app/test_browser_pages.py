@@ -9,6 +9,7 @@ import pytest
 from clusters.algorithms import ALGORITHMS
 from tests.conftest import log_in
 from tests.factories import LoadTestRunFactory, TargetFactory, UserFactory
+from tests.tests_app.locustfile_support import SHOP_AND_ADMIN, write
 from tests_app import services
 from tests_app.models import LoadTestRun, Scenario, Target
 
@@ -89,16 +90,25 @@ def test_runs_list_filters_shows_owners_to_staff_and_runs_again(start_site, brow
     assert browser.console_problems == []
 
 
-def test_new_run_form_offers_every_scenario_field_and_shows_every_error_at_once(start_site, browser, transactional_db):
+def test_new_run_form_offers_every_scenario_field_and_shows_every_error_at_once(start_site, browser, transactional_db,
+                                                                               tmp_path):
     user("alice")
+    write(tmp_path, "shop.py", SHOP_AND_ADMIN)  # a registered locustfile (LBLAB_LOCUSTFILES_DIR)
     # the preset as its migration seeds it (a transactional test may start after another emptied the tables)
     Scenario.objects.update_or_create(owner=None, name="Spike ×3", defaults={
         "shape": "spike", "users": 50, "spawn_rate": 100.0, "duration_s": 120, "spike_factor": 3.0, "spike_at_s": 30,
         "spike_length_s": 30})
-    site = start_site(REDIS_URL=None)
+    site = start_site(REDIS_URL=None, LBLAB_LOCUSTFILES_DIR=str(tmp_path))
     page = browser.page
     log_in(page, site.url, "alice", password=PASSWORD)
     page.goto(site.url + "/runs/new/")
+
+    # a registered locustfile as the scenario's source, with its user classes: its users replace the requests
+    assert "shop.py — Shopper, Admin" in page.locator("#id_locustfile option").all_inner_texts()
+    assert page.is_visible("#id_request_mix") and not page.is_visible("#id_user_classes")
+    page.select_option("#id_locustfile", "shop.py")
+    assert page.is_visible("#id_user_classes") and not page.is_visible("#id_request_mix")
+    page.select_option("#id_locustfile", "")
 
     # a number beside each slider, the two in step
     page.fill("#id_users", "250")

@@ -4,82 +4,15 @@ LoadTestShape drives the users; a file LB Lab cannot run is refused before any l
 
 import hashlib
 import json
-import textwrap
 
 import pytest
 from django.core.management import CommandError, call_command
 
 from metrics_app.models import MetricSample
-from tests_app import run_listeners
-from tests_app.engine.testing import delta, pod_requests
+from tests.tests_app.locustfile_support import SHOP, STEPS, write
 from tests_app.models import LoadTestRun, Target
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
-
-SHOP = '''
-    """A shop's load test, as a team keeps it next to its service."""
-    import random
-
-    from locust import HttpUser, between, task
-
-
-    class Shopper(HttpUser):
-        wait_time = between(0.001, 0.005)
-
-        def on_start(self):
-            self.client.post("/login", json={"username": "demo", "password": "demo"})
-
-        @task(6)
-        def browse(self):
-            self.client.get("/")
-
-        @task(3)
-        def item(self):
-            self.client.get(f"/items/{random.randint(1, 10_000)}", name="/items/[id]")
-
-        @task(1)
-        def checkout(self):
-            with self.client.post("/cart/checkout", json={"items": [1, 2]}, catch_response=True) as answer:
-                if answer.status_code != 200:
-                    answer.failure(f"checkout answered {answer.status_code}")
-'''
-
-STEPS = SHOP + '''
-
-    from locust import LoadTestShape
-
-
-    class TwoSteps(LoadTestShape):
-        """2 users for 2 s, then 5 until 4 s, then the end."""
-
-        def tick(self):
-            t = self.get_run_time()
-            if t < 2:
-                return 2, 20
-            if t < 4:
-                return 5, 20
-            return None
-'''
-
-
-def write(tmp_path, name: str, text: str):
-    path = tmp_path / name
-    path.write_text(textwrap.dedent(text))
-    return path
-
-
-@pytest.fixture
-def served(monkeypatch):
-    """Each sandbox pod's own request counter (its /metrics) over the run, read by a listener at the
-    run's start and once the load is over (the sandbox is still up then)."""
-    counts = {}
-
-    def attach(events):
-        events.start.add_listener(lambda ctx: counts.update(before=pod_requests(ctx.cluster)))
-        events.stop.add_listener(lambda ctx: counts.update(after=pod_requests(ctx.cluster)))
-
-    monkeypatch.setattr(run_listeners, "EVERY_RUN", (*run_listeners.EVERY_RUN, attach))
-    return lambda: delta(counts["before"], counts["after"])
 
 
 @pytest.mark.timeout(240)

@@ -172,6 +172,26 @@ class RunCreateSerializer(serializers.Serializer):
         help_text="A tuning policy (GET /api/tuning-policies/) by id or name: the tuner keeps the balance score at its "
                   "target by acting on the sandbox's balancer. Null: no tuning.")
     workers = serializers.IntegerField(required=False, default=1)
+    locustfile = serializers.CharField(
+        required=False, allow_null=True, default=None,
+        help_text="A registered locustfile by name (GET /api/locustfiles/), e.g. checkout.py: its user classes send "
+                  "the load instead of the scenario's request mix; the scenario gives users and duration, unless the "
+                  "file has a LoadTestShape. Null: the scenario's request mix.")
+    user_classes = serializers.ListField(
+        child=serializers.CharField(), required=False, default=list,
+        help_text="With `locustfile`: run only these of its user classes (default: all of them).")
+
+
+class RegisteredLocustfileSerializer(serializers.Serializer):
+    """A locustfile the operator registered (LBLAB_LOCUSTFILES_DIR), as `POST /api/runs/` names it."""
+
+    name = serializers.CharField(help_text="What `locustfile` says in POST /api/runs/.")
+    user_classes = serializers.ListField(child=serializers.CharField(),
+                                         help_text="Its user classes (`user_classes` chooses among them).")
+    shape = serializers.CharField(allow_null=True, help_text="Its LoadTestShape: it drives the users when set.")
+    sha256 = serializers.CharField(help_text="SHA-256 of its text now; a run keeps the text it ran.")
+    error = serializers.CharField(allow_blank=True,
+                                  help_text="Why it cannot run (a run of it is refused with this); empty when it can.")
 
 
 class SamplesQuerySerializer(serializers.Serializer):

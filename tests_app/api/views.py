@@ -20,6 +20,7 @@ from tests_app.api.serializers import (
     CompareSerializer,
     LoadTestRunListSerializer,
     LoadTestRunSerializer,
+    RegisteredLocustfileSerializer,
     RunCreateSerializer,
     SamplesQuerySerializer,
     SamplesSerializer,
@@ -58,6 +59,15 @@ class ScenarioViewSet(PresetOrOwnedModelViewSet):
     serializer_class = ScenarioSerializer
     filterset_fields = ["shape"]
     ordering_fields = ["name", "created_at"]
+
+
+class LocustfileViewSet(viewsets.ViewSet):
+    """The locustfiles the operator registered (LBLAB_LOCUSTFILES_DIR), with their user classes: what
+    `POST /api/runs/` may name in `locustfile`. The same for every user; empty when none are."""
+
+    @extend_schema(responses={200: RegisteredLocustfileSerializer(many=True)})
+    def list(self, request, format=None):
+        return Response(RegisteredLocustfileSerializer(services.registered_locustfiles(), many=True).data)
 
 
 class LoadTestRunViewSet(

@@ -148,3 +148,42 @@ def inspect_locustfile(path: str | os.PathLike, *, user_classes: tuple[str, ...]
     return LocustfileInfo(path=str(file), text=text, sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
                           user_classes=chosen, all_user_classes=tuple(clients), shape=shapes[0] if shapes else None,
                           named=bool(named))
+
+
+# --------------------------------------------------------------------------- the operator's registry
+# In the web app and the API a locustfile is named, never given as a path or uploaded: the operator
+# puts the files in one directory (LBLAB_LOCUSTFILES_DIR) and users choose among them by name.
+
+
+def registered_names(directory: str | os.PathLike) -> list[str]:
+    """The locustfiles registered in `directory`, by name, sorted: its `.py` files (not in its
+    subdirectories), those whose name starts with `_` or `.` left out (helper modules a locustfile
+    imports), and a symlink only when it resolves to a file inside the directory."""
+    names = []
+    for entry in Path(directory).iterdir():
+        if entry.suffix == ".py" and not entry.name.startswith(("_", ".")):
+            try:
+                registered_path(directory, entry.name)
+            except LocustfileError:
+                continue
+            names.append(entry.name)
+    return sorted(names)
+
+
+def registered_path(directory: str | os.PathLike, name: str) -> Path:
+    """The file a registered name stands for, resolved (symlinks followed); LocustfileError when the
+    name is not one of `registered_names(directory)`: a path (`../x.py`, `/etc/x.py`, `sub/x.py`),
+    a helper module, a missing file, or a symlink to anything outside the directory."""
+    shown = name if isinstance(name, str) else repr(name)
+    refused = LocustfileError(f"{shown!r} is not a registered locustfile (GET /api/locustfiles/ lists them)")
+    if (not isinstance(name, str) or not name.endswith(".py") or name.startswith(("_", "."))
+            or any(char in name for char in "/\\\0") or os.sep in name):
+        raise refused
+    root = Path(directory).resolve()
+    try:
+        file = (root / name).resolve(strict=True)
+    except (OSError, RuntimeError):
+        raise refused from None
+    if not file.is_relative_to(root) or not file.is_file():  # a symlink out of the directory, or no file
+        raise refused
+    return file
