@@ -301,6 +301,11 @@ def _checked_run(owner, request: RunRequest) -> LoadTestRun:
                                     started_pods=target_kind(target.kind).started_pods(target.spec())))
     if not errors:
         _merge(errors, _engine_problems(run))
+    if not errors:  # last, as it asks the target's cluster: the request is otherwise fine
+        try:
+            target_kind(target.kind).check_cluster(target.spec())
+        except ClusterError as error:
+            errors["target"] = {error.field or "kind": [error.args[0]]}  # a field of the target, as its own errors
     if errors:
         raise RunRejected(errors)
     return run

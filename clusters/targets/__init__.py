@@ -93,6 +93,12 @@ class TargetKind(abc.ABC):
         or "". A fault the user causes (`external`) runs on every kind: LB Lab injects nothing."""
         return self.chaos_missing if fault.injects else ""
 
+    def check_cluster(self, spec: TargetSpec) -> None:
+        """ClusterError(field=...) when the target's cluster cannot be reached as `spec` says, asked
+        before a run starts (nothing changed). Nothing to ask by default: LB Lab starts the sandbox,
+        and a URL's reachability is the allow-list's and the CLI's concern."""
+        return None
+
     def cluster_chaos_problem(self, spec: TargetSpec, faults) -> str:
         """Why the target's cluster as it is now cannot take steps of these `faults` (say, a
         component they need is not installed), or "": asked before a run, after `chaos_problem`."""

@@ -65,6 +65,16 @@ class Kubernetes(TargetKind):
         why = REFUSED.get(fault.name) or f"{fault.name} does not run on a Kubernetes target"
         return f"{why}; these run on Kubernetes: {', '.join(sorted(FAULTS))} (and external)"
 
+    def check_cluster(self, spec: TargetSpec) -> None:
+        # The kubeconfig context and the selector, before any load: reads only.
+        from clusters.kubernetes.api import KubeApi
+
+        api = KubeApi.from_kubeconfig(namespace=spec.namespace, selector=spec.label_selector,
+                                      context=spec.context or None)
+        if not api.pods():
+            raise ClusterError(f"the selector {spec.label_selector!r} picks no pod in namespace {spec.namespace!r}",
+                               field="label_selector")
+
     def cluster_chaos_problem(self, spec: TargetSpec, faults) -> str:
         # Chaos Mesh's faults need its API group on the cluster: asked of the API server (discovery
         # only, nothing changed) before the run, so a step it cannot run is refused with the reason
