@@ -55,6 +55,7 @@ class Pod:
     address: str  # host:port the pod listens on
     ready: bool = True
     weight: float = 1.0
+    restarts: int = 0  # its containers' restarts (Kubernetes keeps the pod's name; the sandbox starts a new pod)
 
 
 @dataclass(frozen=True)

@@ -327,6 +327,7 @@ class _State:
     algorithm: tuple[str, dict] | None = None  # what the balancer objects make the sandbox run now
     replicas: int = 0  # the Deployment's spec.replicas (the sandbox's pods may be fewer for a moment)
     hpa: dict | None = None  # the HorizontalPodAutoscaler on the Deployment, when a test adds one
+    restarts: dict[str, int] = field(default_factory=dict)  # containers restarted in place, by pod
 
 
 class KubeApiEmulator:
@@ -457,6 +458,12 @@ class KubeApiEmulator:
         validate(obj)
         return obj
 
+    def restart_container(self, pod: str) -> None:
+        """What the kubelet does when a container crashes or fails its liveness probe: restarts it in
+        place, the pod keeping its name, its restart count one more."""
+        with self.lock:
+            self.state.restarts[pod] = self.state.restarts.get(pod, 0) + 1
+
     def hpa_scales(self, replicas: int, *, cpu_utilisation: int) -> None:
         """What the HPA controller does when it decides: its status says the desired count and the
         metric it read, and it writes the Deployment's scale."""
@@ -488,7 +495,8 @@ class KubeApiEmulator:
                 {"name": "web", "image": IMAGE, "ports": [{"containerPort": int(port), "protocol": "TCP"}]}]},
             "status": {"phase": "Running", "podIP": host, "hostIP": host,
                        "conditions": [{"type": "Ready", "status": ready}],
-                       "containerStatuses": [{"name": "web", "ready": pod.ready, "restartCount": 0, "image": IMAGE,
+                       "containerStatuses": [{"name": "web", "ready": pod.ready,
+                                              "restartCount": self.state.restarts.get(pod.name, 0), "image": IMAGE,
                                               "imageID": "", "started": True}]},
         }
 

@@ -181,7 +181,9 @@ class KubeApi:
             ready = any(c.type == "Ready" and c.status == "True" for c in item.status.conditions or ())
             ports = [port.container_port for container in item.spec.containers for port in container.ports or ()]
             address = f"{item.status.pod_ip}:{ports[0]}" if item.status.pod_ip and ports else (item.status.pod_ip or "")
-            pods.append(Pod(name=item.metadata.name, node=item.spec.node_name or "", address=address, ready=ready))
+            restarts = sum(status.restart_count or 0 for status in item.status.container_statuses or ())
+            pods.append(Pod(name=item.metadata.name, node=item.spec.node_name or "", address=address, ready=ready,
+                            restarts=restarts))
         return sorted(pods, key=lambda pod: pod.name)
 
     def nodes(self) -> list[str]:

@@ -165,6 +165,15 @@ class PodWatcher:
                                    reason="replaced" if replaces else "scheduled")
                 if pod.ready:
                     self.events.record(EventType.POD_READY, t=now, pod=name, first=True)
+            elif pod.restarts > before.restarts:
+                # a container restarted in place (a crash, a failed liveness probe): the pod keeps its
+                # name, so it is its own replacement; ready again when its probe passes
+                self.events.record(EventType.POD_EXITED, t=now, pod=name, node=pod.node, expected=False,
+                                   restarts=pod.restarts)
+                self.events.record(EventType.POD_STARTED, t=now, pod=name, node=pod.node, replaces=None,
+                                   reason="restarted")
+                if pod.ready:
+                    self.events.record(EventType.POD_READY, t=now, pod=name, first=False)
             elif pod.ready and not before.ready:
                 self.events.record(EventType.POD_READY, t=now, pod=name, first=False)
             elif before.ready and not pod.ready:

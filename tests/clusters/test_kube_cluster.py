@@ -142,3 +142,15 @@ def test_without_a_metrics_server_pods_report_readiness_and_the_run_is_told(star
             cluster.close()
     assert all(reading.ready and reading.cpu_seconds == 0 and reading.memory_bytes == 0 for reading in metrics.values())
     assert cluster.usage_missing == "the cluster has no metrics server (metrics.k8s.io answered 404)"
+
+
+def test_a_container_restarted_in_place_is_an_exit_and_a_start_of_the_same_pod(emulated):
+    _, api, cluster = emulated
+    pod = cluster.pods()[0].name
+    api.restart_container(pod)
+    events = events_until(cluster, lambda events: of(events, EventType.POD_STARTED, pod=pod, reason="restarted"))
+    [exited] = of(events, EventType.POD_EXITED, pod=pod)
+    [started] = of(events, EventType.POD_STARTED, pod=pod, reason="restarted")
+    assert exited.details["expected"] is False and exited.details["restarts"] == 1
+    assert started.details["replaces"] is None and exited.seq < started.seq
+    assert [p.restarts for p in cluster.pods() if p.name == pod] == [1]
