@@ -60,8 +60,9 @@ MARKS = {
     # What a tuning action changes, for its label when before/after are plain values, not objects.
     "tuning": {"color": ACCENT, "label_max_chars": 48,
                "subjects": {"set_algorithm": "algorithm", "set_weights": "weights", "scale": "replicas"}},
-    # A scale change of the target (its autoscaler, an HPA, LB Lab, someone else): a dashed line.
-    "scaling": {"color": "#2ca02c"},
+    # What the cluster did, by the timeline entry's type: a scale change of the target (its
+    # autoscaler, an HPA, LB Lab, someone else), a stateful store's failover; each a dashed line.
+    "timeline": {"scaled": {"color": "#2ca02c"}, "failover": {"color": "#9467bd"}},
 }
 ALERT_STYLE = {"fillcolor": BAD, "opacity": 0.12, "min_width_s": 0.5}
 THRESHOLD_COLOR = BAD
@@ -242,6 +243,14 @@ def scaling_label(change: Mapping) -> str:
     return f"{label} ({', '.join(readings)})" if readings else label
 
 
+def timeline_label(entry: Mapping) -> str:
+    """A timeline entry as its chart mark says it: a scale change (`scaling_label`), or the
+    stateful store's failover ("failover to redis-1")."""
+    if entry.get("type") == "failover":
+        return f"failover to {entry.get('server') or '?'}"
+    return scaling_label(entry)
+
+
 def _band(x0, x1, style: Mapping, x_of: Callable = seconds_since_start) -> dict:
     """A shaded span over the full height, from t `x0` to t `x1`. An instant (no end, or an end
     not after the start) gets the minimum width and an outline, so it stays visible however
@@ -257,7 +266,7 @@ def _band(x0, x1, style: Mapping, x_of: Callable = seconds_since_start) -> dict:
 def marks_for(spec: Mapping, *, events: Mapping | None, alerts: Sequence[Mapping], last_t,
               x_of: Callable = seconds_since_start) -> tuple[list, list]:
     """The (shapes, annotations) of a chart: threshold line, alert spans (an open one reaches the
-    last t), chaos bands, tuning lines, scaling lines, in that order, placed at `x_of(t)` (`clock_x`).
+    last t), chaos bands, tuning lines, timeline lines (scale changes, failovers), in that order, placed at `x_of(t)` (`clock_x`).
     live_run.js's marksFor mirrors this."""
     shapes: list[dict] = []
     annotations: list[dict] = []
@@ -295,16 +304,16 @@ def marks_for(spec: Mapping, *, events: Mapping | None, alerts: Sequence[Mapping
                                 "text": tuning_label(decision, tuning_style),
                                 "hovertext": str(decision.get("reason") or ""),
                                 "font": {"size": 10, "color": tuning_style["color"]}})
-        scaling_style = marks["scaling"]
-        for change in events.get("scaling") or ():
-            if change.get("t") is None:
-                continue  # before the load's clock was known
-            at = x_of(change["t"])
+        for entry in events.get("timeline") or ():
+            style = marks["timeline"].get(entry.get("type"))
+            if style is None or entry.get("t") is None:
+                continue  # a kind the charts do not mark, or before the load's clock was known
+            at = x_of(entry["t"])
             shapes.append({"type": "line", "xref": "x", "yref": "paper", "x0": at, "x1": at,
-                           "y0": 0, "y1": 1, "line": {"color": scaling_style["color"], "width": 1.5, "dash": "dash"}})
+                           "y0": 0, "y1": 1, "line": {"color": style["color"], "width": 1.5, "dash": "dash"}})
             annotations.append({"xref": "x", "yref": "paper", "x": at, "y": 0.5, "xanchor": "left",
-                                "yanchor": "middle", "showarrow": False, "text": plotly_text(scaling_label(change)),
-                                "font": {"size": 10, "color": scaling_style["color"]}})
+                                "yanchor": "middle", "showarrow": False, "text": plotly_text(timeline_label(entry)),
+                                "font": {"size": 10, "color": style["color"]}})
     return shapes, annotations
 
 

@@ -167,6 +167,10 @@ class PodReadings:
         return {name: cores / seconds for name, (cores, seconds) in self.cpu_totals.items() if seconds}
 
 
+# The cluster's events a run's charts mark (metrics_app.figures MARKS["timeline"]), kept as they happen.
+TIMELINE = frozenset({EventType.SCALED, EventType.FAILOVER})
+
+
 class SecondsFeed:
     """Turns the plugin's sample lines into the run's Seconds, in order: each completed with the
     cluster's readings of the pods, and its live messages from the run's one LiveSeries. Keeps
@@ -196,13 +200,13 @@ class SecondsFeed:
 
     def learn_from_events(self, load_t0_unix: float | None) -> bool:
         """What the cluster logged since the last read that the run keeps as it goes; True when
-        the run's scaling changed (its viewers are told).
+        the run's timeline grew (its viewers are told).
 
         - The pods it replaced under a new name (`pod_started` with `replaces`, a killed or
           rescheduled pod): kept with the run and told to the live series before the second that
           may first show a replacement is fed and recorded, so the live scores, the summary and
           every replay of the run retire the same pods at the same second.
-        - Its scale changes (`scaled`: who scaled, and the autoscaler's reading), on the load clock."""
+        - What the charts mark (`TIMELINE`: scale changes, a store's failover), on the load clock."""
         if self.cluster is None:
             return False
         try:
@@ -210,22 +214,22 @@ class SecondsFeed:
         except Exception as error:  # noqa: BLE001 - the next second reads them again
             log.warning("cluster events unavailable this second: %s", error)
             return False
-        found, scaled = {}, []
+        found, marked = {}, []
         for event in logged:
             self._events_seq = max(self._events_seq, event.seq)
             if event.type == EventType.POD_STARTED and event.pod and event.details.get("replaces"):
                 found[str(event.details["replaces"])] = event.pod
-            elif event.type == EventType.SCALED:
+            elif event.type in TIMELINE:
                 t = None if load_t0_unix is None else round(event.t - load_t0_unix, 3)
-                scaled.append({"t": t, **event.details})
+                marked.append({"t": t, "type": str(event.type), **event.details})
         if found:
             self.live.retire(found)
             self.run.replaced_pods = dict(self.live.expected.replaced)
             LoadTestRun.objects.filter(pk=self.run.pk).update(replaced_pods=self.run.replaced_pods)
-        if scaled:
-            self.run.scaling = [*self.run.scaling, *scaled]
-            LoadTestRun.objects.filter(pk=self.run.pk).update(scaling=self.run.scaling)
-        return bool(scaled)
+        if marked:
+            self.run.timeline = [*self.run.timeline, *marked]
+            LoadTestRun.objects.filter(pk=self.run.pk).update(timeline=self.run.timeline)
+        return bool(marked)
 
     def pods_to_judge(self, final: dict) -> list[str]:
         """The pods the summary judges over the whole run: the live series' expected pods over
@@ -389,7 +393,7 @@ def drive(
         summary["chaos"] = chaos_summary(run, ctx, end_s=summary["duration_s"])
         passed, reasons = judge_chaos(passed, reasons, summary["chaos"])
         summary["tuning"] = tuning_decisions(run.pk)
-        summary["scaling"] = list(run.scaling)
+        summary["scaling"] = [entry for entry in run.timeline if entry["type"] == EventType.SCALED]
         if ctx.reasons:
             passed, reasons = False, [*reasons, *ctx.reasons]
         if stopped == "overrun":

@@ -457,13 +457,14 @@ class LoadTestRun(models.Model):
     replaced_pods = models.JSONField(
         default=dict, blank=True,
         help_text="Pods the cluster replaced during the run under a new name: old name -> new name.")
-    # The target's scale-ups and scale-downs as they happen (the cluster's `scaled` events on the load
-    # clock: its autoscaler, a HorizontalPodAutoscaler, LB Lab's tuner, someone else), for the live
-    # page's `events` message, the charts' marks and the summary's `scaling`.
-    scaling = models.JSONField(
+    # What the cluster did during the run that its charts mark, as it happens (the cluster's events on
+    # the load clock): scale changes (`scaled`: its autoscaler, a HorizontalPodAutoscaler, LB Lab's
+    # tuner, someone else) and a stateful store's failover (`failover`), for the live page's `events`
+    # message, the charts' marks and the summary's `scaling`.
+    timeline = models.JSONField(
         default=list, blank=True,
-        help_text="Scale changes during the run: t (s since the load started), replicas, previous, by, and "
-                  "the autoscaler's reading when it decided.")
+        help_text="What the cluster did during the run that its charts mark: scale changes (scaled) and a stateful "
+                  "store's failover (failover), each with t (s since the load started) and its details.")
     # A run of the user's own locustfile (`loadtest --locustfile`): what ran, kept with the run so its
     # history stays reproducible after the file changes. Empty for a scenario's request mix.
     locustfile = models.JSONField(

@@ -77,12 +77,12 @@ def run_status_message(run: LoadTestRun) -> dict:
 
 
 def run_events(run_id: int) -> dict:
-    """The run's chaos injections, tuning decisions and scale changes, as the live protocol's
-    `events` message carries them: {"chaos": [...], "tuning": [...], "scaling": [...]}, each in
-    the order they happened."""
+    """The run's chaos injections, tuning decisions and what its cluster did that the charts mark
+    (scale changes, a store's failover), as the live protocol's `events` message carries them:
+    {"chaos": [...], "tuning": [...], "timeline": [...]}, each in the order they happened."""
     chaos = chaos_injections(run_id, applied_only=True)  # a step not run has no window to draw
-    scaling = LoadTestRun.objects.filter(pk=run_id).values_list("scaling", flat=True).first() or []
-    return {"chaos": chaos, "tuning": tuning_decisions(run_id), "scaling": scaling}
+    timeline = LoadTestRun.objects.filter(pk=run_id).values_list("timeline", flat=True).first() or []
+    return {"chaos": chaos, "tuning": tuning_decisions(run_id), "timeline": timeline}
 
 
 def expected_pods_for(run: LoadTestRun) -> ExpectedPods:

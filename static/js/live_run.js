@@ -28,7 +28,7 @@
   var totals = { requests: 0, failures: 0 };  // of every sample drawn
   var latest = null;      // the last sample drawn
   var pods = [];          // pods in the order they first appeared
-  var events = { chaos: [], tuning: [], scaling: [] };
+  var events = { chaos: [], tuning: [], timeline: [] };
   var alerts = new Map(); // String(start_t) -> the latest alert message with that start
   var alertItems = new Map();
   var pending = [];       // samples received, not drawn yet
@@ -121,6 +121,11 @@
     return readings.length ? label + " (" + readings.join(", ") + ")" : label;
   }
 
+  function timelineLabel(entry) {  // as metrics_app/figures.py timeline_label
+    if (entry.type === "failover") return "failover to " + (entry.server || "?");
+    return scalingLabel(entry);
+  }
+
   function band(x0, x1, style) {
     var outline = { width: 0 };
     if (x1 === null || x1 === undefined || x1 <= x0) {
@@ -178,16 +183,18 @@
           font: { size: 10, color: marks.tuning.color }
         });
       });
-      (events.scaling || []).forEach(function (change) {
-        if (change.t === null || change.t === undefined) return;  // before the load's clock was known
-        var at = xOf(change.t);
+      (events.timeline || []).forEach(function (entry) {
+        var style = Object.prototype.hasOwnProperty.call(marks.timeline, entry.type) ? marks.timeline[entry.type] : null;
+        // a kind the charts do not mark, or before the load's clock was known
+        if (style === null || entry.t === null || entry.t === undefined) return;
+        var at = xOf(entry.t);
         shapes.push({
           type: "line", xref: "x", yref: "paper", x0: at, x1: at, y0: 0, y1: 1,
-          line: { color: marks.scaling.color, width: 1.5, dash: "dash" }
+          line: { color: style.color, width: 1.5, dash: "dash" }
         });
         annotations.push({
           xref: "x", yref: "paper", x: at, y: 0.5, xanchor: "left", yanchor: "middle", showarrow: false,
-          text: plotlyText(scalingLabel(change)), font: { size: 10, color: marks.scaling.color }
+          text: plotlyText(timelineLabel(entry)), font: { size: 10, color: style.color }
         });
       });
     }
@@ -561,7 +568,7 @@
     } else if (message.type === "status") {
       showStatus(message);
     } else if (message.type === "events") {
-      events = { chaos: message.chaos || [], tuning: message.tuning || [], scaling: message.scaling || [] };
+      events = { chaos: message.chaos || [], tuning: message.tuning || [], timeline: message.timeline || [] };
       showInjections();
       showDecisions();
       marksDirty = "all";

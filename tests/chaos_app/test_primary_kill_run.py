@@ -14,6 +14,7 @@ from clusters.sandbox.stateful import STORE_WRITES
 from tests.clusters.test_sandbox_stateful import alive
 from tests_app import services
 from tests_app.models import LoadTestRun
+from tests_app.selectors import report_figures, run_events
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(300)]
 
@@ -44,6 +45,11 @@ def test_primary_kill_under_sync_writes_is_measured_and_leaves_nothing(alice):
     failover = timeline[kinds.index(("failover", "redis-1"))]
     assert kill["t"] == pytest.approx(injection["started_at_s"], abs=0.5)  # both on the load clock
     assert kill["t"] < failover["t"] < summary["duration_s"]
+    # and marked on the charts as it happened, as the live page drew it: the run's own timeline
+    [marked] = [entry for entry in run_events(run.pk)["timeline"] if entry["type"] == "failover"]
+    assert marked["server"] == "redis-1" and marked["t"] == pytest.approx(failover["t"], abs=0.01)
+    throughput = report_figures(run)["throughput"]
+    assert "failover to redis-1" in [note["text"] for note in throughput["layout"]["annotations"]]
 
     durability = summary["durability"]
     assert durability["mode"] == "sync" and "best effort" in durability["promise"]

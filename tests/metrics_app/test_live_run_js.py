@@ -171,10 +171,12 @@ EVENTS = {
     "tuning": [{"t": 45.0, "action": "set_algorithm", "from": {"algorithm": "l4_connection"},
                 "to": {"algorithm": "least_conn"}, "score_before": 41.0, "score_after": 98.7, "outcome": "improved",
                 "reason": "connections pinned to pods"}],
-    "scaling": [{"t": 60.5, "replicas": 5, "previous": 3, "by": "hpa", "desired": 5,
-                 "metrics": [{"name": "cpu", "current": 82, "target": 60, "unit": "%"}]},
-                {"t": 120.0, "replicas": 2, "previous": 5, "by": "external"},
-                {"t": None, "replicas": 3, "previous": 2, "by": "lblab"}],  # before the load's clock: not drawn
+    "timeline": [{"t": 60.5, "type": "scaled", "replicas": 5, "previous": 3, "by": "hpa", "desired": 5,
+                  "metrics": [{"name": "cpu", "current": 82, "target": 60, "unit": "%"}]},
+                 {"t": 90.25, "type": "failover", "server": "redis-1", "old": "127.0.0.1:7001", "new": "127.0.0.1:7002"},
+                 {"t": 120.0, "type": "scaled", "replicas": 2, "previous": 5, "by": "external"},
+                 {"t": None, "type": "scaled", "replicas": 3, "previous": 2, "by": "lblab"},  # before the clock: not drawn
+                 {"t": 130.0, "type": "store_event", "event": "+sdown"}],  # a kind the charts do not mark
 }
 ALERT_OPEN = {"type": "alert", "start_t": 1795.0, "end_t": None, "score": 71.0, "worst_pod": "pod-b",
               "message": "Balance 71 % under 90 % since 1795 s: <b>pod-b</b> over its share"}

@@ -60,7 +60,7 @@ async def test_connect_sends_status_events_then_every_second_oldest_first(alice)
                       "threshold": 95.0, "window_s": WINDOW_S,
                       "duration_s": float(run.scenario_config["duration_s"]), "verdict_passed": True,
                       "verdict_reasons": [], "finished": True}
-    assert events == {"type": "events", "chaos": [], "tuning": [], "scaling": []}
+    assert events == {"type": "events", "chaos": [], "tuning": [], "timeline": []}
     assert [s["t"] for s in samples] == [1.0, 2.0, 3.0, 4.0, 5.0]
     first = samples[0]
     assert set(first["pods"]) == set(FAIR)  # the unattributed row is a count apart

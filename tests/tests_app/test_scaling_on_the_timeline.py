@@ -56,8 +56,9 @@ def test_an_hpa_scale_up_mid_run_is_on_the_runs_timeline(alice, kube):
         "replicas": 5, "previous": 3, "by": "hpa", "desired": 5, "autoscaler": "web"}
     assert change["metrics"] == [{"name": "cpu", "current": 85, "target": 60, "unit": "%"}]
     assert 0 < change["t"] < DURATION_S  # on the load's clock, during the load
-    assert LoadTestRun.objects.get(pk=run.pk).scaling == [change]  # the record the live page reads
-    assert run_events(run.pk)["scaling"] == [change]
+    assert change["type"] == "scaled"
+    assert LoadTestRun.objects.get(pk=run.pk).timeline == [change]  # the record the live page reads
+    assert run_events(run.pk)["timeline"] == [change]
 
     label = scaling_label(change)
     assert label == "replicas 3 -> 5 by hpa (cpu 85/60 %)"

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('tests_app', '0015_run_scaling'),
+        ('tests_app', '0015_run_timeline'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -12,7 +12,7 @@ class Migration(migrations.Migration):
     operations = [
         migrations.AddField(
             model_name='loadtestrun',
-            name='scaling',
-            field=models.JSONField(blank=True, default=list, help_text="Scale changes during the run: t (s since the load started), replicas, previous, by, and the autoscaler's reading when it decided."),
+            name='timeline',
+            field=models.JSONField(blank=True, default=list, help_text="What the cluster did during the run that its charts mark: scale changes (scaled) and a stateful store's failover (failover), each with t (s since the load started) and its details."),
         ),
     ]
