@@ -119,7 +119,8 @@ def locustfile_summary(run: LoadTestRun, summary: dict) -> None:
     if not run.locustfile:
         return
     info = run.locustfile
-    summary["locustfile"] = {"path": info["path"], "sha256": run.locustfile_sha256,
+    # a registered file by its name: the operator's directory on the server is not the users' to see
+    summary["locustfile"] = {"path": info.get("registered") or info["path"], "sha256": run.locustfile_sha256,
                              "user_classes": list(info["user_classes"]), "shape": info.get("shape")}
     if info.get("shape"):
         summary.setdefault("notes", []).append(
