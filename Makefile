@@ -85,9 +85,23 @@ bench-tools: balancers $(WRK)
 
 # Everything: unit, integration (PostgreSQL when DATABASE_URL is set, a real qcluster), API,
 # browser (Playwright on Debian's Chromium), manifests.
-# LBLAB_Q_NAME keeps the test worker's queue apart from any `make run` on the same Redis.
+# LBLAB_Q_NAME keeps the session's Redis keys (task queue, channel groups, cache) apart from any
+# `make run` or other session on the same Redis; each pytest-xdist worker adds its id (settings).
+# Two phases: most tests in TEST_WORKERS pytest-xdist workers (much of a test's time is spent
+# waiting on real load, sleeping), then the `solo` ones, whose numbers another test's load would
+# skew, one at a time (none marked is fine: pytest's 5); both always run, and either failing
+# fails `make test`. With PYTEST_ARGS it is one plain pytest run of exactly those arguments (no
+# xdist start-up for a focused run; add `-n 2` to them for a parallel one).
+TEST_WORKERS ?= 2
 test: venv-dev $(CHROMIUM) $(NGINX) $(NGINX_STREAM) $(HAPROXY) $(PROMETHEUS) $(REDIS_SERVER) $(REDIS_SENTINEL)
+ifeq ($(strip $(PYTEST_ARGS)),)
+	status=0; \
+	LBLAB_Q_NAME=lblab-test-$$$$ $(PY) -m pytest -n $(TEST_WORKERS) --dist worksteal -m "not solo" || status=1; \
+	LBLAB_Q_NAME=lblab-test-$$$$ $(PY) -m pytest -m solo || [ $$? = 5 ] || status=1; \
+	exit $$status
+else
 	LBLAB_Q_NAME=lblab-test-$$$$ $(PY) -m pytest $(PYTEST_ARGS)
+endif
 
 lint: venv-dev
 	$(VENV)/bin/ruff check .

@@ -121,16 +121,24 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = redis_url(os.environ.get("REDIS_URL"))
+# This installation's name in a shared Redis: the task queue's name and the prefix of the channel
+# groups and cache keys, so two installations (or `make test` beside `make run`) never see each
+# other's `run-1`. Each pytest-xdist worker has a test database of its own, numbering runs from 1
+# too, so it adds its id (as pytest-django does to the database's name); its children inherit it.
+REDIS_NAMESPACE = env.str("LBLAB_Q_NAME", default="lblab") + (
+    f"-{os.environ['PYTEST_XDIST_WORKER']}" if os.environ.get("PYTEST_XDIST_WORKER") else ""
+)
 
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             # socket_timeout None: with redis-py 8 the default dropped idle sockets (ARCHITECTURE.md s9).
-            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": None}]},
+            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": None}], "prefix": REDIS_NAMESPACE},
         }
     }
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+                          "KEY_PREFIX": REDIS_NAMESPACE}}
 else:
     # Per process: the worker's group_send never reaches daphne, so consumers tail the database.
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
@@ -152,8 +160,7 @@ LBLAB_MAX_ACTIVE_RUNS_PER_USER = env.int("LBLAB_MAX_ACTIVE_RUNS_PER_USER", defau
 LBLAB_MAX_CONCURRENT_RUNS = env.int("LBLAB_MAX_CONCURRENT_RUNS", default=1)
 LBLAB_MAX_RUNS_PER_TARGET = env.int("LBLAB_MAX_RUNS_PER_TARGET", default=1)
 Q_CLUSTER = {
-    # Overridable so a test run never shares a Redis queue with a running `make run`.
-    "name": env.str("LBLAB_Q_NAME", default="lblab"),
+    "name": REDIS_NAMESPACE,
     "workers": env.int("LBLAB_WORKERS", default=2),
     "timeout": LBLAB_MAX_RUN_SECONDS + 300,
     "retry": LBLAB_MAX_RUN_SECONDS + 600,

@@ -1,7 +1,8 @@
 """A user over the API rate gets 429 with Retry-After; other users are not held back."""
 
+import uuid
+
 import pytest
-from django.core.cache import cache
 from django.urls import reverse
 from rest_framework.throttling import UserRateThrottle
 
@@ -9,12 +10,13 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def three_per_minute(monkeypatch):
+def three_per_minute(monkeypatch, settings):
     # DRF reads the rates when the class is defined, so the setting is overridden on the class.
     monkeypatch.setattr(UserRateThrottle, "THROTTLE_RATES", {"user": "3/minute"})
-    cache.clear()  # the throttle's history lives in the cache (Redis when REDIS_URL is set)
-    yield
-    cache.clear()
+    # The throttle's history lives in the cache (Redis when REDIS_URL is set): keys of this test's
+    # own, so no earlier request of a user with the same id counts. Not cache.clear(): on Redis that
+    # empties the whole database, the other test sessions' and workers' queues and groups with it.
+    settings.CACHES = {"default": {**settings.CACHES["default"], "KEY_PREFIX": f"throttle-test-{uuid.uuid4().hex[:12]}"}}
 
 
 def test_over_the_rate_is_429_and_others_still_served(three_per_minute, alice, bob, api_for):

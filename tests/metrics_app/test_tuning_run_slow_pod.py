@@ -9,7 +9,8 @@ from tests.factories import ScenarioFactory, TargetFactory, TuningPolicyFactory
 from tests_app import services
 from tests_app.models import LoadTestRun
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(240)]
+# solo: p95 before and after the change is compared, which another test's load on 2 cores can spoil
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(240), pytest.mark.solo]
 
 
 def test_slow_pod_gets_less_traffic_and_p95_improves(alice):

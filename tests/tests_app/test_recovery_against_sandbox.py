@@ -13,6 +13,7 @@ from tests_app.engine.testing import base_config, run_to_end
 TOLERANCE_S = 0.25
 
 
+@pytest.mark.solo  # 0.25 s agreement of two clocks' readings of a kill under load: alone on the 2 cores
 @pytest.mark.timeout(120)
 def test_pod_kill_figures_match_the_sandboxs_own_timestamps():
     # no retries: the kill shows as failed responses, which the balancer logs
