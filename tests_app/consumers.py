@@ -114,7 +114,7 @@ class RunConsumer(AsyncJsonWebsocketConsumer):
                 if message.get("finished"):  # what the run recorded of its chaos and tuning is final now
                     await self._send_events(await database_sync_to_async(run_events)(self.run.pk))
             elif kind == "events":
-                await self._send_events({key: message[key] for key in ("chaos", "tuning")})
+                await self._send_events({key: value for key, value in message.items() if key != "type"})
             elif kind == "request_stats":
                 await self._send_request_stats(message)
 

@@ -188,10 +188,10 @@ class SecondsFeed:
 
     def next(self, line: dict, load_t0_unix: float | None = None) -> Second:
         readings = self.readings.read()
-        scaled = self.learn_from_events(load_t0_unix)  # after the readings: a pod they report has its start logged
+        marked = self.learn_from_events(load_t0_unix)  # after the readings: a pod they report has its start logged
         second = build_second(line, readings)
         second.messages.extend(self.live.feed(as_recorded(second)))
-        if scaled:
+        if marked:  # the timeline grew: the live page redraws its marks
             second.messages.append({"type": "events", **run_events(self.run.pk)})
         if second.endpoints or second.errors:
             second.messages.append(request_stats_message(t=second.t, endpoints=second.endpoints, errors=second.errors))

@@ -158,3 +158,42 @@ async def test_an_alert_is_pushed_after_the_sample_that_opened_it(running_run, a
     assert alert["score"] == pytest.approx(samples[-1]["score"])
     assert alert["score"] < 95.0
 
+
+
+class ScalingCluster:
+    """A cluster that has scaled its Deployment once: all the run driver asks of it here."""
+
+    usage_missing = ""
+
+    def pod_metrics(self) -> dict:
+        return {}
+
+    def events(self, since: int = 0) -> list:
+        from clusters.base import ClusterEvent, EventType
+
+        scaled = ClusterEvent(seq=1, t=1000.5, type=str(EventType.SCALED),
+                              details={"replicas": 3, "previous": 2, "by": "hpa"})
+        return [scaled][since:]
+
+
+@needs_redis
+@pytest.mark.usefixtures("redis_channel_layer")
+async def test_a_scale_change_is_pushed_with_the_whole_timeline(running_run, alice):
+    feed = SecondsFeed(running_run, ScalingCluster())
+    comm = communicator(running_run.pk, await asession_cookie(alice))
+
+    def record_one():
+        second = feed.next(line(1.0, FAIR), load_t0_unix=1000.0)
+        record_second(run_id=running_run.pk, t=second.t, totals=second.totals, pods=second.pods,
+                      unattributed=second.unattributed, messages=second.messages)
+
+    try:
+        await receive_opening(comm)
+        await database_sync_to_async(record_one)()
+        pushed = await receive(comm)
+        while pushed["type"] != "events":
+            pushed = await receive(comm)
+    finally:
+        await comm.disconnect()
+    assert pushed["timeline"] == [{"t": 0.5, "type": "scaled", "replicas": 3, "previous": 2, "by": "hpa"}]
+    assert pushed["chaos"] == [] and pushed["tuning"] == []
