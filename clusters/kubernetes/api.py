@@ -186,6 +186,14 @@ class KubeApi:
                             restarts=restarts))
         return sorted(pods, key=lambda pod: pod.name)
 
+    def require_pods(self) -> list[Pod]:
+        """The selector's pods, or ClusterError on the selector when it picks none."""
+        pods = self.pods()
+        if not pods:
+            raise ClusterError(f"the selector {self.selector!r} picks no pod in namespace {self.namespace!r}",
+                               field="label_selector")
+        return pods
+
     def nodes(self) -> list[str]:
         try:
             return sorted(node.metadata.name for node in self.core.list_node().items)

@@ -52,6 +52,12 @@ class Where:
     ingress: str = ""  # the Ingress (ingress-nginx)
     run_label: str = ""  # the `lblab.io/run` label of what LB Lab creates
 
+    @classmethod
+    def of_target(cls, *, namespace: str, service: str, route: str = "", run_label: str = "") -> Where:
+        """A target's objects: its `route` names the HTTPRoute or the Ingress, else both are named as the Service."""
+        return cls(namespace=namespace, service=service, route=route or service, ingress=route or service,
+                   run_label=run_label)
+
 
 @dataclass(frozen=True)
 class KubernetesBalancer:

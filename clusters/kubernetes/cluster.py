@@ -197,17 +197,15 @@ class KubernetesCluster(Cluster):
         self.run_label = str(run_id) if run_id is not None else f"local-{secrets.token_hex(4)}"
         # What balances the pods, and the objects its settings attach to (`set_algorithm`).
         self.balancer = kubernetes_balancer(balancer)
-        self.where = Where(namespace=api.namespace, service=service, route=route or service,
-                           ingress=route or service, run_label=self.run_label)
+        self.where = Where.of_target(namespace=api.namespace, service=service, route=route, run_label=self.run_label)
         self._chaos_mesh: bool | None = None  # whether the cluster serves chaos-mesh.org (asked when needed)
         self.timers: list[threading.Timer] = []  # the fallback NetworkPolicies' ends
         self.log = EventLog()
         self.cordoned: set[str] = set()  # this process's cordons (the API's annotation is the record)
         self._cpu_seconds: dict[str, float] = {}  # metrics.k8s.io's rates added up (pod_metrics)
         self._usage_at: float | None = None
-        if require_pods and not api.pods():
-            raise ClusterError(f"the selector {api.selector!r} picks no pod in namespace {api.namespace!r}",
-                               field="label_selector")
+        if require_pods:
+            api.require_pods()
         if not deployment and require_pods:
             deployment = api.deployment_of_pods()  # "" when it cannot tell: no scaling on the timeline
         self.deployment = deployment

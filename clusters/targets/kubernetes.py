@@ -29,12 +29,9 @@ class Kubernetes(TargetKind):
         check_url_allowed(spec.base_url, allowed.hosts, field="base_url")  # where the load goes
 
     def dry_run(self, spec: TargetSpec, *, steps=(), algorithms=()) -> str:
-        from clusters.kubernetes.api import KubeApi
         from clusters.kubernetes.dry_run import dry_run
 
-        api = KubeApi.from_kubeconfig(namespace=spec.namespace, selector=spec.label_selector,
-                                      context=spec.context or None)
-        return dry_run(api, endpoint_url=spec.base_url, steps=steps, algorithms=algorithms,
+        return dry_run(_api(spec), endpoint_url=spec.base_url, steps=steps, algorithms=algorithms,
                        balancer=spec.kubernetes_balancer, service=spec.service, route=spec.route)
 
     def prometheus_query(self, spec: TargetSpec) -> str:
@@ -42,7 +39,7 @@ class Kubernetes(TargetKind):
         from clusters.kubernetes.balancers import Where, kubernetes_balancer
 
         return kubernetes_balancer(spec.kubernetes_balancer).attribution_query(
-            Where(namespace=spec.namespace, service=spec.service, route=spec.route or spec.service))
+            Where.of_target(namespace=spec.namespace, service=spec.service, route=spec.route))
 
     def balancer(self, spec: TargetSpec) -> str:
         return spec.kubernetes_balancer
@@ -67,28 +64,20 @@ class Kubernetes(TargetKind):
 
     def check_cluster(self, spec: TargetSpec) -> None:
         # The kubeconfig context and the selector, before any load: reads only.
-        from clusters.kubernetes.api import KubeApi
-
-        api = KubeApi.from_kubeconfig(namespace=spec.namespace, selector=spec.label_selector,
-                                      context=spec.context or None)
-        if not api.pods():
-            raise ClusterError(f"the selector {spec.label_selector!r} picks no pod in namespace {spec.namespace!r}",
-                               field="label_selector")
+        _api(spec).require_pods()
 
     def cluster_chaos_problem(self, spec: TargetSpec, faults) -> str:
         # Chaos Mesh's faults need its API group on the cluster: asked of the API server (discovery
         # only, nothing changed) before the run, so a step it cannot run is refused with the reason
         # (a partition runs without it: a deny-all-ingress NetworkPolicy).
-        from clusters.kubernetes.api import CHAOS_MESH, KubeApi
+        from clusters.kubernetes.api import CHAOS_MESH
         from clusters.kubernetes.cluster import CHAOS_MESH_MISSING, NEEDS_CHAOS_MESH
 
         needing = sorted({fault.name for fault in faults} & NEEDS_CHAOS_MESH)
         if not needing:
             return ""
         try:
-            api = KubeApi.from_kubeconfig(namespace=spec.namespace, selector=spec.label_selector,
-                                          context=spec.context or None)
-            serves = api.serves(*CHAOS_MESH)
+            serves = _api(spec).serves(*CHAOS_MESH)
         except ClusterError as error:
             return f"{', '.join(needing)} on a Kubernetes target: {error}"
         return "" if serves else f"{', '.join(needing)} on a Kubernetes target {CHAOS_MESH_MISSING}"
@@ -103,10 +92,15 @@ class Kubernetes(TargetKind):
 
     @staticmethod
     def _connect(spec: TargetSpec, *, require_pods: bool, run_id: int | None) -> Cluster:
-        from clusters.kubernetes.api import KubeApi
         from clusters.kubernetes.cluster import KubernetesCluster
 
-        api = KubeApi.from_kubeconfig(namespace=spec.namespace, selector=spec.label_selector,
-                                      context=spec.context or None)
-        return KubernetesCluster(api, endpoint_url=spec.base_url, require_pods=require_pods, run_id=run_id,
+        return KubernetesCluster(_api(spec), endpoint_url=spec.base_url, require_pods=require_pods, run_id=run_id,
                                  balancer=spec.kubernetes_balancer, service=spec.service, route=spec.route)
+
+
+def _api(spec: TargetSpec):
+    """The API calls on the target's pods, through its kubeconfig context (the client loads only here)."""
+    from clusters.kubernetes.api import KubeApi
+
+    return KubeApi.from_kubeconfig(namespace=spec.namespace, selector=spec.label_selector,
+                                   context=spec.context or None)
