@@ -15,6 +15,11 @@ PROMETHEUS := /usr/bin/prometheus
 # Debian's Redis server and Sentinel for the stateful sandbox (clusters/sandbox/stateful/redis.py).
 REDIS_SERVER := /usr/bin/redis-server
 REDIS_SENTINEL := /usr/bin/redis-sentinel
+# Debian's Patroni and etcd (its store) for the stateful sandbox's PostgreSQL
+# (clusters/sandbox/stateful/postgres.py), over the PostgreSQL 15 server binaries.
+PATRONI := /usr/bin/patroni
+ETCD := /usr/bin/etcd
+POSTGRES_SERVER := /usr/lib/postgresql/15/bin/postgres
 
 .PHONY: run test venv venv-dev lint check migrate clean balancers bench-tools monitoring stateful
 
@@ -77,7 +82,13 @@ $(PROMETHEUS):
 # already runs is touched.
 $(REDIS_SERVER) $(REDIS_SENTINEL):
 	$(call apt_install_no_services,redis-server redis-sentinel)
-stateful: $(REDIS_SERVER) $(REDIS_SENTINEL)
+# Its PostgreSQL: Patroni (with python3-etcd, its client of etcd) and etcd-server, over Debian's
+# PostgreSQL 15 server. Debian's etcd, patroni and postgresql services are never started either
+# (the same policy-rc.d): LB Lab starts its own etcd member and two Patroni nodes on free loopback
+# ports, each data dir in a temp dir, and never touches a PostgreSQL the machine already runs.
+$(PATRONI) $(ETCD) $(POSTGRES_SERVER):
+	$(call apt_install_no_services,patroni python3-etcd etcd-server postgresql-15)
+stateful: $(REDIS_SERVER) $(REDIS_SENTINEL) $(PATRONI) $(ETCD) $(POSTGRES_SERVER)
 monitoring: $(PROMETHEUS)
 balancers: $(NGINX) $(NGINX_STREAM) $(HAPROXY)
 # benchmarks/sandbox_vs_nginx.py and benchmarks/sandbox_backends.py drive wrk.
@@ -93,7 +104,8 @@ bench-tools: balancers $(WRK)
 # fails `make test`. With PYTEST_ARGS it is one plain pytest run of exactly those arguments (no
 # xdist start-up for a focused run; add `-n 2` to them for a parallel one).
 TEST_WORKERS ?= 2
-test: venv-dev $(CHROMIUM) $(NGINX) $(NGINX_STREAM) $(HAPROXY) $(PROMETHEUS) $(REDIS_SERVER) $(REDIS_SENTINEL)
+test: venv-dev $(CHROMIUM) $(NGINX) $(NGINX_STREAM) $(HAPROXY) $(PROMETHEUS) $(REDIS_SERVER) $(REDIS_SENTINEL) \
+		$(PATRONI) $(ETCD) $(POSTGRES_SERVER)
 ifeq ($(strip $(PYTEST_ARGS)),)
 	status=0; \
 	LBLAB_Q_NAME=lblab-test-$$$$ $(PY) -m pytest -n $(TEST_WORKERS) --dist worksteal -m "not solo" || status=1; \

@@ -230,7 +230,7 @@ class Layout:
 
     slots: tuple[str, ...] | None
     nodes: tuple[str, ...] | None
-    stateful: str = ""  # the store beside the pods (`--stateful redis`), "" for none
+    stateful: str = ""  # the store beside the pods (`--stateful redis|postgres`), "" for none
 
 
 def plan_problem(specs: Sequence[str], *, duration_s: float, layout: Layout) -> str | None:

@@ -403,6 +403,31 @@ def utilisation_balance(values: Mapping[str, float], threshold: float = DEFAULT_
     return _judge(pods, n, np.ones(len(pods)), threshold=float(threshold), counts_test=False)
 
 
+def expected_window_cv(values: Mapping[str, float], share_rel_var: Mapping[str, float], seconds: int) -> float:
+    """The CV a window of `seconds` is expected to show of pods whose values (in flight, CPU) are
+    `values` in the long run, when each pod's share of the total moves from second to second with
+    the relative variance `share_rel_var[pod]` (a pod it does not name: the mean of those it names).
+
+    Why: the window's CV is that of the pods' shares p_i = m_i / sum(m) of its means m_i. Each
+    observed share is its long-run share P_i (mean 1/k) plus an error e_i; the errors' mean is 0
+    (the shares sum to 1), so E[var(p)] = var(P) + mean(Var(e_i)), and, the seconds independent,
+    Var(e_i) = Var(second's share_i) / seconds = share_rel_var_i * P_i^2 / seconds. Divided by
+    (1/k)^2:
+
+        E[cv_observed^2] = cv^2 + mean_i(share_rel_var_i * v_i^2) / (seconds * mean(v)^2)
+
+    Noise only ever adds to the spread, so identical pods observed over a few seconds never score
+    100, and a noise-free prediction is above what is observed by about this much."""
+    known = {pod: float(v) for pod, v in values.items() if v is not None and not math.isnan(v)}
+    v = np.array(list(known.values()), dtype=float)
+    if v.size == 0 or v.mean() <= 0 or seconds < 1:
+        return 0.0
+    cv2 = float(v.var() / v.mean() ** 2)
+    typical = float(np.mean(list(share_rel_var.values()))) if share_rel_var else 0.0
+    r = np.array([share_rel_var.get(pod, typical) for pod in known], dtype=float)
+    return math.sqrt(cv2 + float(np.mean(r * v ** 2)) / (seconds * float(v.mean()) ** 2))
+
+
 # --------------------------------------------------------------------------- windows
 
 

@@ -66,6 +66,12 @@ class PodMetrics:
     requests: int = 0
     failures: int = 0
     in_flight: int = 0
+    queued: int | None = None  # of those in flight, waiting for a free server (None: the cluster does not say)
+    # the time its answered requests spent with it, arrival to answer, summed (None: not counted)
+    request_seconds: float | None = None
+    # of that time, the part spent waiting for or at a server (the rest they were not at one: held
+    # by a latency fault before them, waiting on a store after them); None: not counted
+    server_seconds: float | None = None
     cpu_seconds: float = 0.0
     memory_bytes: int = 0
     ready: bool = True
@@ -104,12 +110,14 @@ class EventType(StrEnum):
                                              # and an autoscaler's reading when it decided: desired, metrics
                                              # [{name, current, target, unit}]
     ALGORITHM_SET = "algorithm_set"          # algorithm, options
+    BALANCER_OPTIONS_SET = "balancer_options_set"  # options (a Kubernetes target's, at the run's start),
+                                             # object, at, previous, setting
     RETRIES_SET = "retries_set"              # retries
-    # A stateful store's servers (`server`: redis-0, ...), clusters/sandbox/stateful/owner.py:
+    # A stateful store's servers (`server`: redis-0, pg-0, ...), clusters/sandbox/stateful/owner.py:
     PRIMARY_KILLED = "primary_killed"        # server, pid (SIGKILL of the primary's server)
     PRIMARY_STOPPED = "primary_stopped"      # server, pid (a clean shutdown)
     FAILOVER = "failover"                    # server (the new primary), old, new (host:port)
-    STORE_EVENT = "store_event"              # source (the Sentinel), event (+odown...), detail
+    STORE_EVENT = "store_event"              # source (a Sentinel, a Patroni node), event (+odown, member...), detail
     STORE_RESTARTED = "store_restarted"      # server, pid (restore brought a downed server back)
 
 
@@ -204,11 +212,11 @@ class Cluster(abc.ABC):
 
     def kill_primary(self) -> str:
         """SIGKILL the stateful store's primary server; the name of the server killed."""
-        raise ClusterError("this target has no stateful store (--stateful redis)", field="chaos")
+        raise ClusterError("this target has no stateful store (--stateful redis|postgres)", field="chaos")
 
     def stop_primary(self) -> str:
         """Shut the stateful store's primary down cleanly; the name of the server stopped."""
-        raise ClusterError("this target has no stateful store (--stateful redis)", field="chaos")
+        raise ClusterError("this target has no stateful store (--stateful redis|postgres)", field="chaos")
 
     def restore_stateful(self) -> list[str]:
         """Start the stateful store's downed servers again (each rejoins as a replica); their names."""

@@ -13,7 +13,8 @@ The model mirrors the sandbox (clusters/sandbox):
   with shape `service_sigma`, mean `service_time_ms`) times its class's relative cost,
   divided by the pod's speed factor, plus the pod's fixed `overhead_ms`.
 - The balancer adds no latency of its own; a pod's `rtt_ms` (network round trip from the
-  balancer) delays its responses without holding its servers.
+  balancer) delays its responses without holding its servers, and so does its `delay_ms` (a
+  latency fault at the pod), which its in-flight gauge counts.
 - `round_robin`, `random`, `l4_connection` and `consistent_hash` ignore weights, as the
   sandbox balancer does; `weighted_round_robin` is nginx's smooth weighted round robin;
   `least_conn`, `p2c` and `ewma` compare load per unit of weight. The expected shares
@@ -78,7 +79,10 @@ class PodSpec:
     `overhead_ms` is a fixed time a server spends on every request besides its work
     (parsing, the event loop), not divided by `speed`. `rtt_ms` is the network round trip
     between the balancer and the pod (another zone, a busy proxy): added to every
-    response and counted as in flight by the balancer, but holding none of its servers."""
+    response and counted as in flight by the balancer, but holding none of its servers.
+    `delay_ms` is a wait at the pod before its servers (a latency fault, as the sandbox's and
+    Chaos Mesh's delay): like the round trip it holds no server, but the request has arrived,
+    so the pod's in-flight gauge counts it."""
 
     name: str
     speed: float = 1.0
@@ -86,6 +90,7 @@ class PodSpec:
     weight: float = 1.0
     overhead_ms: float = 0.0
     rtt_ms: float = 0.0
+    delay_ms: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -117,6 +122,9 @@ class PodPrediction:
     share: float  # of all requests
     expected_share: float  # weight / sum of weights
     utilisation: float  # busy time / (capacity x simulated time)
+    # requests at the pod on average, delayed, queued or in service (Little's law: the time requests
+    # spent at the pod / simulated time): what a pod's in-flight gauge reads
+    in_flight: float
     latency_mean_ms: float  # as the balancer sees it: round trip + queueing + service
     latency_p95_ms: float
     wait_mean_ms: float  # queueing at the pod only
@@ -173,6 +181,7 @@ def _check_pods(pods) -> tuple[PodSpec, ...]:
         _number(pod.weight, "pods.weight", strict=True, maximum=1e6)
         _number(pod.overhead_ms, "pods.overhead_ms", maximum=1e9)
         _number(pod.rtt_ms, "pods.rtt_ms", maximum=1e9)
+        _number(pod.delay_ms, "pods.delay_ms", maximum=1e9)
     return pods
 
 
@@ -468,7 +477,9 @@ def simulate(pods: Sequence[PodSpec], workload: Workload, algorithm: str, *, see
 
     inv_speed = np.array([1.0 / pod.speed for pod in pods])
     overhead = np.array([float(pod.overhead_ms) for pod in pods])
-    half_rtt = np.array([pod.rtt_ms / 2.0 for pod in pods])
+    # The delay before a pod's servers and the round trip both hold none of them: to the queues
+    # only their sum matters (each pod's arrivals shifted by a constant), so the kernels take one.
+    half_rtt = np.array([(pod.rtt_ms + pod.delay_ms) / 2.0 for pod in pods])
     inv_weight = 1.0 / weights
     capacity = np.array([pod.capacity for pod in pods], dtype=np.int64)
     srv = np.zeros((n_pods, int(capacity.max())), np.float64)  # free time of each server
@@ -577,6 +588,7 @@ def _prediction(algorithm, pods, weights, capacity, n, horizon_ms, counts, busy,
             share=c / n,
             expected_share=float(expected[p]),
             utilisation=float(busy[p] / (capacity[p] * horizon_ms)),
+            in_flight=float((busy[p] + wait_sum[p] + c * pod.delay_ms) / horizon_ms),
             latency_mean_ms=float(lat_sum[p] / c) if c else 0.0,
             latency_p95_ms=_percentile(hist[p], 0.95),
             wait_mean_ms=float(wait_sum[p] / c) if c else 0.0,

@@ -108,6 +108,32 @@ def locustfiles_dir(raw: str | None) -> str | None:
     return str(directory.resolve())
 
 
+LOCUST_WORKER_POD_ENV = ("LBLAB_POD_NAME", "LBLAB_POD_NAMESPACE", "LBLAB_POD_IP")
+
+
+def locust_worker_job(environ_: dict[str, str]) -> dict | None:
+    """LBLAB_LOCUST_WORKER_JOB: the Locust worker Job template (k8s/base/locust-worker-job.yaml, as
+    the task worker's pod mounts it); set, a run with more than one worker runs its workers as that
+    Job's pods, beside this pod's master. This pod's name, namespace and IP come from the Downward
+    API (LBLAB_POD_NAME, LBLAB_POD_NAMESPACE, LBLAB_POD_IP). Unset or empty: local processes (None).
+    A template that is not a Job, or a missing pod variable, fails at start."""
+    raw = (environ_.get("LBLAB_LOCUST_WORKER_JOB") or "").strip()
+    if not raw:
+        return None
+    from clusters.kubernetes.locust_workers import load_template  # the client loads only when it is used
+
+    try:
+        load_template(raw)
+    except ValueError as error:
+        raise ImproperlyConfigured(f"LBLAB_LOCUST_WORKER_JOB: {error}") from None
+    missing = [name for name in LOCUST_WORKER_POD_ENV if not (environ_.get(name) or "").strip()]
+    if missing:
+        raise ImproperlyConfigured(f"LBLAB_LOCUST_WORKER_JOB needs {', '.join(missing)} (the Downward API's "
+                                   "metadata.name, metadata.namespace and status.podIP of the task worker's pod)")
+    return {"template": raw, "pod_name": environ_["LBLAB_POD_NAME"].strip(),
+            "namespace": environ_["LBLAB_POD_NAMESPACE"].strip(), "pod_ip": environ_["LBLAB_POD_IP"].strip()}
+
+
 DEV_SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production"
 # Keys found in examples and defaults: whoever knows one can sign sessions and password resets.
 KNOWN_SECRET_KEYS = frozenset({DEV_SECRET_KEY, "build-only", "changeme", "change-me", "secret", "secret-key"})

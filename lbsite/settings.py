@@ -13,7 +13,15 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from lbsite.env import allowlist, database_config, locustfiles_dir, redis_url, secret_key, split_list
+from lbsite.env import (
+    allowlist,
+    database_config,
+    locust_worker_job,
+    locustfiles_dir,
+    redis_url,
+    secret_key,
+    split_list,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -40,6 +48,9 @@ SECURE_HSTS_SECONDS = 31536000 if HTTPS else 0
 SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
 SECURE_HSTS_PRELOAD = HTTPS
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if HTTPS else None
+# Kubernetes' probes and Prometheus ask the pod itself over plain HTTP, past the TLS: redirected, a
+# probe would take the 301 as health and a scrape would follow it to a port with no TLS.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 # Every page's policy (lbsite.middleware.ContentSecurityPolicy): LB Lab's own scripts only, never
@@ -190,6 +201,9 @@ KUBECONFIG = os.environ.get("KUBECONFIG") or None
 # locustfile"): a locustfile is code run on this server, so users choose among the operator's
 # files instead of uploading one. Unset: none.
 LBLAB_LOCUSTFILES_DIR = locustfiles_dir(os.environ.get("LBLAB_LOCUSTFILES_DIR"))
+# In a cluster: a run's Locust workers as the pods of a Job beside this pod's master (README,
+# "Distributed load in the cluster"). None: local processes.
+LBLAB_LOCUST_WORKER_JOB = locust_worker_job(os.environ)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

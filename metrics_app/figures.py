@@ -62,7 +62,8 @@ MARKS = {
                "subjects": {"set_algorithm": "algorithm", "set_weights": "weights", "scale": "replicas"}},
     # What the cluster did, by the timeline entry's type: a scale change of the target (its
     # autoscaler, an HPA, LB Lab, someone else), a stateful store's failover; each a dashed line.
-    "timeline": {"scaled": {"color": "#2ca02c"}, "failover": {"color": "#9467bd"}},
+    # and a fault a chaos tool ended on its own (Chaos Mesh, its duration elapsed)
+    "timeline": {"scaled": {"color": "#2ca02c"}, "failover": {"color": "#9467bd"}, "fault_cleared": {"color": WARN}},
 }
 ALERT_STYLE = {"fillcolor": BAD, "opacity": 0.12, "min_width_s": 0.5}
 THRESHOLD_COLOR = BAD
@@ -244,10 +245,12 @@ def scaling_label(change: Mapping) -> str:
 
 
 def timeline_label(entry: Mapping) -> str:
-    """A timeline entry as its chart mark says it: a scale change (`scaling_label`), or the
-    stateful store's failover ("failover to redis-1")."""
+    """A timeline entry as its chart mark says it: a scale change (`scaling_label`), the stateful
+    store's failover ("failover to redis-1"), or a fault's end ("latency ended by chaos-mesh")."""
     if entry.get("type") == "failover":
         return f"failover to {entry.get('server') or '?'}"
+    if entry.get("type") == "fault_cleared":
+        return f"{entry.get('kind') or 'fault'} ended by {entry.get('by') or '?'}"
     return scaling_label(entry)
 
 

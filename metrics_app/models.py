@@ -5,6 +5,8 @@ Counts are per second of the run; a run's totals are exact sums of its seconds.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -198,14 +200,15 @@ class TuningPolicy(models.Model):
         if errors:
             raise ValidationError(errors)
 
-    def spec(self, *, balancer: str | None) -> Policy:
-        """The policy as the controller reads it, checked against `balancer` (the target's sandbox
-        balancer; None: the registry's algorithms alone); ClusterError(field=...) when it is bad."""
+    def spec(self, *, balancer: str | None, balancer_options: Mapping | None = None) -> Policy:
+        """The policy as the controller reads it, checked against `balancer` (the target's balancer,
+        `TargetKind.balancer`, with its `balancer_options`; None: the registry's algorithms alone);
+        ClusterError(field=...) when it is bad."""
         return Policy(target_score=self.target_score, view=self.view, window_s=self.window_s,
                       cooldown_s=self.cooldown_s, p95_margin_pct=self.p95_margin_pct,
                       actions=tuple(self.allowed_actions or ()), algorithms=tuple(self.algorithms or ()),
                       min_replicas=self.min_replicas, max_replicas=self.max_replicas, max_weight=self.max_weight,
-                      dry_run=self.dry_run).validate(balancer)
+                      dry_run=self.dry_run).validate(balancer, balancer_options)
 
     @staticmethod
     def field_of(field: str | None) -> str:

@@ -5,9 +5,11 @@ run has a policy, is fed each second and its decisions written as TuningDecision
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 
 from clusters.tuning.controller import Controller
+from clusters.tuning.in_flight import InFlightMeter
 from metrics_app.services import record_second, record_tuning_decision
 
 log = logging.getLogger(__name__)
@@ -36,40 +38,43 @@ IN_FLIGHT_EVERY_S = 0.2  # how often the pods' requests in flight are read betwe
 
 class TuningListener:
     """One run's tuning controller: made at `start` when the run has a policy and a cluster LB Lab can
-    act on, fed each second with the pods' requests in flight read from that cluster: their mean over
-    readings every IN_FLIGHT_EVERY_S (on `tick`), as one reading is a snapshot of a number that moves
-    by whole requests; one reading at the second when no tick came."""
+    act on, fed each second with the pods' requests in flight read from that cluster every
+    IN_FLIGHT_EVERY_S (on `tick`; once at the second when no tick came): their mean over the second,
+    from the time the pods count their requests spent with them where they do, else from the
+    gauge's snapshots (clusters/tuning/in_flight.py)."""
 
     def __init__(self, publish: Callable[[int], None]):
         self.publish = publish
         self.controller: Controller | None = None
-        self.readings: list[dict[str, int]] = []
+        self.meter: InFlightMeter | None = None
+        self.read_since_second = False
         self.last_read = float("-inf")
 
     def _read(self, ctx) -> None:
-        """One reading of every slot's requests in flight (a replaced pod and its replacement added)."""
         try:
-            reading: dict[str, int] = {}
-            for name, metrics in ctx.cluster.pod_metrics().items():
-                key = self.pod_key(name)
-                reading[key] = reading.get(key, 0) + metrics.in_flight
+            metrics = ctx.cluster.pod_metrics()
         except Exception as error:  # noqa: BLE001 - a missed reading leaves the request view intact
             log.warning("run %s: tuning: reading the pods' metrics failed: %s", ctx.run_id, error)
             return
-        self.readings.append(reading)
+        self.meter.read(metrics, time.monotonic())
+        self.read_since_second = True
 
     def tick(self, ctx) -> None:
-        if self.controller is None or ctx.clock() - self.last_read < IN_FLIGHT_EVERY_S:
+        # Nothing is read before the load's clock started (the plugin's `clock` line): the first
+        # second's mean would span the time Locust took to start too, with nothing in flight, and the
+        # first window's pods would look faster than they are and the time outside them (the think
+        # time the simulator is given) longer, so the pods' queueing after a change was under-predicted.
+        if self.controller is None or ctx.load_s() is None or ctx.clock() - self.last_read < IN_FLIGHT_EVERY_S:
             return
         self.last_read = ctx.clock()
         self._read(ctx)
 
-    def _in_flight(self, ctx) -> dict[str, float]:
-        if not self.readings:
+    def _in_flight(self, ctx) -> dict[str, dict[str, float]]:
+        """Per slot, since the last second: in_flight, and delayed and queued where the pods say."""
+        if not self.read_since_second:
             self._read(ctx)
-        readings, self.readings = self.readings, []
-        slots = {key for reading in readings for key in reading}
-        return {key: sum(reading.get(key, 0) for reading in readings) / len(readings) for key in slots}
+        self.read_since_second = False
+        return self.meter.take()
 
     def start(self, ctx) -> None:
         plan = ctx.tuning
@@ -77,6 +82,7 @@ class TuningListener:
             return
         self.controller = Controller(plan.policy, plan.state, ctx.cluster, clock=ctx.load_s)
         self.pod_key = plan.pod_key
+        self.meter = InFlightMeter(slot_of=plan.pod_key)
 
     def second(self, ctx, second) -> None:
         if self.controller is None:
@@ -88,7 +94,7 @@ class TuningListener:
             if key in pods:  # a replaced pod and its replacement in the same second: one slot
                 pods[key] = merged(pods[key], row)
             else:
-                pods[key] = {**row, "in_flight": in_flight.get(key)} if in_flight else dict(row)
+                pods[key] = {**row, **in_flight.get(key, {"in_flight": None})} if in_flight else dict(row)
         try:
             decisions = self.controller.on_second(second.t, second.totals, pods)
         except Exception as error:  # noqa: BLE001 - a tuner's fault ends the tuning, not the run's load

@@ -175,11 +175,12 @@ def find_policy(given) -> TuningPolicy:
     return found
 
 
-def check_policy_on(policy: TuningPolicy, *, balancer: str) -> None:
+def check_policy_on(policy: TuningPolicy, *, balancer: str, balancer_options: Mapping | None = None) -> None:
     """ValidationError on `autotune` unless every action `policy` allows can be done on `balancer`
-    (a sandbox balancer: lblab, nginx, haproxy; or a Kubernetes one: gateway, istio, ingress-nginx, none)."""
+    (a sandbox balancer: lblab, nginx, haproxy; or a Kubernetes one: gateway, istio, ingress-nginx, none)
+    with the target's `balancer_options` (`TargetKind.balancer_options`: a slow start)."""
     try:
-        policy.spec(balancer=balancer)
+        policy.spec(balancer=balancer, balancer_options=balancer_options)
     except ClusterError as error:
         field = TuningPolicy.field_of(error.field)
         raise ValidationError({"autotune": [f"policy {policy.name!r} cannot act on the {balancer} balancer: "

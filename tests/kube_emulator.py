@@ -52,6 +52,7 @@ import jsonschema
 import kubernetes_validate
 
 from tests.kube_crd_schemas import validate_custom
+from tests.kube_home import HomeNamespace
 
 KUBERNETES_VERSION = "1.35.0"
 APP_LABELS = {"app": "web", "app.kubernetes.io/name": "web"}
@@ -102,6 +103,9 @@ BALANCER_KINDS = {
     "DestinationRule": ("networking.istio.io", "v1", "destinationrules"),
 }
 INGRESS_NGINX = "nginx.ingress.kubernetes.io/"
+# A Service's spec.trafficDistribution values Kubernetes 1.35 accepts (PreferSameZone and PreferSameNode GA,
+# PreferClose the older name of PreferSameZone)
+TRAFFIC_DISTRIBUTIONS = ("PreferClose", "PreferSameZone", "PreferSameNode")
 
 _GO_DURATION = r"^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$"
 _PERCENT = r"^(100(\.0+)?|[0-9]{1,2}(\.[0-9]+)?)$"
@@ -252,8 +256,8 @@ def merge_patch(target: dict, patch: dict) -> dict:
     for key, value in patch.items():
         if value is None:
             out.pop(key, None)
-        elif isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = merge_patch(out[key], value)
+        elif isinstance(value, dict):  # into what is there, or into nothing: its nulls name nothing to keep
+            out[key] = merge_patch(out[key] if isinstance(out.get(key), dict) else {}, value)
         else:
             out[key] = copy.deepcopy(value)
     return out
@@ -272,26 +276,39 @@ def registry_algorithm(attribute: str, value: str) -> str:
 def _custom_object_algorithm(obj: dict) -> tuple[str, dict]:
     """The algorithm an Envoy Gateway BackendTrafficPolicy or an Istio DestinationRule sets."""
     if obj["kind"] == "BackendTrafficPolicy":
-        balancer = obj["spec"].get("loadBalancer") or {"type": "LeastRequest"}
+        balancer = obj["spec"].get("loadBalancer") or {"type": "LeastRequest"}  # Envoy Gateway's default
         header = (balancer.get("consistentHash") or {}).get("header", {}).get("name")
         return registry_algorithm("envoy_gateway", balancer["type"]), {"header": header} if header else {}
-    balancer = (obj["spec"].get("trafficPolicy") or {}).get("loadBalancer") or {"simple": "LEAST_REQUEST"}
+    balancer = (obj["spec"].get("trafficPolicy") or {}).get("loadBalancer") or {}
+    balancer = balancer if "consistentHash" in balancer or "simple" in balancer else {"simple": "LEAST_REQUEST"}
     if "consistentHash" in balancer:
         header = balancer["consistentHash"].get("httpHeaderName")
         return "consistent_hash", {"header": header} if header else {}
     return registry_algorithm("istio", balancer["simple"]), {}
 
 
-def patched(obj: dict, request: Request) -> dict:
-    """`obj` with the request's merge patch applied, validated; 415 for a patch type the emulator
-    does not apply (a JSON Patch list), 400 for a body that is not an object."""
+SERVER_SET = ("uid", "resourceVersion", "creationTimestamp")  # metadata the API server writes
+
+
+def _as_sent(obj: dict) -> dict:
+    """`obj` without the metadata the server set, as a client would send it."""
+    return {**obj, "metadata": {key: value for key, value in obj["metadata"].items() if key not in SERVER_SET}}
+
+
+def patched(obj: dict, request: Request, validator=None) -> dict:
+    """`obj` with the request's merge patch applied, validated (by `validator`, else the Kubernetes
+    schemas); 415 for a patch type the emulator does not apply (a JSON Patch list), 400 for a body
+    that is not an object."""
     if request.content_type.split(";")[0].strip() not in MERGE_PATCHES:
         raise ApiError(415, "UnsupportedMediaType", f"the emulator applies {' or '.join(MERGE_PATCHES)} patches, "
                                                     f"not {request.content_type or 'none'}")
     if not isinstance(request.body, dict):
         raise ApiError(400, "BadRequest", "a merge patch is a JSON object")
     out = merge_patch(obj, request.body)
-    validate(out)
+    for key in ("annotations", "labels"):  # an empty map is not served back (Go's omitempty)
+        if (out.get("metadata") or {}).get(key) == {}:
+            del out["metadata"][key]
+    (validator or validate)(out)
     return out
 
 
@@ -345,6 +362,8 @@ class KubeApiEmulator:
         # what the sandbox ran before any balancer object: what deleting them all brings back
         self.base_algorithm = (sandbox.config.algorithm, dict(sandbox.config.algorithm_options))
         self.lock = threading.Lock()
+        # LB Lab's own namespace: its task worker's pod and a run's Locust worker Job (tests/kube_home.py)
+        self.home = HomeNamespace(validate, ApiError)
         emulator = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -391,6 +410,7 @@ class KubeApiEmulator:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+        self.home.close()
 
     def __enter__(self) -> KubeApiEmulator:
         return self
@@ -536,6 +556,8 @@ class KubeApiEmulator:
         chaos_mesh = f"apis/{CHAOS_MESH_GROUP}/{CHAOS_MESH_VERSION}"
         if path == chaos_mesh or path.startswith(f"{chaos_mesh}/") or path.startswith(f"apis/{CHAOS_MESH_GROUP}"):
             return self._chaos_mesh_route(method, path[len(chaos_mesh):].strip("/"), request)
+        if self.home.serves(path):
+            return self.home.route(method, path, request)
         if path.startswith(("api/v1/namespaces/", "apis/")) and f"/{ns}/" not in f"/{path}/":
             raise ApiError(404, "NotFound", f"the emulator serves namespace {self.namespace!r} only")
         if path.startswith("apis/metrics.k8s.io"):
@@ -723,12 +745,34 @@ class KubeApiEmulator:
             self.state.written.append((kind, name))
             self._balance()
             return 200, obj
+        if method == "PATCH":
+            stored = objects[name]
+            obj = patched(stored, request, validator=lambda out: self._checked_custom(kind, _as_sent(out)))
+            obj["metadata"]["resourceVersion"] = str(int(stored["metadata"]["resourceVersion"]) + 1)
+            objects[name] = obj
+            self.state.written.remove((kind, name))
+            self.state.written.append((kind, name))
+            self._balance()
+            return 200, obj
         if method == "DELETE":
             obj = objects.pop(name)
             self.state.written.remove((kind, name))
             self._balance()
             return 200, obj
         raise ApiError(405, "MethodNotAllowed", f"{method} on {plural}")
+
+    def add_balancer_object(self, obj: dict) -> dict:
+        """A balancer's custom object someone else made (the user's DestinationRule, say), there before
+        LB Lab; checked as any, written last (it rules, until another is written)."""
+        with self.lock:
+            obj = self._checked_custom(obj["kind"], obj)
+            name = obj["metadata"]["name"]
+            obj["metadata"].update(uid=f"uid-{name}", resourceVersion="1",
+                                   creationTimestamp=f"2026-01-01T00:00:{len(self.state.written):02d}Z")
+            self.state.balancer_objects[obj["kind"]][name] = obj
+            self.state.written.append((obj["kind"], name))
+            self._balance()
+        return obj
 
     def _checked_custom(self, kind: str, body) -> dict:
         if not isinstance(body, dict) or body.get("kind") != kind:
@@ -753,7 +797,15 @@ class KubeApiEmulator:
         if method == "GET":
             return 200, objects[name]
         if method == "PATCH":
-            objects[name] = patched(objects[name], request)
+            obj = patched(objects[name], request)
+            distribution = obj["spec"].get("trafficDistribution") if kind == "Service" else None
+            if distribution is not None and distribution not in TRAFFIC_DISTRIBUTIONS:
+                # the API server's own check (the OpenAPI schema says a string only)
+                message = f'Unsupported value: "{distribution}": supported values: "' + '", "'.join(
+                    TRAFFIC_DISTRIBUTIONS) + '"'
+                raise ApiError(422, "Invalid", f'Service "{name}" is invalid: spec.trafficDistribution: {message}',
+                               [{"field": "spec.trafficDistribution", "message": message}])
+            objects[name] = obj
             self._balance()
             return 200, objects[name]
         raise ApiError(405, "MethodNotAllowed", f"{method} on a {kind}")
@@ -864,9 +916,22 @@ class KubeApiEmulator:
         if name in self.state.chaos[plural]:
             raise ApiError(409, "AlreadyExists", f'{plural}.{CHAOS_MESH_GROUP} "{name}" already exists')
         metadata.update(name=name, namespace=self.namespace, uid=f"uid-{name}", resourceVersion="1")
+        obj["status"] = self._chaos_status(obj, ended=False)
         self.state.chaos[plural][name] = obj
         self._apply(plural, name, obj["spec"])
         return obj
+
+    def _chaos_status(self, obj: dict, *, ended: bool) -> dict:
+        """The status Chaos Mesh's controller reports of an experiment on its selected pods: running
+        (injected, not recovered; desired phase Run) or ended (recovered; desired phase Stop)."""
+        pods = obj["spec"]["selector"].get("pods", {}).get(self.namespace, [])
+        return {
+            "conditions": [{"type": "Selected", "status": "True"},
+                           {"type": "AllInjected", "status": str(not ended)},
+                           {"type": "AllRecovered", "status": str(ended)}, {"type": "Paused", "status": "False"}],
+            "experiment": {"desiredPhase": "Stop" if ended else "Run", "containerRecords": [
+                {"id": f"{self.namespace}/{pod}", "selectorKey": ".", "phase": "Not Injected" if ended else "Injected",
+                 "injectedCount": 1, "recoveredCount": int(ended)} for pod in pods]}}
 
     def _apply(self, plural: str, name: str, spec: dict) -> None:
         """What Chaos Mesh's daemon would do to the selected pods, done to the sandbox's: a delay is
@@ -888,6 +953,17 @@ class KubeApiEmulator:
             self.sandbox.stress_cpu(pods, spec["stressors"]["cpu"]["workers"], duration)
             self.state.effects[(plural, name)] = ("cpu_stress", pods)
         # anything else LB Lab does not send: stored, with no effect on the pods
+
+    def end_chaos(self, plural: str, name: str) -> dict:
+        """What Chaos Mesh does when an object's `duration` has elapsed: its fault recovered on the
+        pods, and its status says so (conditions AllRecovered True, AllInjected False; the
+        experiment's desired phase Stop, each pod's record Not Injected). The object stays, as in
+        Chaos Mesh, until it is deleted."""
+        with self.lock:
+            obj = self.state.chaos[plural][name]
+            obj["status"] = self._chaos_status(obj, ended=True)
+            self._undo(plural, name)
+            return obj
 
     def _undo(self, plural: str, name: str) -> None:
         """A deleted object's fault ends on its pods still alive (Chaos Mesh recovers them); the rest stays."""

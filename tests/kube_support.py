@@ -22,3 +22,8 @@ def emulated_namespace(tmp_path, monkeypatch, settings, *, chaos_mesh=True, **sa
 def kubernetes_target(owner, sandbox, **fields):
     return TargetFactory(owner=owner, kind="kubernetes", namespace="web", service="web", label_selector="app=web",
                          base_url=sandbox.endpoint, **fields)
+
+
+def changing(api, since: int = 0) -> list[tuple[str, str, dict | None]]:
+    """The requests that change something (all but GETs) the emulator took since request `since`."""
+    return [(request.method, request.path, request.body) for request in api.requests[since:] if request.method != "GET"]

@@ -24,6 +24,13 @@ def kubernetes_balancer_choices() -> list[tuple[str, str]]:
     return [(balancer.name, balancer.label) for balancer in KUBERNETES_BALANCERS.values()]
 
 
+def traffic_distribution_choices() -> list[tuple[str, str]]:
+    from clusters.kubernetes.balancers import TRAFFIC_DISTRIBUTION_ALIASES, TRAFFIC_DISTRIBUTIONS
+
+    return [("", "As the Service has it"), *((value, value) for value in TRAFFIC_DISTRIBUTIONS),
+            *((alias, f"{alias} (the older name of {value})") for alias, value in TRAFFIC_DISTRIBUTION_ALIASES.items())]
+
+
 def target_kind_choices() -> list[tuple[str, str]]:
     return targets.choices()
 

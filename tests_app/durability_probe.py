@@ -1,12 +1,12 @@
 """The durability probe of a run on a stateful target (issue 21): a Jepsen set writer beside the
 load's users (clusters/sandbox/stateful/probe.py) from `start` to `stop`, then everything read
-back from the primary the Sentinels name now and judged (clusters/durability.py).
+back from the store's primary now and judged (clusters/durability.py).
 
 It reports two summary sections (ARCHITECTURE.md s6):
 - `durability`: acked, lost, recovered, unexpected, lost_ids, rpo_s (async), failed, the mode and
   what it promises; a mode that promises no loss (sync) fails the run on any acknowledged write lost;
 - `stateful`: the store, its mode, and the failover as its events on the load clock (LB Lab's
-  kill or stop, Sentinel's +odown..., the promotion, the old primary's return).
+  kill or stop, Sentinel's +odown... or Patroni's role changes, the promotion, the old primary's return).
 A run on a target without a store hears nothing of it.
 """
 
@@ -16,9 +16,7 @@ import logging
 
 from clusters.base import ClusterError, EventType
 from clusters.sandbox.stateful import PROMISES, PROMISES_NO_LOSS
-from clusters.sandbox.stateful.probe import DurabilityProbe
-from clusters.sandbox.stateful.store import DEFAULT_KEY
-from clusters.sandbox.stateful.writer import read_ids
+from clusters.sandbox.stateful.probe import DurabilityProbe, read_records
 from tests_app.live_recovery import cluster_events_on_load_clock
 
 log = logging.getLogger(__name__)
@@ -35,8 +33,8 @@ def attach(events) -> None:
 
 def timeline_entry(event: dict) -> dict:
     """A store event on the load clock as the timeline shows it: when (`t`), its `type`, what
-    happened (`event`: Sentinel's name for it, else the type), the `server` (or the Sentinel that
-    said it) and a `detail` (for a promotion: old → new primary)."""
+    happened (`event`: Sentinel's or Patroni's name for it, else the type), the `server` (or the
+    Sentinel or Patroni node that said it) and a `detail` (for a promotion: old → new primary)."""
     detail = f"{event['old']} → {event['new']}" if event["type"] == EventType.FAILOVER else event.get("detail", "")
     return {"t": event["t"], "type": event["type"], "event": event.get("event") or event["type"],
             "server": event.get("server") or event.get("source") or "", "detail": detail}
@@ -65,7 +63,7 @@ class ProbeListener:
         section = {"mode": mode, "promise": PROMISES.get((store, mode), ""), "failed": len(writes.failed),
                    "errors": dict(writes.errors)}
         try:
-            present = read_ids([tuple(address) for address in self.store["sentinels"]], key=DEFAULT_KEY)
+            present = read_records(self.store)
         except ClusterError as error:
             ctx.report["durability"] = {**section, "error": str(error)}
             ctx.reasons.append(f"durability: the writes could not be read back: {error}")

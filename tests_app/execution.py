@@ -172,6 +172,13 @@ class PodReadings:
 TIMELINE = frozenset({EventType.SCALED, EventType.FAILOVER})
 
 
+def on_timeline(event) -> bool:
+    """Whether the run's timeline keeps `event`: a type of TIMELINE, or a fault a chaos tool ended on
+    its own (a Chaos Mesh object whose duration elapsed: `fault_cleared` with `by`), which LB Lab
+    did not end itself."""
+    return event.type in TIMELINE or (event.type == EventType.FAULT_CLEARED and bool(event.details.get("by")))
+
+
 class SecondsFeed:
     """Turns the plugin's sample lines into the run's Seconds, in order: each completed with the
     cluster's readings of the pods, and its live messages from the run's one LiveSeries. Keeps
@@ -207,7 +214,8 @@ class SecondsFeed:
           rescheduled pod): kept with the run and told to the live series before the second that
           may first show a replacement is fed and recorded, so the live scores, the summary and
           every replay of the run retire the same pods at the same second.
-        - What the charts mark (`TIMELINE`: scale changes, a store's failover), on the load clock."""
+        - What the charts mark (`on_timeline`: scale changes, a store's failover, a Chaos Mesh
+          object's end), on the load clock."""
         if self.cluster is None:
             return False
         try:
@@ -220,7 +228,7 @@ class SecondsFeed:
             self._events_seq = max(self._events_seq, event.seq)
             if event.type == EventType.POD_STARTED and event.pod and event.details.get("replaces"):
                 found[str(event.details["replaces"])] = event.pod
-            elif event.type in TIMELINE:
+            elif on_timeline(event):
                 t = None if load_t0_unix is None else round(event.t - load_t0_unix, 3)
                 marked.append({"t": t, "type": str(event.type), **event.details})
         if found:
@@ -295,16 +303,37 @@ def tuning_plan(run: LoadTestRun, spec: TargetSpec, kind: TargetKind, cluster: C
     at the start. RunFailed when the policy cannot act on this target."""
     if cluster is None or kind.algorithm(spec) is None:
         raise RunFailed("autotune: LB Lab cannot act on this target's balancer")
-    balancer = kind.balancer(spec)
+    balancer, balancer_options = kind.balancer(spec), kind.balancer_options(spec)
     try:
-        policy = run.autotune.spec(balancer=balancer)
+        policy = run.autotune.spec(balancer=balancer, balancer_options=balancer_options)
     except ClusterError as error:
         raise RunFailed(f"autotune: policy {run.autotune.name!r}: {error}") from error
     config = getattr(cluster, "config", None)
-    state = TargetState(algorithm=kind.algorithm(spec), replicas=len(cluster.pods()), weights=dict(spec.weights),
-                        balancer=balancer, capacity=int(getattr(config, "capacity", 1)),
-                        keep_alive=scenario.keep_alive)
+    try:  # what the balancer runs now (read from a Kubernetes cluster), not its default
+        algorithm, options = kind.running_algorithm(spec, cluster)
+    except ClusterError as error:
+        raise RunFailed(f"autotune: reading the balancer's setting: {error}") from error
+    # A pod's concurrency: the sandbox's setting. Elsewhere LB Lab does not know it (a Kubernetes pod's
+    # server may take any number at once): then as many as the scenario's users, so the simulator
+    # queues no request the pods were not seen to queue (one at a time had pods with pinned users
+    # queue them in the model, evening out their counts: kube-proxy's pinning predicted to score 97).
+    capacity = int(getattr(config, "capacity", 0)) or max(int(scenario.users), 1)
+    state = TargetState(algorithm=algorithm, options=options, replicas=len(cluster.pods()), weights=dict(spec.weights),
+                        balancer=balancer, capacity=capacity, keep_alive=scenario.keep_alive,
+                        balancer_options=balancer_options)
     return TuningPlan(policy, state, pod_key=kind.pod_slot)
+
+
+def locust_worker_pods(run: LoadTestRun):
+    """Where a run's Locust workers run: None for local processes (the default, and any run of one
+    worker), or a `LocustWorkerJob` when LB Lab runs in a cluster (LBLAB_LOCUST_WORKER_JOB)."""
+    job = settings.LBLAB_LOCUST_WORKER_JOB
+    if job is None or run.workers <= 1:
+        return None
+    from clusters.kubernetes.locust_workers import LocustWorkerJob  # the client loads only in a cluster
+
+    return LocustWorkerJob.in_cluster(job["template"], namespace=job["namespace"], pod_name=job["pod_name"],
+                                      pod_ip=job["pod_ip"], run_id=run.pk)
 
 
 def drive(
@@ -334,8 +363,16 @@ def drive(
         deadline = time.monotonic() + scenario.duration_s + OVERRUN_S
         final, stopped, last_beat, pending = None, None, 0.0, []
         checked_locustfile(run)
-        with LocustProcess(locust_config(run.target, scenario, host, run.locustfile), workers=run.workers) as locust:
-            locust.start()
+        try:
+            worker_pods = locust_worker_pods(run)
+        except ClusterError as error:
+            raise RunFailed(f"Locust workers: {error}") from error
+        with LocustProcess(locust_config(run.target, scenario, host, run.locustfile), workers=run.workers,
+                           worker_pods=worker_pods) as locust:
+            try:
+                locust.start()
+            except ClusterError as error:
+                raise RunFailed(f"Locust workers: {error}") from error
             while final is None:
                 # A short wait: `tick` listeners (the chaos schedule) act between the samples.
                 lines, pending = pending or locust.poll(timeout=TICK_S), []

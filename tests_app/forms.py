@@ -95,7 +95,9 @@ class TargetForm(forms.ModelForm):
         fields = [
             "name", "kind", "pods", "nodes", "balancer", "algorithm", "service_time_ms", "retries", "base_url",
             "follow_redirects", "context", "namespace",
-            "service", "label_selector", "kubernetes_balancer", "route", "attribution", "pod_header", "pod_json_field",
+            "service", "label_selector", "kubernetes_balancer", "route", "traffic_distribution", "slow_start_s",
+            "attribution",
+            "pod_header", "pod_json_field",
             "prometheus_url",
             "prometheus_query", "expected_pods", "expected_pod_count", "weights",
         ]
@@ -106,7 +108,8 @@ class TargetForm(forms.ModelForm):
         }
         labels = {"base_url": "Base URL", "service_time_ms": "Service time (ms)", "label_selector": "Label selector",
                   "prometheus_url": "Prometheus URL", "kubernetes_balancer": "Balancer",
-                  "route": "HTTPRoute or Ingress"}
+                  "route": "HTTPRoute or Ingress", "traffic_distribution": "Traffic distribution",
+                  "slow_start_s": "Slow start (s)"}
 
     def __init__(self, *args, owner, **kwargs):
         super().__init__(*args, **kwargs)
@@ -119,6 +122,7 @@ class TargetForm(forms.ModelForm):
         self.fields["balancer"].required = False  # not sent: LB Lab's own (the model's default)
         self.fields["kubernetes_balancer"].choices = kubernetes_balancer_choices()
         self.fields["kubernetes_balancer"].required = False  # not sent: kube-proxy alone (the model's default)
+        self.fields["slow_start_s"].required = False  # not sent: off
 
     def shown_fields(self) -> list[tuple[forms.BoundField, str]]:
         """Each field with the condition it is shown under (`id_kind=url,mirror`; empty: always):
@@ -140,6 +144,11 @@ class TargetForm(forms.ModelForm):
         return DEFAULT_RETRIES if retries is None else retries
     def clean_balancer(self) -> str:
         return self.cleaned_data.get("balancer") or DEFAULT_BACKEND
+
+    def clean_slow_start_s(self) -> float:
+        """Empty (a target of another kind, or left blank): no slow start."""
+        seconds = self.cleaned_data.get("slow_start_s")
+        return 0.0 if seconds is None else seconds
 
     def clean_kubernetes_balancer(self) -> str:
         return self.cleaned_data.get("kubernetes_balancer") or DEFAULT_KUBERNETES_BALANCER

@@ -18,7 +18,13 @@ from django.urls import reverse
 from clusters.algorithms import ALGORITHMS
 from clusters.balance import MAX_DISTINCT_PODS, POD_NAME_MAX, ExpectedPods, clean_pod_name
 from clusters.base import ClusterError
-from clusters.kubernetes.balancers import DEFAULT_KUBERNETES_BALANCER, KUBERNETES_BALANCERS
+from clusters.kubernetes.balancers import (
+    DEFAULT_KUBERNETES_BALANCER,
+    KUBERNETES_BALANCERS,
+    MAX_SLOW_START_S,
+    TRAFFIC_DISTRIBUTION_ALIASES,
+    TRAFFIC_DISTRIBUTIONS,
+)
 from clusters.sandbox.backends import BALANCER_BACKENDS, DEFAULT_BACKEND
 from clusters.sandbox.config import DEFAULT_RETRIES, MAX_RETRIES
 from clusters.sandbox.stateful import DEFAULT_DURABILITY, DURABILITY_MODES, STORES
@@ -34,6 +40,7 @@ from tests_app.choices import (
     kubernetes_balancer_choices,
     stateful_choices,
     target_kind_choices,
+    traffic_distribution_choices,
 )
 from tests_app.engine.config import is_header_name
 from tests_app.scenario_spec import DEFAULTS, ScenarioSpec
@@ -112,6 +119,18 @@ class Target(models.Model):
                   "empty: named as the service.",
     )
 
+    traffic_distribution = models.CharField(
+        max_length=16, blank=True, default="", choices=traffic_distribution_choices,
+        help_text="Balancer none (kube-proxy): the Service's trafficDistribution for the run, PreferSameZone or "
+                  "PreferSameNode (Kubernetes 1.35; PreferClose is PreferSameZone's older name). Empty: as it is.",
+    )
+
+    slow_start_s = models.FloatField(
+        default=0.0, validators=[MinValueValidator(0.0), MaxValueValidator(MAX_SLOW_START_S)],
+        help_text="Envoy Gateway or Istio, with round robin or least request: new pods' share of requests ramped "
+                  "up over this many seconds (slowStart.window, warmupDurationSecs), for the run. 0: off.",
+    )
+
     # pod attribution
     attribution = models.CharField(max_length=16, choices=Attribution.choices, default=Attribution.HEADER)
     pod_header = models.CharField(max_length=100, default="X-Pod", help_text="Matched case-insensitively.")
@@ -146,6 +165,10 @@ class Target(models.Model):
             models.CheckConstraint(condition=Q(kubernetes_balancer__in=list(KUBERNETES_BALANCERS)),
                                    name="target_kubernetes_balancer_valid"),
             models.CheckConstraint(condition=Q(stateful__in=["", *STORES]), name="target_stateful_valid"),
+            models.CheckConstraint(condition=Q(traffic_distribution__in=["", *TRAFFIC_DISTRIBUTIONS]),
+                                   name="target_traffic_distribution_valid"),
+            models.CheckConstraint(condition=Q(slow_start_s__gte=0, slow_start_s__lte=MAX_SLOW_START_S),
+                                   name="target_slow_start_range"),
             models.CheckConstraint(condition=Q(durability__in=list(DURABILITY_MODES)), name="target_durability_valid"),
             models.CheckConstraint(condition=~Q(kind="url") | ~Q(base_url=""), name="target_url_needs_base_url"),
             models.CheckConstraint(
@@ -161,10 +184,15 @@ class Target(models.Model):
         errors: dict[str, str] = {}
         # Locust doubles the slash of every path after a trailing one (ARCHITECTURE.md s9).
         self.base_url = self.base_url.rstrip("/")
+        self.traffic_distribution = TRAFFIC_DISTRIBUTION_ALIASES.get(self.traffic_distribution,
+                                                                     self.traffic_distribution)
         if self.kind in TARGET_KINDS:  # an unknown kind is the field's own error
             for name, message in TARGET_KINDS[self.kind].required.items():
                 if not getattr(self, name):
                     errors[name] = message
+            for name in ("traffic_distribution", "slow_start_s"):
+                if getattr(self, name) and name not in TARGET_KINDS[self.kind].fields:
+                    errors[name] = "A setting of the balancer in front of Kubernetes pods: a kubernetes target only."
             if self.stateful and "stateful" not in TARGET_KINDS[self.kind].fields:
                 errors["stateful"] = "A stateful store runs beside the sandbox's pods only: use a sandbox target."
             elif (self.balancer in BALANCER_BACKENDS and self.algorithm in ALGORITHMS  # else their own errors

@@ -204,7 +204,8 @@ INLINE_TARGET_FIELDS = frozenset({
     "name", "kind", "pods", "nodes", "balancer", "algorithm", "service_time_ms", "retries", "stateful", "durability",
     "base_url", "follow_redirects",
     "context",
-    "namespace", "service", "label_selector", "kubernetes_balancer", "route", "attribution", "pod_header", "pod_json_field",
+    "namespace", "service", "label_selector", "kubernetes_balancer", "route", "traffic_distribution", "slow_start_s",
+    "attribution", "pod_header", "pod_json_field",
     "prometheus_url",
     "prometheus_query", "expected_pods", "expected_pod_count", "weights",
 })
@@ -381,7 +382,7 @@ def _resolve_target(owner, given, errors: dict) -> Target | None:
     if not isinstance(given, Mapping):
         errors["target"] = ["A target id or a target object."]
         return None
-    if _refuse_unknown(given, INLINE_TARGET_FIELDS, "target", errors):
+    if _refuse_unknown(given, INLINE_TARGET_FIELDS, "target", errors) or _refuse_nul(given, "target", errors):
         return None
     fields = dict(given)
     fields["name"] = fields.get("name") or _describe_or_blank(fields)
@@ -446,6 +447,23 @@ def _refuse_unknown(given: Mapping, known: frozenset, field_name: str, errors: d
     return bool(unknown)
 
 
+def _refuse_nul(given: Mapping, field_name: str, errors: dict) -> bool:
+    """Whether an inline object holds a NUL character in any of its strings (names, values, keys
+    of its lists and mappings); each such field is an error. PostgreSQL stores no NUL in text or
+    jsonb, and the target is looked up by name before the model's own checks run."""
+    def has_nul(value) -> bool:
+        if isinstance(value, str):
+            return "\x00" in value
+        if isinstance(value, Mapping):
+            return any(has_nul(key) or has_nul(item) for key, item in value.items())
+        return isinstance(value, list | tuple) and any(has_nul(item) for item in value)
+
+    bad = sorted(name for name, value in given.items() if has_nul(value))
+    if bad:
+        errors[field_name] = {name: ["Null characters are not allowed."] for name in bad}
+    return bool(bad)
+
+
 def _describe_or_blank(fields: Mapping) -> str:
     try:
         return describe_target(fields)
@@ -463,7 +481,7 @@ def _resolve_scenario(owner, given, overrides: Mapping, errors: dict) -> Scenari
         if not overrides:
             return scenario
     elif isinstance(given, Mapping):
-        if _refuse_unknown(given, INLINE_SCENARIO_FIELDS, "scenario", errors):
+        if _refuse_unknown(given, INLINE_SCENARIO_FIELDS, "scenario", errors) or _refuse_nul(given, "scenario", errors):
             return None
         scenario = Scenario(owner=owner, **{"name": CUSTOM, **given})
     else:
@@ -595,7 +613,7 @@ def _resolve_policy(given, target: Target | None, errors: dict) -> TuningPolicy 
                               "auto-tuning needs a sandbox or Kubernetes target"]
         return None
     try:
-        check_policy_on(policy, balancer=kind.balancer(spec))
+        check_policy_on(policy, balancer=kind.balancer(spec), balancer_options=kind.balancer_options(spec))
     except ValidationError as error:
         errors.update(error.message_dict)
         return None
@@ -892,6 +910,7 @@ def reap_stale_runs() -> int:
             else:
                 _finish(run, status=LoadTestRun.Status.ERROR, error="worker lost: no heartbeat for 30 s")
                 transaction.on_commit(partial(roll_back_chaos, run))
+                transaction.on_commit(partial(delete_worker_pods, run))
             reaped += 1
     if reaped:
         log.warning("reaped %d run(s) whose worker or loadtest was lost", reaped)
@@ -920,6 +939,21 @@ def roll_back_chaos(run: LoadTestRun) -> int:
         log.error("run %s: rolling back its chaos failed: %s", run.pk, error)
         return mark_rollback_failed(run.pk, error=f"the reaper could not roll back: {error}")
     return roll_back_open_injections(run.pk, how=how)
+
+
+def delete_worker_pods(run: LoadTestRun) -> None:
+    """Delete the Locust worker Job of a run whose worker died (in a cluster; nothing otherwise):
+    its workers would otherwise wait for a master that is gone until the Job's deadline."""
+    from tests_app.execution import locust_worker_pods
+
+    try:
+        pods = locust_worker_pods(run)
+        if pods is not None:
+            gone = pods.delete()
+            if gone:
+                log.warning("run %s: the reaper deleted its Locust workers: %s", run.pk, ", ".join(gone))
+    except ClusterError as error:  # the Job's deadline and owner still end it; logged for the operator
+        log.error("run %s: deleting its Locust workers failed: %s", run.pk, error)
 
 
 def queue_reaper() -> None:

@@ -105,7 +105,7 @@ FAULT_KINDS: dict[str, FaultKind] = {}  # name -> kind, in registration order: t
 
 
 class StatefulFaultKind(FaultKind):
-    """A fault of a stateful service's primary (`--stateful redis`): `take_down` names the `Cluster`
+    """A fault of a stateful service's primary (`--stateful redis|postgres`): `take_down` names the `Cluster`
     method. The server it took down is the fault's one "pod"; when the step ends (its duration:
     how long the old primary stays down) `restore` starts it again, and the store's failover
     software makes it a replica of the primary it promoted meanwhile. A cluster without a store

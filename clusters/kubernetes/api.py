@@ -104,13 +104,40 @@ def _labels_match(terms: list[str], labels: dict[str, str]) -> bool:
     return True
 
 
-def _values_under(patch: dict, current: dict) -> dict:
-    """The merge patch that sets back what `patch` changes of `current` (None where it had nothing)."""
+def values_under(patch: dict, current: dict) -> dict:
+    """The merge patch that sets back what `patch` changes of `current`: None where it had nothing,
+    so a field LB Lab added is removed whole (a map of independent keys, metadata's annotations,
+    keeps its other keys: only the ones changed are named)."""
     out = {}
     for key, value in patch.items():
         now = (current or {}).get(key)
-        out[key] = _values_under(value, now if isinstance(now, dict) else {}) if isinstance(value, dict) else now
+        if isinstance(value, dict) and (isinstance(now, dict) or key in ("metadata", "annotations")):
+            out[key] = values_under(value, now if isinstance(now, dict) else {})
+        else:
+            out[key] = now
     return out
+
+
+def replacing(current, new):
+    """The merge patch that makes `current` exactly `new`: the keys of `current` that `new` lacks
+    set to None (removed), down through the maps both have."""
+    if not isinstance(new, dict) or not isinstance(current, dict):
+        return new
+    out = {key: None for key in current if key not in new}
+    out.update({key: replacing(current.get(key), value) for key, value in new.items()})
+    return out
+
+
+def value_at(obj, at: tuple[str, ...]):
+    for key in at:
+        obj = obj.get(key) if isinstance(obj, dict) else None
+    return obj
+
+
+def nested(at: tuple[str, ...], value) -> dict:
+    for key in reversed(at):
+        value = {key: value}
+    return value
 
 
 def _merged(base: dict, extra: dict) -> dict:
@@ -125,7 +152,7 @@ def _check_plural(plural: str) -> None:
         raise ValueError(f"not a Chaos Mesh kind LB Lab creates: {plural!r}")
 
 
-def _server_message(error: ApiException) -> str:
+def server_message(error: ApiException) -> str:
     """The API server's own words: its Status message and the causes it names."""
     try:
         status = json.loads(error.body or "{}")
@@ -133,6 +160,24 @@ def _server_message(error: ApiException) -> str:
         return f"{error.status} {error.reason}"
     causes = [cause.get("message", "") for cause in (status.get("details") or {}).get("causes", [])]
     return "; ".join(part for part in [status.get("message") or f"{error.status} {error.reason}", *causes] if part)
+
+
+def api_client(*, context: str | None = None, kubeconfig: str | None = None) -> client.ApiClient:
+    """The official client's connection: a kubeconfig context (`KUBECONFIG` or ~/.kube/config when
+    not given), or the in-cluster service account when there is no kubeconfig and LB Lab runs in a pod."""
+    # Read now, not at the client's import (it freezes KUBECONFIG then): a colon-separated list works.
+    kubeconfig = kubeconfig or os.environ.get("KUBECONFIG") or None
+    try:
+        return config.new_client_from_config(config_file=kubeconfig, context=context)
+    except config.ConfigException as error:
+        if kubeconfig or context:
+            raise ClusterError(f"kubeconfig: {error}", field="context") from None
+        try:
+            config.load_incluster_config()
+        except config.ConfigException:
+            raise ClusterError("no kubeconfig (KUBECONFIG or ~/.kube/config) and LB Lab is not running in a "
+                               "pod with a service account", field="context") from None
+        return client.ApiClient()
 
 
 class KubeApi:
@@ -151,20 +196,7 @@ class KubeApi:
                         kubeconfig: str | None = None) -> KubeApi:
         """From a kubeconfig context (`KUBECONFIG` or ~/.kube/config when not given), or the
         in-cluster service account when there is no kubeconfig and LB Lab runs in a pod."""
-        # Read now, not at the client's import (it freezes KUBECONFIG then): a colon-separated list works.
-        kubeconfig = kubeconfig or os.environ.get("KUBECONFIG") or None
-        try:
-            api_client = config.new_client_from_config(config_file=kubeconfig, context=context)
-        except config.ConfigException as error:
-            if kubeconfig or context:
-                raise ClusterError(f"kubeconfig: {error}", field="context") from None
-            try:
-                config.load_incluster_config()
-            except config.ConfigException:
-                raise ClusterError("no kubeconfig (KUBECONFIG or ~/.kube/config) and LB Lab is not running in a "
-                                   "pod with a service account", field="context") from None
-            api_client = client.ApiClient()
-        return cls(api_client, namespace=namespace, selector=selector)
+        return cls(api_client(context=context, kubeconfig=kubeconfig), namespace=namespace, selector=selector)
 
     # ------------------------------------------------------------ reading
 
@@ -173,7 +205,7 @@ class KubeApi:
         try:
             found = self.core.list_namespaced_pod(self.namespace, label_selector=self.selector)
         except ApiException as error:
-            raise ClusterError(f"listing pods: {_server_message(error)}", field="namespace") from None
+            raise ClusterError(f"listing pods: {server_message(error)}", field="namespace") from None
         pods = []
         for item in found.items:
             if item.metadata.deletion_timestamp is not None or (item.status.phase or "") in ("Succeeded", "Failed"):
@@ -198,7 +230,7 @@ class KubeApi:
         try:
             return sorted(node.metadata.name for node in self.core.list_node().items)
         except ApiException as error:
-            raise ClusterError(f"listing nodes: {_server_message(error)}", field="node") from None
+            raise ClusterError(f"listing nodes: {server_message(error)}", field="node") from None
 
     # ------------------------------------------------------------ acting
 
@@ -206,7 +238,7 @@ class KubeApi:
         try:
             self.core.delete_namespaced_pod(name, self.namespace, grace_period_seconds=grace_period_s)
         except ApiException as error:
-            raise ClusterError(f"deleting pod {name}: {_server_message(error)}", field="target") from None
+            raise ClusterError(f"deleting pod {name}: {server_message(error)}", field="target") from None
 
     def evict(self, name: str, *, grace_period_s: int = DEFAULT_GRACE_S) -> str | None:
         """Evict `name` through the Eviction API; None when it was evicted, else why the API
@@ -219,8 +251,8 @@ class KubeApi:
             self.core.create_namespaced_pod_eviction(name, self.namespace, eviction)
         except ApiException as error:
             if error.status == 429:
-                return _server_message(error)
-            raise ClusterError(f"evicting pod {name}: {_server_message(error)}", field="target") from None
+                return server_message(error)
+            raise ClusterError(f"evicting pod {name}: {server_message(error)}", field="target") from None
         return None
 
     def set_unschedulable(self, node: str, unschedulable: bool) -> None:
@@ -233,14 +265,14 @@ class KubeApi:
             self.core.patch_node(node, patch)
         except ApiException as error:
             what = "cordoning" if unschedulable else "uncordoning"
-            raise ClusterError(f"{what} node {node}: {_server_message(error)}", field="node") from None
+            raise ClusterError(f"{what} node {node}: {server_message(error)}", field="node") from None
 
     def cordoned_by_lblab(self) -> list[str]:
         """The nodes LB Lab cordoned and has not uncordoned (their `CORDONED_BY` annotation)."""
         try:
             nodes = self.core.list_node().items
         except ApiException as error:
-            raise ClusterError(f"listing nodes: {_server_message(error)}", field="node") from None
+            raise ClusterError(f"listing nodes: {server_message(error)}", field="node") from None
         return sorted(node.metadata.name for node in nodes if (node.metadata.annotations or {}).get(CORDONED_BY))
 
     def drain(self, node: str, *, grace_period_s: int = DEFAULT_GRACE_S) -> DrainResult:
@@ -273,7 +305,7 @@ class KubeApi:
         try:
             found = self.apps.list_namespaced_deployment(self.namespace)
         except ApiException as error:
-            raise ClusterError(f"listing deployments: {_server_message(error)}", field="namespace") from None
+            raise ClusterError(f"listing deployments: {server_message(error)}", field="namespace") from None
         names = [item.metadata.name for item in found.items
                  if _labels_match(terms, (item.spec.template.metadata.labels or {}) if item.spec.template.metadata else {})]
         return names[0] if len(names) == 1 else ""
@@ -282,13 +314,13 @@ class KubeApi:
         try:
             return int(self.apps.read_namespaced_deployment_scale(deployment, self.namespace).spec.replicas or 0)
         except ApiException as error:
-            raise ClusterError(f"reading deployment {deployment}: {_server_message(error)}", field="service") from None
+            raise ClusterError(f"reading deployment {deployment}: {server_message(error)}", field="service") from None
 
     def scale(self, deployment: str, replicas: int) -> None:
         try:
             self.apps.patch_namespaced_deployment_scale(deployment, self.namespace, {"spec": {"replicas": replicas}})
         except ApiException as error:
-            raise ClusterError(f"scaling deployment {deployment}: {_server_message(error)}", field="replicas") from None
+            raise ClusterError(f"scaling deployment {deployment}: {server_message(error)}", field="replicas") from None
 
     def autoscaler(self, deployment: str) -> Autoscaler | None:
         """The HorizontalPodAutoscaler (autoscaling/v2) that scales `deployment`, as its status is
@@ -296,7 +328,7 @@ class KubeApi:
         try:
             found = self.autoscaling.list_namespaced_horizontal_pod_autoscaler(self.namespace)
         except ApiException as error:
-            raise ClusterError(f"listing autoscalers: {_server_message(error)}", field="service") from None
+            raise ClusterError(f"listing autoscalers: {server_message(error)}", field="service") from None
         for hpa in found.items:
             ref = hpa.spec.scale_target_ref
             if ref.kind == "Deployment" and ref.name == deployment:
@@ -320,7 +352,7 @@ class KubeApi:
         except ApiException as error:
             if error.status == 404:
                 return None
-            raise ClusterError(f"reading pod metrics: {_server_message(error)}", field="namespace") from None
+            raise ClusterError(f"reading pod metrics: {server_message(error)}", field="namespace") from None
         usage = {}
         for item in found.get("items") or ():
             containers = item.get("containers") or ()
@@ -339,7 +371,7 @@ class KubeApi:
         except ApiException as error:
             if error.status == 404:
                 return False
-            raise ClusterError(f"discovering {group}/{version}: {_server_message(error)}", field="kind") from None
+            raise ClusterError(f"discovering {group}/{version}: {server_message(error)}", field="kind") from None
         return True
 
     def create_chaos(self, plural: str, body: dict) -> dict:
@@ -348,7 +380,7 @@ class KubeApi:
         try:
             return self.custom.create_namespaced_custom_object(CHAOS_GROUP, CHAOS_VERSION, self.namespace, plural, body)
         except ApiException as error:
-            raise ClusterError(f"creating {body.get('kind', plural)}: {_server_message(error)}", field="kind") from None
+            raise ClusterError(f"creating {body.get('kind', plural)}: {server_message(error)}", field="kind") from None
 
     def list_chaos(self, plural: str, *, label_selector: str) -> list[dict]:
         _check_plural(plural)
@@ -358,7 +390,7 @@ class KubeApi:
         except ApiException as error:
             if error.status == 404:  # Chaos Mesh is not installed: nothing of it to find
                 return []
-            raise ClusterError(f"listing {plural}: {_server_message(error)}", field="kind") from None
+            raise ClusterError(f"listing {plural}: {server_message(error)}", field="kind") from None
         return list(found.get("items") or ())
 
     def delete_chaos(self, plural: str, name: str) -> None:
@@ -368,28 +400,30 @@ class KubeApi:
             self.custom.delete_namespaced_custom_object(CHAOS_GROUP, CHAOS_VERSION, self.namespace, plural, name)
         except ApiException as error:
             if error.status != 404:
-                raise ClusterError(f"deleting {plural}/{name}: {_server_message(error)}", field="kind") from None
+                raise ClusterError(f"deleting {plural}/{name}: {server_message(error)}", field="kind") from None
 
     # ------------------------------------------------------------ balancer settings
 
-    def apply_balancer_object(self, body: dict) -> None:
+    def apply_balancer_object(self, body: dict, *, current: dict | None = None) -> None:
         """Create a balancer's custom object (`BALANCER_OBJECTS`), or replace the one of that name
-        LB Lab created before (a second switch in the same run)."""
+        LB Lab created before (a second switch in the same run; `current`: it, as just read)."""
         group, version, plural = BALANCER_OBJECTS[body["kind"]]
         name = body["metadata"]["name"]
+        if current is None:
+            try:
+                self.custom.create_namespaced_custom_object(group, version, self.namespace, plural, body)
+                return
+            except ApiException as error:
+                if error.status != 409:
+                    raise ClusterError(f"creating {body['kind']} {name}: {server_message(error)}",
+                                       field="algorithm") from None
         try:
-            self.custom.create_namespaced_custom_object(group, version, self.namespace, plural, body)
-            return
-        except ApiException as error:
-            if error.status != 409:
-                raise ClusterError(f"creating {body['kind']} {name}: {_server_message(error)}",
-                                   field="algorithm") from None
-        try:
-            current = self.custom.get_namespaced_custom_object(group, version, self.namespace, plural, name)
+            if current is None:
+                current = self.custom.get_namespaced_custom_object(group, version, self.namespace, plural, name)
             body = {**body, "metadata": {**body["metadata"], "resourceVersion": current["metadata"]["resourceVersion"]}}
             self.custom.replace_namespaced_custom_object(group, version, self.namespace, plural, name, body)
         except ApiException as error:
-            raise ClusterError(f"replacing {body['kind']} {name}: {_server_message(error)}", field="algorithm") from None
+            raise ClusterError(f"replacing {body['kind']} {name}: {server_message(error)}", field="algorithm") from None
 
     def balancer_objects(self, kind: str, *, label_selector: str) -> list[str]:
         """The names of the namespace's objects of a balancer `kind` a label selector picks ([] when
@@ -401,7 +435,7 @@ class KubeApi:
         except ApiException as error:
             if error.status == 404:
                 return []
-            raise ClusterError(f"listing {plural}: {_server_message(error)}", field="algorithm") from None
+            raise ClusterError(f"listing {plural}: {server_message(error)}", field="algorithm") from None
         return [item["metadata"]["name"] for item in found.get("items") or ()]
 
     def delete_balancer_object(self, kind: str, name: str) -> None:
@@ -410,58 +444,102 @@ class KubeApi:
             self.custom.delete_namespaced_custom_object(group, version, self.namespace, plural, name)
         except ApiException as error:
             if error.status != 404:
-                raise ClusterError(f"deleting {kind} {name}: {_server_message(error)}", field="algorithm") from None
+                raise ClusterError(f"deleting {kind} {name}: {server_message(error)}", field="algorithm") from None
 
-    def patch_balancer_setting(self, kind: str, name: str, patch: dict, *, run_label: str) -> None:
-        """Merge `patch` into the Service or Ingress `name`, keeping the values it replaces on the
-        object itself (`UNDO_ANNOTATION`: the run and the values; written by the first change only,
-        so it holds the values before LB Lab)."""
+    def balancer_objects_of_kind(self, kind: str) -> list[dict]:
+        """Every object of a balancer `kind` in the namespace, LB Lab's and others' ([] when the
+        cluster does not serve the kind: that balancer is not installed)."""
+        group, version, plural = BALANCER_OBJECTS[kind]
         try:
-            current = self.core.api_client.sanitize_for_serialization(self._read_service_or_ingress(kind, name))
+            found = self.custom.list_namespaced_custom_object(group, version, self.namespace, plural)
         except ApiException as error:
-            raise ClusterError(f"reading {kind} {name}: {_server_message(error)}", field="route") from None
+            if error.status == 404:
+                return []
+            raise ClusterError(f"listing {plural}: {server_message(error)}", field="algorithm") from None
+        return list(found.get("items") or ())
+
+    def read_balancer_setting(self, kind: str, name: str) -> dict:
+        """The Service, Ingress or balancer custom object `name` as it is now (plain JSON)."""
+        try:
+            return self._read_setting_object(kind, name)
+        except ApiException as error:
+            raise ClusterError(f"reading {kind} {name}: {server_message(error)}", field="route") from None
+
+    def patch_balancer_setting(self, kind: str, name: str, patch: dict, *, run_label: str,
+                               current: dict | None = None) -> None:
+        """Merge `patch` into the Service, Ingress or balancer custom object `name`, keeping the
+        values it replaces on the object itself (`UNDO_ANNOTATION`: the run and the values, as they
+        were before LB Lab: a later change of the same run adds the values of the fields it is the
+        first to change, and keeps the ones saved before). `current`: the object as just read."""
+        if current is None:
+            current = self.read_balancer_setting(kind, name)
         annotations = (current.get("metadata") or {}).get("annotations") or {}
-        saved = annotations.get(UNDO_ANNOTATION) or json.dumps(
-            {"run": run_label, "values": _values_under(patch, current)}, sort_keys=True)
-        patch = _merged(patch, {"metadata": {"annotations": {UNDO_ANNOTATION: saved}}})
+        saved = json.loads(annotations.get(UNDO_ANNOTATION) or "{}")
+        values = values_under(patch, current)
+        if saved.get("run") == run_label:
+            values = _merged(values, saved["values"])  # what LB Lab saw first wins
+        elif saved:  # another run's change not undone (a dead worker's, not reaped yet): its values stand
+            values = saved["values"]
+            run_label = saved["run"]
+        patch = _merged(patch, {"metadata": {"annotations": {
+            UNDO_ANNOTATION: json.dumps({"run": run_label, "values": values}, sort_keys=True)}}})
         try:
-            self._patch_service_or_ingress(kind, name, patch)
+            self._patch_setting_object(kind, name, patch)
         except ApiException as error:
-            raise ClusterError(f"patching {kind} {name}: {_server_message(error)}", field="algorithm") from None
+            raise ClusterError(f"patching {kind} {name}: {server_message(error)}", field="algorithm") from None
 
     def undo_balancer_settings(self, *, run_label: str) -> list[str]:
-        """Put back every Service's and Ingress's values that the run `run_label` changed
-        (`UNDO_ANNOTATION`), and remove the annotation; the objects undone, as `Kind/name`."""
+        """Put back every Service's, Ingress's and balancer custom object's values that the run
+        `run_label` changed (`UNDO_ANNOTATION`), and remove the annotation; the objects undone, as
+        `Kind/name`."""
         undone = []
-        for kind in ("Service", "Ingress"):
+        for kind in ("Service", "Ingress", *BALANCER_OBJECTS):
             try:
-                items = (self.core.list_namespaced_service(self.namespace) if kind == "Service"
-                         else self.networking.list_namespaced_ingress(self.namespace)).items
+                if kind == "Service":
+                    items = self.api_client.sanitize_for_serialization(
+                        self.core.list_namespaced_service(self.namespace).items)
+                elif kind == "Ingress":
+                    items = self.api_client.sanitize_for_serialization(
+                        self.networking.list_namespaced_ingress(self.namespace).items)
+                else:
+                    items = self.balancer_objects_of_kind(kind)
             except ApiException as error:
-                raise ClusterError(f"listing {kind}s: {_server_message(error)}", field="algorithm") from None
+                raise ClusterError(f"listing {kind}s: {server_message(error)}", field="algorithm") from None
             for item in items:
-                saved = json.loads((item.metadata.annotations or {}).get(UNDO_ANNOTATION) or "{}")
+                saved = json.loads(((item.get("metadata") or {}).get("annotations") or {}).get(UNDO_ANNOTATION) or "{}")
                 if saved.get("run") != run_label:
                     continue
                 patch = _merged(saved["values"], {"metadata": {"annotations": {UNDO_ANNOTATION: None}}})
+                name = item["metadata"]["name"]
                 try:
-                    self._patch_service_or_ingress(kind, item.metadata.name, patch)
+                    self._patch_setting_object(kind, name, patch)
                 except ApiException as error:
-                    raise ClusterError(f"restoring {kind} {item.metadata.name}: {_server_message(error)}",
+                    raise ClusterError(f"restoring {kind} {name}: {server_message(error)}",
                                        field="algorithm") from None
-                undone.append(f"{kind}/{item.metadata.name}")
+                undone.append(f"{kind}/{name}")
         return undone
 
-    def _read_service_or_ingress(self, kind: str, name: str):
-        if kind == "Service":
-            return self.core.read_namespaced_service(name, self.namespace)
-        return self.networking.read_namespaced_ingress(name, self.namespace)
+    @property
+    def api_client(self):
+        return self.core.api_client
 
-    def _patch_service_or_ingress(self, kind: str, name: str, patch: dict) -> None:
+    def _read_setting_object(self, kind: str, name: str) -> dict:
+        if kind == "Service":
+            return self.api_client.sanitize_for_serialization(self.core.read_namespaced_service(name, self.namespace))
+        if kind == "Ingress":
+            return self.api_client.sanitize_for_serialization(
+                self.networking.read_namespaced_ingress(name, self.namespace))
+        group, version, plural = BALANCER_OBJECTS[kind]
+        return self.custom.get_namespaced_custom_object(group, version, self.namespace, plural, name)
+
+    def _patch_setting_object(self, kind: str, name: str, patch: dict) -> None:
         if kind == "Service":
             self.core.patch_namespaced_service(name, self.namespace, patch)
-        else:
+        elif kind == "Ingress":
             self.networking.patch_namespaced_ingress(name, self.namespace, patch)
+        else:
+            group, version, plural = BALANCER_OBJECTS[kind]
+            self.custom.patch_namespaced_custom_object(group, version, self.namespace, plural, name, patch)
 
     # ------------------------------------------------------------ NetworkPolicies and pod labels
 
@@ -471,20 +549,20 @@ class KubeApi:
             self.core.patch_namespaced_pod(name, self.namespace, {"metadata": {"labels": {key: value}}})
         except ApiException as error:
             if error.status != 404:
-                raise ClusterError(f"labelling pod {name}: {_server_message(error)}", field="target") from None
+                raise ClusterError(f"labelling pod {name}: {server_message(error)}", field="target") from None
 
     def create_network_policy(self, body: dict) -> dict:
         try:
             return self.networking.create_namespaced_network_policy(self.namespace, body).to_dict()
         except ApiException as error:
-            raise ClusterError(f"creating NetworkPolicy: {_server_message(error)}", field="kind") from None
+            raise ClusterError(f"creating NetworkPolicy: {server_message(error)}", field="kind") from None
 
     def network_policies(self, *, label_selector: str) -> list[dict]:
         """The namespace's NetworkPolicies a label selector picks, each as {name, pod_labels}."""
         try:
             found = self.networking.list_namespaced_network_policy(self.namespace, label_selector=label_selector)
         except ApiException as error:
-            raise ClusterError(f"listing NetworkPolicies: {_server_message(error)}", field="kind") from None
+            raise ClusterError(f"listing NetworkPolicies: {server_message(error)}", field="kind") from None
         return [{"name": item.metadata.name, "pod_labels": dict(item.spec.pod_selector.match_labels or {})}
                 for item in found.items]
 
@@ -493,7 +571,7 @@ class KubeApi:
             self.networking.delete_namespaced_network_policy(name, self.namespace)
         except ApiException as error:
             if error.status != 404:
-                raise ClusterError(f"deleting NetworkPolicy {name}: {_server_message(error)}", field="kind") from None
+                raise ClusterError(f"deleting NetworkPolicy {name}: {server_message(error)}", field="kind") from None
 
     def pods_labelled(self, selector: str) -> list[str]:
         """The names of the namespace's pods a label selector picks (the target's selector aside)."""
@@ -501,4 +579,4 @@ class KubeApi:
             return sorted(item.metadata.name for item in self.core.list_namespaced_pod(
                 self.namespace, label_selector=selector).items)
         except ApiException as error:
-            raise ClusterError(f"listing pods: {_server_message(error)}", field="namespace") from None
+            raise ClusterError(f"listing pods: {server_message(error)}", field="namespace") from None

@@ -13,7 +13,8 @@ algorithm of the registry (clusters/algorithms.py: `envoy_gateway`, `istio`, `in
   is retired upstream (March 2026): supported, not the default;
 - `none`: kube-proxy alone. Its per-connection pick is the Service as it is (`l4_connection`,
   random as iptables picks); `sessionAffinity: ClientIP` keeps a client on one pod (a consistent
-  hash on the source). Nothing else is a Service setting.
+  hash on the source). Its `trafficDistribution` (PreferSameZone, PreferSameNode) is not an
+  algorithm (it goes with either) but a target's option (`BalancerOptions`), set at a run's start.
 
 Per-pod weights are a setting of none of them (they weigh endpoints, not pods LB Lab names), so
 weights are refused everywhere with that reason. Every refusal is a `ClusterError(field=...)`.
@@ -23,23 +24,69 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from clusters.algorithms import ALGORITHMS, algorithm_named
-from clusters.base import ClusterError
+from clusters.base import ClusterError, check_number
 
 MANAGED_BY = {"app.kubernetes.io/managed-by": "lblab"}
 
 
 @dataclass(frozen=True)
 class Change:
-    """What setting an algorithm changes: an object LB Lab creates (and deletes on restore), or a
-    merge patch of an existing object (`kind`, `name`), undone from the values it replaced, which
-    the adapter keeps on the object (`KubeApi.patch_balancer_setting`)."""
+    """What setting an algorithm changes: a balancer's custom object (`create`), which LB Lab
+    creates when the target has none (and deletes on restore) or, when one is there already (the
+    user's), whose setting at `at` it replaces by `create`'s value there; or a merge patch of an
+    existing object (`kind`, `name`). A replaced or patched setting is undone from the values it
+    replaced, which the adapter keeps on the object (`KubeApi.patch_balancer_setting`)."""
 
     create: dict | None = None
     kind: str = ""
     name: str = ""
     patch: dict = field(default_factory=dict)
+    at: tuple[str, ...] = ()  # where `create` holds the setting (spec.loadBalancer, ...)
+
+    @property
+    def value(self):
+        """The new setting: `create`'s value at `at`, or the patch."""
+        if self.create is None:
+            return self.patch
+        found = self.create
+        for key in self.at:
+            found = (found or {}).get(key)
+        return found
+
+
+# The Service's `trafficDistribution` kube-proxy honours (GA in Kubernetes 1.35): endpoints in the
+# client's zone, or on its node, first. PreferClose is the older name of PreferSameZone.
+TRAFFIC_DISTRIBUTIONS = ("PreferSameZone", "PreferSameNode")
+TRAFFIC_DISTRIBUTION_ALIASES = {"PreferClose": "PreferSameZone"}
+MAX_SLOW_START_S = 3600
+
+
+@dataclass(frozen=True)
+class BalancerOptions:
+    """A Kubernetes target's settings of its balancer besides the algorithm (Target fields), which
+    a run writes at its start and its restore puts back: `traffic_distribution` (kube-proxy: the
+    Service's trafficDistribution; "" leaves it as it is) and `slow_start_s` (Envoy Gateway, Istio)."""
+
+    traffic_distribution: str = ""
+    # Envoy Gateway and Istio: new pods get their share of requests ramped up over this many
+    # seconds (BackendTrafficPolicy `loadBalancer.slowStart.window`, DestinationRule
+    # `loadBalancer.warmupDurationSecs`), with round robin or least request only; 0: off
+    slow_start_s: float = 0.0
+
+    def given(self) -> dict:
+        return {name: value for name, value in self.__dict__.items() if value}
+
+
+def check_traffic_distribution(value: str) -> str:
+    """The Service's trafficDistribution named by `value` (PreferClose: PreferSameZone), or ClusterError."""
+    value = TRAFFIC_DISTRIBUTION_ALIASES.get(value, value)
+    if value and value not in TRAFFIC_DISTRIBUTIONS:
+        raise ClusterError(f"unknown trafficDistribution {value!r}; one of {', '.join(TRAFFIC_DISTRIBUTIONS)} "
+                           "(PreferClose: the older name of PreferSameZone)", field="traffic_distribution")
+    return value
 
 
 @dataclass(frozen=True)
@@ -67,11 +114,18 @@ class KubernetesBalancer:
     # What it runs until LB Lab sets something (its documented default): where the tuner starts.
     default_algorithm: str = "round_robin"
 
-    def check_algorithm(self, algorithm: str, options: Mapping | None = None) -> None:
-        """ClusterError(field=...) when this balancer cannot run `algorithm` with `options`."""
+    def check_algorithm(self, algorithm: str, options: Mapping | None = None,
+                        balancer_options: BalancerOptions | None = None) -> None:
+        """ClusterError(field=...) when this balancer cannot run `algorithm` with `options` and the
+        target's `balancer_options` (a slow start goes with some algorithms only)."""
         if (options or {}).get("weights"):
             raise ClusterError(f"per-pod weights are not a setting of {self.label}", field="weights")
-        self.equivalent(algorithm)
+        value = self.equivalent(algorithm)
+        if (balancer_options or BalancerOptions()).slow_start_s and value not in self.slow_start_with:
+            with_ = ", ".join(name for name, entry in ALGORITHMS.items()
+                              if getattr(entry, self.attribute) in self.slow_start_with)
+            raise ClusterError(f"{self.label} ramps new pods up (slow start) with {with_} only, not {algorithm}",
+                               field="slow_start_s")
 
     def equivalent(self, algorithm: str) -> str:
         """The algorithm's equivalent here, or ClusterError naming the ones this balancer has."""
@@ -82,10 +136,52 @@ class KubernetesBalancer:
             raise ClusterError(f"{self.label} has no {algorithm}; it has {has}", field="algorithm")
         return value
 
-    def change(self, algorithm: str, options: Mapping | None, where: Where) -> Change:
+    # A balancer set through a custom object: its kind (a key of `KubeApi`'s BALANCER_OBJECTS) and
+    # where in it the setting LB Lab changes lives.
+    object_kind: ClassVar[str] = ""
+    setting_at: ClassVar[tuple[str, ...]] = ()
+
+    def sets(self, obj: dict, where: Where) -> bool:
+        """Whether an existing custom object of `object_kind` sets the target's balancer."""
+        return False
+
+    # The BalancerOptions this balancer has, each with why the others are not its settings.
+    takes: ClassVar[frozenset[str]] = frozenset()
+
+    def check_options(self, options: BalancerOptions) -> None:
+        """ClusterError(field=...) for an option given that this balancer does not have."""
+        for name in options.given():
+            if name not in self.takes:
+                raise ClusterError(OPTION_ELSEWHERE[name].format(label=self.label), field=name)
+        check_traffic_distribution(options.traffic_distribution)
+        check_number(options.slow_start_s, "slow_start_s", minimum=0, maximum=MAX_SLOW_START_S)
+
+    def options_change(self, options: BalancerOptions, where: Where) -> Change | None:
+        """What a run writes at its start for the options (None: nothing to write)."""
+        return None
+
+    def running(self, setting) -> tuple[str, dict]:
+        """The registry's algorithm (and options) the balancer runs with `setting` (its custom
+        object's value at `setting_at`, or the patched object's values `values_under` the change;
+        None: nothing set, its documented default)."""
+        return self.default_algorithm, {}
+
+    # The algorithms' equivalents here that take a slow start (empty: the balancer has none).
+    slow_start_with: ClassVar[tuple[str, ...]] = ()
+
+    def change(self, algorithm: str, options: Mapping | None, where: Where,
+               balancer_options: BalancerOptions | None = None) -> Change:
         options = dict(options or {})
-        self.check_algorithm(algorithm, options)
-        return self._change(self.equivalent(algorithm), options, where)
+        self.check_algorithm(algorithm, options, balancer_options)
+        value = self.equivalent(algorithm)
+        slow_start = (balancer_options or BalancerOptions()).slow_start_s
+        change = self._change(value, options, where)
+        if slow_start and change.create is not None:
+            change.value.update(self._slow_start(slow_start))
+        return change
+
+    def _slow_start(self, seconds: float) -> dict:  # pragma: no cover - only where slow_start_with says
+        raise NotImplementedError
 
     def _change(self, value: str, options: dict, where: Where) -> Change:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -108,7 +204,42 @@ class KubernetesBalancer:
         return {"name": name, "namespace": where.namespace, "labels": labels}
 
 
+def go_duration(seconds: float) -> str:
+    """Seconds as the duration string both CRDs take: 30 -> "30s", 2.5 -> "2500ms"."""
+    return f"{int(seconds)}s" if float(seconds).is_integer() else f"{round(seconds * 1000)}ms"
+
+
+def _registry(attribute: str, value, default: str) -> str:
+    """The first algorithm of the registry whose equivalent on a balancer (`attribute`) is `value`
+    (`default` when none is: a setting LB Lab has no name for, read as the balancer's default)."""
+    return next((name for name, entry in ALGORITHMS.items() if getattr(entry, attribute) == value), default)
+
+
+def _hosts(where: Where) -> set[str]:
+    """The names a DestinationRule's `host` may give the target's Service by."""
+    return {where.service, f"{where.service}.{where.namespace}", f"{where.service}.{where.namespace}.svc",
+            f"{where.service}.{where.namespace}.svc.cluster.local"}
+
+
 class EnvoyGateway(KubernetesBalancer):
+    object_kind = "BackendTrafficPolicy"
+    setting_at = ("spec", "loadBalancer")
+    takes = frozenset({"slow_start_s"})
+    slow_start_with = ("RoundRobin", "LeastRequest")  # its CEL rule: not with Random or ConsistentHash
+
+    def _slow_start(self, seconds):
+        return {"slowStart": {"window": go_duration(seconds)}}
+
+    def sets(self, obj, where):
+        spec = obj.get("spec") or {}
+        refs = [*(spec.get("targetRefs") or ()), *([spec["targetRef"]] if spec.get("targetRef") else [])]
+        return any(ref.get("kind") == "HTTPRoute" and ref.get("name") == where.route for ref in refs)
+
+    def running(self, setting):
+        if not setting or not setting.get("type"):
+            return self.default_algorithm, {}
+        header = ((setting.get("consistentHash") or {}).get("header") or {}).get("name")
+        return _registry(self.attribute, setting["type"], self.default_algorithm), {"header": header} if header else {}
     def attribution_query(self, where):
         # Envoy's per-endpoint stats (EnvoyProxy `telemetry.metrics.enablePerEndpointStats: true`)
         # count requests by the endpoint's address, in the cluster Envoy Gateway names after the
@@ -129,10 +260,29 @@ class EnvoyGateway(KubernetesBalancer):
             "apiVersion": "gateway.envoyproxy.io/v1alpha1", "kind": "BackendTrafficPolicy",
             "metadata": self.metadata(f"lblab-{where.route}", where),
             "spec": {"targetRefs": [{"group": "gateway.networking.k8s.io", "kind": "HTTPRoute", "name": where.route}],
-                     "loadBalancer": balancer}})
+                     "loadBalancer": balancer}}, at=self.setting_at)
 
 
 class Istio(KubernetesBalancer):
+    object_kind = "DestinationRule"
+    setting_at = ("spec", "trafficPolicy", "loadBalancer")
+    takes = frozenset({"slow_start_s"})
+    slow_start_with = ("ROUND_ROBIN", "LEAST_REQUEST")  # warmup: with these simple policies only
+
+    def _slow_start(self, seconds):
+        return {"warmupDurationSecs": go_duration(seconds)}
+
+    def sets(self, obj, where):
+        return (obj.get("spec") or {}).get("host") in _hosts(where)
+
+    def running(self, setting):
+        if not setting:
+            return self.default_algorithm, {}
+        if "consistentHash" in setting:
+            header = (setting["consistentHash"] or {}).get("httpHeaderName")
+            return "consistent_hash", {"header": header} if header else {}
+        simple = {"LEAST_CONN": "LEAST_REQUEST"}.get(setting.get("simple"), setting.get("simple"))  # deprecated alias
+        return _registry(self.attribute, simple, self.default_algorithm), {}
     def attribution_query(self, where):
         # The destination pod's sidecar reports each request it served (reporter="destination");
         # Prometheus' pod scrape (Istio's documented kubernetes-pods job) labels it with that `pod`.
@@ -149,7 +299,7 @@ class Istio(KubernetesBalancer):
             "apiVersion": "networking.istio.io/v1", "kind": "DestinationRule",
             "metadata": self.metadata(f"lblab-{where.service}", where),
             "spec": {"host": f"{where.service}.{where.namespace}.svc.cluster.local",
-                     "trafficPolicy": {"loadBalancer": balancer}}})
+                     "trafficPolicy": {"loadBalancer": balancer}}}, at=self.setting_at)
 
 
 INGRESS_NGINX_ANNOTATION = "nginx.ingress.kubernetes.io/"
@@ -157,6 +307,15 @@ INGRESS_NGINX_ANNOTATION = "nginx.ingress.kubernetes.io/"
 
 class IngressNginx(KubernetesBalancer):
     attribution_missing = "its request metrics are labelled by Ingress and Service, not by the pod (endpoint) served"
+
+    def running(self, setting):
+        annotations = ((setting or {}).get("metadata") or {}).get("annotations") or {}
+        key = annotations.get(INGRESS_NGINX_ANNOTATION + "upstream-hash-by")
+        if key:
+            return "consistent_hash", ({"header": key[len("$http_"):].replace("_", "-")}
+                                       if key.startswith("$http_") else {})
+        value = annotations.get(INGRESS_NGINX_ANNOTATION + "load-balance")
+        return (_registry(self.attribute, value, self.default_algorithm) if value else self.default_algorithm), {}
 
     def _change(self, value, options, where):
         if not where.ingress:
@@ -174,6 +333,17 @@ class IngressNginx(KubernetesBalancer):
 
 class KubeProxy(KubernetesBalancer):
     attribution_missing = "kube-proxy counts no requests (it forwards connections in the kernel)"
+    takes = frozenset({"traffic_distribution"})
+
+    def options_change(self, options, where):
+        value = check_traffic_distribution(options.traffic_distribution)
+        if not value:
+            return None
+        return Change(kind="Service", name=where.service, patch={"spec": {"trafficDistribution": value}})
+
+    def running(self, setting):
+        affinity = ((setting or {}).get("spec") or {}).get("sessionAffinity")
+        return ("consistent_hash" if affinity == "ClientIP" else self.default_algorithm), {}
 
     def _change(self, value, options, where):
         if value == "sessionAffinity":
@@ -188,6 +358,14 @@ class KubeProxy(KubernetesBalancer):
             affinity = "None"
         return Change(kind="Service", name=where.service, patch={"spec": {"sessionAffinity": affinity}})
 
+
+# Why an option is not a setting of a balancer that lacks it ({label}: the balancer's).
+OPTION_ELSEWHERE = {
+    "traffic_distribution": "trafficDistribution is the Service's setting for kube-proxy (balancer none); "
+                            "{label} picks the pods itself, so it has no say there",
+    "slow_start_s": "{label} has no slow start LB Lab can set: Envoy Gateway's (slowStart) and Istio's "
+                    "(warmupDurationSecs) only",
+}
 
 KUBERNETES_BALANCERS: dict[str, KubernetesBalancer] = {balancer.name: balancer for balancer in (
     # Envoy's and Istio's default is LeastRequest (two random picks, the fewer requests in flight).

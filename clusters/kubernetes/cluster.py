@@ -34,10 +34,27 @@ import threading
 import time
 from collections import deque
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from clusters.base import Cluster, ClusterError, ClusterEvent, EventType, Fault, Pod, PodMetrics
-from clusters.kubernetes.api import BALANCER_OBJECTS, CHAOS_MESH, MANAGED_BY, RUN_LABEL, KubeApi
-from clusters.kubernetes.balancers import DEFAULT_KUBERNETES_BALANCER, Where, kubernetes_balancer
+from clusters.kubernetes.api import (
+    BALANCER_OBJECTS,
+    CHAOS_MESH,
+    MANAGED_BY,
+    RUN_LABEL,
+    KubeApi,
+    nested,
+    replacing,
+    value_at,
+    values_under,
+)
+from clusters.kubernetes.balancers import (
+    DEFAULT_KUBERNETES_BALANCER,
+    BalancerOptions,
+    Change,
+    Where,
+    kubernetes_balancer,
+)
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +100,32 @@ def chaos_object(kind: str, *, fault: str, namespace: str, run: str, pods: Seque
                      "duration": go_duration_s(duration)}}
 
 
+@dataclass(frozen=True)
+class Setting:
+    """Where a balancer's setting lives and its value now: `kind`/`name` of the object (no name:
+    none there yet), the path `at` in it (() for a patched Service or Ingress, whose `value` is
+    its values under the patch), and the object itself (None: absent)."""
+
+    kind: str
+    name: str
+    at: tuple[str, ...]
+    value: object
+    obj: dict | None
+    lblab: bool = False  # LB Lab's own object of this run
+
+
+def _labels(obj: dict) -> dict:
+    return (obj.get("metadata") or {}).get("labels") or {}
+
+
+def chaos_ended(obj: dict) -> bool:
+    """Whether Chaos Mesh reports the object's experiment over and its pods recovered: desired phase
+    Stop and the AllRecovered condition True (what `kubectl describe` shows when its duration ends)."""
+    status = obj.get("status") or {}
+    conditions = {item.get("type"): item.get("status") for item in status.get("conditions") or ()}
+    return (status.get("experiment") or {}).get("desiredPhase") == "Stop" and conditions.get("AllRecovered") == "True"
+
+
 class EventLog:
     """The cluster's events, numbered from 1 without gaps."""
 
@@ -113,6 +156,7 @@ class PodWatcher:
         # The Deployment's replicas as last read or set by LB Lab (`scaled_by_lblab`); None: unknown.
         self.replicas: int | None = api.replicas(deployment) if deployment else None
         self.replicas_lock = threading.Lock()
+        self.ticks: list = []  # more to poll every SCALE_POLL_S (the Chaos Mesh objects' ends)
         self.stop_event = threading.Event()
         self.thread = threading.Thread(target=self._run, name="kubernetes-pod-watcher", daemon=True)
         self.thread.start()
@@ -122,9 +166,12 @@ class PodWatcher:
         while not self.stop_event.wait(POLL_S):
             try:
                 self.poll()
-                if self.deployment and time.monotonic() >= next_scale_poll:
+                if time.monotonic() >= next_scale_poll:
                     next_scale_poll = time.monotonic() + SCALE_POLL_S
-                    self.poll_replicas()
+                    if self.deployment:
+                        self.poll_replicas()
+                    for tick in list(self.ticks):
+                        tick()
             except Exception as error:  # noqa: BLE001 - an API hiccup must not end the run
                 log.warning("listing pods failed: %s", error)
 
@@ -190,7 +237,7 @@ class KubernetesCluster(Cluster):
 
     def __init__(self, api: KubeApi, *, endpoint_url: str, deployment: str = "", require_pods: bool = True,
                  run_id: int | str | None = None, balancer: str = DEFAULT_KUBERNETES_BALANCER, service: str = "",
-                 route: str = ""):
+                 route: str = "", balancer_options: BalancerOptions | None = None):
         self.api, self._endpoint, self.deployment = api, endpoint_url.rstrip("/"), deployment
         # The `lblab.io/run` label of what this adapter creates; without a run (a test, a shell), a
         # label of its own, so its restore() never deletes a run's objects.
@@ -198,10 +245,15 @@ class KubernetesCluster(Cluster):
         # What balances the pods, and the objects its settings attach to (`set_algorithm`).
         self.balancer = kubernetes_balancer(balancer)
         self.where = Where.of_target(namespace=api.namespace, service=service, route=route, run_label=self.run_label)
+        self.balancer_options = balancer_options or BalancerOptions()
+        self.balancer.check_options(self.balancer_options)
         self._chaos_mesh: bool | None = None  # whether the cluster serves chaos-mesh.org (asked when needed)
         self.timers: list[threading.Timer] = []  # the fallback NetworkPolicies' ends
         self.log = EventLog()
         self.cordoned: set[str] = set()  # this process's cordons (the API's annotation is the record)
+        # what the balancer ran before LB Lab's first change (read then), and whether LB Lab changed it since
+        self.found: tuple[str, dict] | None = None
+        self._changed_balancer = False
         self._cpu_seconds: dict[str, float] = {}  # metrics.k8s.io's rates added up (pod_metrics)
         self._usage_at: float | None = None
         if require_pods:
@@ -210,6 +262,10 @@ class KubernetesCluster(Cluster):
             deployment = api.deployment_of_pods()  # "" when it cannot tell: no scaling on the timeline
         self.deployment = deployment
         self.watcher = PodWatcher(api, self.log, deployment)
+        # this process's Chaos Mesh objects not yet ended: "plural/name" -> (fault, pods)
+        self.chaos_open: dict[str, tuple[str, list[str]]] = {}
+        self.chaos_lock = threading.Lock()
+        self.watcher.ticks.append(self.poll_chaos)
 
     @property
     def endpoint(self) -> str:
@@ -302,7 +358,30 @@ class KubernetesCluster(Cluster):
                             duration=duration, spec=spec)
         created = self.api.create_chaos(CHAOS_PLURALS[kind], body)
         name = created.get("metadata", {}).get("name", "")
+        with self.chaos_lock:
+            self.chaos_open[f"{CHAOS_PLURALS[kind]}/{name}"] = (fault, list(pods))
         return self._applied(fault, pods, duration, {**params, "object": f"{CHAOS_PLURALS[kind]}/{name}"})
+
+    def poll_chaos(self) -> None:
+        """Log each Chaos Mesh object of this process that ended on its own (its `duration` elapsed):
+        Chaos Mesh says so in its status, `experiment.desiredPhase: Stop` with the `AllRecovered`
+        condition True (every pod's record back to Not Injected); a FAULT_CLEARED event, reason
+        expired, as the sandbox logs its faults' ends. Asked only while one is open."""
+        with self.chaos_lock:
+            open_now = dict(self.chaos_open)
+        if not open_now:
+            return
+        for plural in sorted({key.split("/", 1)[0] for key in open_now}):
+            for item in self.api.list_chaos(plural, label_selector=self.run_selector):
+                key = f"{plural}/{item['metadata']['name']}"
+                if key not in open_now or not chaos_ended(item):
+                    continue
+                fault, pods = open_now[key]
+                with self.chaos_lock:
+                    if self.chaos_open.pop(key, None) is None:
+                        continue
+                self.log.record(EventType.FAULT_CLEARED, kind=fault, pods=pods, reason="expired", object=key,
+                                by="chaos-mesh")
 
     def _known(self, pods: Sequence[str]) -> list[str]:
         pods = sorted(pods)
@@ -375,16 +454,104 @@ class KubernetesCluster(Cluster):
         # A pod's readiness probe is its own container's: no API call fails it from outside.
         raise ClusterError(NOT_READY_REFUSED, field="kind")
 
+    def balancer_setting(self, change: Change | None = None) -> Setting:
+        """Where the target's balancer is set and what it is set to now, read from the cluster: the
+        custom object that sets it (the user's before LB Lab's own of this run; the oldest, as
+        Istio and Envoy Gateway take the oldest of two) and its value at the balancer's
+        `setting_at`, or the Service or Ingress `change` patches and its values under the patch."""
+        balancer, where = self.balancer, self.where
+        if balancer.object_kind:
+            found = [obj for obj in self.api.balancer_objects_of_kind(balancer.object_kind) if balancer.sets(obj, where)]
+            mine = [obj for obj in found if _labels(obj).get(RUN_LABEL) == self.run_label
+                    and _labels(obj).get(MANAGED_BY) == "lblab"]
+            others = sorted((obj for obj in found if obj not in mine),
+                            key=lambda obj: (obj["metadata"].get("creationTimestamp") or "", obj["metadata"]["name"]))
+            obj = (others or mine or [None])[0]
+            if obj is None:
+                return Setting(kind=balancer.object_kind, name="", at=balancer.setting_at, value=None, obj=None)
+            return Setting(kind=balancer.object_kind, name=obj["metadata"]["name"], at=balancer.setting_at,
+                           value=value_at(obj, balancer.setting_at), obj=obj, lblab=obj in mine)
+        if change is None:
+            change = balancer.change(balancer.default_algorithm, {}, where)
+        obj = self.api.read_balancer_setting(change.kind, change.name)
+        return Setting(kind=change.kind, name=change.name, at=(), value=values_under(change.patch, obj), obj=obj)
+
+    def running_algorithm(self) -> tuple[str, dict]:
+        """The registry's algorithm (and options) the target's balancer runs now, read from the
+        cluster: where the tuner starts, and what its rollback to the start puts back exactly."""
+        setting = self.balancer_setting()
+        return self.balancer.running(setting.value if setting.at else setting.obj)
+
     def set_algorithm(self, name: str, options: dict | None = None) -> None:
-        """The target's balancer set to run `name` (clusters/kubernetes/balancers.py): its custom
-        object created or replaced (Envoy Gateway, Istio), or its Service or Ingress patched, the
-        values before kept on the object; `restore()` undoes both."""
-        change = self.balancer.change(name, options, self.where)
-        if change.create is not None:
-            self.api.apply_balancer_object(change.create)
-        else:
-            self.api.patch_balancer_setting(change.kind, change.name, change.patch, run_label=self.run_label)
-        self.log.record(EventType.ALGORITHM_SET, algorithm=name, options=dict(options or {}))
+        """The target's balancer set to run `name` (clusters/kubernetes/balancers.py), after reading
+        what it is set to now: LB Lab's custom object created (none there), or replaced (its own of
+        this run), or the setting of the one there (the user's) replaced; or the Service or Ingress
+        patched. What it replaced is kept on the object; `restore()` deletes what LB Lab created and
+        puts back the rest. Setting back what the balancer ran before LB Lab's first change (the
+        tuner's rollback to its start) restores exactly that, absent fields included. The event says
+        the setting before and after (`--dry-run` prints them)."""
+        options = dict(options or {})
+        change = self.balancer.change(name, options, self.where, self.balancer_options)
+        setting = self.balancer_setting(change)
+        if self.found is None:  # what ran before LB Lab's first change
+            self.found = self.balancer.running(setting.value if setting.at else setting.obj)
+        if ((name, {k: v for k, v in options.items() if v is not None}) == self.found and self._changed_balancer
+                and not self.balancer_options.given()):  # with options, the start is the found algorithm with them
+            self.restore_balancer()
+            self.log.record(EventType.ALGORITHM_SET, algorithm=name, options=options, restored=True,
+                            object=f"{setting.kind}/{setting.name}" if setting.name else setting.kind,
+                            previous=setting.value, setting="as before LB Lab")
+            return
+        if change.create is None:
+            self.api.patch_balancer_setting(change.kind, change.name, change.patch, run_label=self.run_label,
+                                            current=setting.obj)
+            new = change.patch
+        elif setting.obj is None or setting.lblab:
+            self.api.apply_balancer_object(change.create, current=setting.obj)
+            new = change.value
+            setting = Setting(kind=setting.kind, name=change.create["metadata"]["name"], at=setting.at,
+                              value=setting.value if setting.obj is not None else None, obj=setting.obj)
+        else:  # the user's object: its setting replaced, the values before kept on it
+            self.api.patch_balancer_setting(setting.kind, setting.name,
+                                            nested(setting.at, replacing(setting.value, change.value)),
+                                            run_label=self.run_label, current=setting.obj)
+            new = change.value
+        self._changed_balancer = True
+        self.log.record(EventType.ALGORITHM_SET, algorithm=name, options=options,
+                        object=f"{setting.kind}/{setting.name}", at=".".join(setting.at),
+                        previous=setting.value, setting=new)
+
+    def apply_balancer_options(self) -> None:
+        """The target's balancer options (`BalancerOptions`: kube-proxy's trafficDistribution) written
+        at the run's start, after reading what is there; the values before kept on the object, put
+        back by `restore()`."""
+        if self.balancer.object_kind and self.balancer_options.slow_start_s:
+            # the algorithm the balancer runs now, written again with the option (checked before any write)
+            self.set_algorithm(*self.running_algorithm())
+            return
+        change = self.balancer.options_change(self.balancer_options, self.where)
+        if change is None:
+            return
+        setting = self.balancer_setting(change)
+        self.api.patch_balancer_setting(change.kind, change.name, change.patch, run_label=self.run_label,
+                                        current=setting.obj)
+        self.log.record(EventType.BALANCER_OPTIONS_SET, options=self.balancer_options.given(),
+                        object=f"{change.kind}/{change.name}", at="", previous=setting.value, setting=change.patch)
+
+    def check_balancer_options(self) -> None:
+        """ClusterError(field=...) when the balancer's options cannot be written on the setting it
+        has now (a slow start on a consistent hash, say): reads only, before a run."""
+        algorithm, options = self.running_algorithm()
+        self.balancer.change(algorithm, options, self.where, self.balancer_options)
+
+    def restore_balancer(self) -> None:
+        """The balancer as it was before the run: LB Lab's objects deleted, the values it replaced
+        put back (this process's changes or a dead worker's: the labels and annotations say so)."""
+        for kind in BALANCER_OBJECTS:
+            for name in self.api.balancer_objects(kind, label_selector=self.run_selector):
+                self.api.delete_balancer_object(kind, name)
+        self.api.undo_balancer_settings(run_label=self.run_label)
+        self._changed_balancer = False
 
     # ------------------------------------------------------------ life
 
@@ -393,16 +560,14 @@ class KubernetesCluster(Cluster):
         # then every node LB Lab cordoned, this process or one that died (the annotation says so).
         for timer in self.timers:
             timer.cancel()
+        with self.chaos_lock:  # deleted now, not ended on their own
+            self.chaos_open.clear()
         for plural in sorted(set(CHAOS_PLURALS.values())):
             for item in self.api.list_chaos(plural, label_selector=self.run_selector):
                 self.api.delete_chaos(plural, item["metadata"]["name"])
         for policy in self.api.network_policies(label_selector=self.run_selector):
             self._lift(policy["name"], policy["pod_labels"])
-        # the balancer as it was before the run: LB Lab's objects deleted, the values it patched put back
-        for kind in BALANCER_OBJECTS:
-            for name in self.api.balancer_objects(kind, label_selector=self.run_selector):
-                self.api.delete_balancer_object(kind, name)
-        self.api.undo_balancer_settings(run_label=self.run_label)
+        self.restore_balancer()
         for node in sorted(set(self.cordoned) | set(self.api.cordoned_by_lblab())):
             self.uncordon(node)
 

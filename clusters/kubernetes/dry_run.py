@@ -22,9 +22,10 @@ from dataclasses import dataclass, field
 
 import yaml
 
-from clusters.base import ClusterError
+from clusters.base import ClusterError, EventType
 from clusters.faults import FAULT_KINDS, FaultStep
 from clusters.kubernetes.api import KubeApi
+from clusters.kubernetes.balancers import BalancerOptions
 from clusters.kubernetes.cluster import KubernetesCluster
 
 CHANGING = re.compile(r"(create|patch|replace|delete)_(?:namespaced_)?(\w+)")
@@ -43,14 +44,32 @@ class Change:
     name: str
     body: dict | None = None
     options: dict = field(default_factory=dict)
+    detail: str = ""  # said after the object instead of its options (a setting's current -> new)
 
     def to_yaml(self) -> str:
-        head = f"# {self.why}: {self.verb} {self.kind} {self.name}"
-        if self.options:
+        head = f"# {self.why}: {self.verb} {self.kind} {self.name}".rstrip()
+        if self.detail:
+            head += f": {self.detail}"
+        elif self.options:
             head += " (" + ", ".join(f"{key} {value}" for key, value in self.options.items()) + ")"
         if self.body is None:
             return head + "\n"
         return head + "\n" + yaml.safe_dump(self.body, sort_keys=False, default_flow_style=False)
+
+
+def flow(value) -> str:
+    """A setting's value on one line (YAML's flow style); "absent" for none."""
+    if value is None or value == {}:
+        return "absent"
+    return yaml.safe_dump(value, default_flow_style=True, sort_keys=False, width=10_000).strip()
+
+
+def setting_change(why: str, details: dict) -> Change:
+    """What a balancer setting is now on the cluster and what the run would make it."""
+    kind, _, name = details["object"].partition("/")
+    at = f" {details['at']}" if details.get("at") else ""
+    return Change(why=why, verb="setting of", kind=kind, name=f"{name or '(none yet)'}{at}",
+                  detail=f"current {flow(details['previous'])} -> new {flow(details['setting'])}")
 
 
 class _Recorder:
@@ -103,7 +122,8 @@ class _Created(dict):
 
 
 def dry_run(api: KubeApi, *, endpoint_url: str, steps: Sequence[FaultStep] = (), algorithms: Iterable[str] = (),
-            balancer: str = "none", service: str = "", route: str = "", seed: int = 0) -> str:
+            balancer: str = "none", service: str = "", route: str = "", seed: int = 0,
+            balancer_options: BalancerOptions | None = None) -> str:
     """The YAML of every change a run with these chaos `steps` and a tuner switching among
     `algorithms` would make to the cluster `api` reaches; nothing is changed. Pods a step picks at
     random are picked as the run would pick them now (a run picks again when the step starts)."""
@@ -112,9 +132,12 @@ def dry_run(api: KubeApi, *, endpoint_url: str, steps: Sequence[FaultStep] = (),
     for name in ("core", "apps", "custom", "networking", "autoscaling"):
         setattr(api, name, _Recorder(getattr(api, name), changes, why))
     cluster = KubernetesCluster(api, endpoint_url=endpoint_url, run_id="dry-run", balancer=balancer,
-                                service=service, route=route)
+                                service=service, route=route, balancer_options=balancer_options)
     refused = []
     try:
+        cluster.apply_balancer_options()
+        changes.extend(setting_change(why[-1], event.details) for event in cluster.events(0)
+                       if event.type in (EventType.BALANCER_OPTIONS_SET, EventType.ALGORITHM_SET))
         rng = random.Random(seed)
         for index, step in enumerate(steps, start=1):
             why.append(f"chaos step {index} {step.kind} at {step.start_s:g} s for {step.duration_s:g} s")
@@ -128,10 +151,15 @@ def dry_run(api: KubeApi, *, endpoint_url: str, steps: Sequence[FaultStep] = (),
                 refused.append(f"# {why[-1]}: refused: {error}")
         for algorithm in algorithms:
             why.append(f"the tuner switching to {algorithm}")
+            seen = len(cluster.events(0))
             try:
                 cluster.set_algorithm(algorithm)
             except ClusterError as error:
                 refused.append(f"# {why[-1]}: refused: {error}")
+                continue
+            for event in cluster.events(seen):
+                if event.type == EventType.ALGORITHM_SET:
+                    changes.append(setting_change(why[-1], event.details))
     finally:
         cluster.close()
     lines = [f"# LB Lab dry run: {len(changes)} change(s) to namespace {api.namespace}; nothing was sent. "

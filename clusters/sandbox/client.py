@@ -61,7 +61,9 @@ class ControlClient:
 
     def pod_metrics(self) -> dict[str, PodMetrics]:
         return {name: PodMetrics(pod=name, requests=m["requests"], failures=m["failures"],
-                                 in_flight=m["in_flight"], cpu_seconds=m["cpu_seconds"],
+                                 in_flight=m["in_flight"], queued=m.get("queued"),
+                                 request_seconds=m.get("request_seconds"), server_seconds=m.get("busy_seconds"),
+                                 cpu_seconds=m["cpu_seconds"],
                                  memory_bytes=m["memory_bytes"], ready=m["ready"])
                 for name, m in self.call("GET", "/pods/metrics")["pods"].items()}
 

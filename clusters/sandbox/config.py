@@ -130,9 +130,10 @@ class SandboxConfig:
     fails before answering, as nginx's `proxy_next_upstream` does; 0 shows every such failure
     to the client (the same pod kill with and without retries).
     `stateful`: a store started with the sandbox and stopped with it ("" for none, "redis": a
-    primary, a replica and three Sentinels, clusters/sandbox/stateful), which the pods' `/kv`
-    endpoints write to and read from; `durability`: when a write counts as confirmed (`sync`:
-    a replica has it, Redis `WAIT 1`; `async`: the primary's reply).
+    primary, a replica and three Sentinels; "postgres": an etcd member and two Patroni nodes;
+    clusters/sandbox/stateful), which the pods' `/kv` endpoints write to and read from;
+    `durability`: when a write counts as confirmed (`sync`: a replica has it, Redis `WAIT 1` or
+    Patroni's synchronous_mode; `async`: the primary's reply).
     """
 
     pods: int = 3

@@ -43,6 +43,7 @@ import os
 import time
 from urllib.parse import parse_qs, urlsplit
 
+from clusters.algorithms import algorithm_named
 from clusters.base import ClusterError, EventType
 from clusters.sandbox.autoscaler import Autoscaler
 from clusters.sandbox.backends import DEFAULT_BACKEND, Front
@@ -225,6 +226,12 @@ class ControlApi:
             except ClusterError:  # the real balancer refused it and keeps the previous config
                 self.balancer.set_algorithm(*previous)
                 raise
+            if (self.front is not None and self.front.reload_keeps_tcp_connections and name != previous[0]
+                    and algorithm_named(previous[0]).layer == "L4"):
+                # the old workers still pin each kept-alive client to its pod: the pods end those
+                # connections after their next answer (Connection: close), so no request is cut
+                # and the clients reconnect to the new config
+                await self.supervisor.close_connections()
             return {"algorithm": name, "options": options}
         if route == ("GET", "algorithm"):
             return {"algorithm": self.balancer.algorithm, "options": self.balancer.options}

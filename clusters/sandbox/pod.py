@@ -6,11 +6,13 @@ exponential or lognormal, divided by its speed factor) and a capacity: at most
 `capacity` requests are served at once, later ones queue. `/metrics` (Prometheus text),
 `/healthz` and `/readyz` are answered at once, outside the queue.
 
-With a stateful store (the sandbox's `--stateful redis`, settings `store`), `/kv` is backed by it
-through a Sentinel-aware client (clusters/sandbox/stateful/store.py), after the service time and the
-pod's faults like any request: `POST /kv/<id>` adds the record and answers 200 only once the store
-confirmed it (`WAIT 1` for a replica in `sync` mode), `POST /kv` adds one with an id of the pod's
-own, `GET /kv/<id>` says whether it is there (404 when not); 503 when the store did not confirm.
+With a stateful store (the sandbox's `--stateful redis|postgres`, settings `store`), `/kv` is backed
+by it through a Sentinel-aware client or libpq's multi-host connection to Patroni's primary
+(clusters/sandbox/stateful/store.py), after the service time and the pod's faults like any
+request: `POST /kv/<id>` adds the record and answers 200 only once the store confirmed it (`WAIT 1`
+for a Redis replica, the synchronous standby's flush under Patroni's synchronous_mode, in `sync`
+mode), `POST /kv` adds one with an id of the pod's own, `GET /kv/<id>` says whether it is there
+(404 when not); 503 when the store did not confirm.
 
 The supervisor hands over an already listening socket (so the port is known before
 the process starts) and drives faults through JSON lines on stdin; answers go to
@@ -209,8 +211,8 @@ class Pod:
         self.records = 0  # ids this pod made up for `POST /kv`
         self.store_tasks: set[asyncio.Task] = set()
         if settings.get("store"):
-            from clusters.sandbox.stateful.store import StoreClient  # only a stateful pod needs redis
-            self.store = StoreClient(settings["store"])
+            from clusters.sandbox.stateful.store import store_client  # only a stateful pod needs its client
+            self.store = store_client(settings["store"])
 
     async def store_answer(self, write: bool, record: str | None) -> tuple[int, bytes]:
         """The status and body of a `/kv` request, from the store."""
@@ -248,7 +250,8 @@ class Pod:
 
     def metrics(self) -> dict:
         return {"pod": self.name, "node": self.node, "requests": self.requests, "failures": self.failures,
-                "in_flight": self.in_flight, "cpu_seconds": time.process_time(),
+                "in_flight": self.in_flight, "queued": len(self.queue),
+                "request_seconds": self.latency_sum, "cpu_seconds": time.process_time(),
                 "memory_bytes": _rss_bytes(), "ready": self.ready, "busy_seconds": self.busy_seconds,
                 "capacity": self.capacity, "faults": self.faults.active(), "pid": os.getpid()}
 
@@ -325,7 +328,7 @@ def _rss_bytes() -> int:
 class PodConnection(asyncio.Protocol):
     """One client connection; requests on it are answered strictly in order."""
 
-    __slots__ = ("pod", "transport", "buffer", "busy", "store_op")
+    __slots__ = ("pod", "transport", "buffer", "busy", "store_op", "close_after_answer")
 
     def __init__(self, pod: Pod):
         self.pod = pod
@@ -333,6 +336,7 @@ class PodConnection(asyncio.Protocol):
         self.buffer = b""
         self.busy = False
         self.store_op: tuple[bool, str | None] | None = None  # (write, id) of a `/kv` request in service
+        self.close_after_answer = False  # the controller asked: end this connection after its next answer
 
     def connection_made(self, transport):
         self.transport = transport
@@ -425,7 +429,7 @@ class PodConnection(asyncio.Protocol):
         self.busy = False
         if transport is None:
             return
-        keep = keep and not pod.terminating
+        keep = keep and not pod.terminating and not self.close_after_answer
         if body is not None:
             transport.write(response_bytes(pod.name, status, body, close=not keep))
         elif status == 200:
@@ -481,6 +485,11 @@ class ControlPipe(asyncio.Protocol):
                 self.pod.faults.clear(command["kind"])
             elif op == "clear_all":
                 self.pod.faults.clear_all()
+            elif op == "close_connections":
+                # After its next answer, not now: closing an idle kept-alive connection races a
+                # request the client may be sending on it, and that request would be lost.
+                for connection in self.pod.connections:
+                    connection.close_after_answer = True
             elif op == "metrics":
                 reply["metrics"] = self.pod.metrics()
             else:

@@ -322,6 +322,10 @@ class Supervisor:
     async def clear_fault(self, pods: list[PodProcess], kind: str) -> None:
         await asyncio.gather(*(pod.command("clear", kind=kind) for pod in pods))
 
+    async def close_connections(self) -> None:
+        """Every live pod ends each connection it holds now after that connection's next answer."""
+        await asyncio.gather(*(pod.command("close_connections") for pod in self.running()), return_exceptions=True)
+
     async def clear_faults(self) -> None:
         # Terminating pods too: one still finishing its requests after a drain must not keep a fault.
         await asyncio.gather(*(pod.command("clear_all") for pod in list(self.processes.values())),

@@ -31,7 +31,7 @@ class TargetSpec:
     algorithm: str = "round_robin"
     service_time_ms: float = 1.0
     retries: int = 2  # the sandbox balancer's retries of a failed idempotent request (its DEFAULT_RETRIES)
-    stateful: str = ""  # a store beside the sandbox's pods (clusters/sandbox/stateful): "" or "redis"
+    stateful: str = ""  # a store beside the sandbox's pods (clusters/sandbox/stateful): "", "redis" or "postgres"
     durability: str = "sync"  # when a write to it counts as confirmed: sync (a replica has it) or async
     # url
     base_url: str = ""
@@ -43,6 +43,8 @@ class TargetSpec:
     label_selector: str = ""
     kubernetes_balancer: str = "none"  # what balances the pods (clusters/kubernetes/balancers.py)
     route: str = ""  # the HTTPRoute or Ingress its settings attach to ("": the service's name)
+    traffic_distribution: str = ""  # kube-proxy (balancer none): the Service's trafficDistribution ("": as it is)
+    slow_start_s: float = 0.0  # Envoy Gateway, Istio: new pods' share ramped up over this many seconds (0: off)
     # every kind
     expected_pods: tuple[str, ...] = ()
     expected_pod_count: int | None = None
@@ -163,10 +165,20 @@ class TargetKind(abc.ABC):
         cannot change it."""
         return None
 
+    def balancer_options(self, spec: TargetSpec) -> dict:
+        """The target's settings of that balancer besides the algorithm, which some algorithms do not
+        go with (a Kubernetes target's `BalancerOptions` given, as a dict); empty for the others."""
+        return {}
+
     def algorithm(self, spec: TargetSpec) -> str | None:
         """The balancing algorithm in front of the pods, when LB Lab knows it (it explains
         connection-level imbalance); None when it does not."""
         return None
+
+    def running_algorithm(self, spec: TargetSpec, cluster: Cluster | None) -> tuple[str | None, dict]:
+        """The algorithm (and its options) the balancer runs as the run starts: where the tuner
+        starts. Default: `algorithm`, what LB Lab started it with."""
+        return self.algorithm(spec), {}
 
     def pod_slot(self, pod: str) -> str:
         """The name weights are given for: the pod's own name, unless the kind renames pods."""

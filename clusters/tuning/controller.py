@@ -108,7 +108,7 @@ class Controller:
         """`clock`: the seconds' clock now (the run's load clock, `RunContext.load_s`), so the seconds
         measured before a change took effect are told from those after it even when deciding took a
         while and seconds queued up meanwhile; None (or a None reading): the decided second's `t`."""
-        self.policy = policy.validate(state.balancer)
+        self.policy = policy.validate(state.balancer, state.balancer_options)
         self.state = state
         self.cluster = cluster
         self.clock = clock

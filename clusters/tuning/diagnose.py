@@ -8,7 +8,8 @@ Causes (stable codes), each a `Finding` with the pods it names and the evidence 
 - `slow_pod`: a pod whose latency (Little's law: its requests in flight over its throughput, else its
   p95) is at least 1.5 times the median pod's while the weights are equal; in flight per request, not
   raw, so a pod that holds more because it gets more (pinned connections) is not called slow;
-- `weights_out_of_line`: the weights differ from the pods' observed capacity by more than 25 %;
+- `weights_out_of_line`: the weights differ from the pods' observed capacity by more than 25 %, both
+  ways the window measures it (how fast a pod serves and how fast it answers);
 - `too_few_replicas`: every pod is busy (requests in flight at 90 % of its capacity or more).
 """
 
@@ -87,13 +88,18 @@ def _weights(window: Window, state: TargetState) -> Finding | None:
     names = [pod.name for pod in window.pods]
     if len(names) < 2 or _uniform(state, names) or not algorithm_named(state.algorithm).weighted:
         return None
-    speeds = window.speeds(state.capacity)
+    bases = window.capacities(state.capacity)
+    speeds = bases.get("service", {})
     if len(speeds) < 2:
         return None
     total_w = sum(state.weight(pod) for pod in speeds)
-    total_s = sum(speeds.values())
-    off = {pod: state.weight(pod) / total_w / (speed / total_s) - 1.0 for pod, speed in speeds.items()}
-    out = tuple(sorted(pod for pod, error in off.items() if abs(error) > WEIGHT_TOLERANCE))
+    out = None  # the pods off in every basis: weights set by either one are in line
+    for basis in bases.values():
+        total = sum(basis.values())
+        off = {pod for pod, speed in basis.items()
+               if abs(state.weight(pod) / total_w / (speed / total) - 1.0) > WEIGHT_TOLERANCE}
+        out = off if out is None else out & off
+    out = tuple(sorted(out or ()))
     if not out:
         return None
     return Finding("weights_out_of_line",

@@ -4,7 +4,7 @@ validation: ClusterError(field=...) names the field that is wrong, so the admin,
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from clusters.algorithms import ALGORITHMS
@@ -30,10 +30,11 @@ class Policy:
     max_weight: float = 10.0  # largest weight ratio between two pods
     dry_run: bool = False
 
-    def validate(self, balancer: str | None = None) -> Policy:
+    def validate(self, balancer: str | None = None, balancer_options: Mapping | None = None) -> Policy:
         """The policy checked (numbers normalised), or ClusterError(field=...). `balancer`: the
-        target's balancer backend (`lblab`, `nginx`, `haproxy`; None: a target LB Lab does not run),
-        whose abilities each allowed action checks."""
+        target's balancer (a sandbox backend `lblab`, `nginx`, `haproxy`, or a Kubernetes one; None:
+        the registry alone), whose abilities each allowed action checks, with the target's
+        `balancer_options` (`TargetState.balancer_options`)."""
         from clusters.tuning.actions import ACTIONS  # the registry imports this module
 
         target = check_number(self.target_score, "target_score", minimum=0, maximum=100)
@@ -57,7 +58,7 @@ class Policy:
                           actions=actions, algorithms=algorithms, min_replicas=low, max_replicas=high,
                           max_weight=max_weight)
         for name in actions:
-            ACTIONS[name].check_policy(checked, balancer)
+            ACTIONS[name].check_policy(checked, balancer, balancer_options)
         return checked
 
 

@@ -1,12 +1,17 @@
 """The allowed candidate actions ranked by the what-if simulator's predicted score on the observed
 pods and traffic.
 
-The window gives the model: each pod's speed relative to the fastest (`Window.speeds`), the
-fastest pod's service time (`Window.service_times`), the users as the closed model's clients, the think time
-that Little's law leaves between the users, the window's throughput and latency, and the state's
-capacity, weights and keep-alive. Every candidate and the setting in force (the baseline) are
-simulated with the same seed, so their differences are not noise. The p95 guard: a candidate whose
-predicted p95 is worse than the baseline's by more than the policy's margin is not allowed.
+The window gives the model: each pod's speed relative to the fastest (`Window.speeds`: pods within
+noise of each other equally fast), the delay a pod holds requests for before its servers (a latency
+fault, `Window.delays_ms`: slow to answer, not slow to serve, so it holds no server), the fastest
+pod's service time (`Window.service_times`), the
+users as the closed model's clients, the think time that Little's law leaves between the users,
+the window's throughput and latency, and the state's capacity, weights and keep-alive. Every
+candidate and the setting in force (the baseline) are simulated with the same seed, so their
+differences are not noise. The p95 guard: a candidate whose predicted p95 is worse than the
+baseline's by more than the policy's margin is not allowed. In the utilisation view the predicted
+score is the one a window as long as the decision's is expected to show, the pods'
+second-to-second noise included (`clusters.balance.expected_window_cv`).
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from clusters.balance import utilisation_balance
+from clusters.balance import expected_window_cv, score_of_cv, utilisation_balance
 from clusters.base import ClusterError
 from clusters.simulate import PodSpec, Workload, simulate
 from clusters.tuning.actions import ACTIONS
@@ -24,7 +29,9 @@ from clusters.tuning.policy import Policy
 from clusters.tuning.state import Change, TargetState
 from clusters.tuning.window import Window
 
-SIM_REQUESTS = 20_000
+# The predicted score's own noise stays under a point (at 20,000 it swung by several, as much as
+# the 5 points predictions are held to); 15-30 ms a candidate, once a window at most.
+SIM_REQUESTS = 200_000
 SEED = 0
 MIN_GAIN = 1.0  # score points a candidate must be predicted to gain over the setting in force
 MIN_SERVICE_MS = 0.05
@@ -71,16 +78,16 @@ class Ranking:
 
 def model(window: Window, state: TargetState) -> tuple[list[PodSpec], Workload]:
     """The pods and the traffic the simulator is given for `state` (its replicas: pods added by a
-    scale are modelled at the median speed, pods removed are the last ones)."""
-    speeds = window.speeds(state.capacity)
+    scale are modelled at the median speed and with no delay, pods removed are the last ones)."""
+    speeds, delays = window.speeds(state.capacity), window.delays_ms()
     names = [pod.name for pod in window.pods]
     typical = statistics.median(speeds.values()) if speeds else 1.0
     while len(names) < state.replicas:
         names.append(f"(new pod {len(names) + 1})")
     names = names[:state.replicas]
-    pods = [PodSpec(name=name, speed=speeds.get(name, typical), capacity=state.capacity, weight=state.weight(name))
-            for name in names]
-    times, latencies = window.service_times(state.capacity), window.latencies()
+    pods = [PodSpec(name=name, speed=speeds.get(name, typical), capacity=state.capacity, weight=state.weight(name),
+                    delay_ms=delays.get(name, 0.0)) for name in names]
+    times, latencies = window.service_times(state.capacity, pooled=True), window.latencies()
     service = max(min(times.values()) if times else 1.0, MIN_SERVICE_MS)  # the fastest pod's
     # Little's law on the whole system: users = throughput x (latency + think time)
     mean_latency = (sum(latencies.get(pod.name, service) * pod.requests for pod in window.pods) / window.requests
@@ -95,12 +102,24 @@ def predict(window: Window, state: TargetState, view: str) -> Predicted:
     pods, workload = model(window, state)
     prediction = simulate(pods, workload, state.algorithm, seed=SEED, options=dict(state.options))
     if view == "utilisation":
-        score = utilisation_balance({pod.name: pod.utilisation for pod in prediction.pods}).score
+        # the quantity the window's score reads, so prediction and observation are comparable: the
+        # pods' in-flight gauges (requests queued or in service) where the cluster has them, else
+        # their CPU, which follows the busy time
+        in_flight = window.utilisation_source() == "in_flight"
+        values = {pod.name: pod.in_flight if in_flight else pod.utilisation for pod in prediction.pods}
+        # ... and the score a window will show, not the simulator's noise-free one: the pods' shares
+        # move from second to second (CPU sharing, bursts), which only adds to their spread, so a
+        # window of identical pods never scores 100 (a window of 4 s measured 3 to 4 points under
+        # the noise-free prediction). That noise is the decision window's, and the window judged
+        # after a change is as long as this one (the policy's window_s).
+        noise = window.utilisation_rel_var()
+        score = (score_of_cv(expected_window_cv(values, noise, window.seconds)) if noise and any(values.values())
+                 else utilisation_balance(values).score)
     else:
         score = prediction.score
     return Predicted(score=score, p95_ms=prediction.latency_p95_ms,
-                     pods={pod.name: {"share": round(pod.share, 4), "utilisation": round(pod.utilisation, 4)}
-                           for pod in prediction.pods})
+                     pods={pod.name: {"share": round(pod.share, 4), "utilisation": round(pod.utilisation, 4),
+                                      "in_flight": round(pod.in_flight, 3)} for pod in prediction.pods})
 
 
 def rank(window: Window, state: TargetState, policy: Policy, findings: Sequence[Finding], *,

@@ -14,7 +14,9 @@ class TargetState:
     weights across algorithm switches; the simulator takes them as its PodSpecs'). `balancer`
     is the sandbox's backend (`lblab`, `nginx`, `haproxy`), None for a target LB Lab does not run.
     `capacity` is requests a pod serves at once and `keep_alive` whether clients reuse connections:
-    what the simulator is told of the pods and the traffic."""
+    what the simulator is told of the pods and the traffic. `balancer_options`: the target's
+    settings of its balancer besides the algorithm, which some algorithms do not go with (a
+    Kubernetes target's `BalancerOptions`, as a dict: a slow start)."""
 
     algorithm: str
     replicas: int
@@ -23,6 +25,7 @@ class TargetState:
     balancer: str | None = "lblab"
     capacity: int = 1
     keep_alive: bool = True
+    balancer_options: Mapping = field(default_factory=dict)
 
     def weight(self, pod: str) -> float:
         return float(self.weights.get(pod, 1.0))
@@ -33,7 +36,8 @@ class TargetState:
 
     def describe(self) -> dict:
         return {"algorithm": self.algorithm, "options": dict(self.options), "weights": dict(self.weights),
-                "replicas": self.replicas, "balancer": self.balancer}
+                "replicas": self.replicas, "balancer": self.balancer,
+                **({"balancer_options": dict(self.balancer_options)} if self.balancer_options else {})}
 
 
 @dataclass(frozen=True)

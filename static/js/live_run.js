@@ -123,6 +123,7 @@
 
   function timelineLabel(entry) {  // as metrics_app/figures.py timeline_label
     if (entry.type === "failover") return "failover to " + (entry.server || "?");
+    if (entry.type === "fault_cleared") return (entry.kind || "fault") + " ended by " + (entry.by || "?");
     return scalingLabel(entry);
   }
 

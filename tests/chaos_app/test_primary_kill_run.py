@@ -10,10 +10,8 @@ import os
 
 import pytest
 
-from clusters.sandbox.stateful import STORE_WRITES
+from tests.chaos_app.stateful_support import primary_kill_run
 from tests.clusters.test_sandbox_stateful import alive
-from tests_app import services
-from tests_app.models import LoadTestRun
 from tests_app.selectors import report_figures, run_events
 
 # solo: the Sentinels' failover and the old primary's return must fit in the run; beside another
@@ -22,18 +20,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(300),
 
 
 def test_primary_kill_under_sync_writes_is_measured_and_leaves_nothing(alice):
-    seen = {}
-
-    def remember_the_store(events):
-        events.start.add_listener(lambda ctx: seen.update(ctx.cluster.stateful()))
-
-    run = services.submit_run(owner=alice, request=services.RunRequest(
-        target={"kind": "sandbox", "pods": 2, "stateful": "redis", "durability": "sync"},
-        scenario={"shape": "steady", "users": 4, "spawn_rate": 4, "duration_s": 16,
-                  "request_mix": list(STORE_WRITES)},
-        chaos=["primary_kill@3s:0s"]), queue=False)
-    run = services.execute_run(run.pk, listeners=[remember_the_store])
-    assert run.status in (LoadTestRun.Status.PASSED, LoadTestRun.Status.FAILED), run.error
+    run, seen = primary_kill_run(alice, "redis")
     summary = run.summary
 
     [injection] = summary["chaos"]

@@ -14,8 +14,12 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from clusters.kubernetes.api import KubeApi
+from clusters.kubernetes.cluster import KubernetesCluster
 from clusters.sandbox import SandboxCluster, SandboxConfig, ServiceTime
+from clusters.sandbox.stateful.postgres import PatroniSet
 from clusters.sandbox.stateful.redis import RedisSentinelSet
+from tests.kube_emulator import KubeApiEmulator
 
 FAST = ServiceTime(distribution="fixed", mean_ms=0.0)
 
@@ -45,6 +49,27 @@ def start_sandbox() -> Iterator[Callable[..., SandboxCluster]]:
 
 
 @pytest.fixture
+def emulated_kube(start_sandbox) -> Iterator[tuple]:
+    """A sandbox of 3 pods on 2 nodes as namespace `web` of the Kubernetes API emulator, and
+    `open_cluster(**arguments)`: a KubernetesCluster on it (pods `app=web`, the sandbox's endpoint,
+    then the arguments given); every cluster opened is closed after the test."""
+    sandbox = start_sandbox(pods=3, nodes=2)
+    with KubeApiEmulator(sandbox, namespace="web") as api:
+        opened: list[KubernetesCluster] = []
+
+        def open_cluster(endpoint_url: str = sandbox.endpoint, **arguments) -> KubernetesCluster:
+            opened.append(KubernetesCluster(KubeApi(api.client(), namespace="web", selector="app=web"),
+                                            endpoint_url=endpoint_url, **arguments))
+            return opened[-1]
+
+        try:
+            yield sandbox, api, open_cluster
+        finally:
+            for cluster in opened:
+                cluster.close()
+
+
+@pytest.fixture
 def redis_set() -> Iterator[RedisSentinelSet]:
     """A Redis primary, replica and three Sentinels that agree on the primary; closed after the test."""
     started = RedisSentinelSet()
@@ -52,6 +77,23 @@ def redis_set() -> Iterator[RedisSentinelSet]:
         yield started
     finally:
         started.close()
+
+
+@pytest.fixture
+def start_patroni_set() -> Iterator[Callable[..., PatroniSet]]:
+    """Start Patroni sets with `start_patroni_set(durability="async")` (an etcd member and two
+    nodes, pg-0 the primary, about 8 s); all are closed after the test."""
+    started: list[PatroniSet] = []
+
+    def start(**options) -> PatroniSet:
+        started.append(PatroniSet(**options))
+        return started[-1]
+
+    try:
+        yield start
+    finally:
+        for pg_set in started:
+            pg_set.close()
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,6 @@ import statistics
 import threading
 import time
 
-import psutil
 import pytest
 
 from clusters.algorithms import ALGORITHMS
@@ -20,6 +19,7 @@ from clusters.base import ClusterError
 from clusters.sandbox import SandboxConfig, ServiceTime
 from clusters.sandbox.backends import BALANCER_BACKENDS, backend_named
 from tests.clusters.support import HELD_REQUESTS, Load, get_once, kill_under_load
+from tests.procs import alive
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -301,13 +301,6 @@ def test_sigkilled_controller_takes_the_balancer_with_it(start_sandbox, wait_unt
                message=f"{balancer} gone after the controller's SIGKILL")
     cluster.close()
     assert not os.path.exists(workdir)  # its config dir too, which the controller could not remove
-
-
-def alive(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
 
 
 @pytest.mark.parametrize("balancer", REAL)

@@ -13,32 +13,23 @@ import json
 import pytest
 
 from clusters.base import ClusterError, EventType
-from clusters.kubernetes.api import UNDO_ANNOTATION, KubeApi
+from clusters.kubernetes.api import UNDO_ANNOTATION
 from clusters.kubernetes.cluster import KubernetesCluster
-from tests.kube_emulator import INGRESS_NGINX, KubeApiEmulator
+from tests.kube_emulator import INGRESS_NGINX
+from tests.kube_support import changing
 
 pytestmark = pytest.mark.timeout(120)
 RULES = "/apis/networking.istio.io/v1/namespaces/web/destinationrules"
 
 
 @pytest.fixture
-def emulated(start_sandbox):
-    sandbox = start_sandbox(pods=3, nodes=2)
-    with KubeApiEmulator(sandbox, namespace="web") as api:
-        clusters = []
+def emulated(emulated_kube):
+    sandbox, api, open_cluster = emulated_kube
 
-        def cluster(balancer: str, run_id: int = 7, **where) -> KubernetesCluster:
-            opened = KubernetesCluster(KubeApi(api.client(), namespace="web", selector="app=web"),
-                                       endpoint_url=sandbox.endpoint, run_id=run_id, balancer=balancer,
-                                       service="web", **where)
-            clusters.append(opened)
-            return opened
+    def cluster(balancer: str, run_id: int = 7, **where) -> KubernetesCluster:
+        return open_cluster(run_id=run_id, balancer=balancer, service="web", **where)
 
-        try:
-            yield sandbox, api, cluster
-        finally:
-            for opened in clusters:
-                opened.close()
+    return sandbox, api, cluster
 
 
 def running(sandbox) -> tuple[str, dict]:
@@ -119,3 +110,100 @@ def test_kube_proxy_alone_gets_the_services_session_affinity(emulated):
     proxy.restore()
     assert api.state.services["web"]["spec"]["sessionAffinity"] == "None"
     assert UNDO_ANNOTATION not in (api.state.services["web"]["metadata"].get("annotations") or {})
+
+
+# ------------------------------------------------------------ what is there before LB Lab is read, and put back
+
+USER_RULE = {"apiVersion": "networking.istio.io/v1", "kind": "DestinationRule",
+             "metadata": {"name": "web-rule", "namespace": "web", "labels": {"team": "shop"}},
+             "spec": {"host": "web", "trafficPolicy": {"loadBalancer": {"simple": "RANDOM"}}}}
+
+
+def as_stored(obj: dict) -> dict:
+    return {**obj, "metadata": {key: value for key, value in obj["metadata"].items() if key != "resourceVersion"}}
+
+
+def test_a_users_destination_rule_has_its_setting_replaced_and_put_back_exactly(emulated):
+    sandbox, api, cluster = emulated
+    api.add_balancer_object(USER_RULE)
+    original = as_stored(api.state.balancer_objects["DestinationRule"]["web-rule"])
+    assert running(sandbox) == ("random", {})
+    istio = cluster("istio")
+    assert istio.running_algorithm() == ("random", {})  # read from the cluster, not Istio's default
+    sent = len(api.requests)
+    istio.set_algorithm("round_robin")
+    [(method, path, body)] = changing(api, sent)  # no DestinationRule of LB Lab's beside the user's
+    assert (method, path) == ("PATCH", f"{RULES}/web-rule")
+    undo = json.loads(body["metadata"]["annotations"].pop(UNDO_ANNOTATION))
+    assert body == {"spec": {"trafficPolicy": {"loadBalancer": {"simple": "ROUND_ROBIN"}}}, "metadata": {"annotations": {}}}
+    assert undo == {"run": "7", "values": {"spec": {"trafficPolicy": {"loadBalancer": {"simple": "RANDOM"}}}}}
+    assert running(sandbox) == ("round_robin", {})
+    sent = len(api.requests)
+    istio.set_algorithm("consistent_hash", {"header": "X-User"})
+    [(method, path, body)] = changing(api, sent)
+    assert body["spec"] == {"trafficPolicy": {"loadBalancer": {"consistentHash": {"httpHeaderName": "X-User"},
+                                                               "simple": None}}}
+    assert json.loads(body["metadata"]["annotations"][UNDO_ANNOTATION])["values"] == {  # the first values kept
+        "spec": {"trafficPolicy": {"loadBalancer": {"simple": "RANDOM", "consistentHash": None}}}}
+    assert running(sandbox) == ("consistent_hash", {"header": "X-User"})
+    [event] = [event for event in istio.events(0) if event.details.get("algorithm") == "consistent_hash"]
+    assert event.details["object"] == "DestinationRule/web-rule"
+    assert event.details["previous"] == {"simple": "ROUND_ROBIN"}
+    assert event.details["setting"] == {"consistentHash": {"httpHeaderName": "X-User"}}
+    cluster("istio", run_id=8).restore()  # another run's restore leaves this run's values alone
+    assert UNDO_ANNOTATION in api.state.balancer_objects["DestinationRule"]["web-rule"]["metadata"]["annotations"]
+    cluster("istio", run_id=7).restore()  # the reaper's adapter after the worker died: the annotation says it all
+    assert as_stored(api.state.balancer_objects["DestinationRule"]["web-rule"]) == original
+    assert list(api.state.balancer_objects["DestinationRule"]) == ["web-rule"]
+    assert running(sandbox) == ("random", {})
+
+
+def test_the_tuners_rollback_to_the_start_puts_back_what_was_there(emulated):
+    sandbox, api, cluster = emulated
+    api.add_balancer_object(USER_RULE)
+    original = as_stored(api.state.balancer_objects["DestinationRule"]["web-rule"])
+    istio = cluster("istio")
+    istio.set_algorithm("round_robin")
+    sent = len(api.requests)
+    istio.set_algorithm("random")  # the rollback: what the cluster ran, read before the first change
+    [(method, path, body)] = changing(api, sent)
+    assert (method, path) == ("PATCH", f"{RULES}/web-rule")
+    assert body == {"spec": {"trafficPolicy": {"loadBalancer": {"simple": "RANDOM"}}},
+                    "metadata": {"annotations": {UNDO_ANNOTATION: None}}}
+    assert as_stored(api.state.balancer_objects["DestinationRule"]["web-rule"]) == original
+    assert [event.details.get("restored") for event in istio.events(0) if event.type == EventType.ALGORITHM_SET] == [
+        None, True]
+
+
+def test_a_rollback_to_envoy_gateways_default_deletes_lblabs_policy_rather_than_writing_the_default(emulated):
+    sandbox, api, cluster = emulated
+    before = running(sandbox)
+    gateway = cluster("gateway", route="shop")
+    assert gateway.running_algorithm() == ("least_conn", {})  # no policy: Envoy Gateway's LeastRequest
+    gateway.set_algorithm("round_robin")
+    sent = len(api.requests)
+    gateway.set_algorithm("least_conn")
+    assert changing(api, sent) == [
+        ("DELETE", "/apis/gateway.envoyproxy.io/v1alpha1/namespaces/web/backendtrafficpolicies/lblab-shop", None)]
+    assert api.state.balancer_objects["BackendTrafficPolicy"] == {}
+    assert running(sandbox) == before
+
+
+@pytest.mark.parametrize("before", ["ClientIP", None])
+def test_a_services_session_affinity_is_put_back_as_it_was_absent_included(emulated, before):
+    sandbox, api, cluster = emulated
+    spec = api.state.services["web"]["spec"]
+    if before is None:
+        spec.pop("sessionAffinity")
+    else:
+        spec.update(sessionAffinity=before, sessionAffinityConfig={"clientIP": {"timeoutSeconds": 600}})
+    original = json.loads(json.dumps(api.state.services["web"]))
+    proxy = cluster("none")
+    assert proxy.running_algorithm() == ("consistent_hash" if before else "l4_connection", {})
+    sent = len(api.requests)
+    proxy.set_algorithm("l4_connection" if before else "consistent_hash")
+    [(method, path, body)] = changing(api, sent)
+    assert (method, path) == ("PATCH", "/api/v1/namespaces/web/services/web")
+    assert json.loads(body["metadata"]["annotations"][UNDO_ANNOTATION])["values"] == {"spec": {"sessionAffinity": before}}
+    proxy.restore()
+    assert api.state.services["web"] == original

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import urllib.request
 
 import pytest
@@ -85,11 +86,12 @@ def test_each_fault_is_a_labelled_chaos_mesh_object_that_reaches_its_pods(emulat
     applied = [event.details["kind"] for event in cluster.events(0) if event.type == EventType.FAULT_APPLIED]
     assert applied == ["latency", "partition", "cpu_stress"]
 
+    before = len(api.requests)
     cluster.restore()
-    lists = [request for request in api.requests if request.method == "GET" and request.path in (
-        f"{BASE}/networkchaos", f"{BASE}/stresschaos")]
-    assert [(request.path, request.query["labelSelector"]) for request in lists] == [
-        (f"{BASE}/networkchaos", [RUN_42]), (f"{BASE}/stresschaos", [RUN_42])]
+    lists = [request for request in api.requests[before:] if request.method == "GET" and request.path in (
+        f"{BASE}/networkchaos", f"{BASE}/stresschaos")]  # (the poller of their ends lists them so too)
+    assert {(request.path, tuple(request.query["labelSelector"])) for request in lists} == {
+        (f"{BASE}/networkchaos", (RUN_42,)), (f"{BASE}/stresschaos", (RUN_42,))}
     deletes = sorted(request.path for request in api.requests if request.method == "DELETE")
     assert deletes == sorted(f"{BASE}/{fault.params['object']}" for fault in (latency, partition, stress))
     assert api.lblab_objects() == []
@@ -251,3 +253,44 @@ def test_without_chaos_mesh_a_partition_is_a_deny_all_ingress_network_policy(sta
         assert api.lblab_objects() == []
         assert "lblab.io/partition" not in api._find_pod(first)["metadata"]["labels"]
         assert_no_faults(sandbox)
+
+
+def test_an_object_chaos_mesh_ends_on_its_own_is_logged_as_expired(emulated, wait_until):
+    sandbox, api, cluster = emulated
+    first, second, _ = (pod.name for pod in cluster.pods())
+    latency = cluster.add_latency([first], 250, 0, 30)
+    partition = cluster.partition([second], 30)
+    latency_name = latency.params["object"].split("/", 1)[1]
+    assert api.state.chaos["networkchaos"][latency_name]["status"]["experiment"]["desiredPhase"] == "Run"
+    time.sleep(2.5)  # two polls of running objects: nothing logged
+    assert [event for event in cluster.events(0) if event.type == EventType.FAULT_CLEARED] == []
+    lists = [request for request in api.requests if request.method == "GET" and request.path == f"{BASE}/networkchaos"]
+    assert lists and {request.query["labelSelector"][0] for request in lists} == {RUN_42}
+
+    api.end_chaos("networkchaos", latency_name)  # its duration elapsed: Chaos Mesh recovered the pod
+    [ended] = wait_until(lambda: [event for event in cluster.events(0) if event.type == EventType.FAULT_CLEARED],
+                         message="the ended NetworkChaos logged")
+    assert (ended.details["kind"], ended.details["pods"], ended.details["reason"], ended.details["object"]) == (
+        "latency", [first], "expired", latency.params["object"])
+    assert held(sandbox) == {second: ["partition"]}  # the other object still runs, and is not logged
+    time.sleep(1.5)
+    assert len([event for event in cluster.events(0) if event.type == EventType.FAULT_CLEARED]) == 1  # once
+    cluster.restore()
+    assert api.state.chaos["networkchaos"] == {} and partition.params["object"].startswith("networkchaos/")
+    polled = len(api.requests)
+    time.sleep(1.5)  # nothing of this process's open any more: no more polling
+    assert [request.path for request in api.requests[polled:] if "chaos-mesh" in request.path] == []
+
+
+def test_a_chaos_mesh_end_is_kept_on_the_runs_timeline_and_labelled():
+    from clusters.base import ClusterEvent
+    from metrics_app.figures import MARKS, timeline_label
+    from tests_app.execution import on_timeline
+
+    ended = ClusterEvent(seq=3, t=1.0, type=str(EventType.FAULT_CLEARED),
+                         details={"kind": "latency", "pods": ["web-0"], "reason": "expired", "by": "chaos-mesh"})
+    restored = ClusterEvent(seq=4, t=2.0, type=str(EventType.FAULT_CLEARED),
+                            details={"kind": "latency", "pods": ["web-0"], "reason": "restored"})
+    assert on_timeline(ended) and not on_timeline(restored)
+    assert "fault_cleared" in MARKS["timeline"]
+    assert timeline_label({"type": "fault_cleared", **ended.details}) == "latency ended by chaos-mesh"

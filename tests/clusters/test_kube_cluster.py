@@ -18,15 +18,9 @@ pytestmark = pytest.mark.timeout(120)
 
 
 @pytest.fixture
-def emulated(start_sandbox):
-    sandbox = start_sandbox(pods=3, nodes=2)
-    with KubeApiEmulator(sandbox, namespace="web") as api:
-        cluster = KubernetesCluster(KubeApi(api.client(), namespace="web", selector="app=web"),
-                                    endpoint_url=sandbox.endpoint + "/", deployment="web")
-        try:
-            yield sandbox, api, cluster
-        finally:
-            cluster.close()
+def emulated(emulated_kube):
+    sandbox, api, open_cluster = emulated_kube
+    return sandbox, api, open_cluster(endpoint_url=sandbox.endpoint + "/", deployment="web")
 
 
 def events_until(cluster, predicate):

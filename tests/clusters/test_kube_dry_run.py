@@ -81,3 +81,32 @@ def test_dry_run_refuses_what_the_run_would_refuse_in_one_line(kube):
     assert refused.value.returncode == 2
     assert str(refused.value).startswith("--chaos: ")
     assert {request.method for request in api.requests} <= {"GET"}
+
+
+def test_dry_run_shows_each_balancer_setting_as_it_is_now_and_as_the_run_would_make_it(kube):
+    sandbox, api = kube
+    api.add_balancer_object({"apiVersion": "networking.istio.io/v1", "kind": "DestinationRule",
+                             "metadata": {"name": "web-rule", "namespace": "web"},
+                             "spec": {"host": "web.web.svc.cluster.local",
+                                      "trafficPolicy": {"loadBalancer": {"simple": "RANDOM"}}}})
+    policy = TuningPolicyFactory(allowed_actions=["set_algorithm"], algorithms=["round_robin", "consistent_hash"])
+    printed = loadtest(sandbox, "--balancer", "istio", "--autotune", policy.name)
+    heads = [line for line in printed.splitlines() if line.startswith("# ")]
+    where = "setting of DestinationRule web-rule spec.trafficPolicy.loadBalancer"
+    assert f"# the tuner switching to round_robin: {where}: current {{simple: RANDOM}} -> new {{simple: ROUND_ROBIN}}" in heads
+    assert (f"# the tuner switching to consistent_hash: {where}: current {{simple: RANDOM}} "
+            "-> new {consistentHash: {useSourceIp: true}}") in heads
+    # the user's rule is patched (its setting replaced), no rule of LB Lab's created beside it
+    patches = [doc for doc in yaml.safe_load_all(printed) if doc and doc.get("spec", {}).get("trafficPolicy")]
+    assert [doc["spec"]["trafficPolicy"]["loadBalancer"] for doc in patches] == [
+        {"simple": "ROUND_ROBIN"}, {"simple": None, "consistentHash": {"useSourceIp": True}}]
+    assert all("kind" not in doc for doc in patches)
+    assert {request.method for request in api.requests} == {"GET"}
+
+
+def test_dry_run_says_a_setting_is_absent_before_lblab_creates_it(kube):
+    sandbox, api = kube
+    policy = TuningPolicyFactory(allowed_actions=["set_algorithm"], algorithms=["round_robin"])
+    printed = loadtest(sandbox, "--balancer", "istio", "--autotune", policy.name)
+    assert ("# the tuner switching to round_robin: setting of DestinationRule lblab-web "
+            "spec.trafficPolicy.loadBalancer: current absent -> new {simple: ROUND_ROBIN}") in printed.splitlines()

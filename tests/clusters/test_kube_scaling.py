@@ -10,24 +10,16 @@ import pytest
 
 from clusters.base import EventType
 from clusters.kubernetes.api import KubeApi
-from clusters.kubernetes.cluster import KubernetesCluster
 from tests.conftest import wait_for
-from tests.kube_emulator import KubeApiEmulator
 
 pytestmark = pytest.mark.timeout(120)
 SCALE_PATH = "/apis/apps/v1/namespaces/web/deployments/web/scale"
 
 
 @pytest.fixture
-def emulated(start_sandbox):
-    sandbox = start_sandbox(pods=3, nodes=2)
-    with KubeApiEmulator(sandbox, namespace="web") as api:
-        cluster = KubernetesCluster(KubeApi(api.client(), namespace="web", selector="app=web"),
-                                    endpoint_url=sandbox.endpoint)
-        try:
-            yield sandbox, api, cluster
-        finally:
-            cluster.close()
+def emulated(emulated_kube):
+    sandbox, api, open_cluster = emulated_kube
+    return sandbox, api, open_cluster()
 
 
 def scaled(cluster) -> list:

@@ -1,7 +1,8 @@
 """A killed pod dies at once and comes back in its slot under a new name, like a ReplicaSet's."""
 
-import psutil
 import pytest
+
+from tests.procs import alive
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -12,8 +13,7 @@ def test_killed_pod_comes_back_with_a_new_name_and_gets_traffic(start_sandbox, h
     victim_pid = cluster.client.status()["pids"]["pods"][victim.name]
     cluster.kill_pod(victim.name)
 
-    wait_until(lambda: not psutil.pid_exists(victim_pid) or
-               psutil.Process(victim_pid).status() == psutil.STATUS_ZOMBIE, message="process died")
+    wait_until(lambda: not alive(victim_pid), message="process died")
     # Traffic keeps flowing to the others while the slot is empty.
     counts = http.count(cluster.endpoint, 12)
     assert victim.name not in counts

@@ -8,20 +8,13 @@ import subprocess
 import sys
 import textwrap
 
-import psutil
 import pytest
 
 from clusters.sandbox import SandboxCluster
 from tests.clusters.conftest import quick_config
+from tests.procs import alive
 
 pytestmark = pytest.mark.timeout(60)
-
-
-def alive(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
 
 
 def test_close_stops_every_process(wait_until):

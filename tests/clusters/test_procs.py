@@ -9,10 +9,10 @@ import sys
 import textwrap
 from pathlib import Path
 
-import psutil
 import pytest
 
 from clusters import procs
+from tests.procs import alive
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -21,13 +21,6 @@ SLEEPER = "import time; time.sleep(600)"
 # Ignores SIGTERM, then says so: only SIGKILL ends it.
 STUBBORN = ("import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
             "print('ready', flush=True); time.sleep(600)")
-
-
-def alive(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
 
 
 def test_child_runs_in_a_process_group_of_its_own():

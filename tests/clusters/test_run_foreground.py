@@ -13,6 +13,8 @@ import pytest
 
 from clusters.sandbox import run_foreground
 from tests.clusters.conftest import quick_config
+from tests.foreground import FAULTHANDLER, exit_code, sigint_as_in_a_terminal
+from tests.procs import alive
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -37,20 +39,21 @@ def test_prints_endpoints_serves_and_stops(http, wait_until):
         stop.set()
         thread.join(30)
     assert result["code"] == 0
-    wait_until(lambda: not any(psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-                               for pid in pids), timeout=15, message="processes gone")
+    wait_until(lambda: not any(alive(pid) for pid in pids), timeout=15, message="processes gone")
 
 
-def test_module_command_runs_until_interrupted(wait_until):
-    command = [sys.executable, "-m", "clusters.sandbox", "--pods", "2", "--service-time", "fixed:0"]
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, start_new_session=True)
+def test_module_command_runs_until_interrupted(wait_until, tmp_path):
+    command = [sys.executable, *FAULTHANDLER, "-m", "clusters.sandbox", "--pods", "2", "--service-time", "fixed:0"]
+    stderr = tmp_path / "stderr"
+    with stderr.open("w") as errors, sigint_as_in_a_terminal():
+        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors, text=True, start_new_session=True)
     try:
         first = proc.stdout.readline()
         assert first.startswith("balancer    http://127.0.0.1:")
         while "Ctrl-C" not in proc.stdout.readline():
             pass
         os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
-        assert proc.wait(20) == 0
+        assert exit_code(proc, 30, stderr) == 0
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -98,24 +98,26 @@ def test_a_sandbox_without_a_store_refuses_primary_faults(start_sandbox):
         cluster.client.take_primary_down("stop")  # the control API refuses it too, with a 400
 
 
-def test_a_sigkilled_owner_takes_the_store_and_its_dir_with_it():
+@pytest.mark.parametrize("store", ["redis", "postgres"])
+def test_a_sigkilled_owner_takes_the_store_and_its_dir_with_it(store):
     """The process that started the sandbox dies (a killed worker): the controller hears of it (its
-    parent-death signal) and stops the store by PID and removes its dir on the way out."""
-    script = textwrap.dedent("""
+    parent-death signal) and stops the store by PID (Redis and its Sentinels; Patroni's nodes and
+    etcd) and removes its dir on the way out."""
+    script = textwrap.dedent(f"""
         import json, time
         from clusters.sandbox import SandboxCluster, SandboxConfig, ServiceTime
-        cluster = SandboxCluster(SandboxConfig(pods=1, stateful="redis", service_time=ServiceTime("fixed", 0.0)))
+        cluster = SandboxCluster(SandboxConfig(pods=1, stateful="{store}", service_time=ServiceTime("fixed", 0.0)))
         print(json.dumps(cluster.stateful()), flush=True)
         time.sleep(600)
     """)
     owner = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, cwd=REPO)
     try:
-        store = json.loads(owner.stdout.readline())
-        assert len(store["pids"]) == 5 and all(alive(pid) for pid in store["pids"].values())
+        store_status = json.loads(owner.stdout.readline())
+        assert len(store_status["pids"]) == 5 and all(alive(pid) for pid in store_status["pids"].values())
         owner.send_signal(signal.SIGKILL)
         owner.wait(10)
-        wait_for(lambda: not any(alive(pid) for pid in store["pids"].values()), "the store's processes to end")
-        wait_for(lambda: not os.path.exists(store["root"]), "the store's temp dir to go")
+        wait_for(lambda: not any(alive(pid) for pid in store_status["pids"].values()), "the store's processes to end")
+        wait_for(lambda: not os.path.exists(store_status["root"]), "the store's temp dir to go")
     finally:
         if owner.poll() is None:
             owner.kill()

@@ -138,3 +138,16 @@ def test_round_trip_delays_responses_without_holding_servers():
     # one user waits for every answer: one request per 5 ms
     closed = simulate([pod], Workload(requests=1_000, users=1, distribution="fixed"), "least_conn")
     assert closed.throughput_rps == pytest.approx(200.0, rel=0.01)
+
+
+def test_a_delay_at_the_pod_holds_no_server_but_counts_in_flight():
+    # 4 users, one server of 10 ms, 50 ms of delay before it: each user's turn is 60 ms, so 66.7
+    # requests/s keep the server busy two thirds of the time; the pod holds all 4 (its gauge counts
+    # a request from its arrival). Were the delay service, one server would answer 16.7 a second.
+    pod = PodSpec("delayed", delay_ms=50.0)
+    prediction = simulate([pod], Workload(requests=20_000, users=4, distribution="fixed", service_time_ms=10.0),
+                          "round_robin")
+    assert prediction.throughput_rps == pytest.approx(4 / 0.060, rel=0.02)
+    assert prediction.pods[0].utilisation == pytest.approx(2 / 3, rel=0.02)
+    assert prediction.pods[0].in_flight == pytest.approx(4.0, rel=0.02)
+    assert prediction.latency_mean_ms == pytest.approx(60.0, rel=0.02)

@@ -12,7 +12,7 @@ from clusters.sandbox.stateful import STORES, check_stateful
 
 @pytest.mark.parametrize(("settings", "field", "words"), [
     ({"stateful": "mysql"}, "stateful", "unknown stateful store"),
-    ({"stateful": "postgres"}, "stateful", "not built yet"),
+    ({"stateful": "postgres", "durability": "strict"}, "durability", "unknown durability mode"),
     ({"stateful": "redis", "durability": "eventually"}, "durability", "unknown durability mode"),
     ({"durability": "async"}, "durability", "needs a stateful store"),
 ])
@@ -22,9 +22,10 @@ def test_bad_stateful_settings_are_refused_on_their_field(settings, field, words
     assert error.value.field == field
 
 
-def test_redis_in_either_mode_is_accepted_and_travels_in_the_config():
+@pytest.mark.parametrize("store", ["redis", "postgres"])
+def test_either_store_in_either_mode_is_accepted_and_travels_in_the_config(store):
     for mode in ("sync", "async"):
-        config = SandboxConfig(stateful="redis", durability=mode)
+        config = SandboxConfig(stateful=store, durability=mode)
         assert SandboxConfig.from_dict(config.to_dict()) == config
 
 
@@ -34,3 +35,10 @@ def test_a_missing_server_binary_is_named(monkeypatch):
         check_stateful("redis", "sync", binaries=True)
     assert error.value.field == "stateful"
     assert "redis" in STORES
+
+
+def test_a_missing_postgresql_server_is_named(monkeypatch):
+    monkeypatch.setattr("shutil.which", lambda binary, path=None: None)
+    with pytest.raises(ClusterError, match="patroni is not installed .make stateful") as error:
+        check_stateful("postgres", "sync", binaries=True)
+    assert error.value.field == "stateful"

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 
 from clusters.base import ClusterError
+from clusters.tuning.actions import ACTIONS
 from clusters.tuning.controller import Controller
 from clusters.tuning.policy import Policy
-from clusters.tuning.state import TargetState
+from clusters.tuning.state import Change, TargetState
 
 GOOD = {"actions": ("set_algorithm", "set_weights", "scale"), "algorithms": ("least_conn",)}
 
@@ -41,3 +42,24 @@ def test_a_good_policy_passes_on_every_balancer_that_has_its_algorithms():
     policy = Policy(**GOOD)
     for balancer in ("lblab", "nginx", "haproxy", None):
         assert policy.validate(balancer).algorithms == ("least_conn",)
+
+
+def test_a_slow_start_refuses_the_algorithms_it_cannot_go_with_in_the_policy_and_at_each_decision():
+    # Envoy Gateway and Istio ramp new pods up with round robin and least request only
+    slow_start = {"slow_start_s": 30}
+    policy = Policy(actions=("set_algorithm",), algorithms=("least_conn", "consistent_hash"))
+    for balancer in ("gateway", "istio"):
+        assert policy.validate(balancer).algorithms == ("least_conn", "consistent_hash")  # no slow start: fine
+        with pytest.raises(ClusterError) as caught:
+            policy.validate(balancer, slow_start)
+        assert caught.value.field == "algorithms" and "slow start" in caught.value.args[0]
+        with pytest.raises(ClusterError):
+            Controller(policy, TargetState(algorithm="least_conn", replicas=3, balancer=balancer,
+                                           balancer_options=slow_start))
+    # a decision on such a state checks the switch the same way (a policy checked without the target)
+    state = TargetState(algorithm="least_conn", replicas=3, balancer="gateway", balancer_options=slow_start)
+    switch = Change("set_algorithm", before={"algorithm": "least_conn", "options": {}},
+                    after={"algorithm": "consistent_hash", "options": {}})
+    with pytest.raises(ClusterError) as caught:
+        ACTIONS["set_algorithm"].check(switch, policy=policy.validate(None), state=state)
+    assert caught.value.field == "algorithm"

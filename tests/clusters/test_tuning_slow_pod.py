@@ -3,6 +3,8 @@ predicted to balance utilisation without making p95 worse, and judges the observ
 
 from __future__ import annotations
 
+import pytest
+
 from clusters.tuning.controller import Controller
 from clusters.tuning.policy import Policy
 from clusters.tuning.state import TargetState
@@ -100,3 +102,24 @@ def test_a_rarely_busy_pods_noisy_figures_do_not_make_it_look_faster():
     (decision,) = decisions
     weights = decision.after["weights"]
     assert weights["pod-0"] == weights["pod-1"] == weights["pod-2"] > weights["pod-3"]
+
+
+def test_a_pod_slow_to_answer_not_to_serve_gets_weights_by_its_answers_and_its_delay_is_modelled():
+    # figures of a real sandbox run: 32 users on 10 ms pods (capacity 8), pod-3 with a 50 ms latency
+    # fault, which the pod counts in flight but which holds none of its servers. Its service time is
+    # the others' (10 ms), so weights by service speed would stay equal; by how fast it answers
+    # (60 ms) it gets about a sixth. The simulator is given the delay, not a pod six times slower: it
+    # predicts the 20.7 in flight the pod held at equal weights (a pod serving at a sixth of the
+    # speed would saturate its 8 servers and hold more: 27.7).
+    cluster = RecordingCluster()
+    policy = Policy(view="utilisation", actions=("set_weights",), window_s=8, cooldown_s=8, max_weight=10)
+    controller = Controller(policy, TargetState(algorithm="weighted_round_robin", replicas=4, capacity=8), cluster)
+    (decision,) = feed(controller, 8, 1, {"pod-0": 348, "pod-1": 348, "pod-2": 348, "pod-3": 345}, users=32,
+                       in_flight={"pod-0": 3.45, "pod-1": 3.45, "pod-2": 3.45, "pod-3": 20.7},
+                       delayed={"pod-0": 0.0, "pod-1": 0.0, "pod-2": 0.0, "pod-3": 17.25},
+                       p95={"pod-0": 30.0, "pod-1": 30.0, "pod-2": 30.0, "pod-3": 85.0}, p95_ms=68.0)
+    weights = decision.after["weights"]
+    assert weights["pod-0"] == weights["pod-1"] == weights["pod-2"]
+    assert 5.5 <= weights["pod-0"] / weights["pod-3"] <= 6.5
+    assert decision.data["baseline"]["pods"]["pod-3"]["in_flight"] == pytest.approx(20.7, rel=0.05)
+    assert decision.data["baseline"]["pods"]["pod-0"]["in_flight"] == pytest.approx(3.45, rel=0.05)

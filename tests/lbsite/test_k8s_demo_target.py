@@ -9,26 +9,22 @@ import subprocess
 import time
 import urllib.request
 
-import kubernetes_validate
 import pytest
-import yaml
 
 from clusters import procs
-from tests.conftest import REPO
+from tests import kustomize
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 
 
 def rendered() -> list[dict]:
-    out = subprocess.run(["kubectl", "kustomize", str(REPO / "k8s" / "demo")], capture_output=True, text=True,
-                         check=True, timeout=60).stdout
-    return [doc for doc in yaml.safe_load_all(out) if doc]
+    return kustomize.rendered("demo")
 
 
 def test_the_demo_renders_valid_objects_whose_pods_name_themselves():
     docs = rendered()
     for doc in docs:
-        kubernetes_validate.validate(doc, "1.35.0", strict=True)
+        kustomize.validate(doc)
     deployment = next(doc for doc in docs if doc["kind"] == "Deployment")
     container = deployment["spec"]["template"]["spec"]["containers"][0]
     [pod_name] = [env for env in container["env"] if env["name"] == "POD_NAME"]

@@ -1,37 +1,28 @@
 """k8s/ as a real kustomize renders it (`kubectl kustomize`, kustomize 5), every overlay: each object
 valid for the Kubernetes 1.35 schemas in strict mode (kubernetes-validate: unknown fields refused),
-and what operators rely on checked: pinned images, probes on /healthz, non-root pods with limits,
-selectors that find their pods, settings the app reads."""
+custom resources for their upstream CRDs (tests/kustomize.py), and what operators rely on checked:
+pinned images, probes on /healthz, non-root pods with limits, selectors that find their pods, settings the app reads."""
 
 from __future__ import annotations
 
-import functools
 import re
-import shutil
-import subprocess
 
-import kubernetes_validate
 import pytest
-import yaml
 from django.urls import resolve
 
+from tests import kustomize
 from tests.conftest import REPO
 
-KUBERNETES_VERSION = "1.35.0"
 OVERLAYS = sorted(path.name for path in (REPO / "k8s" / "overlays").iterdir())
-# Every variable the settings read (lbsite/settings.py); a ConfigMap key outside it is a typo.
-KNOWN_VARIABLES = set(re.findall(r'"([A-Z][A-Z0-9_]+)"', (REPO / "lbsite" / "settings.py").read_text()))
+# Every variable the settings read (lbsite/settings.py, lbsite/env.py); a ConfigMap key outside it is a typo.
+KNOWN_VARIABLES = {name for module in ("settings.py", "env.py")
+                   for name in re.findall(r'"([A-Z][A-Z0-9_]+)"', (REPO / "lbsite" / module).read_text())}
 WORKLOADS = ("Deployment", "StatefulSet", "Job")
 ROLES = set(re.findall(r"^  ([a-z-]+)\)", (REPO / "docker" / "entrypoint.sh").read_text(), re.M))
 
 
-@functools.cache
 def rendered(overlay: str) -> list[dict]:
-    kubectl = shutil.which("kubectl")
-    assert kubectl, "kubectl (with kustomize) is needed to render k8s/"
-    out = subprocess.run([kubectl, "kustomize", str(REPO / "k8s" / "overlays" / overlay)],
-                         capture_output=True, text=True, check=True, timeout=60).stdout
-    return [doc for doc in yaml.safe_load_all(out) if doc]
+    return kustomize.rendered(f"overlays/{overlay}")
 
 
 def pod_specs(docs):
@@ -49,9 +40,9 @@ def test_every_rendered_object_is_valid_for_kubernetes(overlay):
     docs = rendered(overlay)
     kinds = {doc["kind"] for doc in docs}
     assert {"Deployment", "StatefulSet", "Job", "Service", "HorizontalPodAutoscaler", "PodDisruptionBudget",
-            "NetworkPolicy", "Ingress", "ServiceAccount", "ConfigMap"} <= kinds, kinds
+            "NetworkPolicy", "Ingress", "HTTPRoute", "ServiceAccount", "ConfigMap"} <= kinds, kinds
     for doc in docs:
-        kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
+        kustomize.validate(doc)
         assert doc["metadata"]["labels"]["app.kubernetes.io/part-of"] == "lblab", doc["metadata"]["name"]
 
 
@@ -113,7 +104,8 @@ def test_prod_scales_the_web_from_3_to_10_on_cpu_and_keeps_2_through_a_drain():
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_config_keys_are_settings_the_app_reads_and_secrets_are_referenced_not_inlined(overlay):
     docs = rendered(overlay)
-    config_maps = [doc for doc in docs if doc["kind"] == "ConfigMap"]
+    # the settings' ConfigMap; the other one is a file (the Locust worker Job's template), mounted
+    config_maps = [doc for doc in docs if doc["kind"] == "ConfigMap" and doc["metadata"]["name"] == "lblab-config"]
     assert config_maps
     for config_map in config_maps:
         assert set(config_map["data"]) <= KNOWN_VARIABLES, set(config_map["data"]) - KNOWN_VARIABLES
@@ -123,3 +115,5 @@ def test_config_keys_are_settings_the_app_reads_and_secrets_are_referenced_not_i
             for source in container.get("envFrom", ()):
                 name = (source.get("configMapRef") or source.get("secretRef"))["name"]
                 assert name in ("lblab-config", "lblab-secrets"), name
+            for variable in container.get("env", ()):  # LB Lab's own (PostgreSQL's image reads POSTGRES_*)
+                assert not variable["name"].startswith("LBLAB_") or variable["name"] in KNOWN_VARIABLES, variable

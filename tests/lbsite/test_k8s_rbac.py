@@ -14,7 +14,12 @@ from tests.conftest import REPO
 
 ADAPTER = sorted((REPO / "clusters" / "kubernetes").glob("*.py"))
 # The official client's API classes the adapter holds, by attribute, and their API groups.
-CLIENTS = {"core": "", "apps": "apps", "policy": "policy", "autoscaling": "autoscaling", "networking": "networking.k8s.io"}
+CLIENTS = {"core": "", "apps": "apps", "policy": "policy", "autoscaling": "autoscaling", "networking": "networking.k8s.io",
+           "batch": "batch", "discovery": "discovery.k8s.io"}
+# What runs in LB Lab's own namespace (a run's Locust workers as a Job), granted by its own Role there;
+# the rest acts on the target namespaces and nodes.
+HOME = REPO / "clusters" / "kubernetes" / "locust_workers.py"
+HOME_ROLE = "lblab-locust-workers"
 VERBS = {"list": "list", "read": "get", "get": "get", "create": "create", "delete": "delete", "patch": "patch",
          "replace": "update", "watch": "watch"}
 # client names whose plural is not name + "s"
@@ -99,9 +104,9 @@ def custom_object_permissions(method: str, args: list[ast.expr], known: dict) ->
     return {(group, plural, verb) for group in values(args[0]) for plural in values(args[3])}
 
 
-def calls_in_the_adapter() -> set[tuple[str, str, str]]:
+def calls_in_the_adapter(paths=ADAPTER) -> set[tuple[str, str, str]]:
     used = set()
-    trees = [ast.parse(path.read_text()) for path in ADAPTER]
+    trees = [ast.parse(path.read_text()) for path in paths]
     known = {name: value for tree in trees for name, value in constants(tree).items()}
     for tree in trees:
         held = api_attributes(tree)
@@ -121,10 +126,13 @@ def calls_in_the_adapter() -> set[tuple[str, str, str]]:
     return used
 
 
-def granted() -> set[tuple[str, str, str]]:
+def granted(*, home: bool | None = None) -> set[tuple[str, str, str]]:
+    """What the roles grant: all of them, or (`home`) the Role in LB Lab's namespace, or the others."""
     out = set()
     for doc in yaml.safe_load_all((REPO / "k8s" / "base" / "rbac.yaml").read_text()):
         if doc["kind"] not in ("ClusterRole", "Role"):
+            continue
+        if home is not None and (doc["metadata"]["name"] == HOME_ROLE) != home:
             continue
         for rule in doc["rules"]:
             out |= {(group, resource, verb) for group in rule["apiGroups"] for resource in rule["resources"]
@@ -143,6 +151,16 @@ def test_the_rules_grant_exactly_what_the_adapter_calls():
     used = calls_in_the_adapter()
     assert ("", "pods", "delete") in used  # the reading found the calls
     assert granted() == used, {"missing": used - granted(), "more than needed": granted() - used}
+
+
+def test_lblab_s_own_namespace_is_granted_exactly_what_the_locust_worker_job_calls():
+    used = calls_in_the_adapter([HOME])
+    assert ("batch", "jobs", "create") in used and ("discovery.k8s.io", "endpointslices", "delete") in used
+    assert granted(home=True) == used, {"missing": used - granted(home=True),
+                                        "more than needed": granted(home=True) - used}
+    targets = calls_in_the_adapter([path for path in ADAPTER if path != HOME])
+    assert granted(home=False) == targets, {"missing": targets - granted(home=False),
+                                            "more than needed": granted(home=False) - targets}
 
 
 def test_only_the_worker_mounts_the_service_account_token():

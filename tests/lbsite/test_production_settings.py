@@ -59,3 +59,15 @@ def test_refuses_to_start_with_a_short_or_known_secret_key(key, reason):
 def test_debug_keeps_its_development_key():
     assert secret_key(None, debug=True) == DEV_SECRET_KEY
     assert secret_key(STRONG_KEY, debug=False) == STRONG_KEY
+
+
+def test_behind_tls_probes_and_scrapes_are_answered_over_plain_http_and_pages_redirected():
+    """Kubernetes' probes and Prometheus (k8s/monitoring) ask the pod over plain HTTP, with no
+    X-Forwarded-Proto: /healthz and /metrics answer them; everything else goes to HTTPS."""
+    code = ("from django.http import HttpResponse; from django.middleware.security import SecurityMiddleware; "
+            "from django.test import RequestFactory; middleware = SecurityMiddleware(lambda request: HttpResponse()); "
+            "print(*[middleware(RequestFactory().get(path, HTTP_HOST='10.244.1.17')).status_code "
+            "for path in ('/healthz', '/metrics', '/', '/api/runs/', '/healthz/x')])")
+    result = run_manage("shell", "--verbosity", "0", "-c", code,
+                        SECRET_KEY=STRONG_KEY, ALLOWED_HOSTS="10.244.1.17", LBLAB_HTTPS="on")
+    assert result.stdout.split() == ["200", "200", "301", "301", "301"], result.stderr[-2000:]

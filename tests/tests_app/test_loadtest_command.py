@@ -37,6 +37,10 @@ def closed_port() -> int:
         (["--sandbox", "--json", "/no/such/dir/out.json"], "--json: no such directory"),
         (["--sandbox", "--user", "ghost"], "--user: no user named 'ghost'"),
         ([], "--sandbox/--target"),
+        # a Kubernetes target's settings on another target: refused, not ignored
+        (["--sandbox", "--slow-start", "30s"], "--slow-start: only with --kubernetes"),
+        (["--sandbox", "--traffic-distribution", "PreferSameZone"], "--traffic-distribution: only with --kubernetes"),
+        (["--target", "http://127.0.0.1:{closed}", "--namespace", "web"], "--namespace: only with --kubernetes"),
     ],
 )
 def test_bad_input_is_exit_2_with_the_flag_and_nothing_is_created(flags, reason):

@@ -9,10 +9,10 @@ import sys
 import time
 from pathlib import Path
 
-import psutil
 import pytest
 
 from clusters.sandbox import SandboxCluster, SandboxConfig
+from tests.procs import alive
 from tests_app.engine.launcher import LocustProcess
 from tests_app.engine.testing import base_config
 
@@ -28,13 +28,6 @@ while not run.poll(0.5):
 print(json.dumps(run.pids), flush=True)
 time.sleep(600)
 """
-
-
-def alive(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
 
 
 def wait_gone(pids, timeout=15.0) -> list[int]:

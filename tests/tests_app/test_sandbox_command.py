@@ -9,6 +9,7 @@ import psutil
 import pytest
 
 from tests.conftest import PYTHON, REPO
+from tests.foreground import FAULTHANDLER, exit_code, sigint_as_in_a_terminal
 
 
 @pytest.mark.parametrize(
@@ -32,11 +33,14 @@ def test_bad_flags_exit_2_with_one_line(flags, message):
 
 
 @pytest.mark.timeout(120)
-def test_serves_until_ctrl_c_and_leaves_nothing():
-    process = subprocess.Popen(
-        [PYTHON, "manage.py", "sandbox", "--pods", "2", "--algorithm", "round_robin", "--service-time", "fixed:0"],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
-    )
+def test_serves_until_ctrl_c_and_leaves_nothing(tmp_path):
+    stderr = tmp_path / "stderr"
+    with stderr.open("w") as errors, sigint_as_in_a_terminal():
+        process = subprocess.Popen(
+            [PYTHON, *FAULTHANDLER, "manage.py", "sandbox", "--pods", "2", "--algorithm", "round_robin",
+             "--service-time", "fixed:0"],
+            cwd=REPO, stdout=subprocess.PIPE, stderr=errors, text=True, start_new_session=True,
+        )
     descendants: list[psutil.Process] = []
     try:
         lines = []
@@ -54,7 +58,7 @@ def test_serves_until_ctrl_c_and_leaves_nothing():
                 pods_seen.add(response.headers["X-Pod"])
         assert len(pods_seen) == 2  # round robin reached both pods
         process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=60) == 0
+        assert exit_code(process, 60, stderr) == 0
         _, alive = psutil.wait_procs(descendants, timeout=30)
         assert not alive
     finally:

@@ -11,7 +11,10 @@ Django-free and Locust-free (gevent must never be imported where Django runs):
                 locust_run.stop(grace_s=10)        # SIGTERM: users stop, last sample + final
     # leaving the block (or close()) kills whatever is left, by process group
 
-Processes: with `workers=1` one local Locust process; with W > 1 a master and W workers.
+Processes: with `workers=1` one local Locust process; with W > 1 a master and W workers, or,
+given `worker_pods` (clusters/kubernetes/locust_workers.py: LB Lab runs in a cluster), the master
+here and the W workers as the pods of a Kubernetes Job, created once the master listens and deleted
+when this object closes.
 Each runs in its own process group and gets SIGKILL from the kernel when the thread that
 started it dies (clusters.procs.start), so no load survives a dead caller: they are
 started from a thread of this object's own that lives until `close()`.
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import queue
 import shutil
@@ -48,18 +52,27 @@ ARMED_ENV = "LBLAB_ARMED_FILE"
 PROCESSES_ENV = "LBLAB_LOCUST_PROCESSES"
 KILL_WAIT_S = 5.0
 EXIT_AFTER_FINAL_S = 1.0
+LOCAL_WORKERS_WAIT_S = 60  # how long the master waits for its workers: local processes start in seconds
+POD_WORKERS_WAIT_S = 180  # pods may first be scheduled and pull the image
+# A worker Job outlives the run's shape by at most this long (its activeDeadlineSeconds), whatever
+# happens to the master: a stop's grace, the slowest start.
+POD_DEADLINE_MARGIN_S = 600
+
+log = logging.getLogger(__name__)
 
 class LocustProcess:
     """One Locust run as subprocesses. `config` is the plugin config (tests_app/engine/config.py);
-    it is validated here and a bad one raises `ConfigError(field=...)` before anything starts."""
+    it is validated here and a bad one raises `ConfigError(field=...)` before anything starts.
+    `worker_pods` runs the W > 1 workers as pods instead of local processes (`LocustWorkerJob`)."""
 
     def __init__(self, config: dict, *, workers: int = 1, locust_bin: str | None = None,
-                 workdir: str | None = None):
+                 workdir: str | None = None, worker_pods=None):
         self.run_config = parse_config(config)
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
             raise ValueError("workers must be a whole number >= 1")
         self.config = dict(config)
         self.workers = workers
+        self.worker_pods = worker_pods if workers > 1 else None
         self.locust_cmd = [locust_bin] if locust_bin else [sys.executable, "-m", "locust"]
         # Requests in flight at stop get this long to finish (they are counted).
         self.stop_timeout_s = float(self.run_config.timeout_s) + 1.0
@@ -126,11 +139,28 @@ class LocustProcess:
                   "--stop-timeout", f"{self.stop_timeout_s:g}", "--exit-code-on-error", "0"]
         if self.workers == 1:
             return [*master, *classes], []
-        port = procs.free_port()
-        master += ["--master", "--expect-workers", str(self.workers), "--expect-workers-max-wait", "60",
-                   "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port)]
+        self.master_port = port = procs.free_port()
+        pods = self.worker_pods
+        wait_s = POD_WORKERS_WAIT_S if pods is not None else LOCAL_WORKERS_WAIT_S
+        master += ["--master", "--expect-workers", str(self.workers), "--expect-workers-max-wait", str(wait_s),
+                   "--master-bind-host", pods.bind_host if pods is not None else "127.0.0.1",
+                   "--master-bind-port", str(port)]
+        if pods is not None:
+            return [*master, *classes], []
         worker = [*base, "--worker", "--master-host", "127.0.0.1", "--master-port", str(port), *classes]
         return [*master, *classes], [list(worker) for _ in range(self.workers)]
+
+    def _start_worker_pods(self) -> None:
+        """The workers' Job, once the master listens: the plugin's config and the user's file go with it."""
+        user_file = self.run_config.locustfile
+        locustfile = None
+        if user_file is not None:
+            locustfile = (Path(user_file.path).name, Path(user_file.path).read_text(encoding="utf-8"))
+        self.worker_pods.create(
+            workers=self.workers, master_port=self.master_port, config=self.config, locustfile=locustfile,
+            user_classes=tuple(user_file.user_classes) if user_file is not None else (),
+            deadline_s=int(self.run_config.shape.duration_s + self.stop_timeout_s + POD_WORKERS_WAIT_S
+                           + POD_DEADLINE_MARGIN_S))
 
     def _own_processes(self) -> None:
         """Spawns every process and stays alive as long as they should: its exit is their
@@ -149,6 +179,8 @@ class LocustProcess:
                 for cmd in worker_cmds:
                     self._workers.append(procs.start(
                         cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env, cwd=self.workdir))
+            if self.worker_pods is not None:
+                self._start_worker_pods()
         except BaseException as exc:  # reported by start(), which raises it
             self._spawn_error = exc
         finally:
@@ -263,6 +295,7 @@ class LocustProcess:
         self._closing = True
         try:
             self._kill_all()
+            self._delete_worker_pods()
         finally:
             self._release.set()
             if self._owner is not None:
@@ -275,6 +308,14 @@ class LocustProcess:
                 self._read_fd = None
             if self._own_workdir and self.workdir is not None:
                 shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def _delete_worker_pods(self) -> None:
+        if self.worker_pods is None:
+            return
+        try:
+            self.worker_pods.delete()
+        except Exception as error:  # noqa: BLE001 - the rest must still close; the reaper tries again
+            log.error("deleting the Locust worker pods failed: %s", error)
 
     def __enter__(self) -> LocustProcess:
         return self

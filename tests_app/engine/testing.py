@@ -37,11 +37,12 @@ class RunResult:
 
 
 def run_to_end(config: dict, *, workers: int = 1, timeout: float = 90.0, wait_exit: bool = False,
-               on_line: Callable[[LocustProcess, dict], None] | None = None) -> RunResult:
+               on_line: Callable[[LocustProcess, dict], None] | None = None, worker_pods=None) -> RunResult:
     """Start a run, collect every line until `final` or `error`; with `wait_exit`, let Locust
-    exit by itself (its own shutdown takes a second or two) before the processes are killed."""
+    exit by itself (its own shutdown takes a second or two) before the processes are killed.
+    `worker_pods`: LocustProcess's, the workers as a Kubernetes Job's pods."""
     result = RunResult()
-    with LocustProcess(config, workers=workers) as run:
+    with LocustProcess(config, workers=workers, worker_pods=worker_pods) as run:
         run.start()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -39,6 +39,11 @@ HEADER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,63}")
 class Front(abc.ABC):
     """What serves the sandbox's endpoint, in the controller's event loop."""
 
+    # A reload leaves the connections a TCP-mode (L4) config proxies with the old workers, which
+    # cannot end them at a request's end (they do not read HTTP): clients kept alive stay pinned
+    # until they reconnect. After a switch out of L4 the pods end them instead (`Supervisor.close_connections`).
+    reload_keeps_tcp_connections = False
+
     @abc.abstractmethod
     async def start(self, host: str, port: int) -> int:
         """Listen on host:port (0: a free port); returns the port."""

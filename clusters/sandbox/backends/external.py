@@ -49,6 +49,7 @@ class ExternalFront(Front):
 
     config_name: str
     max_weight: int
+    reload_keeps_tcp_connections = True  # nginx's stream workers and HAProxy's `mode tcp` do
 
     def __init__(self, backend, balancer, supervisor, config):
         self.binary = backend.located()

@@ -2,6 +2,9 @@
 ports, each with its own config and data dir in a temp dir, stopped by PID.
 
 redis.py: Debian's redis-server, a primary, a replica and three Sentinels (`RedisSentinelSet`);
+postgres.py: Debian's patroni and etcd-server over PostgreSQL 15, an etcd member and two Patroni
+nodes (`PatroniSet`), each node run by keeper.py (which takes its PostgreSQL along when it goes);
+postgres_writer.py: the probe's writer and reader through libpq's multi-host connection string;
 owner.py: the sandbox controller's side (started with the sandbox, the primary faults, Sentinel's
 events into the sandbox's event log, stopped with it); store.py: the pods' Sentinel-aware client
 (asyncio) behind their `/kv` endpoints; probe.py: a run's durability probe, writing through the
@@ -31,12 +34,22 @@ PROMISES = {
                        "acknowledged write, so LB Lab measures what was lost and never assumes zero.",
     ("redis", "async"): "a write is acknowledged on the primary's reply; a failover loses what the replica had "
                         "not received yet (the RPO is that window).",
+    ("postgres", "sync"): "Patroni's synchronous_mode: a commit returns once the synchronous standby has flushed "
+                          "it, and Patroni never promotes a standby that may lack an acknowledged commit, so no "
+                          "acknowledged write may be lost (with no standby left, writes go on unreplicated; "
+                          "synchronous_mode_strict would block them instead).",
+    ("postgres", "async"): "a commit returns on the primary alone; Patroni promotes a replica at most "
+                           "maximum_lag_on_failover (1 MiB) behind, and what it had not received is lost (the RPO "
+                           "is that window).",
 }
 PROMISES_NO_LOSS = frozenset({"sync"})  # the modes whose verdict fails on any acknowledged write lost
 # The request mix of a stateful sandbox when the flags describe the scenario: every user writes to the
 # store through the pods (`POST /kv`: an id of the pod's own), so a primary fault shows in the load.
+# Debian's PostgreSQL 15 server, which Patroni runs (its bin_dir is this file's dir).
+POSTGRES_SERVER = "/usr/lib/postgresql/15/bin/postgres"
 STORE_WRITES = ({"path": "/kv", "method": "POST", "weight": 1},)
-INSTALL = {"redis": "make stateful (Debian's redis-server and redis-sentinel)"}
+INSTALL = {"redis": "make stateful (Debian's redis-server and redis-sentinel)",
+           "postgres": "make stateful (Debian's patroni, etcd-server and postgresql-15)"}
 
 
 @dataclass(frozen=True)
@@ -47,9 +60,30 @@ class Store:
     missing: str = ""  # why this build cannot run it ("" when it can)
 
 
+Address = tuple[str, int]
+
+
+@dataclass(frozen=True)
+class FailoverEvent:
+    """One entry of a stateful set's event log (both stores log in this shape)."""
+    at: float  # unix time it was seen
+    source: str  # "lblab" for what LB Lab did, else the server that told it ("sentinel-0", "patroni")
+    kind: str  # kill, stop, restart; or the store's own event (+sdown, +switch-master, leader, ...)
+    detail: str  # the node and PID, or the store's message
+
+
+@dataclass(frozen=True)
+class Switch:
+    """The store promoted `node` (at `new`) in place of the primary at `old`."""
+    at: float  # unix time the promotion was first seen
+    old: Address
+    new: Address
+    node: str
+
+
 STORES: dict[str, Store] = {store.name: store for store in (
     Store("redis", "Redis with Sentinel (primary, replica, 3 Sentinels)", binaries=("redis-server", "redis-sentinel")),
-    Store("postgres", "PostgreSQL with Patroni", missing="postgres (Patroni) is not built yet; use --stateful redis"),
+    Store("postgres", "PostgreSQL with Patroni (etcd, primary, replica)", binaries=("patroni", "etcd", POSTGRES_SERVER)),
 )}
 
 
@@ -66,7 +100,8 @@ def check_stateful(store, durability=DEFAULT_DURABILITY, *, binaries: bool = Fal
     name something this build runs; with `binaries`, also that its servers are installed."""
     if store in ("", None):
         if durability not in ("", None, DEFAULT_DURABILITY):
-            raise ClusterError("a durability mode needs a stateful store (--stateful redis)", field="durability")
+            raise ClusterError("a durability mode needs a stateful store (--stateful redis|postgres)",
+                               field="durability")
         return
     if store not in STORES:
         raise ClusterError(f"unknown stateful store {store!r}; one of {', '.join(STORES)}", field="stateful")

@@ -4,12 +4,13 @@ connection), so every write crosses the same pods and the same Sentinel-aware cl
 A write is acknowledged only when a pod answered 200, which it does only once the store confirmed
 it in the target's durability mode (`WAIT 1` for `sync`, the primary's reply for `async`); any
 other answer, an error or a timeout counts it failed (indeterminate). After the run the set is
-read back from the primary the Sentinels name (writer.read_ids) and judged by
+read back from the primary (`read_records`: the one the Sentinels name, writer.read_ids, or the
+one libpq's multi-host connection finds, postgres_writer.read_ids) and judged by
 clusters/durability.py; ids are `<prefix><n>`, so only the probe's own records are judged.
 
     probe = DurabilityProbe(cluster.endpoint, prefix="probe-1-")
     probe.start(); ...; probe.stop()
-    result = probe.check(read_ids(sentinels, key=DEFAULT_KEY))   # Durability
+    result = probe.check(read_records(cluster.stateful()))   # Durability
 
 Times are unix times (time.time()). Django-free.
 """
@@ -22,9 +23,20 @@ import time
 from urllib.parse import urlsplit
 
 from clusters.durability import Durability, check
-from clusters.sandbox.stateful.writer import WriteLog
+from clusters.sandbox.stateful.store import DEFAULT_KEY
+from clusters.sandbox.stateful.writer import WriteLog, read_ids
 
 REQUEST_TIMEOUT_S = 5.0
+
+
+def read_records(store: dict) -> set[str]:
+    """Every record the pods wrote, read back from the store's primary now; `store` is the
+    sandbox's GET /stateful (its Sentinels, or its connection string and table)."""
+    if store["store"] == "postgres":
+        from clusters.sandbox.stateful.postgres_writer import read_ids as read_rows
+
+        return read_rows(store["conninfo"], table=store["table"])
+    return read_ids([tuple(address) for address in store["sentinels"]], key=DEFAULT_KEY)
 
 
 class DurabilityProbe:

@@ -30,7 +30,6 @@ import subprocess
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import redis
@@ -40,7 +39,7 @@ from redis.sentinel import Sentinel
 
 from clusters import procs
 from clusters.base import ClusterError, check_number
-from clusters.sandbox.stateful import located
+from clusters.sandbox.stateful import Address, FailoverEvent, Switch, located
 
 HOST = "127.0.0.1"
 SERVICE = "lblab"  # the name the Sentinels monitor the primary under
@@ -73,26 +72,6 @@ sentinel down-after-milliseconds {service} {down_after_ms}
 sentinel failover-timeout {service} {failover_timeout_ms}
 sentinel parallel-syncs {service} 1
 """
-
-Address = tuple[str, int]
-
-
-@dataclass(frozen=True)
-class FailoverEvent:
-    at: float  # unix time it was seen
-    source: str  # "lblab" for what LB Lab did, else the Sentinel that published it ("sentinel-0")
-    kind: str  # kill, stop, restart; or Sentinel's event name (+sdown, +switch-master, ...)
-    detail: str  # the node and PID, or Sentinel's message as published
-
-
-@dataclass(frozen=True)
-class Switch:
-    """Sentinel promoted `node` (at `new`) in place of the primary at `old`."""
-    at: float  # unix time the first Sentinel published +switch-master
-    old: Address
-    new: Address
-    node: str
-
 
 def sentinel_of(sentinels: list[Address], *, timeout_s: float = 1.0) -> Sentinel:
     """redis-py's Sentinel-aware client of these Sentinels, no retry in either kind of connection."""
@@ -136,6 +115,8 @@ class RedisSentinelSet:
                  start_timeout_s: float = 30.0):
         down_after_ms = check_number(down_after_ms, "down_after_ms", minimum=100, integer=True)
         failover_timeout_ms = check_number(failover_timeout_ms, "failover_timeout_ms", minimum=1000, integer=True)
+        # Sentinel tries no new failover of the same primary within twice this of the last one
+        self.failover_timeout_s = failover_timeout_ms / 1000.0
         self._server, self._sentinel = located("redis-server"), located("redis-sentinel")
         self._root = Path(tempfile.mkdtemp(prefix="lblab-redis-"))
         self._events: list[FailoverEvent] = []
@@ -220,14 +201,15 @@ class RedisSentinelSet:
         deadline = time.monotonic() + timeout_s
         problem = "not asked yet"
         while time.monotonic() < deadline:
-            problem = self._disagreement(tuple(primary))
+            problem = self.disagreement(tuple(primary))
             if problem is None:
                 return
             time.sleep(0.1)
         raise ClusterError(f"the Sentinels did not agree on {primary[0]}:{primary[1]} in {timeout_s:.0f} s: "
                            f"{problem}", field="stateful")
 
-    def _disagreement(self, primary: Address) -> str | None:
+    def disagreement(self, primary: Address) -> str | None:
+        """Why the Sentinels could not fail `primary` over now (None: they could): see `wait_agreed`."""
         for node in self.sentinel_nodes:
             try:
                 with self.client(node.name, socket_timeout=1.0) as client:
@@ -235,12 +217,17 @@ class RedisSentinelSet:
                     if (host, int(port)) != primary:
                         return f"{node.name} names {host}:{port}"
                     state = client.sentinel_master(SERVICE)
+                    replicas = client.sentinel_slaves(SERVICE)
             except redis.RedisError as exc:
                 return f"{node.name}: {exc}"
             if int(state.get("num-other-sentinels", 0)) < len(self.sentinel_nodes) - 1:
                 return f"{node.name} knows {state.get('num-other-sentinels')} other Sentinels"
-            if int(state.get("num-slaves", 0)) < 1:
-                return f"{node.name} knows no replica"
+            # a replica it would promote: one it sees up and linked (a node restarted after a failover
+            # is listed again only after the Sentinel's next INFO of the primary, and a stale entry of
+            # its old address stays listed as down)
+            if not any(_flags(replica) == {"slave"} and replica.get("master-link-status") == "ok"
+                       for replica in replicas):
+                return f"{node.name} sees no replica up and linked"
         primary_name = self.node_at(primary)
         if any(self.follows(node.name, primary_name) for node in self.data if node.name != primary_name):
             return None
@@ -290,18 +277,20 @@ class RedisSentinelSet:
             return list(self._events)
 
     def switches(self) -> list[Switch]:
-        """Each promotion once, when the first Sentinel published its +switch-master."""
-        seen: dict[tuple[Address, Address], Switch] = {}
-        for event in self.events():
+        """Each promotion once, when the first Sentinel published its +switch-master: the other
+        Sentinels' of the same promotion follow it (the same old and new address). A later promotion
+        between the same two addresses (A to B, B to A, A to B again) is a new one."""
+        switches: list[Switch] = []
+        for event in sorted(self.events(), key=lambda event: event.at):
             if event.kind != "+switch-master":
                 continue
             fields = event.detail.split()
             if len(fields) != 5 or fields[0] != SERVICE:
                 continue
             old, new = (fields[1], int(fields[2])), (fields[3], int(fields[4]))
-            if (old, new) not in seen:
-                seen[(old, new)] = Switch(at=event.at, old=old, new=new, node=self._name_or_address(new))
-        return sorted(seen.values(), key=lambda switch: switch.at)
+            if not switches or (switches[-1].old, switches[-1].new) != (old, new):
+                switches.append(Switch(at=event.at, old=old, new=new, node=self._name_or_address(new)))
+        return switches
 
     def wait_for_switch(self, *, since: float = 0.0, timeout_s: float = 30.0) -> Switch:
         """The first promotion published at or after unix time `since`; ClusterError after `timeout_s`."""
@@ -406,3 +395,9 @@ class RedisSentinelSet:
         finally:
             for pubsub in subscriptions.values():
                 pubsub.close()
+
+
+def _flags(replica: dict) -> set[str]:
+    """A Sentinel's flags of a replica (redis-py gives a parsed set, or the raw comma list)."""
+    flags = replica.get("flags") or ()
+    return set(flags.split(",")) if isinstance(flags, str) else set(flags)

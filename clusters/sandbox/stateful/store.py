@@ -1,7 +1,8 @@
 """The pods' client of the stateful store (asyncio): what a service behind the balancer does with
-its Redis, as a Sentinel-aware client does it (Sentinel's client guidelines).
+its Redis or its PostgreSQL, as production clients do it. `store_client(settings)` picks by kind.
 
-The primary is asked of the Sentinels (`SENTINEL get-master-addr-by-name`), checked to answer
+Redis (`StoreClient`), as a Sentinel-aware client does it (Sentinel's client guidelines):
+the primary is asked of the Sentinels (`SENTINEL get-master-addr-by-name`), checked to answer
 `ROLE` as a master, and used until a command on it fails; then the connection is dropped and the
 next request asks the Sentinels again, so after a failover the pod writes to the new primary. No
 retry inside redis-py (the old address may be the old primary restarted empty, taking writes until
@@ -13,20 +14,33 @@ goes back to the Sentinels.
 - `read(id)`: whether the id is in the set, read from the primary.
 
 Settings (the pod's `store`): `{"kind": "redis", "sentinels": [[host, port], ...], "service",
-"durability": "sync"|"async", "key"}`. Django-free.
+"durability": "sync"|"async", "key"}`.
+
+PostgreSQL behind Patroni (`PostgresStoreClient`): a few connections through libpq's multi-host
+connection string with `target_session_attrs=read-write` (libpq keeps the host that takes writes:
+the primary); a connection that fails is dropped and the next request connects again, so after a
+failover the pod writes to the new primary. `write(id)` inserts the id into the records table
+(each insert its own transaction: the commit returns once the synchronous standby flushed it under
+Patroni's synchronous_mode, on the primary's own commit in async); `read(id)` whether it is there.
+No statement_timeout: a cancelled wait for the synchronous standby would return the commit as done.
+Settings: `{"kind": "postgres", "conninfo", "table", "durability"}`. Django-free.
 """
 
 from __future__ import annotations
 
 import asyncio
 
+import psycopg
 import redis
+from psycopg import sql
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel
 from redis.backoff import NoBackoff
 
-DEFAULT_KEY = "lblab:records"
+DEFAULT_KEY = "lblab:records"  # Redis: the set of records
+DEFAULT_TABLE = "lblab_records"  # PostgreSQL: the records table (postgres_writer.create_table)
+PG_CONNECTIONS = 4  # a pod's connections to the primary at most
 WAIT_TIMEOUT_MS = 500
 STORE_ERRORS = (redis.RedisError, OSError, asyncio.TimeoutError)
 
@@ -114,3 +128,52 @@ class StoreClient:
                 await sentinel.aclose()
             except STORE_ERRORS:
                 pass
+
+
+class PostgresStoreClient:
+    def __init__(self, settings: dict):
+        self.durability = settings.get("durability", "sync")
+        self.conninfo = settings["conninfo"]
+        table = sql.Identifier(settings.get("table", DEFAULT_TABLE))
+        self.insert = sql.SQL("INSERT INTO {} (id) VALUES (%s) ON CONFLICT DO NOTHING").format(table)
+        self.select = sql.SQL("SELECT 1 FROM {} WHERE id = %s").format(table)
+        self._slots = asyncio.Semaphore(int(settings.get("connections", PG_CONNECTIONS)))
+        self._idle: list[psycopg.AsyncConnection] = []
+
+    async def _run(self, statement, record: str) -> tuple[bool, str]:
+        """Run `statement` with `record` on a connection to the primary: (a row came back, the
+        primary's host:port). StoreUnavailable when no host takes writes or the statement failed."""
+        async with self._slots:
+            conn = self._idle.pop() if self._idle else None
+            try:
+                if conn is None:
+                    conn = await psycopg.AsyncConnection.connect(self.conninfo, autocommit=True)
+                primary = f"{conn.info.host}:{conn.info.port}"
+                cursor = await conn.execute(statement, (record,))
+                found = cursor.description is not None and await cursor.fetchone() is not None
+            except (psycopg.Error, OSError) as exc:
+                if conn is not None:
+                    await conn.close()
+                raise StoreUnavailable(f"{'no primary' if conn is None else 'failed'}: {type(exc).__name__}") from exc
+            self._idle.append(conn)
+            return found, primary
+
+    async def write(self, record: str) -> dict:
+        """Insert `record`; the answer once the commit returned (in `sync` mode, once the
+        synchronous standby has it), else StoreUnavailable (the write may still have been applied)."""
+        _, primary = await self._run(self.insert, record)
+        return {"id": record, "acked": True, "primary": primary, "durability": self.durability}
+
+    async def read(self, record: str) -> dict:
+        present, primary = await self._run(self.select, record)
+        return {"id": record, "present": present, "primary": primary}
+
+    async def close(self) -> None:
+        idle, self._idle = self._idle, []
+        for conn in idle:
+            await conn.close()
+
+
+def store_client(settings: dict) -> StoreClient | PostgresStoreClient:
+    """The pods' client of the store their settings name (`kind`)."""
+    return PostgresStoreClient(settings) if settings.get("kind") == "postgres" else StoreClient(settings)

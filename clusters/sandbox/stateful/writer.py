@@ -24,8 +24,9 @@ from __future__ import annotations
 import collections
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import redis
 from redis.sentinel import Sentinel
@@ -69,21 +70,49 @@ def write_ids(sentinels: Sequence[Address], *, key: str, mode: str, duration_s: 
     """Write ids `0, 1, 2, ...` to the set `key` until `duration_s` passed or `stop` is set;
     at most `rate` writes a second (None: as fast as one connection goes). Fills `log` when given
     (another thread may watch its counts grow), else a new one."""
+    log = start_log(mode, duration_s, stop, log)
+    sentinel = sentinel_of(list(sentinels))
+    socket_timeout = wait_timeout_ms / 1000 + 1.0
+
+    def write(client: redis.Redis, write_id: str) -> str:
+        if mode == "async":
+            client.sadd(key, write_id)
+            return ""
+        pipe = client.pipeline(transaction=False)
+        pipe.sadd(key, write_id)
+        pipe.wait(1, wait_timeout_ms)
+        return "" if pipe.execute()[1] >= 1 else "WAIT 0 replicas"
+
+    return paced_writes(log, connect=lambda: _connect(sentinel, service, socket_timeout, log), write=write,
+                        errors=redis.RedisError, duration_s=duration_s, stop=stop, rate=rate,
+                        retry_pause_s=retry_pause_s)
+
+
+def start_log(mode: str, duration_s: float | None, stop: threading.Event | None, log: WriteLog | None) -> WriteLog:
+    """The log a writer fills (`log`, else a new one), once its arguments are checked."""
     if mode not in MODES:
         raise ClusterError(f"unknown durability mode {mode!r}; one of {', '.join(MODES)}", field="durability")
     if duration_s is None and stop is None:
         raise ClusterError("give a duration or a stop event", field="duration")
-    stop = stop or threading.Event()
-    sentinel = sentinel_of(list(sentinels))
-    socket_timeout = wait_timeout_ms / 1000 + 1.0
     if log is not None and log.mode != mode:
         raise ClusterError(f"the log is for {log.mode} writes, not {mode}", field="durability")
-    log = log if log is not None else WriteLog(mode=mode)
+    return log if log is not None else WriteLog(mode=mode)
+
+
+def paced_writes(log: WriteLog, *, connect: Callable[[], Any], write: Callable[[Any, str], str],
+                 errors: type[Exception] | tuple[type[Exception], ...], duration_s: float | None,
+                 stop: threading.Event | None, rate: float | None, retry_pause_s: float) -> WriteLog:
+    """The probe's loop, the same for every store: write ids `0, 1, 2, ...` through a client from
+    `connect()` (None while no primary takes writes), at most `rate` a second, until `duration_s`
+    passed or `stop` is set. `write(client, id)` returns "" when the store acknowledged the id, else
+    why it did not; an exception of `errors` counts the id failed and drops the client, so the next
+    write reconnects to whichever primary there is then. Ids are never reused."""
+    stop = stop or threading.Event()
     end = None if duration_s is None else time.monotonic() + duration_s
     client, next_id, next_at = None, 0, time.monotonic()
     while not stop.is_set() and (end is None or time.monotonic() < end):
         if client is None:
-            client = _connect(sentinel, service, socket_timeout, log)
+            client = connect()
             if client is None:
                 stop.wait(retry_pause_s)
                 continue
@@ -93,24 +122,17 @@ def write_ids(sentinels: Sequence[Address], *, key: str, mode: str, duration_s: 
         write_id = str(next_id)
         next_id += 1
         try:
-            if mode == "sync":
-                pipe = client.pipeline(transaction=False)
-                pipe.sadd(key, write_id)
-                pipe.wait(1, wait_timeout_ms)
-                replicas = pipe.execute()[1]
-            else:
-                client.sadd(key, write_id)
-                replicas = None
-        except redis.RedisError as exc:
+            refused = write(client, write_id)
+        except errors as exc:
             log.failed[write_id] = time.time()
             log.errors[type(exc).__name__] += 1
             client.close()
             client = None
             stop.wait(retry_pause_s)
             continue
-        if replicas is not None and replicas < 1:
+        if refused:
             log.failed[write_id] = time.time()
-            log.errors["WAIT 0 replicas"] += 1
+            log.errors[refused] += 1
         else:
             log.acked[write_id] = time.time()
     if client is not None:

@@ -10,7 +10,7 @@ a change leads to is the `TargetState` the simulator is given (`predicted_state`
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, ClassVar
 
 from clusters.base import Cluster, ClusterError
@@ -28,8 +28,10 @@ class TuningAction(abc.ABC):
     # False: a recommendation for the user (advice); the controller never applies it to the cluster
     changes_cluster: ClassVar[bool] = True
 
-    def check_policy(self, policy: Policy, balancer: str | None) -> None:  # noqa: B027 - most have nothing more
-        """ClusterError(field=...) when `policy` allows this action in a way the balancer cannot do."""
+    def check_policy(self, policy: Policy, balancer: str | None,  # noqa: B027 - most have nothing more
+                     balancer_options: Mapping | None = None) -> None:
+        """ClusterError(field=...) when `policy` allows this action in a way the balancer cannot do
+        (with the target's `balancer_options`: `TargetState.balancer_options`)."""
 
     @abc.abstractmethod
     def candidates(self, *, policy: Policy, state: TargetState, window: Window,

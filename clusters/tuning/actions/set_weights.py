@@ -1,5 +1,7 @@
 """Shift pod weights towards the pods' observed capacity (within the policy's largest ratio), where
-the algorithm in force honours weights (the registry's `weighted`)."""
+the algorithm in force honours weights (the registry's `weighted`). Capacity both ways the window
+measures it (`Window.capacities`: how fast a pod serves, how fast it answers), each a candidate
+the simulator ranks."""
 
 from __future__ import annotations
 
@@ -36,7 +38,7 @@ class SetWeights(TuningAction):
     name = "set_weights"
     label = "Change weights"
 
-    def check_policy(self, policy, balancer):
+    def check_policy(self, policy, balancer, balancer_options=None):
         if balancer in KUBERNETES_BALANCERS:  # they weigh endpoints, not the pods LB Lab names
             raise ClusterError(f"per-pod weights are not a setting of {KUBERNETES_BALANCERS[balancer].label}; "
                                "allow set_algorithm or scale instead", field="actions")
@@ -46,19 +48,21 @@ class SetWeights(TuningAction):
             return []
         if not algorithm_named(state.algorithm).weighted:
             return []
-        speeds = window.speeds(state.capacity)
-        if not speeds or len(speeds) < 2:
+        bases = window.capacities(state.capacity)
+        speeds = bases.get("service", {})
+        if len(speeds) < 2:
             return []
         # every pod's weight named, 1s included: a balancer keeps the weights it is not given, so a
         # rollback must set each one back
         before = {pod: state.weight(pod) for pod in speeds}
         out, seen = [], set()
-        for step in STEPS:
-            weights = weights_for(speeds, policy.max_weight, step)
-            key = tuple(sorted(weights.items()))
-            if weights != before and key not in seen:
-                seen.add(key)
-                out.append(Change(self.name, before={"weights": before}, after={"weights": weights}))
+        for basis in bases.values():
+            for step in STEPS:
+                weights = weights_for(basis, policy.max_weight, step)
+                key = tuple(sorted(weights.items()))
+                if weights != before and key not in seen:
+                    seen.add(key)
+                    out.append(Change(self.name, before={"weights": before}, after={"weights": weights}))
         return out
 
     def check(self, change, *, policy, state):

@@ -31,10 +31,11 @@ from clusters.allowlist import check_url
 from clusters.base import ClusterError
 from clusters.durations import SpecError, parse_duration
 from clusters.faults import FAULT_KINDS
-from clusters.kubernetes.balancers import DEFAULT_KUBERNETES_BALANCER, KUBERNETES_BALANCERS
+from clusters.kubernetes.balancers import DEFAULT_KUBERNETES_BALANCER, KUBERNETES_BALANCERS, check_traffic_distribution
 from clusters.sandbox.backends import BALANCER_BACKENDS, DEFAULT_BACKEND
 from clusters.sandbox.config import DEFAULT_RETRIES
 from clusters.sandbox.stateful import DEFAULT_DURABILITY, DURABILITY_MODES, STORE_WRITES, STORES, check_stateful
+from clusters.targets import target_kind
 from lbsite.db import NotMigrated, ensure_migrated
 from metrics_app.reports import junit_xml
 from tests_app import services
@@ -49,6 +50,9 @@ CLI_USER = "lblab-cli"
 # Exit status of a run stopped with Ctrl-C, as shells report a command SIGINT ended (128 + 2).
 EXIT_CANCELLED = 130
 WAIT_POLL_S = 1.0  # how often a run waiting for its turn asks the queue again
+# Settings of a Kubernetes target: refused on other targets rather than silently ignored.
+KUBERNETES_ONLY = ("--context", "--namespace", "--selector", "--service", "--route", "--traffic-distribution",
+                   "--slow-start")
 
 
 def bad(flag: str, reason: str) -> CommandError:
@@ -82,6 +86,12 @@ class Command(BaseCommand):
         parser.add_argument("--route", default="",
                             help="Kubernetes: the HTTPRoute (gateway) or Ingress (ingress-nginx) the balancer "
                                  "settings attach to (default: named as the Service)")
+        parser.add_argument("--traffic-distribution", default="", metavar="PreferSameZone|PreferSameNode",
+                            help="Kubernetes, balancer none: the Service's trafficDistribution for the run "
+                                 "(PreferClose: the older name of PreferSameZone); put back at its end")
+        parser.add_argument("--slow-start", default=None, metavar="DURATION",
+                            help="Kubernetes, balancer gateway or istio with round robin or least request: new pods' "
+                                 "share ramped up over this window (e.g. 30s), for the run")
         parser.add_argument("--pod-header", default="X-Pod", help="response header naming the pod (default X-Pod)")
         parser.add_argument("--expect-pods", metavar="N|NAMES",
                             help="pods that should get traffic: a count, or names separated by commas")
@@ -282,6 +292,10 @@ class Command(BaseCommand):
         retries = 0 if options["no_retries"] else options["retries"]
         if options["sandbox"] and options["kubernetes"]:
             raise bad("--kubernetes", "load the sandbox or Kubernetes pods, not both")
+        if not options["kubernetes"]:
+            for flag in KUBERNETES_ONLY:
+                if options[flag.removeprefix("--").replace("-", "_")] not in ("", None):
+                    raise bad(flag, "only with --kubernetes")
         if options["sandbox"]:
             fields = {"kind": "sandbox", "pods": options["pods"], "balancer": options["balancer"] or DEFAULT_BACKEND,
                       "algorithm": options["algorithm"]}
@@ -327,10 +341,22 @@ class Command(BaseCommand):
         fields = {"kind": "kubernetes", "context": options["context"], "namespace": options["namespace"],
                   "label_selector": options["selector"], "service": service, "base_url": url,
                   "pod_header": options["pod_header"],
-                  "kubernetes_balancer": options["balancer"] or DEFAULT_KUBERNETES_BALANCER, "route": options["route"]}
+                  "kubernetes_balancer": options["balancer"] or DEFAULT_KUBERNETES_BALANCER, "route": options["route"],
+                  "traffic_distribution": options["traffic_distribution"], "slow_start_s": 0.0}
+        if options["slow_start"] is not None:
+            try:
+                fields["slow_start_s"] = parse_duration(options["slow_start"])
+            except SpecError as error:
+                raise bad("--slow-start", str(error)) from error
         if fields["kubernetes_balancer"] not in KUBERNETES_BALANCERS:
             raise bad("--balancer", f"unknown balancer {fields['kubernetes_balancer']!r} in front of Kubernetes pods; "
                                     f"one of {', '.join(KUBERNETES_BALANCERS)}")
+        try:  # the balancer's options, each one a setting of this balancer: before anything starts
+            fields["traffic_distribution"] = check_traffic_distribution(fields["traffic_distribution"])
+            target_kind("kubernetes").check_spec(Target(**fields).spec())
+        except ClusterError as error:
+            field = error.field or "balancer"
+            raise bad(_TARGET_FLAGS.get(field, f"--{field.replace('_', '-')}"), error.args[0]) from error
         try:
             services.validate_target_allowed(Target(**fields))
         except ValidationError as error:
@@ -405,7 +431,7 @@ def run_junit_xml(run: LoadTestRun) -> str:
 _SCENARIO_FLAGS = {"threshold_balance": "--threshold", "duration_s": "--duration"}
 _RUN_FLAGS = {"user_classes": "--user-class"}
 _TARGET_FLAGS = {"base_url": "--target", "expected_pods": "--expect-pods", "expected_pod_count": "--expect-pods",
-                 "label_selector": "--selector"}
+                 "label_selector": "--selector", "slow_start_s": "--slow-start"}
 
 
 def _flag_and_reason(errors: dict) -> tuple[str, str]:
