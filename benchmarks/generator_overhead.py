@@ -52,7 +52,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from sandbox_vs_nginx import Nginx, ensure_installed  # noqa: E402
+from sandbox_vs_nginx import CpuTime, Nginx, ensure_installed  # noqa: E402
 
 from clusters import procs  # noqa: E402
 from clusters.sandbox import SandboxCluster, SandboxConfig, ServiceTime  # noqa: E402
@@ -89,22 +89,13 @@ class Throughput:
         self.counter = counter
         self.pids: list[int] = []  # the generator's, set once it started
         self.target_pids = target_pids
-        self._cpu: dict[int, float] = {}
+        self._cpu_seconds = CpuTime()
         self.points: list[tuple[float, int, float, float]] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def _cpu_total(self, pids: list[int]) -> float:
-        for pid in pids:
-            try:
-                times = psutil.Process(pid).cpu_times()
-                self._cpu[pid] = times.user + times.system
-            except psutil.Error:
-                pass  # exited: keep its last reading
-        return sum(self._cpu.get(pid, 0.0) for pid in pids)
-
     def _point(self):
-        return time.monotonic(), self.counter(), self._cpu_total(self.pids), self._cpu_total(self.target_pids)
+        return time.monotonic(), self.counter(), self._cpu_seconds(self.pids), self._cpu_seconds(self.target_pids)
 
     def _run(self):
         while not self._stop.is_set():

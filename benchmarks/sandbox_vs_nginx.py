@@ -198,16 +198,21 @@ def wrk(binary: str, url: str, *, duration: float, connections: int, threads: in
     return float(match.group(1)), int(total.group(1))
 
 
-def cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU time the processes have used so far (those gone count 0)."""
-    total = 0.0
-    for pid in pids:
-        try:
-            times = psutil.Process(pid).cpu_times()
-        except psutil.Error:
-            continue
-        total += times.user + times.system
-    return total
+class CpuTime:
+    """User + system CPU seconds processes have used so far. A process that has exited keeps its
+    last reading, so a total taken after one of them went does not drop."""
+
+    def __init__(self):
+        self._last: dict[int, float] = {}
+
+    def __call__(self, pids: list[int]) -> float:
+        for pid in pids:
+            try:
+                times = psutil.Process(pid).cpu_times()
+            except psutil.Error:
+                continue
+            self._last[pid] = times.user + times.system
+        return sum(self._last.get(pid, 0.0) for pid in pids)
 
 
 def main() -> None:
@@ -242,6 +247,7 @@ def main() -> None:
             results: dict[str, list[float]] = {name: [] for name in targets}
             cpu_us: dict[str, list[float]] = {name: [] for name in targets}  # the balancer's, per request
             pods_us: list[float] = []
+            cpu_seconds = CpuTime()
             for round_ in range(args.rounds):
                 for name, url in targets.items():
                     before, pods_before = cpu_seconds(balancer_pids[name]), cpu_seconds(pod_pids)
