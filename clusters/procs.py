@@ -186,3 +186,15 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as probe:
         probe.bind((host, 0))
         return probe.getsockname()[1]
+
+
+def log_tail(*paths: Path, lines: int = 5) -> str:
+    """The last non-blank lines of a child's log files (read in the order given), joined by " | ":
+    what an error about the child quotes of what it said."""
+    said: list[str] = []
+    for path in paths:
+        try:
+            said += [line.strip() for line in path.read_text(errors="replace").splitlines() if line.strip()]
+        except OSError:
+            pass
+    return " | ".join(said[-lines:]) or "(nothing logged)"

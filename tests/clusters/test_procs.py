@@ -110,3 +110,12 @@ def test_run_kills_the_group_when_it_times_out(tmp_path, wait_until):
         procs.run([sys.executable, "-c", script], timeout=10)
     grandchild = int(pid_file.read_text())
     wait_until(lambda: not alive(grandchild), timeout=30, message="run()'s group gone after its timeout")
+
+
+def test_log_tail_quotes_the_last_lines_of_the_logs_in_order(tmp_path):
+    console, log = tmp_path / "console.log", tmp_path / "server.log"
+    console.write_text("starting\n\n")
+    log.write_text("ready\n   \nbind: address in use\n")
+    assert procs.log_tail(console, log, tmp_path / "never-written.log", lines=2) == "ready | bind: address in use"
+    assert procs.log_tail(console, log) == "starting | ready | bind: address in use"
+    assert procs.log_tail(tmp_path / "never-written.log") == "(nothing logged)"

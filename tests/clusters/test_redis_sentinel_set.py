@@ -42,7 +42,7 @@ def test_close_stops_every_process_and_removes_the_data_dirs():
 
 
 def test_missing_sentinel_binary_is_a_clear_error_before_anything_starts(monkeypatch):
-    monkeypatch.setattr(stateful_redis.shutil, "which", lambda binary, path=None: None)
+    monkeypatch.setattr(shutil, "which", lambda binary, path=None: None)
     with pytest.raises(ClusterError, match="redis-server is not installed .make stateful"):
         RedisSentinelSet()
 

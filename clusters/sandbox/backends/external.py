@@ -189,12 +189,7 @@ class ExternalFront(Front):
             await asyncio.sleep(0.01)
 
     def log_tail(self) -> str:
-        lines = []
-        for name in ("stderr.log", "error.log"):
-            path = self.tmp / name
-            if path.exists():
-                lines += [line for line in path.read_text(errors="replace").splitlines() if line.strip()]
-        return lines[-1] if lines else "no log"
+        return procs.log_tail(self.tmp / "stderr.log", self.tmp / "error.log", lines=1)
 
     async def stats(self) -> dict[str, dict]:
         return await pod_counters(self.supervisor, self.balancer)

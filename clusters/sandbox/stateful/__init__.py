@@ -4,6 +4,7 @@ ports, each with its own config and data dir in a temp dir, stopped by PID.
 redis.py: Debian's redis-server, a primary, a replica and three Sentinels (`RedisSentinelSet`);
 postgres.py: Debian's patroni and etcd-server over PostgreSQL 15, an etcd member and two Patroni
 nodes (`PatroniSet`), each node run by keeper.py (which takes its PostgreSQL along when it goes);
+servers.py: what both sets share (`ServerSet`: nodes in the temp dir, the failover event log);
 postgres_writer.py: the probe's writer and reader through libpq's multi-host connection string;
 owner.py: the sandbox controller's side (started with the sandbox, the primary faults, Sentinel's
 events into the sandbox's event log, stopped with it); store.py: the pods' Sentinel-aware client

@@ -39,10 +39,8 @@ from __future__ import annotations
 import json
 import os
 import pwd
-import shutil
 import signal
 import subprocess
-import tempfile
 import threading
 import time
 import urllib.error
@@ -53,9 +51,9 @@ import psycopg
 
 from clusters import procs
 from clusters.base import ClusterError, check_number
-from clusters.sandbox.stateful import DURABILITY_MODES, POSTGRES_SERVER, Address, FailoverEvent, Switch, located
+from clusters.sandbox.stateful import DURABILITY_MODES, POSTGRES_SERVER, Address, Switch, located
+from clusters.sandbox.stateful.servers import HOST, ServerNode, ServerSet
 
-HOST = "127.0.0.1"
 SCOPE = "lblab"  # Patroni's cluster name (the etcd key prefix /service/lblab)
 PG_USER = "postgres"  # the account Patroni and PostgreSQL run as when LB Lab runs as root
 STOP_GRACE_S = 10.0
@@ -151,17 +149,15 @@ def stop_wal_sender(primary: Address) -> int:
     return int(row[0])
 
 
-class _Node:
-    """One Patroni node: its ports, files and (while it runs) its keeper process."""
+class _Node(ServerNode):
+    """One Patroni node: its PostgreSQL and REST API ports and its config. Its process is its keeper
+    (clusters/sandbox/stateful/keeper.py); its console is Patroni's stdout and stderr, PostgreSQL's
+    log too."""
 
     def __init__(self, name: str, root: Path):
-        self.name = name
+        super().__init__(name, root)
         self.pg_port, self.rest_port = procs.free_port(HOST), procs.free_port(HOST)
-        self.dir = root / name
-        self.dir.mkdir()
         self.config = self.dir / "patroni.yml"
-        self.console = self.dir / "console.log"  # Patroni's stdout and stderr: PostgreSQL's log too
-        self.process: subprocess.Popen | None = None  # the keeper (clusters/sandbox/stateful/keeper.py)
 
     @property
     def address(self) -> Address:
@@ -170,9 +166,6 @@ class _Node:
     @property
     def api(self) -> str:
         return f"http://{HOST}:{self.rest_port}"
-
-    def running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
 
     def postmaster_pid(self) -> int | None:
         """The running postmaster's PID, from its data dir's postmaster.pid (its first line), checked
@@ -186,18 +179,14 @@ class _Node:
             return None
         return pid if os.fsencode(str(data)) in argv else None
 
-    def log_tail(self, lines: int = 5) -> str:
-        said = []
-        for path in (self.console, *sorted(self.dir.glob("patroni.log*"))):
-            try:
-                said += path.read_text(errors="replace").splitlines()
-            except OSError:
-                pass
-        return " | ".join(line.strip() for line in said[-lines:] if line.strip()) or "(nothing logged)"
+    def logs(self) -> list[Path]:
+        return [self.console, *sorted(self.dir.glob("patroni.log*"))]
 
 
-class PatroniSet:
+class PatroniSet(ServerSet):
     """An etcd member and two Patroni nodes (`pg-0`, the first primary, and `pg-1`)."""
+
+    promoted_none = "Patroni promoted no replica"
 
     def __init__(self, *, durability: str = "sync", strict: bool = False,
                  maximum_lag_on_failover: int = DEFAULT_MAX_LAG_BYTES, start_timeout_s: float = 60.0):
@@ -210,10 +199,7 @@ class PatroniSet:
         self._etcd_binary, self._patroni = located("etcd", "postgres"), located("patroni", "postgres")
         self._bin_dir = os.path.dirname(located(POSTGRES_SERVER, "postgres"))
         self._user = PG_USER if os.geteuid() == 0 else ""
-        self._root = Path(tempfile.mkdtemp(prefix="lblab-patroni-"))
-        self._events: list[FailoverEvent] = []
-        self._lock = threading.Lock()
-        self._closing = threading.Event()
+        super().__init__(prefix="lblab-patroni-")
         self._watcher: threading.Thread | None = None
         self._etcd: subprocess.Popen | None = None
         self.nodes: list[_Node] = []
@@ -249,10 +235,8 @@ class PatroniSet:
             raise
 
     # Where things are.
-    @property
-    def root(self) -> Path:
-        """The temp dir holding etcd's data dir and every node's config, log and data dir."""
-        return self._root
+    def servers(self) -> list[_Node]:
+        return self.nodes
 
     @property
     def addresses(self) -> list[Address]:
@@ -262,9 +246,6 @@ class PatroniSet:
     def conninfo(self, **options) -> str:
         """The multi-host connection string of the primary (`target_session_attrs=read-write`)."""
         return conninfo(self.addresses, **options)
-
-    def address(self, name: str) -> Address:
-        return self._node(name).address
 
     def node_at(self, address: Address) -> str:
         for node in self.nodes:
@@ -369,10 +350,6 @@ class PatroniSet:
         return pid
 
     # Events.
-    def events(self) -> list[FailoverEvent]:
-        with self._lock:
-            return list(self._events)
-
     def switches(self) -> list[Switch]:
         """Each change of leader once, when the watcher first saw it."""
         found = []
@@ -381,16 +358,6 @@ class PatroniSet:
                 new, old = event.detail.removesuffix(")").split(" (was ")
                 found.append(Switch(at=event.at, old=self.address(old), new=self.address(new), node=new))
         return found
-
-    def wait_for_switch(self, *, since: float = 0.0, timeout_s: float = 30.0) -> Switch:
-        """The first change of leader seen at or after unix time `since`; ClusterError after `timeout_s`."""
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            for switch in self.switches():
-                if switch.at >= since:
-                    return switch
-            time.sleep(0.05)
-        raise ClusterError(f"Patroni promoted no replica within {timeout_s:.0f} s", field="stateful")
 
     # Stopping.
     def close(self) -> None:
@@ -407,21 +374,9 @@ class PatroniSet:
                 _kill_server(pid)
         if self._etcd is not None:
             procs.stop(self._etcd, grace_s=STOP_GRACE_S)
-        shutil.rmtree(self._root, ignore_errors=True)
-
-    def __enter__(self) -> PatroniSet:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
+        super().close()
 
     # Inside.
-    def _node(self, name: str) -> _Node:
-        for node in self.nodes:
-            if node.name == name:
-                return node
-        raise ClusterError(f"no node {name} in this set", field="stateful")
-
     def _leader_name(self) -> str | None:
         return next((name for name, member in self.members().items() if member.get("role") == "leader"), None)
 
@@ -447,7 +402,7 @@ class PatroniSet:
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
         while True:
             if self._etcd.poll() is not None:
-                raise ClusterError(f"etcd exited on start: {_tail(console)}", field="stateful")
+                raise ClusterError(f"etcd exited on start: {procs.log_tail(console)}", field="stateful")
             try:
                 with urllib.request.urlopen(f"{client}/health", timeout=REST_TIMEOUT_S) as response:
                     if json.load(response).get("health") == "true":
@@ -455,7 +410,7 @@ class PatroniSet:
             except (OSError, ValueError):
                 pass
             if time.monotonic() > deadline:
-                raise ClusterError(f"etcd did not answer on port {self._etcd_client_port}: {_tail(console)}",
+                raise ClusterError(f"etcd did not answer on port {self._etcd_client_port}: {procs.log_tail(console)}",
                                    field="stateful")
             time.sleep(0.1)
 
@@ -473,10 +428,6 @@ class PatroniSet:
             if time.monotonic() > deadline:
                 raise ClusterError(f"{node.name} did not {what} in time: {node.log_tail()}", field="stateful")
             time.sleep(0.1)
-
-    def _log(self, source: str, kind: str, detail: str) -> None:
-        with self._lock:
-            self._events.append(FailoverEvent(at=time.time(), source=source, kind=kind, detail=detail))
 
     def _watch(self) -> None:
         """Patroni's view of the cluster every WATCH_PERIOD_S into the log, until close(): a new
@@ -510,9 +461,3 @@ def _kill_server(postmaster: int) -> None:
     procs.signal_pid(postmaster, signal.SIGKILL)
 
 
-def _tail(path: Path, lines: int = 5) -> str:
-    try:
-        said = path.read_text(errors="replace").splitlines()
-    except OSError:
-        return "(nothing logged)"
-    return " | ".join(line.strip() for line in said[-lines:] if line.strip()) or "(nothing logged)"

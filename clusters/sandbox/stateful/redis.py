@@ -24,10 +24,8 @@ Redis on the machine (the app's own on 6379). Django-free.
 
 from __future__ import annotations
 
-import shutil
 import signal
 import subprocess
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -39,9 +37,9 @@ from redis.sentinel import Sentinel
 
 from clusters import procs
 from clusters.base import ClusterError, check_number
-from clusters.sandbox.stateful import Address, FailoverEvent, Switch, located
+from clusters.sandbox.stateful import Address, Switch, located
+from clusters.sandbox.stateful.servers import HOST, ServerNode, ServerSet
 
-HOST = "127.0.0.1"
 SERVICE = "lblab"  # the name the Sentinels monitor the primary under
 STOP_GRACE_S = 5.0
 # redis-py retries a failed command on a new connection to the same address by default: a
@@ -79,37 +77,27 @@ def sentinel_of(sentinels: list[Address], *, timeout_s: float = 1.0) -> Sentinel
                     sentinel_kwargs={"socket_timeout": timeout_s, "retry": NO_RETRY})
 
 
-class _Node:
-    """One server of the set: its port, files and (while it runs) its process."""
+class _Node(ServerNode):
+    """A Redis server or a Sentinel: one port, one config file."""
 
     def __init__(self, name: str, root: Path, port: int):
-        self.name, self.port = name, port
-        self.dir = root / name
-        self.dir.mkdir()
+        super().__init__(name, root)
+        self.port = port
         self.config = self.dir / ("sentinel.conf" if name.startswith("sentinel") else "redis.conf")
         self.log = self.dir / "server.log"  # the server's own log, once it has read its config
-        self.console = self.dir / "console.log"  # its stdout and stderr: what it says before that
-        self.process: subprocess.Popen | None = None
 
     @property
     def address(self) -> Address:
         return (HOST, self.port)
 
-    def running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def log_tail(self, lines: int = 5) -> str:
-        said = []
-        for path in (self.console, self.log):
-            try:
-                said += path.read_text(errors="replace").splitlines()
-            except OSError:
-                pass
-        return " | ".join(line.strip() for line in said[-lines:] if line.strip()) or "(nothing logged)"
+    def logs(self) -> list[Path]:
+        return [self.console, self.log]
 
 
-class RedisSentinelSet:
+class RedisSentinelSet(ServerSet):
     """A primary (`redis-0`), a replica (`redis-1`) and three Sentinels (`sentinel-0..2`)."""
+
+    promoted_none = "no Sentinel promoted a replica"
 
     def __init__(self, *, down_after_ms: int = 1000, failover_timeout_ms: int = 4000,
                  start_timeout_s: float = 30.0):
@@ -118,10 +106,7 @@ class RedisSentinelSet:
         # Sentinel tries no new failover of the same primary within twice this of the last one
         self.failover_timeout_s = failover_timeout_ms / 1000.0
         self._server, self._sentinel = located("redis-server"), located("redis-sentinel")
-        self._root = Path(tempfile.mkdtemp(prefix="lblab-redis-"))
-        self._events: list[FailoverEvent] = []
-        self._lock = threading.Lock()
-        self._closing = threading.Event()
+        super().__init__(prefix="lblab-redis-")
         self._listener: threading.Thread | None = None
         self.data: list[_Node] = []
         self.sentinel_nodes: list[_Node] = []
@@ -137,9 +122,9 @@ class RedisSentinelSet:
                     primary_port=primary.port, down_after_ms=down_after_ms,
                     failover_timeout_ms=failover_timeout_ms))
             deadline = time.monotonic() + start_timeout_s
-            for node in [*self.data, *self.sentinel_nodes]:
+            for node in self.servers():
                 self._start(node)
-            for node in [*self.data, *self.sentinel_nodes]:
+            for node in self.servers():
                 self._wait_answers(node, deadline)
             self._listener = threading.Thread(target=self._listen, name="redis-sentinel-events", daemon=True)
             self._listener.start()
@@ -149,10 +134,8 @@ class RedisSentinelSet:
             raise
 
     # Where things are.
-    @property
-    def root(self) -> Path:
-        """The temp dir holding every node's config, log and data dir."""
-        return self._root
+    def servers(self) -> list[_Node]:
+        return [*self.data, *self.sentinel_nodes]
 
     @property
     def sentinels(self) -> list[Address]:
@@ -164,9 +147,6 @@ class RedisSentinelSet:
                 return node.name
         raise ClusterError(f"no Redis node of this set at {address[0]}:{address[1]}", field="stateful")
 
-    def address(self, name: str) -> Address:
-        return self._node(name).address
-
     def client(self, name: str, **options) -> redis.Redis:
         """A plain client of one node (a data node or a Sentinel), for probing and fault injection."""
         host, port = self._node(name).address
@@ -174,7 +154,7 @@ class RedisSentinelSet:
 
     def pids(self) -> dict[str, int]:
         """The PID of each node that runs now."""
-        return {node.name: node.process.pid for node in [*self.data, *self.sentinel_nodes] if node.running()}
+        return {node.name: node.process.pid for node in self.servers() if node.running()}
 
     def primary(self, *, timeout_s: float = 1.0) -> Address:
         """The primary's address as the Sentinels give it (`SENTINEL get-master-addr-by-name`)."""
@@ -271,11 +251,6 @@ class RedisSentinelSet:
         self._log("lblab", "restart", f"{name} pid {node.process.pid}")
         self._wait_answers(node, time.monotonic() + timeout_s)
 
-    def events(self) -> list[FailoverEvent]:
-        """The event log so far, in the order seen (the three Sentinels each publish theirs)."""
-        with self._lock:
-            return list(self._events)
-
     def switches(self) -> list[Switch]:
         """Each promotion once, when the first Sentinel published its +switch-master: the other
         Sentinels' of the same promotion follow it (the same old and new address). A later promotion
@@ -292,16 +267,6 @@ class RedisSentinelSet:
                 switches.append(Switch(at=event.at, old=old, new=new, node=self._name_or_address(new)))
         return switches
 
-    def wait_for_switch(self, *, since: float = 0.0, timeout_s: float = 30.0) -> Switch:
-        """The first promotion published at or after unix time `since`; ClusterError after `timeout_s`."""
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            for switch in self.switches():
-                if switch.at >= since:
-                    return switch
-            time.sleep(0.05)
-        raise ClusterError(f"no Sentinel promoted a replica within {timeout_s:.0f} s", field="stateful")
-
     # Stopping.
     def close(self) -> None:
         """Stop every process by PID (Sentinels first, so none starts a failover on the way out),
@@ -312,21 +277,9 @@ class RedisSentinelSet:
         for group in (self.sentinel_nodes, self.data):
             running = [node.process for node in group if node.process is not None]
             procs.stop(*running, grace_s=STOP_GRACE_S)
-        shutil.rmtree(self._root, ignore_errors=True)
-
-    def __enter__(self) -> RedisSentinelSet:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
+        super().close()
 
     # Inside.
-    def _node(self, name: str) -> _Node:
-        for node in [*self.data, *self.sentinel_nodes]:
-            if node.name == name:
-                return node
-        raise ClusterError(f"no node {name} in this set", field="stateful")
-
     def _running_primary(self) -> _Node:
         """The node the Sentinels name as primary; ClusterError when it is down already (its PID
         is reaped and may be another process's by now: never signalled again)."""
@@ -367,10 +320,6 @@ class RedisSentinelSet:
                 raise ClusterError(f"{node.name} did not answer on port {node.port}: {node.log_tail()}",
                                    field="stateful")
             time.sleep(0.05)
-
-    def _log(self, source: str, kind: str, detail: str) -> None:
-        with self._lock:
-            self._events.append(FailoverEvent(at=time.time(), source=source, kind=kind, detail=detail))
 
     def _listen(self) -> None:
         """Every Sentinel's published events into the log, until close()."""
