@@ -11,6 +11,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Self
 
 from clusters import procs
 from clusters.base import ClusterError
@@ -91,7 +92,7 @@ class ServerSet:
         """Removes the temp dir; each set stops its servers first."""
         shutil.rmtree(self._root, ignore_errors=True)
 
-    def __enter__(self):
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc) -> None:
