@@ -62,8 +62,14 @@ class InFlightMeter:
             if pod.server_seconds is not None and before[1] is not None:
                 delayed = min(max(request - (pod.server_seconds - before[1]), 0.0), request)
                 self.gained["delayed"][key] = self.gained["delayed"].get(key, 0.0) + delayed
-        self.last = {name: (pod.request_seconds, pod.server_seconds) for name, pod in metrics.items()
-                     if pod.request_seconds is not None}
+        # A pod missing from this reading while no other pod of its slot is in it (its metrics call
+        # failed) keeps its counters, so when read again its increase is counted from them, not from
+        # its start; one whose slot another pod reports now (its replacement) is gone.
+        slots_read = {self.slot_of(name) for name in metrics}
+        self.last = {name: counters for name, counters in self.last.items()
+                     if name not in metrics and self.slot_of(name) not in slots_read}
+        self.last.update({name: (pod.request_seconds, pod.server_seconds) for name, pod in metrics.items()
+                          if pod.request_seconds is not None})
         if spans:
             self.elapsed += now - self.last_at
         self.last_at = now

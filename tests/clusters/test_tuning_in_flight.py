@@ -72,3 +72,14 @@ def test_the_delayed_figure_stays_between_none_and_all_in_flight_when_the_counte
     meter.read(reading(pod_0_a={"in_flight": 1, "request_seconds": 500.5, "server_seconds": 100.6},
                        pod_1_b={"in_flight": 1, "request_seconds": 20.5, "server_seconds": 5.0}), now=0.5)
     assert meter.take() == {"pod-0": {"in_flight": 1.0, "delayed": 0.0}, "pod-1": {"in_flight": 1.0, "delayed": 1.0}}
+
+
+def test_a_pod_missing_from_one_reading_counts_from_its_last_one_not_its_start():
+    meter = InFlightMeter(slot_of)
+    meter.read(reading(pod_0_a={"in_flight": 1, "request_seconds": 500.0},
+                       pod_1_b={"in_flight": 1, "request_seconds": 800.0}), now=0.0)
+    # pod-1-b's metrics call failed at 0.5 s: it is not in that reading
+    meter.read(reading(pod_0_a={"in_flight": 1, "request_seconds": 500.5}), now=0.5)
+    meter.read(reading(pod_0_a={"in_flight": 1, "request_seconds": 501.0},
+                       pod_1_b={"in_flight": 1, "request_seconds": 801.0}), now=1.0)
+    assert meter.take() == {"pod-0": {"in_flight": 1.0}, "pod-1": {"in_flight": 1.0}}
