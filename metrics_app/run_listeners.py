@@ -47,7 +47,6 @@ class TuningListener:
         self.publish = publish
         self.controller: Controller | None = None
         self.meter: InFlightMeter | None = None
-        self.read_since_second = False
         self.last_read = float("-inf")
 
     def _read(self, ctx) -> None:
@@ -57,7 +56,6 @@ class TuningListener:
             log.warning("run %s: tuning: reading the pods' metrics failed: %s", ctx.run_id, error)
             return
         self.meter.read(metrics, time.monotonic())
-        self.read_since_second = True
 
     def tick(self, ctx) -> None:
         # Nothing is read before the load's clock started (the plugin's `clock` line): the first
@@ -71,9 +69,8 @@ class TuningListener:
 
     def _in_flight(self, ctx) -> dict[str, dict[str, float]]:
         """Per slot, since the last second: in_flight, and delayed and queued where the pods say."""
-        if not self.read_since_second:
+        if not self.meter.snapshots:  # no reading since the last second
             self._read(ctx)
-        self.read_since_second = False
         return self.meter.take()
 
     def start(self, ctx) -> None:

@@ -159,7 +159,6 @@ class LocustWorkerJob:
         self.batch = client.BatchV1Api(api)
         self.discovery = client.DiscoveryV1Api(api)
         self.bind_host = pod_ip  # where the master listens: the pod's own address, not every interface
-        self.created: list[dict] = []
 
     @classmethod
     def in_cluster(cls, template_path: str, *, namespace: str, pod_name: str, pod_ip: str,
@@ -189,7 +188,6 @@ class LocustWorkerJob:
         try:
             for obj in self.objects(**run):
                 self._create(obj)
-                self.created.append(obj)
         except BaseException:
             self.delete()
             raise
@@ -230,7 +228,6 @@ class LocustWorkerJob:
             except ApiException as error:
                 if error.status != 404:
                     errors.append(f"{kind}/{obj_name}: {server_message(error)}")
-        self.created = []
         if errors:
             raise ClusterError("deleting the Locust workers' objects: " + "; ".join(errors), field="workers")
         return gone
