@@ -128,18 +128,6 @@ def replacing(current, new):
     return out
 
 
-def value_at(obj, at: tuple[str, ...]):
-    for key in at:
-        obj = obj.get(key) if isinstance(obj, dict) else None
-    return obj
-
-
-def nested(at: tuple[str, ...], value) -> dict:
-    for key in reversed(at):
-        value = {key: value}
-    return value
-
-
 def _merged(base: dict, extra: dict) -> dict:
     out = dict(base)
     for key, value in extra.items():
@@ -425,9 +413,9 @@ class KubeApi:
         except ApiException as error:
             raise ClusterError(f"replacing {body['kind']} {name}: {server_message(error)}", field="algorithm") from None
 
-    def balancer_objects(self, kind: str, *, label_selector: str) -> list[str]:
-        """The names of the namespace's objects of a balancer `kind` a label selector picks ([] when
-        the cluster does not serve the kind: that balancer is not installed)."""
+    def balancer_objects(self, kind: str, *, label_selector: str | None = None) -> list[dict]:
+        """The namespace's objects of a balancer `kind`, LB Lab's and others', or those a label
+        selector picks ([] when the cluster does not serve the kind: that balancer is not installed)."""
         group, version, plural = BALANCER_OBJECTS[kind]
         try:
             found = self.custom.list_namespaced_custom_object(group, version, self.namespace, plural,
@@ -436,7 +424,7 @@ class KubeApi:
             if error.status == 404:
                 return []
             raise ClusterError(f"listing {plural}: {server_message(error)}", field="algorithm") from None
-        return [item["metadata"]["name"] for item in found.get("items") or ()]
+        return list(found.get("items") or ())
 
     def delete_balancer_object(self, kind: str, name: str) -> None:
         group, version, plural = BALANCER_OBJECTS[kind]
@@ -445,18 +433,6 @@ class KubeApi:
         except ApiException as error:
             if error.status != 404:
                 raise ClusterError(f"deleting {kind} {name}: {server_message(error)}", field="algorithm") from None
-
-    def balancer_objects_of_kind(self, kind: str) -> list[dict]:
-        """Every object of a balancer `kind` in the namespace, LB Lab's and others' ([] when the
-        cluster does not serve the kind: that balancer is not installed)."""
-        group, version, plural = BALANCER_OBJECTS[kind]
-        try:
-            found = self.custom.list_namespaced_custom_object(group, version, self.namespace, plural)
-        except ApiException as error:
-            if error.status == 404:
-                return []
-            raise ClusterError(f"listing {plural}: {server_message(error)}", field="algorithm") from None
-        return list(found.get("items") or ())
 
     def read_balancer_setting(self, kind: str, name: str) -> dict:
         """The Service, Ingress or balancer custom object `name` as it is now (plain JSON)."""
@@ -502,7 +478,7 @@ class KubeApi:
                     items = self.api_client.sanitize_for_serialization(
                         self.networking.list_namespaced_ingress(self.namespace).items)
                 else:
-                    items = self.balancer_objects_of_kind(kind)
+                    items = self.balancer_objects(kind)
             except ApiException as error:
                 raise ClusterError(f"listing {kind}s: {server_message(error)}", field="algorithm") from None
             for item in items:

@@ -51,10 +51,7 @@ class Change:
         """The new setting: `create`'s value at `at`, or the patch."""
         if self.create is None:
             return self.patch
-        found = self.create
-        for key in self.at:
-            found = (found or {}).get(key)
-        return found
+        return value_at(self.create, self.at)
 
 
 # The Service's `trafficDistribution` kube-proxy honours (GA in Kubernetes 1.35): endpoints in the
@@ -205,8 +202,24 @@ class KubernetesBalancer:
 
 
 def go_duration(seconds: float) -> str:
-    """Seconds as the duration string both CRDs take: 30 -> "30s", 2.5 -> "2500ms"."""
+    """Seconds as the duration string both CRDs take: 30 -> "30s", 2.5 -> "2500ms". Whole
+    milliseconds, unlike Chaos Mesh's (cluster.go_duration_ms): Gateway API's Duration admits
+    integers only (`^([0-9]{1,5}(h|m|s|ms)){1,4}$`)."""
     return f"{int(seconds)}s" if float(seconds).is_integer() else f"{round(seconds * 1000)}ms"
+
+
+def value_at(obj, at: tuple[str, ...]):
+    """The value at the path `at` of nested dicts (None where the path ends early)."""
+    for key in at:
+        obj = obj.get(key) if isinstance(obj, dict) else None
+    return obj
+
+
+def nested(at: tuple[str, ...], value) -> dict:
+    """`value` at the path `at` of new nested dicts."""
+    for key in reversed(at):
+        value = {key: value}
+    return value
 
 
 def _registry(attribute: str, value, default: str) -> str:

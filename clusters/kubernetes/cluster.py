@@ -43,9 +43,7 @@ from clusters.kubernetes.api import (
     MANAGED_BY,
     RUN_LABEL,
     KubeApi,
-    nested,
     replacing,
-    value_at,
     values_under,
 )
 from clusters.kubernetes.balancers import (
@@ -54,6 +52,8 @@ from clusters.kubernetes.balancers import (
     Change,
     Where,
     kubernetes_balancer,
+    nested,
+    value_at,
 )
 
 log = logging.getLogger(__name__)
@@ -461,7 +461,7 @@ class KubernetesCluster(Cluster):
         `setting_at`, or the Service or Ingress `change` patches and its values under the patch."""
         balancer, where = self.balancer, self.where
         if balancer.object_kind:
-            found = [obj for obj in self.api.balancer_objects_of_kind(balancer.object_kind) if balancer.sets(obj, where)]
+            found = [obj for obj in self.api.balancer_objects(balancer.object_kind) if balancer.sets(obj, where)]
             mine = [obj for obj in found if _labels(obj).get(RUN_LABEL) == self.run_label
                     and _labels(obj).get(MANAGED_BY) == "lblab"]
             others = sorted((obj for obj in found if obj not in mine),
@@ -548,8 +548,8 @@ class KubernetesCluster(Cluster):
         """The balancer as it was before the run: LB Lab's objects deleted, the values it replaced
         put back (this process's changes or a dead worker's: the labels and annotations say so)."""
         for kind in BALANCER_OBJECTS:
-            for name in self.api.balancer_objects(kind, label_selector=self.run_selector):
-                self.api.delete_balancer_object(kind, name)
+            for obj in self.api.balancer_objects(kind, label_selector=self.run_selector):
+                self.api.delete_balancer_object(kind, obj["metadata"]["name"])
         self.api.undo_balancer_settings(run_label=self.run_label)
         self._changed_balancer = False
 
